@@ -1,0 +1,3 @@
+//! Subcommands other than the daemon itself.
+
+pub mod decode;

@@ -1,0 +1,207 @@
+//! ESL framing: header lines, a blank line, then `Content-Length` bytes.
+//!
+//! The parser is a pure function over the bytes received so far. It answers
+//! "incomplete" without consuming anything, so the codec that owns the buffer
+//! can simply call it again after the next read (the mini-redis pattern).
+
+use super::EslError;
+use crate::switch::headers::{Headers, ValueDecoding};
+use bytes::Bytes;
+use nom::Parser;
+use nom::bytes::complete::{tag, take_till1, take_while};
+use nom::bytes::streaming::take_until;
+
+/// A header section larger than this is a protocol error. The biggest real
+/// one is the outbound-mode `connect` reply, about 6.5 KB.
+pub const MAX_HEADER_SECTION: usize = 64 * 1024;
+/// FreeSWITCH's own `MAX_CONTENT_LENGTH`.
+pub const DEFAULT_MAX_CONTENT_LENGTH: usize = 16 * 1024 * 1024;
+
+/// Where a complete frame lies in the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameBounds {
+    /// Stray line feeds before the frame, skipped as FreeSWITCH's reader does.
+    pub skip: usize,
+    /// Length of the header lines including the terminating blank line.
+    pub header_len: usize,
+    pub content_length: Option<usize>,
+}
+
+impl FrameBounds {
+    pub fn total(&self) -> usize {
+        self.skip + self.header_len + self.content_length.unwrap_or(0)
+    }
+}
+
+/// What the parser says about the front of the buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scan {
+    Frame(FrameBounds),
+    /// More bytes are needed; `Some(n)` when the frame is known to need `n`
+    /// bytes in all, so the caller can reserve them at once.
+    Incomplete(Option<usize>),
+}
+
+/// Finds the first frame in `buf` without copying or consuming anything.
+pub fn scan_frame(buf: &[u8], max_content_length: usize) -> Result<Scan, EslError> {
+    let skip = buf.iter().take_while(|&&b| b == b'\n').count();
+    let rest = &buf[skip..];
+    // Only the first MAX_HEADER_SECTION bytes can hold the end of the header
+    // section; looking further would make a flood of garbage quadratic.
+    let window = &rest[..rest.len().min(MAX_HEADER_SECTION + 2)];
+    let found: nom::IResult<&[u8], &[u8]> = take_until(&b"\n\n"[..]).parse(window);
+    let head = match found {
+        Ok((_, head)) => head,
+        Err(nom::Err::Incomplete(_)) if rest.len() > MAX_HEADER_SECTION => {
+            return Err(EslError::HeaderTooLarge {
+                limit: MAX_HEADER_SECTION,
+            });
+        }
+        Err(_) => return Ok(Scan::Incomplete(None)),
+    };
+    if head.len() > MAX_HEADER_SECTION {
+        return Err(EslError::HeaderTooLarge {
+            limit: MAX_HEADER_SECTION,
+        });
+    }
+    let header_len = head.len() + 2;
+    let mut content_length = None;
+    for line in head.split(|&b| b == b'\n') {
+        let (name, value) = split_header_line(line)?;
+        if name.eq_ignore_ascii_case(b"Content-Length") {
+            content_length = Some(parse_content_length(value, max_content_length)?);
+        }
+    }
+    let bounds = FrameBounds {
+        skip,
+        header_len,
+        content_length,
+    };
+    if buf.len() < bounds.total() {
+        return Ok(Scan::Incomplete(Some(bounds.total())));
+    }
+    Ok(Scan::Frame(bounds))
+}
+
+/// `Name: value` → (name, value). The value starts after the colon and any
+/// spaces, as in FreeSWITCH's `esl.c`; a line without a colon or with an empty
+/// name is an error (a real switch never sends one, so it means desync).
+pub fn split_header_line(line: &[u8]) -> Result<(&[u8], &[u8]), EslError> {
+    let parsed: nom::IResult<&[u8], (&[u8], &[u8], &[u8])> = (
+        take_till1(|b| b == b':'),
+        tag(&b":"[..]),
+        take_while(|b| b == b' '),
+    )
+        .parse(line);
+    match parsed {
+        Ok((value, (name, _, _))) => Ok((name, value)),
+        Err(_) => Err(EslError::MalformedHeader {
+            line: super::printable(line),
+        }),
+    }
+}
+
+fn parse_content_length(value: &[u8], max: usize) -> Result<usize, EslError> {
+    let digits = value.strip_suffix(b"\r").unwrap_or(value);
+    let too_long = || EslError::InvalidContentLength {
+        value: super::printable(value),
+    };
+    if digits.is_empty() || digits.len() > 19 || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(too_long());
+    }
+    let n = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    if n > max as u64 {
+        return Err(EslError::ContentLengthTooLarge {
+            length: n,
+            limit: max,
+        });
+    }
+    Ok(n as usize)
+}
+
+/// One frame as FreeSWITCH sent it. Header values are percent-decoded once,
+/// as `esl.c` does for every header it receives (this is what makes the
+/// outbound-mode `connect` reply, whose values are encoded, readable).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EslFrame {
+    pub headers: Headers,
+    /// `None` when the frame had no `Content-Length`.
+    pub body: Option<Bytes>,
+}
+
+impl EslFrame {
+    /// Builds the frame from exactly the bytes `bounds` describes.
+    pub fn from_bytes(frame: Bytes, bounds: &FrameBounds) -> Result<Self, EslError> {
+        let start = bounds.skip;
+        let head_end = start + bounds.header_len - 2;
+        let mut headers = Headers::with_capacity(frame.clone(), 4);
+        let mut pos = start;
+        for line in frame[start..head_end].split(|&b| b == b'\n') {
+            let (name, value) = split_header_line(line)?;
+            let name_at = pos;
+            let value_at = pos + (line.len() - value.len());
+            headers.push_raw(
+                (name_at, name_at + name.len()),
+                (value_at, pos + line.len()),
+                ValueDecoding::Percent,
+            );
+            pos += line.len() + 1;
+        }
+        let body_start = start + bounds.header_len;
+        let body = bounds
+            .content_length
+            .map(|n| frame.slice(body_start..body_start + n));
+        Ok(EslFrame { headers, body })
+    }
+
+    pub fn content_type(&self) -> Option<&[u8]> {
+        self.headers.get("Content-Type")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn incomplete_until_blank_line_then_until_body() {
+        let f = b"Content-Length: 3\nContent-Type: api/response\n\n+OK";
+        for cut in 0..f.len() {
+            match scan_frame(&f[..cut], DEFAULT_MAX_CONTENT_LENGTH) {
+                Ok(Scan::Incomplete(_)) => {}
+                other => panic!("cut {cut}: {other:?}"),
+            }
+        }
+        let Ok(Scan::Frame(b)) = scan_frame(f, DEFAULT_MAX_CONTENT_LENGTH) else {
+            panic!("whole frame not found")
+        };
+        assert_eq!(b.total(), f.len());
+        assert_eq!(b.content_length, Some(3));
+    }
+
+    #[test]
+    fn limits_are_errors_not_allocations() {
+        let huge = b"Content-Length: 99999999999\n\n";
+        assert!(matches!(
+            scan_frame(huge, DEFAULT_MAX_CONTENT_LENGTH),
+            Err(EslError::ContentLengthTooLarge { .. })
+        ));
+        let neg = b"Content-Length: -5\n\n";
+        assert!(matches!(
+            scan_frame(neg, DEFAULT_MAX_CONTENT_LENGTH),
+            Err(EslError::InvalidContentLength { .. })
+        ));
+        let endless = vec![b'a'; MAX_HEADER_SECTION + 10];
+        assert!(matches!(
+            scan_frame(&endless, DEFAULT_MAX_CONTENT_LENGTH),
+            Err(EslError::HeaderTooLarge { .. })
+        ));
+        let no_colon = b"garbage line\n\n";
+        assert!(matches!(
+            scan_frame(no_colon, DEFAULT_MAX_CONTENT_LENGTH),
+            Err(EslError::MalformedHeader { .. })
+        ));
+    }
+}

@@ -1,0 +1,10 @@
+//! Switch drivers and the call model they share.
+
+pub mod call;
+pub mod cause;
+pub mod esl;
+pub mod headers;
+pub mod sim;
+
+pub use call::{AnswerAction, CallEvent, CallEventKind, CallId, OriginateRequest};
+pub use cause::HangupCause;

@@ -1,0 +1,2 @@
+//! The simulated switch (FreeSWITCH over ESL), for tests and for trying
+//! dialpop without a PBX.

@@ -1,3 +1,4 @@
 //! Subcommands other than the daemon itself.
 
 pub mod decode;
+pub mod simswitch;

@@ -73,7 +73,10 @@ impl Client {
     /// Connected, authenticated, greeting and reply checked.
     async fn login(sw: &SimSwitch) -> Client {
         let mut c = Client::connect(sw).await;
-        assert_eq!(c.raw().await.as_deref(), Some(&b"Content-Type: auth/request\n\n"[..]));
+        assert_eq!(
+            c.raw().await.as_deref(),
+            Some(&b"Content-Type: auth/request\n\n"[..])
+        );
         c.send("auth ClueCon\n\n").await;
         assert_eq!(c.reply().await, "+OK accepted");
         c
@@ -102,7 +105,11 @@ impl Client {
     }
 
     async fn msg(&mut self) -> EslMessage {
-        to_message(self.raw().await.expect("a frame, not the end of the stream"))
+        to_message(
+            self.raw()
+                .await
+                .expect("a frame, not the end of the stream"),
+        )
     }
 
     async fn eof(&mut self) {
@@ -172,7 +179,9 @@ fn body(e: &EslEvent) -> String {
 
 /// The last event of a leg: CHANNEL_STATE CS_DESTROY.
 fn is_destroyed(e: &EslEvent, uuid: &str) -> bool {
-    name(e) == "CHANNEL_STATE" && hv(e, "Channel-State") == "CS_DESTROY" && hv(e, "Unique-ID") == uuid
+    name(e) == "CHANNEL_STATE"
+        && hv(e, "Channel-State") == "CS_DESTROY"
+        && hv(e, "Unique-ID") == uuid
 }
 
 // ---------------------------------------------------------------------------
@@ -275,7 +284,11 @@ async fn a_session_like_the_real_one_gets_the_frames_of_the_real_one() {
         .filter(|f| unique_id(f).is_none_or(|u| u == real_a))
         .map(|f| shape(f.clone(), &real_a))
         .collect();
-    assert_eq!(expected.len(), 33, "4 replies, 27 a-leg events, bye, notice");
+    assert_eq!(
+        expected.len(),
+        33,
+        "4 replies, 27 a-leg events, bye, notice"
+    );
 
     // 1001 answers after 1 s and hangs up after 5 s; at speed 10 that is 0.6 s.
     let sw = switch_with(10.0, None).await;
@@ -329,13 +342,19 @@ async fn the_leg_carries_one_uuid_and_consistent_times() {
     .await;
     assert!(c.reply().await.starts_with("+OK Job-UUID: "));
     let evs = c.events_until(|e| is_destroyed(e, id)).await;
-    let channel: Vec<&EslEvent> = evs.iter().filter(|e| e.get("Unique-ID").is_some()).collect();
+    let channel: Vec<&EslEvent> = evs
+        .iter()
+        .filter(|e| e.get("Unique-ID").is_some())
+        .collect();
     for e in &channel {
         assert_eq!(hv(e, "Unique-ID"), id);
         assert_eq!(hv(e, "Channel-Call-UUID"), id);
         assert_eq!(hv(e, "Channel-Name"), "sofia/external/15551001");
     }
-    let create = channel.iter().find(|e| name(e) == "CHANNEL_CREATE").expect("create");
+    let create = channel
+        .iter()
+        .find(|e| name(e) == "CHANNEL_CREATE")
+        .expect("create");
     assert_eq!(hv(create, "Caller-Destination-Number"), "15551001");
     assert_eq!(hv(create, "variable_dialpop_task"), "7");
     assert_eq!(hv(create, "variable_origination_uuid"), id);
@@ -344,16 +363,29 @@ async fn the_leg_carries_one_uuid_and_consistent_times() {
         .filter(|e| name(e) != "API")
         .map(|e| hv(e, "Event-Sequence").parse().expect("sequence number"))
         .collect();
-    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "sequence grows: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "sequence grows: {seqs:?}"
+    );
     let done = channel
         .iter()
         .find(|e| name(e) == "CHANNEL_HANGUP_COMPLETE")
         .expect("hangup complete");
     let n = |h: &str| hv(done, h).parse::<i64>().expect(h);
-    assert_eq!(n("variable_billusec"), n("variable_end_uepoch") - n("variable_answer_uepoch"));
-    assert_eq!(n("variable_uduration"), n("variable_end_uepoch") - n("variable_start_uepoch"));
+    assert_eq!(
+        n("variable_billusec"),
+        n("variable_end_uepoch") - n("variable_answer_uepoch")
+    );
+    assert_eq!(
+        n("variable_uduration"),
+        n("variable_end_uepoch") - n("variable_start_uepoch")
+    );
     // 5 s of talk at speed 10.
-    assert!((450_000..2_000_000).contains(&n("variable_billusec")), "{}", n("variable_billusec"));
+    assert!(
+        (450_000..2_000_000).contains(&n("variable_billusec")),
+        "{}",
+        n("variable_billusec")
+    );
     assert_eq!(hv(done, "variable_hangup_cause_q850"), "16");
     assert_eq!(sw.live_calls(), 0);
     assert_eq!(sw.originates().counts.get(id), Some(&1));
@@ -366,7 +398,10 @@ async fn the_leg_carries_one_uuid_and_consistent_times() {
 async fn wrong_password_gets_invalid_then_the_notice_then_eof() {
     let sw = switch_with(1.0, None).await;
     let mut c = Client::connect(&sw).await;
-    assert_eq!(c.raw().await.as_deref(), Some(&b"Content-Type: auth/request\n\n"[..]));
+    assert_eq!(
+        c.raw().await.as_deref(),
+        Some(&b"Content-Type: auth/request\n\n"[..])
+    );
     c.send("auth CluCon\n\n").await;
     assert_eq!(
         c.raw().await.as_deref(),
@@ -392,7 +427,11 @@ async fn before_auth_only_auth_and_exit_work() {
     // Still there and still unauthenticated: auth works now (CRLF too).
     c.send("auth ClueCon\r\n\r\n").await;
     assert_eq!(c.reply().await, "+OK accepted");
-    assert!(c.api("status").await.starts_with("UP 0 years, 0 days, 0 hours, 0 minutes"));
+    assert!(
+        c.api("status")
+            .await
+            .starts_with("UP 0 years, 0 days, 0 hours, 0 minutes")
+    );
 
     let mut c = Client::connect(&sw).await;
     c.raw().await;
@@ -417,7 +456,9 @@ async fn unknown_and_malformed_commands() {
     c.send("api foo bar baz\n\n").await;
     assert_eq!(
         c.raw().await.as_deref(),
-        Some(&b"Content-Type: api/response\nContent-Length: 28\n\n-ERR foo Command not found!\n"[..])
+        Some(
+            &b"Content-Type: api/response\nContent-Length: 28\n\n-ERR foo Command not found!\n"[..]
+        )
     );
     for (cmd, reply) in [
         ("event plain", "-ERR no keywords supplied"),
@@ -427,11 +468,20 @@ async fn unknown_and_malformed_commands() {
         ("filter Unique-ID", "-ERR invalid syntax"),
         ("linger", "-ERR not controlling a session"),
         ("nolog", "-ERR not loging"),
-        ("myevents 00000000-0000-0000-0000-000000000000", "-ERR invalid uuid"),
+        (
+            "myevents 00000000-0000-0000-0000-000000000000",
+            "-ERR invalid uuid",
+        ),
         ("sendmsg nosuch", "-ERR invalid session id [nosuch]"),
         ("auth ClueCon", "-ERR command not found"),
-        ("event json CHANNEL_ANSWER", "+OK event listener enabled json"),
-        ("events plain CHANNEL_HANGUP", "+OK event listener enabled plain"),
+        (
+            "event json CHANNEL_ANSWER",
+            "+OK event listener enabled json",
+        ),
+        (
+            "events plain CHANNEL_HANGUP",
+            "+OK event listener enabled plain",
+        ),
         ("nixevent CHANNEL_ANSWER", "+OK events nixed"),
         ("noevents", "+OK no longer listening for events"),
         ("log info", "+OK log level info [6]"),
@@ -441,15 +491,28 @@ async fn unknown_and_malformed_commands() {
         assert_eq!(c.reply().await, reply, "{cmd}");
     }
     for (arg, reply) in [
-        ("", "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"),
-        ("sofia/gateway/gw1/1001", "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"),
-        ("{origination_uuid=x sofia/gateway/gw1/1001 &park()", "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n"),
+        (
+            "",
+            "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n",
+        ),
+        (
+            "sofia/gateway/gw1/1001",
+            "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n",
+        ),
+        (
+            "{origination_uuid=x sofia/gateway/gw1/1001 &park()",
+            "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] [<context>] [<cid_name>] [<cid_num>] [<timeout_sec>]\n",
+        ),
         ("pigeon/1001 &park()", "-ERR CHAN_NOT_IMPLEMENTED\n"),
         ("15551001 &park()", "-ERR CHAN_NOT_IMPLEMENTED\n"),
         ("sofia/gateway/gw1 &park()", "-ERR INVALID_URL\n"),
         ("error/user_busy &park()", "-ERR USER_BUSY\n"),
     ] {
-        assert_eq!(c.api(&format!("originate {arg}")).await, reply, "originate {arg}");
+        assert_eq!(
+            c.api(&format!("originate {arg}")).await,
+            reply,
+            "originate {arg}"
+        );
     }
     assert_eq!(sw.live_calls(), 0);
     // A frame that is not a command closes that session only.
@@ -472,22 +535,31 @@ async fn bgapi_with_and_without_a_job_uuid() {
     c.send(&format!("bgapi status\nJob-UUID: {job}\n\n")).await;
     assert_eq!(
         c.raw().await.as_deref(),
-        Some(format!(
-            "Content-Type: command/reply\nReply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
-        ).as_bytes())
+        Some(
+            format!(
+                "Content-Type: command/reply\nReply-Text: +OK Job-UUID: {job}\nJob-UUID: {job}\n\n"
+            )
+            .as_bytes()
+        )
     );
     let e = c.event().await;
     assert_eq!(name(&e), "BACKGROUND_JOB");
     assert_eq!(hv(&e, "Job-UUID"), job);
     assert_eq!(hv(&e, "Job-Command"), "status");
     assert!(e.get("Job-Command-Arg").is_none(), "no argument, no header");
-    assert!(e.get("Job-Owner-UUID").is_none(), "inbound sessions own no channel");
+    assert!(
+        e.get("Job-Owner-UUID").is_none(),
+        "inbound sessions own no channel"
+    );
     assert!(body(&e).starts_with("UP 0 years"), "{}", body(&e));
 
     c.send("bgapi uuid_kill 1234\n\n").await;
     let job = match c.msg().await {
         EslMessage::CommandReply { reply, headers } => {
-            let job = headers.get_str("Job-UUID").map(|j| j.into_owned()).unwrap_or_default();
+            let job = headers
+                .get_str("Job-UUID")
+                .map(|j| j.into_owned())
+                .unwrap_or_default();
             assert_eq!(reply.text, format!("Job-UUID: {job}"));
             job
         }
@@ -564,19 +636,34 @@ async fn busy_congestion_and_no_answer_end_as_on_the_real_switch() {
     assert!(done.get("variable_answer_stamp").is_none());
 
     let congested = bg_call(&mut c, "cong-1", "loopback/4001/customers", "").await;
-    let bg = congested.iter().find(|e| name(e) == "BACKGROUND_JOB").expect("job");
+    let bg = congested
+        .iter()
+        .find(|e| name(e) == "BACKGROUND_JOB")
+        .expect("job");
     assert_eq!(body(bg), "-ERR NORMAL_CIRCUIT_CONGESTION\n");
 
     // 3001 rings until originate_timeout: 2 s at speed 10.
     let started = Instant::now();
-    let unanswered = bg_call(&mut c, "noans-1", "loopback/3001/customers", ",originate_timeout=2").await;
+    let unanswered = bg_call(
+        &mut c,
+        "noans-1",
+        "loopback/3001/customers",
+        ",originate_timeout=2",
+    )
+    .await;
     let n = names(&unanswered);
     assert_eq!(&n[8..10], ["CHANNEL_PROGRESS", "CHANNEL_CALLSTATE"]);
     assert!(!n.contains(&"CHANNEL_ANSWER".to_string()));
     assert_eq!(hv(&unanswered[9], "Channel-Call-State"), "RINGING");
-    let hangup = unanswered.iter().find(|e| name(e) == "CHANNEL_HANGUP").expect("hangup");
+    let hangup = unanswered
+        .iter()
+        .find(|e| name(e) == "CHANNEL_HANGUP")
+        .expect("hangup");
     assert_eq!(hv(hangup, "Hangup-Cause"), "NO_ANSWER");
-    let bg = unanswered.iter().find(|e| name(e) == "BACKGROUND_JOB").expect("job");
+    let bg = unanswered
+        .iter()
+        .find(|e| name(e) == "BACKGROUND_JOB")
+        .expect("job");
     assert_eq!(body(bg), "-ERR NO_ANSWER\n");
     let waited = started.elapsed();
     assert!(
@@ -632,7 +719,14 @@ async fn api_originate_blocks_until_answer_or_failure() {
         .filter(|e| hv(e, "Unique-ID") == "sync-ok")
         .map(name)
         .collect();
-    assert_eq!(ok, ["CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP_COMPLETE"]);
+    assert_eq!(
+        ok,
+        [
+            "CHANNEL_CREATE",
+            "CHANNEL_ANSWER",
+            "CHANNEL_HANGUP_COMPLETE"
+        ]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -650,7 +744,10 @@ async fn filters_pass_only_matching_events() {
         assert_eq!(c.reply().await, "+OK filter added. [Unique-ID]=[call-a]");
     }
     both.send("filter Event-Name BACKGROUND_JOB\n\n").await;
-    assert_eq!(both.reply().await, "+OK filter added. [Event-Name]=[BACKGROUND_JOB]");
+    assert_eq!(
+        both.reply().await,
+        "+OK filter added. [Event-Name]=[BACKGROUND_JOB]"
+    );
     let mut json = Client::login(&sw).await;
     json.send("event json CHANNEL_ANSWER\n\n").await;
     assert_eq!(json.reply().await, "+OK event listener enabled json");
@@ -666,7 +763,11 @@ async fn filters_pass_only_matching_events() {
     }
     let a = only_a.events_until(|e| is_destroyed(e, "call-a")).await;
     assert!(a.len() >= 20);
-    assert!(a.iter().all(|e| hv(e, "Unique-ID") == "call-a"), "{:?}", names(&a));
+    assert!(
+        a.iter().all(|e| hv(e, "Unique-ID") == "call-a"),
+        "{:?}",
+        names(&a)
+    );
     assert!(!names(&a).contains(&"BACKGROUND_JOB".to_string()));
 
     let mut jobs = HashSet::new();
@@ -680,14 +781,20 @@ async fn filters_pass_only_matching_events() {
             destroyed |= is_destroyed(&e, "call-a");
         }
     }
-    assert_eq!(jobs, HashSet::from(["job-call-a".into(), "job-call-b".into()]));
+    assert_eq!(
+        jobs,
+        HashSet::from(["job-call-a".into(), "job-call-b".into()])
+    );
 
     // event-json framing, parsed by the client's JSON reader.
     let mut answered = HashSet::new();
     while answered.len() < 2 {
         let raw = json.raw().await.expect("json event");
         assert!(raw.starts_with(b"Content-Length: "));
-        assert!(raw.windows(31).any(|w| w == b"\nContent-Type: text/event-json\n"));
+        assert!(
+            raw.windows(31)
+                .any(|w| w == b"\nContent-Type: text/event-json\n")
+        );
         let e = match to_message(raw) {
             EslMessage::Event(e) => e,
             other => panic!("{other:?}"),
@@ -719,7 +826,8 @@ async fn show_channels_as_json_follows_the_call() {
     let mut c = Client::login(&sw).await;
     assert_eq!(c.api("show channels as json").await, "{\"row_count\":0}");
     assert_eq!(c.api("show channels").await, "\n0 total.\n");
-    c.send("event plain CHANNEL_PROGRESS CHANNEL_PARK\n\n").await;
+    c.send("event plain CHANNEL_PROGRESS CHANNEL_PARK\n\n")
+        .await;
     c.reply().await;
     c.send("bgapi originate {origination_uuid=show-1,origination_caller_id_number=5550100}sofia/gateway/gw/15557777 &park()\n\n").await;
     c.reply().await;
@@ -737,8 +845,15 @@ async fn show_channels_as_json_follows_the_call() {
     assert_eq!(row["callstate"], "RINGING");
     assert_eq!(row["state"], "CS_CONSUME_MEDIA");
     assert_eq!(row["application"], "");
-    assert!(row["created_epoch"].as_str().is_some_and(|s| s.parse::<u64>().is_ok()));
-    let keys: Vec<&String> = row.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    assert!(
+        row["created_epoch"]
+            .as_str()
+            .is_some_and(|s| s.parse::<u64>().is_ok())
+    );
+    let keys: Vec<&String> = row
+        .as_object()
+        .map(|o| o.keys().collect())
+        .unwrap_or_default();
     assert_eq!(keys.len(), 38, "the channels table's columns: {keys:?}");
     let e = c.event().await;
     assert_eq!(name(&e), "CHANNEL_PARK");
@@ -784,7 +899,10 @@ async fn uuid_kill_hupall_and_the_test_hooks() {
     let evs = c
         .events_until(|e| name(e) == "CHANNEL_HANGUP_COMPLETE" && hv(e, "Unique-ID") == "k1")
         .await;
-    let hangup = evs.iter().find(|e| name(e) == "CHANNEL_HANGUP").expect("hangup");
+    let hangup = evs
+        .iter()
+        .find(|e| name(e) == "CHANNEL_HANGUP")
+        .expect("hangup");
     assert_eq!(hv(hangup, "Hangup-Cause"), "NORMAL_CLEARING");
     assert_eq!(c.api("uuid_kill k2 USER_BUSY").await, "+OK\n");
     let evs = c
@@ -819,9 +937,11 @@ async fn uuid_kill_hupall_and_the_test_hooks() {
     assert_eq!(log.commands.len(), 4);
     assert_eq!(log.counts.get("k1"), Some(&1));
     assert_eq!(log.commands[3].variable("campaign"), Some("c2"));
-    c.send("bgapi originate {origination_uuid=k5}user/8001 &park()\n\n").await;
+    c.send("bgapi originate {origination_uuid=k5}user/8001 &park()\n\n")
+        .await;
     c.reply().await;
-    c.send("bgapi originate {origination_uuid=k5}user/8001 &park()\nJob-UUID: dup\n\n").await;
+    c.send("bgapi originate {origination_uuid=k5}user/8001 &park()\nJob-UUID: dup\n\n")
+        .await;
     c.reply().await;
     let evs = c
         .events_until(|e| name(e) == "BACKGROUND_JOB" && hv(e, "Job-UUID") == "dup")
@@ -853,22 +973,37 @@ async fn bridge_adds_the_agent_leg_and_bridge_events() {
     c.send("bgapi originate {origination_uuid=br-1}loopback/5001/customers &bridge(loopback/8001/agents)\n\n").await;
     c.reply().await;
     let evs = c.events_until(|e| is_destroyed(e, "br-1")).await;
-    let bridge = evs.iter().find(|e| name(e) == "CHANNEL_BRIDGE").expect("bridge event");
+    let bridge = evs
+        .iter()
+        .find(|e| name(e) == "CHANNEL_BRIDGE")
+        .expect("bridge event");
     let agent = hv(bridge, "Bridge-B-Unique-ID");
     assert_eq!(hv(bridge, "Bridge-A-Unique-ID"), "br-1");
     assert_eq!(hv(bridge, "Unique-ID"), "br-1");
     assert_eq!(hv(bridge, "Other-Leg-Unique-ID"), agent);
     assert_eq!(hv(bridge, "Other-Type"), "originatee");
     assert_eq!(hv(bridge, "Other-Leg-Channel-Name"), "loopback/8001-a");
-    let unbridge = evs.iter().find(|e| name(e) == "CHANNEL_UNBRIDGE").expect("unbridge");
+    let unbridge = evs
+        .iter()
+        .find(|e| name(e) == "CHANNEL_UNBRIDGE")
+        .expect("unbridge");
     assert_eq!(hv(unbridge, "Bridge-B-Unique-ID"), agent);
     let agent_events: Vec<String> = evs
         .iter()
         .filter(|e| hv(e, "Unique-ID") == agent)
         .map(name)
         .collect();
-    for expected in ["CHANNEL_CREATE", "CHANNEL_ANSWER", "CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE", "CHANNEL_DESTROY"] {
-        assert!(agent_events.contains(&expected.to_string()), "agent leg lacks {expected}: {agent_events:?}");
+    for expected in [
+        "CHANNEL_CREATE",
+        "CHANNEL_ANSWER",
+        "CHANNEL_HANGUP",
+        "CHANNEL_HANGUP_COMPLETE",
+        "CHANNEL_DESTROY",
+    ] {
+        assert!(
+            agent_events.contains(&expected.to_string()),
+            "agent leg lacks {expected}: {agent_events:?}"
+        );
     }
     let agent_create = evs
         .iter()
@@ -877,7 +1012,10 @@ async fn bridge_adds_the_agent_leg_and_bridge_events() {
     assert_eq!(hv(agent_create, "Channel-Call-UUID"), "br-1");
     assert_eq!(hv(agent_create, "Other-Type"), "originator");
     assert_eq!(hv(agent_create, "Caller-Destination-Number"), "8001");
-    let bg = evs.iter().find(|e| name(e) == "BACKGROUND_JOB").expect("job");
+    let bg = evs
+        .iter()
+        .find(|e| name(e) == "BACKGROUND_JOB")
+        .expect("job");
     assert_eq!(body(bg), "+OK br-1\n");
     let order: Vec<String> = evs
         .iter()
@@ -935,9 +1073,16 @@ async fn the_same_seed_gives_the_same_outcomes() {
         let mut outcomes = Vec::new();
         for i in 0..24 {
             let out = c
-                .api(&format!("originate sofia/gateway/gw/155500{:02} &park()", i % 6))
+                .api(&format!(
+                    "originate sofia/gateway/gw/155500{:02} &park()",
+                    i % 6
+                ))
                 .await;
-            outcomes.push(if out.starts_with("+OK ") { "+OK".to_string() } else { out });
+            outcomes.push(if out.starts_with("+OK ") {
+                "+OK".to_string()
+            } else {
+                out
+            });
         }
         let distinct: HashSet<&String> = outcomes.iter().collect();
         assert!(distinct.len() > 1, "the weights are used: {outcomes:?}");
@@ -1001,7 +1146,10 @@ async fn ten_thousand_concurrent_calls() {
         let e = watch.event().await;
         match name(&e).as_str() {
             "BACKGROUND_JOB" => {
-                assert_eq!(body(&e), format!("+OK {}\n", hv(&e, "Job-UUID").replace("job-", "load-")));
+                assert_eq!(
+                    body(&e),
+                    format!("+OK {}\n", hv(&e, "Job-UUID").replace("job-", "load-"))
+                );
                 ok += 1;
                 if ok == CALLS {
                     peak = sw.live_calls();
@@ -1022,7 +1170,10 @@ async fn ten_thousand_concurrent_calls() {
     println!("all {CALLS} ended after {:?}", started.elapsed());
     assert_eq!(ok, CALLS);
     assert_eq!(peak, CALLS, "every call was up at the same time");
-    assert_eq!(results, HashMap::from([("NORMAL_CLEARING".to_string(), CALLS)]));
+    assert_eq!(
+        results,
+        HashMap::from([("NORMAL_CLEARING".to_string(), CALLS)])
+    );
     let dialer = writer.await.expect("dialer task");
     drop(dialer);
     let deadline = Instant::now() + WAIT;
@@ -1058,4 +1209,130 @@ async fn ten_thousand_concurrent_calls() {
     );
     assert_eq!(sw.sessions(), 1, "only the watching session is left");
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn early_media_extensions_heartbeat_and_sendevent() {
+    let scenario = r#"
+        [[rule]]
+        prefix = "7"
+        ring = 0.05
+        early_media = true
+        talk = 0.05
+
+        [[rule]]
+        ring = 0.05
+        talk = 0.05
+
+        [[extension]]
+        name = "connect"
+        context = "agents"
+        app = "park"
+    "#;
+    let sw = SimSwitch::start(SimConfig {
+        scenario: Scenario::from_toml(scenario).expect("scenario"),
+        heartbeat_interval: Duration::from_millis(300),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("start");
+    let mut c = Client::login(&sw).await;
+    c.send("event plain ALL\n\n").await;
+    c.reply().await;
+
+    let evs = bg_call(&mut c, "em-1", "sofia/gateway/gw/7001", "").await;
+    let n = names(&evs);
+    let at = n
+        .iter()
+        .position(|x| x == "CHANNEL_PROGRESS_MEDIA")
+        .expect("early media");
+    assert_eq!(n[at - 2], "CHANNEL_PROGRESS");
+    assert_eq!(hv(&evs[at], "Answer-State"), "early");
+    assert_eq!(n[at + 1], "CHANNEL_CALLSTATE");
+    assert_eq!(hv(&evs[at + 1], "Channel-Call-State"), "EARLY");
+    assert_eq!(hv(&evs[at + 1], "Original-Channel-Call-State"), "RINGING");
+    let done = evs
+        .iter()
+        .find(|e| name(e) == "CHANNEL_HANGUP_COMPLETE")
+        .expect("done");
+    assert!(done.get("variable_progress_media_stamp").is_some());
+
+    // An extension: the leg is transferred, then runs what the scenario says.
+    c.send(
+        "bgapi originate {origination_uuid=ext-1}loopback/1001/customers connect XML agents\n\n",
+    )
+    .await;
+    c.reply().await;
+    let evs = c.events_until(|e| is_destroyed(e, "ext-1")).await;
+    let leg: Vec<&EslEvent> = evs
+        .iter()
+        .filter(|e| hv(e, "Unique-ID") == "ext-1")
+        .collect();
+    let routing = leg
+        .iter()
+        .position(|e| {
+            name(e) == "CHANNEL_STATE"
+                && hv(e, "Channel-State") == "CS_ROUTING"
+                && hv(e, "Answer-State") == "answered"
+        })
+        .expect("transfer to the dialplan");
+    let r = leg[routing];
+    assert_eq!(hv(r, "Caller-Destination-Number"), "connect");
+    assert_eq!(hv(r, "Caller-Context"), "agents");
+    assert_eq!(hv(r, "Caller-RDNIS"), "1001");
+    assert!(hv(r, "Caller-Transfer-Source").ends_with(":bl_xfer:connect/agents/XML"));
+    assert_eq!(hv(r, "Caller-Profile-Index"), "2");
+    let after: Vec<String> = leg[routing + 1..].iter().map(|e| name(e)).collect();
+    assert_eq!(
+        &after[..4],
+        [
+            "CALL_UPDATE",
+            "CHANNEL_STATE",
+            "CHANNEL_EXECUTE",
+            "CHANNEL_PARK"
+        ]
+    );
+    // The result went out before the transfer, as in the real bridge capture.
+    let bg = evs
+        .iter()
+        .position(|e| name(e) == "BACKGROUND_JOB")
+        .expect("job");
+    let transfer = evs
+        .iter()
+        .position(|e| std::ptr::eq(e, leg[routing]))
+        .expect("in the stream");
+    assert!(bg < transfer);
+
+    // Heartbeats, each followed by RE_SCHEDULE, with the captured headers.
+    let hb = c.events_until(|e| name(e) == "HEARTBEAT").await;
+    let hb = &hb[hb.len() - 1];
+    assert_eq!(hv(hb, "Event-Info"), "System Ready");
+    assert_eq!(hv(hb, "FreeSWITCH-Version"), "1.10.12-release~64bit");
+    assert_eq!(hv(hb, "Session-Count"), "0");
+    assert!(hv(hb, "Up-Time").starts_with("0 years, 0 days, 0 hours, 0 minutes, "));
+    let next = c.event().await;
+    assert_eq!(name(&next), "RE_SCHEDULE");
+    assert_eq!(hv(&next, "Task-Desc"), "heartbeat");
+
+    // sendevent: the client's own event, to those subscribed to it.
+    let mut custom = Client::login(&sw).await;
+    custom.send("event plain CUSTOM dialpop::test\n\n").await;
+    assert_eq!(custom.reply().await, "+OK event listener enabled plain");
+    c.send("sendevent CUSTOM\nEvent-Subclass: dialpop::test\nX-Thing: 42\n\n")
+        .await;
+    let reply = loop {
+        match c.msg().await {
+            EslMessage::CommandReply { reply, .. } => break reply,
+            EslMessage::Event(_) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(
+        reply.ok && uuid::Uuid::parse_str(&reply.text).is_ok(),
+        "{reply:?}"
+    );
+    let e = custom.event().await;
+    assert_eq!(name(&e), "CUSTOM");
+    assert_eq!(hv(&e, "X-Thing"), "42");
+    assert_eq!(hv(&e, "Event-UUID"), reply.text);
 }

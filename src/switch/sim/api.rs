@@ -10,8 +10,8 @@ use super::dial::parse_dial_string;
 use super::scenario::scale;
 use super::templates::{HOSTNAME, Kind, Stamp};
 use crate::switch::HangupCause;
-use crate::switch::esl::command::{OriginateTarget, split_args};
 use crate::switch::esl::Originate;
+use crate::switch::esl::command::{OriginateTarget, split_args};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -103,7 +103,12 @@ pub fn execute(core: &Arc<Core>, run: ApiRun) {
     let out = match run.command.as_str() {
         "originate" => return originate(core, run),
         "uuid_kill" => uuid_kill(core, arg),
-        "uuid_exists" => (if core.channel_exists(arg) { "true" } else { "false" }).to_string(),
+        "uuid_exists" => (if core.channel_exists(arg) {
+            "true"
+        } else {
+            "false"
+        })
+        .to_string(),
         "hupall" => hupall(core, arg),
         "show" => show(core, arg),
         "status" => status(core),

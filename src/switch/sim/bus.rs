@@ -127,7 +127,10 @@ pub const ALL: usize = EVENT_NAMES.len() - 1;
 pub fn event_id(name: &str) -> Option<usize> {
     EVENT_NAMES.iter().position(|n| {
         name.eq_ignore_ascii_case(n)
-            || (name.len() > 13 && name.get(13..).is_some_and(|rest| rest.eq_ignore_ascii_case(n)))
+            || (name.len() > 13
+                && name
+                    .get(13..)
+                    .is_some_and(|rest| rest.eq_ignore_ascii_case(n)))
     })
 }
 
@@ -543,7 +546,10 @@ mod tests {
         assert!(s.passes(&ev("CHANNEL_ANSWER", &[])));
         assert!(s.passes(&ev("BACKGROUND_JOB", &[])));
         assert!(!s.passes(&ev("CHANNEL_CREATE", &[])));
-        assert_eq!(s.nixevent_command("nixevent CHANNEL_ANSWER"), "+OK events nixed");
+        assert_eq!(
+            s.nixevent_command("nixevent CHANNEL_ANSWER"),
+            "+OK events nixed"
+        );
         assert!(!s.passes(&ev("CHANNEL_ANSWER", &[])));
         s.event_command("event plain ALL");
         assert_eq!(s.nixevent_command("nixevent HEARTBEAT"), "+OK events nixed");

@@ -119,14 +119,20 @@ fn customer_leg(core: &Core, spec: &CallSpec) -> Leg {
     let cid_number = spec
         .cid_number
         .clone()
-        .or_else(|| o.variable("origination_caller_id_number").map(str::to_string))
+        .or_else(|| {
+            o.variable("origination_caller_id_number")
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| "0000000000".to_string());
     let mut vars = channel_vars(core, &spec.uuid, e);
     for (k, v) in &o.variables {
         vars.set(k, v.clone());
     }
     let early_ok = o.variable("ignore_early_media") != Some("true");
-    vars.set("originate_early_media", if early_ok { "true" } else { "false" });
+    vars.set(
+        "originate_early_media",
+        if early_ok { "true" } else { "false" },
+    );
     vars.set("originate_endpoint", e.tech.clone());
     if e.is_loopback {
         vars.set("other_loopback_leg_uuid", new_uuid());
@@ -209,7 +215,11 @@ fn agent_leg(core: &Core, a: &Leg, e: &Endpoint) -> Leg {
         v.set("loopback_from_uuid", a.uuid.clone());
     }
     v.set("channel_name", e.channel_name.clone());
-    if let Some(mf) = a.vars.get("max_forwards").and_then(|m| m.parse::<u32>().ok()) {
+    if let Some(mf) = a
+        .vars
+        .get("max_forwards")
+        .and_then(|m| m.parse::<u32>().ok())
+    {
         v.set("max_forwards", mf.saturating_sub(1).to_string());
     }
     v.set("originator_codec", "L16@8000h@20i");
@@ -274,8 +284,10 @@ fn unbridge_vars(a: &mut Leg, b: &Leg, cause: &HangupCause) {
     a.vars.set("signal_bond", b.uuid.clone());
     a.vars
         .set("last_sent_callee_id_name", b.profile.callee_id_name.clone());
-    a.vars
-        .set("last_sent_callee_id_number", b.profile.callee_id_number.clone());
+    a.vars.set(
+        "last_sent_callee_id_number",
+        b.profile.callee_id_number.clone(),
+    );
     a.vars.set("last_bridge_hangup_cause", cause.name());
     a.vars.set("bridge_hangup_cause", cause.name());
 }
@@ -441,7 +453,11 @@ impl Call {
             .as_ref()
             .map(|c| c.name().to_string())
             .unwrap_or_default();
-        self.emit(Kind::ChannelHangupComplete, leg, &[("Hangup-Cause", Some(&cause))]);
+        self.emit(
+            Kind::ChannelHangupComplete,
+            leg,
+            &[("Hangup-Cause", Some(&cause))],
+        );
     }
 
     fn destroy(&self, leg: &mut Leg) {
@@ -659,7 +675,10 @@ impl Call {
         self.originate_events(&mut b, &e);
         let core = self.core.clone();
         let attempt = core.next_attempt(&e.number);
-        let plan = core.scenario.plan(&e.number, core.seed, attempt).scaled(core.speed);
+        let plan = core
+            .scenario
+            .plan(&e.number, core.seed, attempt)
+            .scaled(core.speed);
         let timeout = scale(BRIDGE_TIMEOUT, core.speed);
         let times_out = plan.outcome == Outcome::NoAnswer || plan.ring >= timeout;
         if plan.ring > Duration::ZERO || times_out {
@@ -728,8 +747,10 @@ impl Call {
         b.vars.set("signal_bond", a.uuid.clone());
         b.vars
             .set("last_sent_callee_id_name", a.profile.caller_id_name.clone());
-        b.vars
-            .set("last_sent_callee_id_number", a.profile.caller_id_number.clone());
+        b.vars.set(
+            "last_sent_callee_id_number",
+            a.profile.caller_id_number.clone(),
+        );
         b.vars.set("last_bridge_role", "originatee");
         b.set_state(Cs::ExchangeMedia, Cs::ExchangeMedia);
         self.emit(Kind::ChannelState, &b, &[]);

@@ -290,7 +290,11 @@ impl Leg {
     pub fn render(&self, out: &mut Headers, s: Sections) {
         push(out, "Channel-State", self.running.name());
         push(out, "Channel-Call-State", self.callstate.name());
-        push(out, "Channel-State-Number", &self.state.number().to_string());
+        push(
+            out,
+            "Channel-State-Number",
+            &self.state.number().to_string(),
+        );
         push(out, "Channel-Name", &self.name);
         push(out, "Unique-ID", &self.uuid);
         push(out, "Call-Direction", "outbound");
@@ -353,7 +357,10 @@ impl Leg {
         let t = self.times.clone();
         let created = t.created;
         let end = t.hangup;
-        let cause = self.hangup_cause.clone().unwrap_or(HangupCause::NormalClearing);
+        let cause = self
+            .hangup_cause
+            .clone()
+            .unwrap_or(HangupCause::NormalClearing);
         let v = &mut self.vars;
         v.set("hangup_cause", cause.name());
         if let Some(q) = cause.q850() {
@@ -410,11 +417,7 @@ impl Leg {
         // Whole seconds are differences of truncated epochs, milliseconds of
         // truncated milliseconds, as in switch_channel_set_timestamps.
         let since = |at: i64, unit: fn(i64) -> i64| {
-            if at > 0 {
-                unit(at) - unit(created)
-            } else {
-                0
-            }
+            if at > 0 { unit(at) - unit(created) } else { 0 }
         };
         let bill = |unit: fn(i64) -> i64| {
             if t.answered > 0 {
@@ -442,7 +445,10 @@ impl Leg {
                 &format!("progress_media{unit}"),
                 since(t.progress_media, f).to_string(),
             );
-            v.set(&format!("flow_bill{unit}"), (f(end) - f(created)).to_string());
+            v.set(
+                &format!("flow_bill{unit}"),
+                (f(end) - f(created)).to_string(),
+            );
         }
         if self.is_loopback {
             v.set("is_loopback", "1");

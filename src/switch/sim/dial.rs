@@ -140,7 +140,10 @@ mod tests {
             .expect("profile");
         assert_eq!(p.number, "1001");
         assert_eq!(p.channel_name, "sofia/dialer/1001@127.0.0.1:5090");
-        assert_eq!(parse_dial_string("user/8001").map(|e| e.number), Ok("8001".into()));
+        assert_eq!(
+            parse_dial_string("user/8001").map(|e| e.number),
+            Ok("8001".into())
+        );
     }
 
     #[test]
@@ -153,8 +156,14 @@ mod tests {
             parse_dial_string("pigeon/15551001"),
             Err(HangupCause::ChanNotImplemented)
         );
-        assert_eq!(parse_dial_string("sofia/gateway/gw"), Err(HangupCause::InvalidUrl));
-        assert_eq!(parse_dial_string("sofia/internal"), Err(HangupCause::InvalidUrl));
+        assert_eq!(
+            parse_dial_string("sofia/gateway/gw"),
+            Err(HangupCause::InvalidUrl)
+        );
+        assert_eq!(
+            parse_dial_string("sofia/internal"),
+            Err(HangupCause::InvalidUrl)
+        );
         assert_eq!(parse_dial_string(""), Err(HangupCause::InvalidUrl));
         assert_eq!(
             parse_dial_string("error/user_busy"),

@@ -86,8 +86,7 @@ fn strip_cr(s: &str) -> &str {
 }
 
 fn starts_with_ci(s: &str, prefix: &str) -> bool {
-    s.len() >= prefix.len()
-        && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 fn log_level(s: &str) -> Option<u8> {
@@ -355,7 +354,10 @@ impl Session {
         ] {
             h.push_owned(k.as_bytes(), v.as_bytes());
         }
-        let subclass = cmd.headers.get_str("Event-Subclass").map(|s| s.into_owned());
+        let subclass = cmd
+            .headers
+            .get_str("Event-Subclass")
+            .map(|s| s.into_owned());
         let body = cmd.body.clone().filter(|b| !b.is_empty());
         self.core
             .fire(SimEvent::new(id, subclass, EslEvent { headers: h, body }));

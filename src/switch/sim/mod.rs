@@ -184,6 +184,11 @@ async fn heartbeat(core: Arc<core::Core>) {
             None,
         );
         let next = (clock::now_micros() / 1_000_000 + every.as_secs() as i64).to_string();
-        core.emit(Kind::ReSchedule, None, &[("Task-Runtime", Some(&next))], None);
+        core.emit(
+            Kind::ReSchedule,
+            None,
+            &[("Task-Runtime", Some(&next))],
+            None,
+        );
     }
 }

@@ -407,13 +407,19 @@ impl Default for Scenario {
         Scenario {
             rules: vec![
                 simple("*1XXX", 1.0, Outcome::Answer, 5.0),
-                simple("*2XXX", 0.0, Outcome::Reject(HangupCause::UserBusy), 0.0),
-                simple("*3XXX", 1.0, Outcome::NoAnswer, 0.0),
+                // Talk time means nothing for calls that are never answered.
+                simple(
+                    "*2XXX",
+                    0.0,
+                    Outcome::Reject(HangupCause::UserBusy),
+                    f64::INFINITY,
+                ),
+                simple("*3XXX", 1.0, Outcome::NoAnswer, f64::INFINITY),
                 simple(
                     "*4XXX",
                     0.0,
                     Outcome::Reject(HangupCause::NormalCircuitCongestion),
-                    0.0,
+                    f64::INFINITY,
                 ),
                 simple("*5XXX", 2.0, Outcome::Answer, 60.0),
                 simple("*8XXX", 0.0, Outcome::Answer, f64::INFINITY),
@@ -439,19 +445,16 @@ impl Scenario {
                         problem: "[default] takes no prefix or pattern".into(),
                     });
                 }
-                Rule::from_file(d)
-                    .map_err(|problem| ScenarioError::Rule { index: 0, problem })?
+                Rule::from_file(d).map_err(|problem| ScenarioError::Rule { index: 0, problem })?
             }
             None => builtin,
         };
         let mut rules = Vec::with_capacity(file.rule.len());
         for (i, r) in file.rule.into_iter().enumerate() {
-            rules.push(
-                Rule::from_file(r).map_err(|problem| ScenarioError::Rule {
-                    index: i + 1,
-                    problem,
-                })?,
-            );
+            rules.push(Rule::from_file(r).map_err(|problem| ScenarioError::Rule {
+                index: i + 1,
+                problem,
+            })?);
         }
         let extensions = file
             .extension
@@ -637,6 +640,22 @@ mod tests {
             Some("bridge")
         );
         assert!(s.extension("connect", "default").is_none());
+    }
+
+    #[test]
+    fn the_shipped_example_is_valid_and_means_what_it_says() {
+        let s = Scenario::from_toml(include_str!("../../../config/scenario.example.toml"))
+            .expect("config/scenario.example.toml parses");
+        let lab = Scenario::default();
+        for n in ["1001", "2001", "3001", "4001", "5001", "8001", "777"] {
+            assert_eq!(s.plan(n, 1, 0), lab.plan(n, 1, 0), "{n}");
+        }
+        let p = s.plan("+493012345", 1, 0);
+        assert!(p.ring <= Duration::from_secs(7));
+        assert_eq!(
+            s.extension("connect", "agents").map(|e| e.data.as_str()),
+            Some("loopback/8001/agents")
+        );
     }
 
     #[test]

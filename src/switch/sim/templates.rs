@@ -378,7 +378,11 @@ mod tests {
                 .collect()
         };
         let plain = leg_like_the_capture(false);
-        for k in [Kind::ChannelHangup, Kind::ChannelUnpark, Kind::ChannelHangupComplete] {
+        for k in [
+            Kind::ChannelHangup,
+            Kind::ChannelUnpark,
+            Kind::ChannelHangupComplete,
+        ] {
             assert_eq!(names(k, &plain), captured(k), "{k:?}");
         }
         let mut ringing = plain.clone();

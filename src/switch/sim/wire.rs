@@ -92,7 +92,11 @@ pub fn event_json(ev: &EslEvent) -> Vec<u8> {
         field(&mut out, k, v);
     }
     if let Some(body) = ev.body.as_ref().filter(|b| !b.is_empty()) {
-        field(&mut out, b"Content-Length", body.len().to_string().as_bytes());
+        field(
+            &mut out,
+            b"Content-Length",
+            body.len().to_string().as_bytes(),
+        );
         field(&mut out, b"_body", body);
     }
     out.push(b'}');
@@ -164,7 +168,10 @@ mod tests {
         let json = event_json(&ev);
         assert!(json.starts_with(b"{\"Event-Name\":\"BACKGROUND_JOB\""));
         let back = parse_event_json(&json).expect("valid JSON");
-        assert_eq!(back.headers.get("Job-Command-Arg"), ev.headers.get("Job-Command-Arg"));
+        assert_eq!(
+            back.headers.get("Job-Command-Arg"),
+            ev.headers.get("Job-Command-Arg")
+        );
         assert_eq!(back.body, ev.body);
     }
 

@@ -1,6 +1,7 @@
 //! Switch drivers and the call model they share.
 
 pub mod call;
+pub mod calls;
 pub mod cause;
 pub mod esl;
 pub mod headers;

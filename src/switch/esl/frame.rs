@@ -37,9 +37,10 @@ impl FrameBounds {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scan {
     Frame(FrameBounds),
-    /// More bytes are needed; `Some(n)` when the frame is known to need `n`
-    /// bytes in all, so the caller can reserve them at once.
-    Incomplete(Option<usize>),
+    /// The header section is not complete yet.
+    NeedHeaders,
+    /// The headers are in; the body is not. The bounds say how much is due.
+    NeedBody(FrameBounds),
 }
 
 /// Finds the first frame in `buf` without copying or consuming anything.
@@ -57,7 +58,7 @@ pub fn scan_frame(buf: &[u8], max_content_length: usize) -> Result<Scan, EslErro
                 limit: MAX_HEADER_SECTION,
             });
         }
-        Err(_) => return Ok(Scan::Incomplete(None)),
+        Err(_) => return Ok(Scan::NeedHeaders),
     };
     if head.len() > MAX_HEADER_SECTION {
         return Err(EslError::HeaderTooLarge {
@@ -78,7 +79,7 @@ pub fn scan_frame(buf: &[u8], max_content_length: usize) -> Result<Scan, EslErro
         content_length,
     };
     if buf.len() < bounds.total() {
-        return Ok(Scan::Incomplete(Some(bounds.total())));
+        return Ok(Scan::NeedBody(bounds));
     }
     Ok(Scan::Frame(bounds))
 }
@@ -170,7 +171,7 @@ mod tests {
         let f = b"Content-Length: 3\nContent-Type: api/response\n\n+OK";
         for cut in 0..f.len() {
             match scan_frame(&f[..cut], DEFAULT_MAX_CONTENT_LENGTH) {
-                Ok(Scan::Incomplete(_)) => {}
+                Ok(Scan::NeedHeaders | Scan::NeedBody(_)) => {}
                 other => panic!("cut {cut}: {other:?}"),
             }
         }

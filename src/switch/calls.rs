@@ -52,6 +52,10 @@ impl CallTable {
         self.calls.insert(id, CallState::Dialing);
     }
 
+    pub fn iter(&self) -> impl Iterator<Item = (&CallId, &CallState)> {
+        self.calls.iter()
+    }
+
     pub fn state(&self, id: &CallId) -> Option<&CallState> {
         self.calls.get(id)
     }
@@ -116,14 +120,15 @@ impl CallTable {
 
     /// After a reconnect: every live call the switch no longer has ended
     /// during the gap. Returns those calls. Calls the switch still has keep
-    /// their state (their next events will move them on).
-    pub fn reconcile<'a>(&mut self, on_switch: impl IntoIterator<Item = &'a str>) -> Vec<CallId> {
+    /// their state (their next events will move them on). Returns the
+    /// vanished calls with the state each was last known in.
+    pub fn reconcile<'a>(&mut self, on_switch: impl IntoIterator<Item = &'a str>) -> Vec<(CallId, CallState)> {
         let present: std::collections::HashSet<&str> = on_switch.into_iter().collect();
         let mut vanished = Vec::new();
         for (id, state) in self.calls.iter_mut() {
             if !matches!(state, CallState::Ended(_)) && !present.contains(id.as_str()) {
-                *state = CallState::Ended(CallEnd::Vanished);
-                vanished.push(id.clone());
+                let was = std::mem::replace(state, CallState::Ended(CallEnd::Vanished));
+                vanished.push((id.clone(), was));
             }
         }
         vanished
@@ -199,7 +204,7 @@ mod tests {
             },
         ));
         let gone = t.reconcile(["a", "unrelated"]);
-        assert_eq!(gone, vec![CallId::from("b")]);
+        assert_eq!(gone, vec![(CallId::from("b"), CallState::Dialing)]);
         assert_eq!(t.live_count(), 1);
         assert_eq!(t.remove_ended().len(), 2);
     }

@@ -3,8 +3,10 @@
 pub mod call;
 pub mod calls;
 pub mod cause;
+pub mod driver;
 pub mod esl;
 pub mod headers;
+pub mod manager;
 pub mod sim;
 
 pub use call::{AnswerAction, CallEvent, CallEventKind, CallId, OriginateRequest};

@@ -9,7 +9,10 @@ use std::hint::black_box;
 use tokio_util::codec::Decoder;
 
 fn fixture() -> Vec<u8> {
-    let p = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/esl/channel_answer.plain");
+    let p = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/fixtures/esl/channel_answer.plain"
+    );
     std::fs::read(p).unwrap_or_else(|e| panic!("{p}: {e}"))
 }
 
@@ -29,12 +32,21 @@ fn decode_all(bytes: &[u8]) -> usize {
 
 fn bench(c: &mut Criterion) {
     let one = fixture();
-    let stream: Vec<u8> = one.iter().copied().cycle().take(one.len() * 10_000).collect();
+    let stream: Vec<u8> = one
+        .iter()
+        .copied()
+        .cycle()
+        .take(one.len() * 10_000)
+        .collect();
 
     let mut g = c.benchmark_group("channel_answer_frame");
     g.throughput(Throughput::Bytes(one.len() as u64));
-    g.bench_function("dialpop_decode_and_parse", |b| b.iter(|| decode_all(black_box(&one))));
-    g.bench_function("baseline_line_scan", |b| b.iter(|| memchr::memchr_iter(b'\n', black_box(&one)).count()));
+    g.bench_function("dialpop_decode_and_parse", |b| {
+        b.iter(|| decode_all(black_box(&one)))
+    });
+    g.bench_function("baseline_line_scan", |b| {
+        b.iter(|| memchr::memchr_iter(b'\n', black_box(&one)).count())
+    });
     g.finish();
 
     let mut g = c.benchmark_group("channel_answer_stream_10000");

@@ -52,7 +52,9 @@ fn workload(name: &'static str, frames: &[Vec<u8>], n: usize) -> Workload {
 
 /// Serves one connection: the handshake, then the whole workload.
 async fn serve(listener: TcpListener, payload: Arc<Vec<u8>>) {
-    let Ok((mut sock, _)) = listener.accept().await else { return };
+    let Ok((mut sock, _)) = listener.accept().await else {
+        return;
+    };
     let _ = sock.set_nodelay(true);
     let mut buf = Vec::new();
     let mut tmp = [0u8; 4096];
@@ -82,7 +84,9 @@ async fn serve(listener: TcpListener, payload: Arc<Vec<u8>>) {
 }
 
 async fn listener() -> (TcpListener, String) {
-    let l = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+    let l = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
     let addr = l.local_addr().expect("local addr").to_string();
     (l, addr)
 }
@@ -93,7 +97,9 @@ async fn run_dialpop(w: &Workload) -> Duration {
     let start = Instant::now();
     let mut cfg = EslClientConfig::new(addr, "ClueCon");
     cfg.events = vec!["ALL".into()];
-    let (client, mut notices) = EslClient::connect(cfg).await.expect("dialpop client connects");
+    let (client, mut notices) = EslClient::connect(cfg)
+        .await
+        .expect("dialpop client connects");
     let mut n = 0;
     while n < w.events {
         match notices.recv().await {
@@ -112,9 +118,14 @@ async fn run_dialpop(w: &Workload) -> Duration {
 }
 
 async fn run_esl_tokio(w: &Workload) -> Duration {
-    use freeswitch_esl_tokio::{EslClient, EslConnectOptions, EslEventType, EventFormat, EventOverflow};
+    use freeswitch_esl_tokio::{
+        EslClient, EslConnectOptions, EslEventType, EventFormat, EventOverflow,
+    };
     let (l, addr) = listener().await;
-    let port: u16 = addr.rsplit_once(':').and_then(|(_, p)| p.parse().ok()).expect("port");
+    let port: u16 = addr
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse().ok())
+        .expect("port");
     let server = tokio::spawn(serve(l, w.bytes.clone()));
     let start = Instant::now();
     // Block rather than drop when its queue is full, so that it counts every
@@ -170,7 +181,9 @@ fn main() {
         .expect("runtime");
     let answer = event_frames(&read_fixture("esl/channel_answer.plain"));
     let mut real = event_frames(&read_fixture("real/freeswitch_answered.txt"));
-    real.extend(event_frames(&read_fixture("real/freeswitch_agent_bridge.txt")));
+    real.extend(event_frames(&read_fixture(
+        "real/freeswitch_agent_bridge.txt",
+    )));
     let workloads = [
         workload("CHANNEL_ANSWER fixture", &answer, events),
         workload("real FreeSWITCH 1.10.12 session events", &real, events),
@@ -191,7 +204,10 @@ fn main() {
         }
         let (o, t) = (median(ours), median(theirs));
         let mb = w.bytes.len() as f64 / 1e6;
-        let (oe, te) = (w.events as f64 / o.as_secs_f64(), w.events as f64 / t.as_secs_f64());
+        let (oe, te) = (
+            w.events as f64 / o.as_secs_f64(),
+            w.events as f64 / t.as_secs_f64(),
+        );
         println!(
             "{:<40} {:>14.0} {:>10.1} {:>14.0} {:>10.1} {:>7.1}x",
             w.name,
@@ -207,5 +223,8 @@ fn main() {
         }));
     }
     let out = format!("{}/target/esl_ingest.json", env!("CARGO_MANIFEST_DIR"));
-    let _ = std::fs::write(&out, serde_json::to_string_pretty(&report).unwrap_or_default());
+    let _ = std::fs::write(
+        &out,
+        serde_json::to_string_pretty(&report).unwrap_or_default(),
+    );
 }

@@ -33,19 +33,34 @@ fn real_session_decodes_to_frames_and_call_events() {
     assert_eq!(code, 0);
     assert_eq!(lines.len(), 60);
     assert_eq!(lines[0]["content_type"], "auth/request");
-    assert_eq!(lines[3]["headers"]["Job-UUID"], "bbf8ba43-6da8-4517-8154-e4398cf71372");
+    assert_eq!(
+        lines[3]["headers"]["Job-UUID"],
+        "bbf8ba43-6da8-4517-8154-e4398cf71372"
+    );
     let answered: Vec<&serde_json::Value> = lines
         .iter()
         .filter(|l| l["call_event"]["kind"] == "answered")
         .collect();
     assert_eq!(answered.len(), 2, "a-leg and b-leg each answer");
-    assert_eq!(answered[0]["call_event"]["call_id"], "b54943b3-2b93-4a3f-aba5-2bb639c8dd0e");
-    assert_eq!(answered[0]["call_event"]["switch_time_us"], 1795554390911066i64);
+    assert_eq!(
+        answered[0]["call_event"]["call_id"],
+        "b54943b3-2b93-4a3f-aba5-2bb639c8dd0e"
+    );
+    assert_eq!(
+        answered[0]["call_event"]["switch_time_us"],
+        1795554390911066i64
+    );
     // Event headers are decoded once: "2026-11-24%2021%3A06%3A38" → spaces and colons.
     let ev = &lines[4]["event"]["headers"];
     assert_eq!(ev["Event-Date-Local"], "2026-11-24 21:06:29");
-    let job = lines.iter().find(|l| l["event"]["headers"]["Event-Name"] == "BACKGROUND_JOB").expect("job");
-    assert_eq!(job["event"]["body"], "+OK b54943b3-2b93-4a3f-aba5-2bb639c8dd0e\n");
+    let job = lines
+        .iter()
+        .find(|l| l["event"]["headers"]["Event-Name"] == "BACKGROUND_JOB")
+        .expect("job");
+    assert_eq!(
+        job["event"]["body"],
+        "+OK b54943b3-2b93-4a3f-aba5-2bb639c8dd0e\n"
+    );
     assert_eq!(lines[59]["content_type"], "text/disconnect-notice");
 }
 
@@ -60,14 +75,23 @@ fn a_bad_frame_is_reported_with_its_offset_and_decoding_resumes() {
     assert_eq!(lines.len(), 3);
     assert_eq!(lines[1]["offset"], bad_at);
     let err = lines[1]["error"].as_str().expect("error text");
-    assert!(err.contains(&format!("at byte {bad_at}")) && err.contains("this is not a header"), "{err}");
+    assert!(
+        err.contains(&format!("at byte {bad_at}")) && err.contains("this is not a header"),
+        "{err}"
+    );
     assert_eq!(lines[2]["headers"]["Reply-Text"], "+OK accepted");
 }
 
 #[test]
 fn documented_wrong_length_names_both_lengths() {
-    let (code, lines) = decode("esl", &fixture("esl/background_job_originate_ok_doc_outer_len_wrong.plain"));
+    let (code, lines) = decode(
+        "esl",
+        &fixture("esl/background_job_originate_ok_doc_outer_len_wrong.plain"),
+    );
     assert_eq!(code, 1);
     let err = lines[0]["error"].as_str().expect("error text");
-    assert!(err.contains("Content-Length 625") && err.contains("583"), "{err}");
+    assert!(
+        err.contains("Content-Length 625") && err.contains("583"),
+        "{err}"
+    );
 }

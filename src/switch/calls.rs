@@ -122,7 +122,10 @@ impl CallTable {
     /// during the gap. Returns those calls. Calls the switch still has keep
     /// their state (their next events will move them on). Returns the
     /// vanished calls with the state each was last known in.
-    pub fn reconcile<'a>(&mut self, on_switch: impl IntoIterator<Item = &'a str>) -> Vec<(CallId, CallState)> {
+    pub fn reconcile<'a>(
+        &mut self,
+        on_switch: impl IntoIterator<Item = &'a str>,
+    ) -> Vec<(CallId, CallState)> {
         let present: std::collections::HashSet<&str> = on_switch.into_iter().collect();
         let mut vanished = Vec::new();
         for (id, state) in self.calls.iter_mut() {

@@ -27,8 +27,12 @@ pub enum DriverNotice {
     Call(CallEvent),
     /// Connected and subscribed; after a reconnect, call state must be
     /// rebuilt before dialing again.
-    Connected { reconnect: bool },
-    Disconnected { reason: String },
+    Connected {
+        reconnect: bool,
+    },
+    Disconnected {
+        reason: String,
+    },
     /// The driver gave up (wrong password, ACL, refused subscription).
     Fatal(String),
 }
@@ -37,8 +41,13 @@ pub enum DriverNotice {
 pub trait SwitchControl: Send + Sync + 'static {
     /// Sends the originate; returns once the switch has accepted it. The
     /// call's progress arrives as `DriverNotice::Call`.
-    fn originate<'a>(&'a self, req: &'a OriginateRequest) -> BoxFuture<'a, Result<(), SwitchError>>;
-    fn hangup<'a>(&'a self, call: &'a CallId, cause: &'a HangupCause) -> BoxFuture<'a, Result<(), SwitchError>>;
+    fn originate<'a>(&'a self, req: &'a OriginateRequest)
+    -> BoxFuture<'a, Result<(), SwitchError>>;
+    fn hangup<'a>(
+        &'a self,
+        call: &'a CallId,
+        cause: &'a HangupCause,
+    ) -> BoxFuture<'a, Result<(), SwitchError>>;
     /// The ids of the channels the switch has now.
     fn live_calls(&self) -> BoxFuture<'_, Result<Vec<String>, SwitchError>>;
 }

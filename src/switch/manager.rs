@@ -19,16 +19,27 @@ pub enum CallUpdate {
         to: CallState,
         switch_time_us: Option<i64>,
     },
-    SwitchUp { reconnect: bool },
-    SwitchDown { reason: String },
+    SwitchUp {
+        reconnect: bool,
+    },
+    SwitchDown {
+        reason: String,
+    },
     /// State was rebuilt after a reconnect; `vanished` ended during the gap.
-    Reconciled { live: usize, vanished: usize },
+    Reconciled {
+        live: usize,
+        vanished: usize,
+    },
     Fatal(String),
 }
 
 enum Command {
     Originate(OriginateRequest, oneshot::Sender<Result<(), SwitchError>>),
-    Hangup(CallId, HangupCause, oneshot::Sender<Result<(), SwitchError>>),
+    Hangup(
+        CallId,
+        HangupCause,
+        oneshot::Sender<Result<(), SwitchError>>,
+    ),
     Snapshot(oneshot::Sender<Vec<(CallId, CallState)>>),
 }
 
@@ -52,7 +63,10 @@ enum Link {
 }
 
 impl CallManager {
-    pub fn start<D: SwitchControl>(driver: Arc<D>, notices: mpsc::Receiver<DriverNotice>) -> (CallManager, mpsc::Receiver<CallUpdate>) {
+    pub fn start<D: SwitchControl>(
+        driver: Arc<D>,
+        notices: mpsc::Receiver<DriverNotice>,
+    ) -> (CallManager, mpsc::Receiver<CallUpdate>) {
         let (cmd_tx, cmd_rx) = mpsc::channel(1024);
         let (upd_tx, upd_rx) = mpsc::channel(16 * 1024);
         tokio::spawn(run(driver, notices, cmd_rx, upd_tx));
@@ -68,7 +82,8 @@ impl CallManager {
             .send(Command::Originate(req, tx))
             .await
             .map_err(|_| SwitchError::Stopped("call manager".into()))?;
-        rx.await.unwrap_or(Err(SwitchError::Stopped("call manager".into())))
+        rx.await
+            .unwrap_or(Err(SwitchError::Stopped("call manager".into())))
     }
 
     pub async fn hangup(&self, call: CallId, cause: HangupCause) -> Result<(), SwitchError> {
@@ -77,7 +92,8 @@ impl CallManager {
             .send(Command::Hangup(call, cause, tx))
             .await
             .map_err(|_| SwitchError::Stopped("call manager".into()))?;
-        rx.await.unwrap_or(Err(SwitchError::Stopped("call manager".into())))
+        rx.await
+            .unwrap_or(Err(SwitchError::Stopped("call manager".into())))
     }
 
     /// Every call the manager knows and its state.
@@ -98,27 +114,33 @@ async fn run<D: SwitchControl>(
 ) {
     let mut table = CallTable::default();
     let mut link = Link::Up;
-    let mut held: VecDeque<(OriginateRequest, oneshot::Sender<Result<(), SwitchError>>)> = VecDeque::new();
+    let mut held: VecDeque<(OriginateRequest, oneshot::Sender<Result<(), SwitchError>>)> =
+        VecDeque::new();
     let (int_tx, mut internal) = mpsc::channel::<Internal>(1024);
 
-    let send_originate = |table: &mut CallTable, req: OriginateRequest, reply: oneshot::Sender<Result<(), SwitchError>>| {
-        table.dialing(req.call_id.clone());
-        let driver = driver.clone();
-        let int_tx = int_tx.clone();
-        tokio::spawn(async move {
-            let result = driver.originate(&req).await;
-            match &result {
-                // The bytes may have reached the switch before the socket
-                // died: only the rebuild after reconnect can tell, so the
-                // call stays as it is until then (never dialed twice).
-                Ok(()) | Err(SwitchError::ConnectionLost(_)) => {}
-                Err(e) => {
-                    let _ = int_tx.send(Internal::OriginateRejected(req.call_id.clone(), e.clone())).await;
+    let send_originate =
+        |table: &mut CallTable,
+         req: OriginateRequest,
+         reply: oneshot::Sender<Result<(), SwitchError>>| {
+            table.dialing(req.call_id.clone());
+            let driver = driver.clone();
+            let int_tx = int_tx.clone();
+            tokio::spawn(async move {
+                let result = driver.originate(&req).await;
+                match &result {
+                    // The bytes may have reached the switch before the socket
+                    // died: only the rebuild after reconnect can tell, so the
+                    // call stays as it is until then (never dialed twice).
+                    Ok(()) | Err(SwitchError::ConnectionLost(_)) => {}
+                    Err(e) => {
+                        let _ = int_tx
+                            .send(Internal::OriginateRejected(req.call_id.clone(), e.clone()))
+                            .await;
+                    }
                 }
-            }
-            let _ = reply.send(result);
-        });
-    };
+                let _ = reply.send(result);
+            });
+        };
 
     loop {
         tokio::select! {

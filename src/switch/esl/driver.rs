@@ -25,7 +25,9 @@ pub struct EslDriver {
 impl EslDriver {
     /// Connects (a wrong password is an error here) and starts translating
     /// FreeSWITCH's events into `DriverNotice`s.
-    pub async fn connect(config: EslClientConfig) -> Result<(EslDriver, mpsc::Receiver<DriverNotice>), ClientError> {
+    pub async fn connect(
+        config: EslClientConfig,
+    ) -> Result<(EslDriver, mpsc::Receiver<DriverNotice>), ClientError> {
         let queue = config.event_queue.max(16);
         let (client, mut notices) = EslClient::connect(config).await?;
         let (tx, rx) = mpsc::channel(queue);
@@ -54,16 +56,32 @@ impl EslDriver {
 }
 
 impl SwitchControl for EslDriver {
-    fn originate<'a>(&'a self, req: &'a OriginateRequest) -> BoxFuture<'a, Result<(), SwitchError>> {
+    fn originate<'a>(
+        &'a self,
+        req: &'a OriginateRequest,
+    ) -> BoxFuture<'a, Result<(), SwitchError>> {
         Box::pin(async move {
             // The job's result also arrives as a BACKGROUND_JOB event, which
             // the mapping turns into OriginateFailed for this call id.
-            self.client.originate(req).await.map(drop).map_err(Into::into)
+            self.client
+                .originate(req)
+                .await
+                .map(drop)
+                .map_err(Into::into)
         })
     }
 
-    fn hangup<'a>(&'a self, call: &'a CallId, cause: &'a HangupCause) -> BoxFuture<'a, Result<(), SwitchError>> {
-        Box::pin(async move { self.client.hangup(call.as_str(), cause.name()).await.map_err(Into::into) })
+    fn hangup<'a>(
+        &'a self,
+        call: &'a CallId,
+        cause: &'a HangupCause,
+    ) -> BoxFuture<'a, Result<(), SwitchError>> {
+        Box::pin(async move {
+            self.client
+                .hangup(call.as_str(), cause.name())
+                .await
+                .map_err(Into::into)
+        })
     }
 
     fn live_calls(&self) -> BoxFuture<'_, Result<Vec<String>, SwitchError>> {

@@ -69,7 +69,10 @@ pub fn scan_frame(buf: &[u8], max_content_length: usize) -> Result<Scan, EslErro
     let mut content_length = None;
     walk_header_block(&window[..header_len], 0, |name, at| {
         if name.eq_ignore_ascii_case(b"Content-Length") {
-            content_length = Some(parse_content_length(&window[at.value.0..at.value.1], max_content_length)?);
+            content_length = Some(parse_content_length(
+                &window[at.value.0..at.value.1],
+                max_content_length,
+            )?);
         }
         Ok(())
     })?;
@@ -103,7 +106,10 @@ pub fn split_header_line(line: &[u8]) -> Result<(&[u8], &[u8]), EslError> {
 pub fn header_line(line: &[u8]) -> nom::IResult<&[u8], &[u8]> {
     let colon = match memchr::memchr(b':', line) {
         Some(0) | None => {
-            return Err(nom::Err::Error(nom::error::Error::new(line, nom::error::ErrorKind::TakeTill1)));
+            return Err(nom::Err::Error(nom::error::Error::new(
+                line,
+                nom::error::ErrorKind::TakeTill1,
+            )));
         }
         Some(i) => i,
     };

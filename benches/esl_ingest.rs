@@ -175,6 +175,15 @@ fn main() {
     // `cargo bench` passes --bench; ignore other harness flags.
     let events = arg("--events", 100_000);
     let rounds = arg("--rounds", 3).max(1);
+    // `--client dialpop` or `--client esl-tokio` runs one side alone (for profiling).
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--client")
+        .and_then(|i| args.get(i + 1))
+        .cloned();
+    let run_ours = only.as_deref() != Some("esl-tokio");
+    let run_theirs = only.as_deref() != Some("dialpop");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -199,8 +208,26 @@ fn main() {
         let mut theirs = Vec::new();
         for _ in 0..rounds {
             // Alternate so that drift in the machine's load hits both.
-            ours.push(rt.block_on(run_dialpop(w)));
-            theirs.push(rt.block_on(run_esl_tokio(w)));
+            if run_ours {
+                ours.push(rt.block_on(run_dialpop(w)));
+            }
+            if run_theirs {
+                theirs.push(rt.block_on(run_esl_tokio(w)));
+            }
+        }
+        if ours.is_empty() || theirs.is_empty() {
+            let (who, times) = if ours.is_empty() {
+                ("freeswitch-esl-tokio", theirs)
+            } else {
+                ("dialpop", ours)
+            };
+            let t = median(times);
+            println!(
+                "{:<40} {who}: {:.0} events/s",
+                w.name,
+                w.events as f64 / t.as_secs_f64()
+            );
+            continue;
         }
         let (o, t) = (median(ours), median(theirs));
         let mb = w.bytes.len() as f64 / 1e6;

@@ -395,7 +395,7 @@ struct Conn {
     write: OwnedWriteHalf,
 }
 
-const READ_CHUNK: usize = 256 * 1024;
+const READ_CHUNK: usize = 1024 * 1024;
 
 impl Conn {
     async fn send(&mut self, cmd: &EslCommand) -> Result<(), ClientError> {

@@ -122,6 +122,10 @@ impl From<EslError> for ClientError {
 }
 
 /// What the owner of call state hears from the client, in socket order.
+///
+/// The receiver must keep reading: when its queue is full the reader waits,
+/// and with it the replies to commands. A loop that reads notices must not
+/// await a command's reply inline (spawn it, as the call manager does).
 #[derive(Clone, Debug)]
 pub enum SwitchNotice {
     Event(EslEvent),
@@ -160,13 +164,15 @@ enum Request {
 /// Per-connection routing state shared by the writer and the reader.
 #[derive(Default)]
 struct Routes {
-    replies: VecDeque<ReplySender>,
+    /// Callers waiting for a reply, in command order; a bgapi's entry also
+    /// names its job, so that a refused bgapi does not leave its job behind.
+    replies: VecDeque<(ReplySender, Option<String>)>,
     jobs: HashMap<String, JobSender>,
 }
 
 impl Routes {
     fn fail_all(&mut self, err: &ClientError) {
-        for r in self.replies.drain(..) {
+        for (r, _) in self.replies.drain(..) {
             let _ = r.send(Err(err.clone()));
         }
         for (_, j) in self.jobs.drain() {
@@ -644,10 +650,11 @@ async fn run_connection(
                     // Register before writing: the reply (or job result) can
                     // arrive as soon as the bytes leave.
                     if let Ok(mut r) = routes.lock() {
-                        r.replies.push_back(reply);
-                        if let Some((id, tx)) = job {
-                            r.jobs.insert(id, tx);
-                        }
+                        let job_id = job.map(|(id, tx)| {
+                            r.jobs.insert(id.clone(), tx);
+                            id
+                        });
+                        r.replies.push_back((reply, job_id));
                     }
                     if let Err(e) = write.write_all(wire.as_bytes()).await {
                         reader.abort();
@@ -767,7 +774,14 @@ impl ReadSide {
 }
 
 fn deliver(routes: &Arc<Mutex<Routes>>, response: Result<Response, ClientError>) {
-    let waiting = routes.lock().ok().and_then(|mut r| r.replies.pop_front());
+    let refused = matches!(&response, Ok(Response::Reply { reply }) if !reply.ok);
+    let waiting = routes.lock().ok().and_then(|mut r| {
+        let (tx, job) = r.replies.pop_front()?;
+        if let (true, Some(job)) = (refused, job) {
+            r.jobs.remove(&job);
+        }
+        Some(tx)
+    });
     match waiting {
         Some(tx) => {
             let _ = tx.send(response);

@@ -318,7 +318,7 @@ pub struct OriginateParseError {
 
 /// Splits on spaces outside single quotes, dropping the quotes, as
 /// FreeSWITCH's `switch_separate_string` does for API arguments.
-fn split_args(s: &str) -> Result<Vec<String>, &'static str> {
+pub(crate) fn split_args(s: &str) -> Result<Vec<String>, &'static str> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;

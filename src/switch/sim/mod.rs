@@ -1,2 +1,189 @@
-//! The simulated switch (FreeSWITCH over ESL), for tests and for trying
-//! dialpop without a PBX.
+//! The simulated switch: a FreeSWITCH 1.10.12 stand-in speaking ESL, for
+//! tests, load tests and the demo.
+//!
+//! It answers commands with FreeSWITCH's exact replies and plays each
+//! originated call out by a seeded scenario, sending the events of the real
+//! captures in their order. The pieces, one job each:
+//!
+//! - `scenario`: destination number → ring time, outcome, talk time;
+//! - `dial`: dial strings → endpoint, number, channel name;
+//! - `templates` + `channel`: the events, cut from the real captures and
+//!   filled from the channel's state;
+//! - `call`: one call's timeline (a task per call);
+//! - `api`: `originate`, `uuid_kill`, `hupall`, `show channels`, `status` …;
+//! - `bus`: subscriptions, filters and the per-session event queues;
+//! - `esl_server`: the sessions; `wire`: the bytes of each frame;
+//! - `core`: the state they share.
+
+mod api;
+mod bus;
+mod call;
+mod channel;
+mod clock;
+mod core;
+pub mod dial;
+mod esl_server;
+pub mod scenario;
+mod templates;
+mod wire;
+
+pub use scenario::{Outcome, Plan, Scenario, ScenarioError};
+
+use crate::switch::HangupCause;
+use crate::switch::esl::Originate;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use templates::Kind;
+use tokio::task::JoinHandle;
+
+/// How to run a simulated switch.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    pub listen: SocketAddr,
+    /// The ESL password (`auth <password>`).
+    pub password: String,
+    pub scenario: Scenario,
+    /// Same seed, same dialled numbers → same outcomes.
+    pub seed: u64,
+    /// Divides every ring, talk and originate timeout: 10.0 plays a 5 s call
+    /// in 0.5 s. Event timestamps stay real time.
+    pub speed: f64,
+    /// HEARTBEAT (followed by RE_SCHEDULE) every this often.
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            password: "ClueCon".into(),
+            scenario: Scenario::default(),
+            seed: 1,
+            speed: 1.0,
+            heartbeat_interval: Duration::from_secs(20),
+        }
+    }
+}
+
+/// What the switch was asked to originate (a test hook).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OriginateLog {
+    /// Originates per call id: the `origination_uuid`, or else the bgapi
+    /// Job-UUID, or else the uuid the switch gave the channel.
+    pub counts: HashMap<String, usize>,
+    /// Every originate command that could be parsed, in arrival order.
+    pub commands: Vec<Originate>,
+}
+
+/// A running simulated switch. Dropping it stops it.
+pub struct SimSwitch {
+    core: Arc<core::Core>,
+    addr: SocketAddr,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl SimSwitch {
+    /// Binds the listen address and starts serving.
+    pub async fn start(config: SimConfig) -> io::Result<SimSwitch> {
+        let core = Arc::new(
+            core::Core::new(&config).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        );
+        let listener = tokio::net::TcpListener::bind(config.listen).await?;
+        let addr = listener.local_addr()?;
+        let tasks = vec![
+            tokio::spawn(esl_server::serve(core.clone(), listener)),
+            tokio::spawn(heartbeat(core.clone())),
+        ];
+        Ok(SimSwitch { core, addr, tasks })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, closes every session and ends every call (without
+    /// events, as if the switch process died).
+    pub async fn shutdown(mut self) {
+        self.core.shutdown.cancel();
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+
+    /// Closes every client socket at once, as a network cut would; the
+    /// calls go on.
+    pub fn drop_connections(&self) -> usize {
+        self.core.drop_sessions()
+    }
+
+    /// How often each call id was originated, and the originate commands.
+    pub fn originates(&self) -> OriginateLog {
+        self.core.originate_log()
+    }
+
+    /// Calls not yet over (an originated call counts until its last leg is
+    /// destroyed).
+    pub fn live_calls(&self) -> usize {
+        self.core.live_calls()
+    }
+
+    /// Live channels (customer and agent legs).
+    pub fn live_channels(&self) -> usize {
+        self.core.channel_count()
+    }
+
+    /// Open ESL sessions.
+    pub fn sessions(&self) -> usize {
+        self.core.session_count()
+    }
+
+    /// Hangs up every channel with `cause`, as `hupall` does; returns how
+    /// many were asked to hang up.
+    pub fn hangup_all(&self, cause: HangupCause) -> usize {
+        self.core.kill_all(&cause, None)
+    }
+}
+
+impl Drop for SimSwitch {
+    fn drop(&mut self) {
+        self.core.shutdown.cancel();
+    }
+}
+
+/// `send_heartbeat` of switch_core.c and the scheduler's RE_SCHEDULE after it.
+async fn heartbeat(core: Arc<core::Core>) {
+    let every = core.heartbeat_interval.max(Duration::from_millis(10));
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    loop {
+        tokio::select! {
+            _ = core.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let uptime_ms = core.started.elapsed().as_millis().to_string();
+        let count = core.channel_count().to_string();
+        let since = core.sessions_since_startup().to_string();
+        let peak = core.peak_channels().to_string();
+        let up = core.uptime_text();
+        core.emit(
+            Kind::Heartbeat,
+            None,
+            &[
+                ("Up-Time", Some(&up)),
+                ("Uptime-msec", Some(&uptime_ms)),
+                ("Session-Count", Some(&count)),
+                ("Session-Since-Startup", Some(&since)),
+                ("Session-Peak-Max", Some(&peak)),
+                ("Session-Peak-FiveMin", Some(&peak)),
+                ("Session-Per-Sec-Last", Some("0")),
+                ("Session-Per-Sec-Max", Some("0")),
+                ("Session-Per-Sec-FiveMin", Some("0")),
+            ],
+            None,
+        );
+        let next = (clock::now_micros() / 1_000_000 + every.as_secs() as i64).to_string();
+        core.emit(Kind::ReSchedule, None, &[("Task-Runtime", Some(&next))], None);
+    }
+}

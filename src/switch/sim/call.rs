@@ -1,0 +1,791 @@
+//! One originated call played out by its plan, in one task: the customer's
+//! leg and, for `&bridge(...)`, the agent's leg. The events, their order and
+//! the state each leg is in when it fires them follow the real captures
+//! (PROTOCOLS.md §5, `templates/`):
+//!
+//! - start: CODEC ×2, CHANNEL_OUTGOING, CHANNEL_STATE (CS_INIT), CHANNEL_CREATE,
+//!   CHANNEL_ORIGINATE, CHANNEL_STATE (CS_ROUTING), CHANNEL_STATE (CS_CONSUME_MEDIA);
+//! - ringing: CHANNEL_PROGRESS, CHANNEL_CALLSTATE (RINGING) [, CHANNEL_PROGRESS_MEDIA,
+//!   CHANNEL_CALLSTATE (EARLY)];
+//! - answer: CHANNEL_ANSWER, CHANNEL_CALLSTATE (ACTIVE), CALL_UPDATE, then the
+//!   originate's result (API + BACKGROUND_JOB `+OK <uuid>`), then the
+//!   application (CHANNEL_STATE CS_EXECUTE, CHANNEL_EXECUTE, CHANNEL_PARK …);
+//! - failure before answer: CHANNEL_HANGUP, CHANNEL_STATE (CS_HANGUP),
+//!   CHANNEL_CALLSTATE (HANGUP), the result (`-ERR <CAUSE>`), then
+//!   CHANNEL_STATE (CS_REPORTING), CHANNEL_HANGUP_COMPLETE, CHANNEL_DESTROY,
+//!   CHANNEL_STATE (CS_DESTROY);
+//! - hang-up after answer: CHANNEL_HANGUP, [CHANNEL_UNPARK,]
+//!   CHANNEL_EXECUTE_COMPLETE, then the same end as above.
+
+use super::api::ApiRun;
+use super::channel::{AnswerState, Ccs, Cs, Leg, OtherLeg, Profile, Times, Vars};
+use super::clock;
+use super::core::{Core, Kill};
+use super::dial::{Endpoint, parse_dial_string};
+use super::scenario::{Outcome, Plan, scale};
+use super::templates::Kind;
+use crate::switch::HangupCause;
+use crate::switch::esl::Originate;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+/// What the answered leg is handed to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Target {
+    Park,
+    Bridge(String),
+    App {
+        name: String,
+        data: String,
+    },
+    Extension {
+        exten: String,
+        dialplan: String,
+        context: String,
+    },
+}
+
+/// Everything the call task needs to know about its originate.
+#[derive(Clone, Debug)]
+pub struct CallSpec {
+    pub uuid: String,
+    pub originate: Originate,
+    pub endpoint: Endpoint,
+    pub plan: Plan,
+    /// `originate_timeout`, already scaled by the switch's speed.
+    pub timeout: Duration,
+    pub target: Target,
+    /// The originate's `<cid_name>` / `<cid_num>` arguments.
+    pub cid_name: Option<String>,
+    pub cid_number: Option<String>,
+}
+
+/// The bridge application's own ring timeout (`call_timeout`).
+const BRIDGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Creates the customer's channel and starts its task. The originate's
+/// result goes to `run` once the call is answered or fails.
+pub fn start(core: &Arc<Core>, spec: CallSpec, run: ApiRun) {
+    let (kill_tx, kills) = mpsc::unbounded_channel();
+    let a = customer_leg(core, &spec);
+    let vars = Arc::new(spec.originate.variables.clone());
+    if !core.add_channel(&a.uuid, kill_tx.clone(), vars.clone(), a.row()) {
+        // The uuid is taken by a live channel: no session can be made.
+        run.finish(core, "-ERR DESTINATION_OUT_OF_ORDER\n".into());
+        return;
+    }
+    core.call_started();
+    let call = Call {
+        core: core.clone(),
+        spec,
+        kills,
+        kill_tx,
+        vars,
+        run: Some(run),
+    };
+    tokio::spawn(call.run(a));
+}
+
+fn new_uuid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn channel_vars(core: &Core, uuid: &str, e: &Endpoint) -> Vars {
+    let mut v = Vars::default();
+    v.set("direction", "outbound");
+    v.set("is_outbound", "true");
+    v.set("uuid", uuid);
+    v.set("call_uuid", uuid);
+    v.set("session_id", core.next_session_id().to_string());
+    v.set("read_codec", "L16");
+    v.set("read_rate", "8000");
+    v.set("write_codec", "L16");
+    v.set("write_rate", "8000");
+    v.set("channel_name", e.channel_name.clone());
+    v
+}
+
+fn customer_leg(core: &Core, spec: &CallSpec) -> Leg {
+    let e = &spec.endpoint;
+    let o = &spec.originate;
+    let now = clock::now_micros();
+    let cid_name = spec
+        .cid_name
+        .clone()
+        .or_else(|| o.variable("origination_caller_id_name").map(str::to_string))
+        .unwrap_or_default();
+    let cid_number = spec
+        .cid_number
+        .clone()
+        .or_else(|| o.variable("origination_caller_id_number").map(str::to_string))
+        .unwrap_or_else(|| "0000000000".to_string());
+    let mut vars = channel_vars(core, &spec.uuid, e);
+    for (k, v) in &o.variables {
+        vars.set(k, v.clone());
+    }
+    let early_ok = o.variable("ignore_early_media") != Some("true");
+    vars.set("originate_early_media", if early_ok { "true" } else { "false" });
+    vars.set("originate_endpoint", e.tech.clone());
+    if e.is_loopback {
+        vars.set("other_loopback_leg_uuid", new_uuid());
+        vars.set("loopback_leg", "A");
+    }
+    Leg {
+        uuid: spec.uuid.clone(),
+        call_uuid: spec.uuid.clone(),
+        name: e.channel_name.clone(),
+        running: Cs::None,
+        state: Cs::New,
+        callstate: Ccs::Down,
+        answer_state: AnswerState::Ringing,
+        hit_dialplan: false,
+        hangup_cause: None,
+        profile: Profile {
+            logical_direction: "outbound",
+            dialplan: e.dialplan.clone(),
+            caller_id_name: cid_name.clone(),
+            caller_id_number: cid_number.clone(),
+            orig_caller_id_name: cid_name,
+            orig_caller_id_number: cid_number.clone(),
+            callee_id_name: "Outbound Call".into(),
+            callee_id_number: e.callee_number.clone(),
+            ani: cid_number,
+            destination_number: e.number.clone(),
+            unique_id: spec.uuid.clone(),
+            source: e.source.clone(),
+            transfer_source: None,
+            context: e.context.clone(),
+            rdnis: None,
+            channel_name: e.channel_name.clone(),
+            profile_index: 1,
+            profile_created: now,
+        },
+        other: None,
+        times: Times {
+            created: now,
+            ..Times::default()
+        },
+        vars,
+        is_loopback: e.is_loopback,
+        last_app: None,
+        initial_dest: e.number.clone(),
+    }
+}
+
+/// The profile of `leg` as the other leg of a bridge shows it.
+fn as_other(leg: &Leg, kind: &'static str, with_times: bool) -> OtherLeg {
+    let mut profile = leg.profile.clone();
+    profile.logical_direction = "inbound";
+    if !with_times {
+        profile.profile_created = 0;
+    }
+    OtherLeg {
+        kind,
+        profile,
+        times: if with_times {
+            leg.times.clone()
+        } else {
+            Times::default()
+        },
+    }
+}
+
+/// The leg the bridge application dials for the answered customer leg.
+fn agent_leg(core: &Core, a: &Leg, e: &Endpoint) -> Leg {
+    let uuid = new_uuid();
+    let now = clock::now_micros();
+    let mut v = Vars::default();
+    v.set("direction", "outbound");
+    v.set("is_outbound", "true");
+    v.set("uuid", uuid.clone());
+    v.set("session_id", core.next_session_id().to_string());
+    v.set("read_codec", "L16");
+    v.set("read_rate", "8000");
+    v.set("write_codec", "L16");
+    v.set("write_rate", "8000");
+    if e.is_loopback {
+        v.set("loopback_from_uuid", a.uuid.clone());
+    }
+    v.set("channel_name", e.channel_name.clone());
+    if let Some(mf) = a.vars.get("max_forwards").and_then(|m| m.parse::<u32>().ok()) {
+        v.set("max_forwards", mf.saturating_sub(1).to_string());
+    }
+    v.set("originator_codec", "L16@8000h@20i");
+    v.set("originator", a.uuid.clone());
+    v.set("signal_bond", a.uuid.clone());
+    v.set("call_uuid", a.uuid.clone());
+    v.set("originate_early_media", "true");
+    v.set("originating_leg_uuid", a.uuid.clone());
+    v.set("originate_endpoint", e.tech.clone());
+    if e.is_loopback {
+        v.set("other_loopback_leg_uuid", new_uuid());
+        v.set("loopback_leg", "A");
+    }
+    let p = &a.profile;
+    Leg {
+        uuid: uuid.clone(),
+        call_uuid: a.uuid.clone(),
+        name: e.channel_name.clone(),
+        running: Cs::None,
+        state: Cs::New,
+        callstate: Ccs::Down,
+        answer_state: AnswerState::Ringing,
+        hit_dialplan: false,
+        hangup_cause: None,
+        profile: Profile {
+            logical_direction: "outbound",
+            dialplan: "XML".into(),
+            caller_id_name: p.caller_id_name.clone(),
+            caller_id_number: p.caller_id_number.clone(),
+            orig_caller_id_name: p.orig_caller_id_name.clone(),
+            orig_caller_id_number: p.orig_caller_id_number.clone(),
+            callee_id_name: "Outbound Call".into(),
+            callee_id_number: e.callee_number.clone(),
+            ani: p.ani.clone(),
+            destination_number: e.number.clone(),
+            unique_id: uuid,
+            source: e.source.clone(),
+            transfer_source: None,
+            context: e.context.clone(),
+            rdnis: p.rdnis.clone(),
+            channel_name: e.channel_name.clone(),
+            profile_index: 1,
+            profile_created: now,
+        },
+        other: Some(as_other(a, "originator", false)),
+        times: Times {
+            created: now,
+            ..Times::default()
+        },
+        vars: v,
+        is_loopback: e.is_loopback,
+        last_app: None,
+        initial_dest: e.number.clone(),
+    }
+}
+
+/// What the customer leg remembers of the bridge once it ends.
+fn unbridge_vars(a: &mut Leg, b: &Leg, cause: &HangupCause) {
+    a.vars.set("last_bridge_to", b.uuid.clone());
+    a.vars.set("bridge_channel", b.name.clone());
+    a.vars.set("bridge_uuid", b.uuid.clone());
+    a.vars.set("signal_bond", b.uuid.clone());
+    a.vars
+        .set("last_sent_callee_id_name", b.profile.callee_id_name.clone());
+    a.vars
+        .set("last_sent_callee_id_number", b.profile.callee_id_number.clone());
+    a.vars.set("last_bridge_hangup_cause", cause.name());
+    a.vars.set("bridge_hangup_cause", cause.name());
+}
+
+enum Wake {
+    Kill(Kill),
+    Timer,
+}
+
+/// Which leg of a bridged call ends it.
+enum Ender {
+    Customer(HangupCause),
+    Agent(HangupCause),
+}
+
+struct Call {
+    core: Arc<Core>,
+    spec: CallSpec,
+    kills: mpsc::UnboundedReceiver<Kill>,
+    kill_tx: mpsc::UnboundedSender<Kill>,
+    vars: Arc<Vec<(String, String)>>,
+    run: Option<ApiRun>,
+}
+
+impl Call {
+    async fn run(mut self, a: Leg) {
+        let core = self.core.clone();
+        let uuid = a.uuid.clone();
+        tokio::select! {
+            _ = core.shutdown.cancelled() => {}
+            _ = self.play(a) => {}
+        }
+        core.remove_channel(&uuid);
+        core.call_ended();
+    }
+
+    fn emit(&self, kind: Kind, leg: &Leg, extras: &[(&str, Option<&str>)]) {
+        self.core.emit(kind, Some(leg), extras, None);
+    }
+
+    fn callstate(&self, leg: &mut Leg, to: Ccs) {
+        let from = leg.callstate;
+        leg.callstate = to;
+        let number = to.number().to_string();
+        self.emit(
+            Kind::ChannelCallstate,
+            leg,
+            &[
+                ("Original-Channel-Call-State", Some(from.name())),
+                ("Channel-Call-State-Number", Some(&number)),
+            ],
+        );
+    }
+
+    fn publish(&self, leg: &Leg) {
+        self.core.update_row(&leg.uuid, leg.row());
+    }
+
+    fn finish_job(&mut self, output: String) {
+        if let Some(run) = self.run.take() {
+            run.finish(&self.core, output);
+        }
+    }
+
+    /// Sleeps until `until` (forever when `None`) or a hang-up request.
+    async fn wait(&mut self, until: Option<Instant>) -> Wake {
+        let kill = async {
+            match self.kills.recv().await {
+                Some(k) => k,
+                // The task holds a sender, so the channel never closes.
+                None => std::future::pending().await,
+            }
+        };
+        match until {
+            Some(t) => tokio::select! {
+                k = kill => Wake::Kill(k),
+                _ = tokio::time::sleep_until(t) => Wake::Timer,
+            },
+            None => Wake::Kill(kill.await),
+        }
+    }
+
+    /// Waits for `until` or a hang-up of `uuid`: the cause it ends with.
+    async fn hold(&mut self, uuid: &str, until: Option<Instant>) -> HangupCause {
+        loop {
+            match self.wait(until).await {
+                Wake::Timer => return HangupCause::NormalClearing,
+                Wake::Kill(k) if k.uuid == uuid => return k.cause,
+                Wake::Kill(_) => {}
+            }
+        }
+    }
+
+    /// From the outgoing channel to CS_CONSUME_MEDIA, waiting for the far end.
+    fn originate_events(&self, leg: &mut Leg, e: &Endpoint) {
+        leg.name = e.early_name.clone();
+        leg.set_state(Cs::None, Cs::New);
+        self.emit(Kind::CodecRead, leg, &[]);
+        self.emit(Kind::CodecWrite, leg, &[]);
+        leg.name = e.channel_name.clone();
+        leg.set_state(Cs::None, Cs::Init);
+        self.emit(Kind::ChannelOutgoing, leg, &[]);
+        leg.set_state(Cs::Init, Cs::Init);
+        self.emit(Kind::ChannelState, leg, &[]);
+        leg.set_state(Cs::Init, Cs::Routing);
+        self.emit(Kind::ChannelCreate, leg, &[]);
+        self.emit(Kind::ChannelOriginate, leg, &[]);
+        leg.set_state(Cs::Routing, Cs::Routing);
+        self.emit(Kind::ChannelState, leg, &[]);
+        leg.set_state(Cs::ConsumeMedia, Cs::ConsumeMedia);
+        self.emit(Kind::ChannelState, leg, &[]);
+        self.publish(leg);
+    }
+
+    fn progress(&self, leg: &mut Leg, early_media: bool) {
+        leg.times.progress = clock::now_micros();
+        self.emit(Kind::ChannelProgress, leg, &[]);
+        self.callstate(leg, Ccs::Ringing);
+        if early_media {
+            leg.times.progress_media = clock::now_micros();
+            leg.answer_state = AnswerState::Early;
+            self.emit(Kind::ChannelProgressMedia, leg, &[]);
+            self.callstate(leg, Ccs::Early);
+        }
+        self.publish(leg);
+    }
+
+    fn answer_events(&self, leg: &mut Leg) {
+        leg.times.answered = clock::now_micros();
+        leg.answer_state = AnswerState::Answered;
+        self.emit(Kind::ChannelAnswer, leg, &[]);
+        self.callstate(leg, Ccs::Active);
+    }
+
+    fn hangup_event(&self, leg: &mut Leg, cause: &HangupCause) {
+        leg.hangup_cause = Some(cause.clone());
+        leg.answer_state = AnswerState::Hangup;
+        leg.set_state(leg.running, Cs::Hangup);
+        self.emit(Kind::ChannelHangup, leg, &[]);
+    }
+
+    /// CHANNEL_STATE CS_HANGUP and CHANNEL_CALLSTATE HANGUP.
+    fn hangup_states(&self, leg: &mut Leg) {
+        leg.set_state(Cs::Hangup, Cs::Hangup);
+        self.emit(Kind::ChannelState, leg, &[]);
+        leg.times.hangup = clock::now_micros();
+        self.callstate(leg, Ccs::Hangup);
+        self.publish(leg);
+    }
+
+    /// CS_REPORTING and CHANNEL_HANGUP_COMPLETE with the CDR variables.
+    fn report(&self, leg: &mut Leg) {
+        leg.set_state(Cs::Reporting, Cs::Reporting);
+        self.emit(Kind::ChannelState, leg, &[]);
+        if leg.call_uuid != leg.uuid {
+            // A bridged-to leg belongs to itself again once it is gone.
+            leg.call_uuid = leg.uuid.clone();
+            leg.vars.set("call_uuid", leg.uuid.clone());
+        }
+        leg.set_cdr_vars();
+        let cause = leg
+            .hangup_cause
+            .as_ref()
+            .map(|c| c.name().to_string())
+            .unwrap_or_default();
+        self.emit(Kind::ChannelHangupComplete, leg, &[("Hangup-Cause", Some(&cause))]);
+    }
+
+    fn destroy(&self, leg: &mut Leg) {
+        leg.set_state(Cs::Reporting, Cs::Destroy);
+        self.emit(Kind::ChannelDestroy, leg, &[]);
+        leg.set_state(Cs::Destroy, Cs::Destroy);
+        self.emit(Kind::ChannelState, leg, &[]);
+        self.core.remove_channel(&leg.uuid);
+    }
+
+    /// A leg that never answered ends; `job` carries the originate's result
+    /// (the customer leg) or is `false` (the agent leg of a bridge).
+    fn fail(&mut self, leg: &mut Leg, cause: &HangupCause, job: bool) {
+        self.hangup_event(leg, cause);
+        self.hangup_states(leg);
+        if job {
+            self.finish_job(format!("-ERR {}\n", cause.name()));
+        }
+        self.report(leg);
+        self.destroy(leg);
+    }
+
+    fn execute(&self, leg: &mut Leg, app: &str, data: &str, app_uuid: &str) {
+        leg.vars.set("current_application", app);
+        leg.vars.set("current_application_data", data);
+        leg.last_app = Some((app.to_string(), data.to_string()));
+        self.emit(
+            Kind::ChannelExecute,
+            leg,
+            &[
+                ("Application", Some(app)),
+                ("Application-Data", Some(data).filter(|d| !d.is_empty())),
+                ("Application-UUID", Some(app_uuid)),
+            ],
+        );
+    }
+
+    fn execute_complete(&self, leg: &Leg, app: &str, data: &str, app_uuid: &str) {
+        self.emit(
+            Kind::ChannelExecuteComplete,
+            leg,
+            &[
+                ("Application", Some(app)),
+                ("Application-Data", Some(data).filter(|d| !d.is_empty())),
+                ("Application-Response", Some("_none_")),
+                ("Application-UUID", Some(app_uuid)),
+            ],
+        );
+    }
+
+    async fn play(&mut self, mut a: Leg) {
+        let e = self.spec.endpoint.clone();
+        self.originate_events(&mut a, &e);
+        let plan = self.spec.plan.clone();
+        let timeout = self.spec.timeout;
+        let times_out = plan.outcome == Outcome::NoAnswer || plan.ring >= timeout;
+        if plan.ring > Duration::ZERO || times_out {
+            self.progress(&mut a, plan.early_media);
+        }
+        let decide = Instant::now() + if times_out { timeout } else { plan.ring };
+        let uuid = a.uuid.clone();
+        loop {
+            match self.wait(Some(decide)).await {
+                Wake::Timer => break,
+                Wake::Kill(k) if k.uuid == uuid => return self.fail(&mut a, &k.cause, true),
+                Wake::Kill(_) => {}
+            }
+        }
+        match (&plan.outcome, times_out) {
+            (_, true) | (Outcome::NoAnswer, _) => {
+                return self.fail(&mut a, &HangupCause::NoAnswer, true);
+            }
+            (Outcome::Reject(cause), false) => return self.fail(&mut a, cause, true),
+            (Outcome::Answer, false) => {}
+        }
+        self.answer_events(&mut a);
+        a.vars.set("endpoint_disposition", "ANSWER");
+        let talk_until = plan.talk.map(|t| Instant::now() + t);
+        let target = self.spec.target.clone();
+        if let Target::Extension {
+            exten,
+            dialplan,
+            context,
+        } = &target
+        {
+            // Handed to the dialplan: the result goes out before the
+            // transfer (freeswitch_agent_bridge.txt).
+            self.finish_job(format!("+OK {}\n", a.uuid));
+            self.publish(&a);
+            return self
+                .extension(a, exten, dialplan, context, talk_until)
+                .await;
+        }
+        a.flip_cid();
+        self.emit(Kind::CallUpdate, &a, &[]);
+        self.finish_job(format!("+OK {}\n", a.uuid));
+        a.set_state(Cs::Execute, Cs::Execute);
+        self.emit(Kind::ChannelState, &a, &[]);
+        a.vars.set("call_uuid", a.call_uuid.clone());
+        self.publish(&a);
+        self.run_app(a, &target, talk_until).await;
+    }
+
+    async fn run_app(&mut self, a: Leg, target: &Target, talk_until: Option<Instant>) {
+        match target {
+            Target::Park => self.park(a, talk_until).await,
+            Target::Bridge(dial) => self.bridge(a, dial, talk_until).await,
+            Target::App { name, data } => self.app(a, name, data, talk_until).await,
+            Target::Extension { .. } => self.stay(a, talk_until).await,
+        }
+    }
+
+    async fn park(&mut self, mut a: Leg, talk_until: Option<Instant>) {
+        let app_uuid = new_uuid();
+        self.execute(&mut a, "park", "", &app_uuid);
+        self.emit(Kind::ChannelPark, &a, &[]);
+        self.publish(&a);
+        let cause = self.hold(&a.uuid.clone(), talk_until).await;
+        self.hangup_event(&mut a, &cause);
+        self.emit(Kind::ChannelUnpark, &a, &[]);
+        self.execute_complete(&a, "park", "", &app_uuid);
+        self.end(&mut a);
+    }
+
+    /// Any other application: it runs until the leg hangs up.
+    async fn app(&mut self, mut a: Leg, name: &str, data: &str, talk_until: Option<Instant>) {
+        let app_uuid = new_uuid();
+        self.execute(&mut a, name, data, &app_uuid);
+        self.publish(&a);
+        let cause = self.hold(&a.uuid.clone(), talk_until).await;
+        self.hangup_event(&mut a, &cause);
+        self.execute_complete(&a, name, data, &app_uuid);
+        self.end(&mut a);
+    }
+
+    /// In the dialplan with nothing the simulator knows to run.
+    async fn stay(&mut self, mut a: Leg, talk_until: Option<Instant>) {
+        let cause = self.hold(&a.uuid.clone(), talk_until).await;
+        self.hangup_event(&mut a, &cause);
+        self.end(&mut a);
+    }
+
+    fn end(&self, a: &mut Leg) {
+        self.hangup_states(a);
+        self.report(a);
+        self.destroy(a);
+    }
+
+    /// `originate … <exten> [dialplan] [context]`: the answered leg is
+    /// transferred to the extension, which runs what the scenario says.
+    async fn extension(
+        &mut self,
+        mut a: Leg,
+        exten: &str,
+        dialplan: &str,
+        context: &str,
+        talk_until: Option<Instant>,
+    ) {
+        let now = clock::now_micros();
+        let source = format!(
+            "{}:{}:bl_xfer:{exten}/{context}/{dialplan}",
+            now / 1_000_000,
+            new_uuid()
+        );
+        let p = &mut a.profile;
+        p.rdnis = Some(std::mem::replace(&mut p.destination_number, exten.into()));
+        p.dialplan = dialplan.into();
+        p.context = context.into();
+        p.transfer_source = Some(source.clone());
+        p.profile_index = 2;
+        p.profile_created = now;
+        a.vars.set("max_forwards", "70");
+        a.vars.set("transfer_history", source.clone());
+        a.vars.set("transfer_source", source);
+        a.vars.set("call_uuid", a.call_uuid.clone());
+        a.set_state(Cs::Routing, Cs::Routing);
+        self.emit(Kind::ChannelState, &a, &[]);
+        a.flip_cid();
+        self.emit(Kind::CallUpdate, &a, &[]);
+        a.set_state(Cs::Execute, Cs::Execute);
+        self.emit(Kind::ChannelState, &a, &[]);
+        self.publish(&a);
+        let target = match self.core.scenario.extension(exten, context) {
+            Some(x) if x.app == "park" => Target::Park,
+            Some(x) if x.app == "bridge" => Target::Bridge(x.data.clone()),
+            Some(x) => Target::App {
+                name: x.app.clone(),
+                data: x.data.clone(),
+            },
+            None => Target::Extension {
+                exten: exten.into(),
+                dialplan: dialplan.into(),
+                context: context.into(),
+            },
+        };
+        self.run_app(a, &target, talk_until).await;
+    }
+
+    async fn bridge(&mut self, mut a: Leg, dial: &str, talk_until: Option<Instant>) {
+        let app_uuid = new_uuid();
+        self.execute(&mut a, "bridge", dial, &app_uuid);
+        self.callstate(&mut a, Ccs::RingWait);
+        self.publish(&a);
+        let e = match parse_dial_string(dial) {
+            Ok(e) => e,
+            Err(cause) => return self.bridge_failed(a, dial, &app_uuid, &cause),
+        };
+        let mut b = agent_leg(&self.core, &a, &e);
+        if !self
+            .core
+            .add_channel(&b.uuid, self.kill_tx.clone(), self.vars.clone(), b.row())
+        {
+            return self.bridge_failed(a, dial, &app_uuid, &HangupCause::DestinationOutOfOrder);
+        }
+        self.originate_events(&mut b, &e);
+        let core = self.core.clone();
+        let attempt = core.next_attempt(&e.number);
+        let plan = core.scenario.plan(&e.number, core.seed, attempt).scaled(core.speed);
+        let timeout = scale(BRIDGE_TIMEOUT, core.speed);
+        let times_out = plan.outcome == Outcome::NoAnswer || plan.ring >= timeout;
+        if plan.ring > Duration::ZERO || times_out {
+            self.progress(&mut b, plan.early_media);
+        }
+        let decide = Instant::now() + if times_out { timeout } else { plan.ring };
+        loop {
+            match self.wait(Some(decide)).await {
+                Wake::Timer => break,
+                Wake::Kill(k) if k.uuid == b.uuid => {
+                    self.fail(&mut b, &k.cause, false);
+                    return self.bridge_failed(a, dial, &app_uuid, &k.cause);
+                }
+                Wake::Kill(k) if k.uuid == a.uuid => {
+                    // The customer hangs up while the agent rings.
+                    self.hangup_event(&mut a, &k.cause);
+                    self.fail(&mut b, &HangupCause::OriginatorCancel, false);
+                    self.execute_complete(&a, "bridge", dial, &app_uuid);
+                    return self.end(&mut a);
+                }
+                Wake::Kill(_) => {}
+            }
+        }
+        let refused = match (&plan.outcome, times_out) {
+            (_, true) | (Outcome::NoAnswer, _) => Some(HangupCause::NoAnswer),
+            (Outcome::Reject(c), false) => Some(c.clone()),
+            (Outcome::Answer, false) => None,
+        };
+        if let Some(cause) = refused {
+            self.fail(&mut b, &cause, false);
+            return self.bridge_failed(a, dial, &app_uuid, &cause);
+        }
+        self.answer_events(&mut b);
+        self.publish(&b);
+        self.callstate(&mut a, Ccs::Active);
+        let now = clock::now_micros();
+        a.times.bridged = now;
+        b.times.bridged = now;
+        a.profile.callee_id_name = b.profile.callee_id_name.clone();
+        a.profile.callee_id_number = b.profile.callee_id_number.clone();
+        a.other = Some(as_other(&b, "originatee", true));
+        a.vars.set("current_application", "bridge");
+        a.vars.set(
+            "originated_legs",
+            format!(
+                "{};{};{}",
+                b.uuid, b.profile.callee_id_name, b.profile.callee_id_number
+            ),
+        );
+        a.vars.set("originate_disposition", "SUCCESS");
+        a.vars.set("DIALSTATUS", "SUCCESS");
+        a.vars.set("originate_causes", format!("{};NONE", b.uuid));
+        a.vars.set("signal_bond", b.uuid.clone());
+        let ids = [
+            ("Bridge-A-Unique-ID", Some(a.uuid.clone())),
+            ("Bridge-B-Unique-ID", Some(b.uuid.clone())),
+        ];
+        let ids: Vec<(&str, Option<&str>)> = ids.iter().map(|(k, v)| (*k, v.as_deref())).collect();
+        self.emit(Kind::ChannelBridge, &a, &ids);
+        b.vars.set("endpoint_disposition", "ANSWER");
+        b.vars.set("call_uuid", a.uuid.clone());
+        b.vars.set("bridge_to", a.uuid.clone());
+        b.vars.set("last_bridge_to", a.uuid.clone());
+        b.vars.set("bridge_channel", a.name.clone());
+        b.vars.set("bridge_uuid", a.uuid.clone());
+        b.vars.set("signal_bond", a.uuid.clone());
+        b.vars
+            .set("last_sent_callee_id_name", a.profile.caller_id_name.clone());
+        b.vars
+            .set("last_sent_callee_id_number", a.profile.caller_id_number.clone());
+        b.vars.set("last_bridge_role", "originatee");
+        b.set_state(Cs::ExchangeMedia, Cs::ExchangeMedia);
+        self.emit(Kind::ChannelState, &b, &[]);
+        self.publish(&a);
+        self.publish(&b);
+        let agent_until = plan.talk.map(|t| Instant::now() + t);
+        let ender = loop {
+            let until = match (talk_until, agent_until) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            };
+            match self.wait(until).await {
+                Wake::Kill(k) if k.uuid == a.uuid => break Ender::Customer(k.cause),
+                Wake::Kill(k) if k.uuid == b.uuid => break Ender::Agent(k.cause),
+                Wake::Kill(_) => {}
+                Wake::Timer => {
+                    let now = Instant::now();
+                    if talk_until.is_some_and(|t| t <= now) {
+                        break Ender::Customer(HangupCause::NormalClearing);
+                    }
+                    break Ender::Agent(HangupCause::NormalClearing);
+                }
+            }
+        };
+        match ender {
+            Ender::Customer(cause) => {
+                self.hangup_event(&mut a, &cause);
+                unbridge_vars(&mut a, &b, &cause);
+                self.emit(Kind::ChannelUnbridge, &a, &ids);
+                self.hangup_event(&mut b, &HangupCause::NormalClearing);
+                self.execute_complete(&a, "bridge", dial, &app_uuid);
+            }
+            Ender::Agent(cause) => {
+                self.hangup_event(&mut b, &cause);
+                unbridge_vars(&mut a, &b, &cause);
+                self.emit(Kind::ChannelUnbridge, &a, &ids);
+                self.execute_complete(&a, "bridge", dial, &app_uuid);
+                self.hangup_event(&mut a, &HangupCause::NormalClearing);
+            }
+        }
+        self.hangup_states(&mut a);
+        self.report(&mut a);
+        self.hangup_states(&mut b);
+        self.report(&mut b);
+        self.destroy(&mut b);
+        self.destroy(&mut a);
+    }
+
+    /// The agent could not be reached: the bridge application returns and
+    /// the customer leg, with nothing left to run, hangs up with the cause.
+    fn bridge_failed(&self, mut a: Leg, dial: &str, app_uuid: &str, cause: &HangupCause) {
+        a.vars.set("originate_disposition", cause.name());
+        a.vars.set("DIALSTATUS", cause.name());
+        self.callstate(&mut a, Ccs::Active);
+        self.execute_complete(&a, "bridge", dial, app_uuid);
+        self.hangup_event(&mut a, cause);
+        self.end(&mut a);
+    }
+}

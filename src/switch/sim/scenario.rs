@@ -1,0 +1,660 @@
+//! How the simulated far ends behave: destination number → ring time, answer
+//! or failure, talk time. Each call's choices come from its own seeded random
+//! stream, so the same seed and the same dialled numbers give the same
+//! outcomes whatever order the calls arrive in.
+//!
+//! # Scenario file (TOML)
+//!
+//! ```toml
+//! # Rules are tried in order; the first that matches the destination number
+//! # decides. A number no rule matches gets [default] (a rule without a
+//! # matcher; when the file has none: answer after 1 s, talk 5 s). Every field
+//! # may be omitted; the value after it in the comments below is its default.
+//!
+//! [default]
+//! outcome = "busy"
+//! ring = 0.5                # seconds of ringing (CHANNEL_PROGRESS) before the outcome
+//!
+//! [[rule]]
+//! pattern = "*1XXX"         # (matches all) X = any digit, Z = 1-9, N = 2-9, ? = any one
+//!                           # character, * = any run of characters; the whole
+//!                           # number must match. Or: prefix = "1555".
+//! ring = 1.0                # (1.0)
+//! ring_jitter = 0.25        # (0) ± seconds, uniform, seeded
+//! early_media = false       # (false) true: CHANNEL_PROGRESS_MEDIA after CHANNEL_PROGRESS
+//! outcome = "answer"        # (answer) answer | busy | no_answer | rejected | congestion | fail
+//! cause = "USER_BUSY"       # the hang-up cause for fail (any FreeSWITCH cause
+//!                           # name); overrides the cause of busy/rejected/congestion
+//! talk = 5.0                # (inf) seconds the callee stays after answering;
+//!                           # inf: until hung up from the switch (uuid_kill, hupall)
+//! talk_jitter = 0.0         # (0)
+//!
+//! [[rule]]
+//! prefix = "1555"
+//! ring = 2.0
+//! outcomes = [              # weighted choice instead of a single outcome; each
+//!   { outcome = "answer", weight = 60, talk = 20.0 },   # may set its own ring/talk
+//!   { outcome = "busy", weight = 25, ring = 0.0 },
+//!   { outcome = "no_answer", weight = 15 },
+//! ]
+//! ```
+//!
+//! A ring time of 0 means the far end never rang (no CHANNEL_PROGRESS): it
+//! answered or refused at once. `no_answer` rings until the originate's
+//! `originate_timeout` (60 s when not given) and ends NO_ANSWER; any outcome
+//! whose ring time reaches that timeout ends the same way.
+//!
+//! Dialplan extensions (`originate <dial> connect XML agents`) are not a
+//! dialplan the simulator can run; `[[extension]]` says which single
+//! application such an extension executes (without one the leg just stays up):
+//!
+//! ```toml
+//! [[extension]]
+//! name = "connect"          # the extension; context = "agents" narrows it
+//! app = "bridge"            # park | bridge | any other name (executed, no effect)
+//! data = "loopback/8001/agents"
+//! ```
+
+use crate::switch::HangupCause;
+use serde::Deserialize;
+use std::time::Duration;
+
+/// What a callee does with one call.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    Answer,
+    /// Rings until the originate times out (NO_ANSWER).
+    NoAnswer,
+    /// Refuses the call with this cause at the end of the ring time.
+    Reject(HangupCause),
+}
+
+/// One call's fate, drawn from a rule.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub ring: Duration,
+    pub early_media: bool,
+    pub outcome: Outcome,
+    /// `None`: stays up until hung up from the switch side.
+    pub talk: Option<Duration>,
+}
+
+impl Plan {
+    /// The plan on a switch whose clock runs `speed` times faster.
+    pub fn scaled(mut self, speed: f64) -> Plan {
+        self.ring = scale(self.ring, speed);
+        self.talk = self.talk.map(|t| scale(t, speed));
+        self
+    }
+}
+
+pub(crate) fn scale(d: Duration, speed: f64) -> Duration {
+    if speed.is_finite() && speed > 0.0 {
+        Duration::from_secs_f64(d.as_secs_f64() / speed)
+    } else {
+        d
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+enum Matcher {
+    Any,
+    Prefix(String),
+    Pattern(Vec<Tok>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tok {
+    Lit(char),
+    Digit,
+    OneToNine,
+    TwoToNine,
+    AnyOne,
+    AnyRun,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Choice {
+    outcome: Outcome,
+    weight: u32,
+    ring: Option<f64>,
+    talk: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+struct Rule {
+    matcher: Matcher,
+    ring: f64,
+    ring_jitter: f64,
+    early_media: bool,
+    choices: Vec<Choice>,
+    talk: f64,
+    talk_jitter: f64,
+}
+
+/// What a dialplan extension runs once the leg is transferred to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Extension {
+    pub name: String,
+    pub context: Option<String>,
+    pub app: String,
+    pub data: String,
+}
+
+/// Ordered rules plus a default; see the module comment for the file format.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    rules: Vec<Rule>,
+    default: Rule,
+    extensions: Vec<Extension>,
+}
+
+/// Why a scenario file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("scenario file is not valid TOML for a scenario: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("rule {index}: {problem}")]
+    Rule { index: usize, problem: String },
+    #[error("cannot read scenario file {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileScenario {
+    default: Option<FileRule>,
+    #[serde(default)]
+    rule: Vec<FileRule>,
+    #[serde(default)]
+    extension: Vec<FileExtension>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRule {
+    prefix: Option<String>,
+    pattern: Option<String>,
+    ring: Option<f64>,
+    ring_jitter: Option<f64>,
+    early_media: Option<bool>,
+    outcome: Option<String>,
+    cause: Option<String>,
+    outcomes: Option<Vec<FileChoice>>,
+    talk: Option<f64>,
+    talk_jitter: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileChoice {
+    outcome: String,
+    cause: Option<String>,
+    weight: Option<u32>,
+    ring: Option<f64>,
+    talk: Option<f64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileExtension {
+    name: String,
+    context: Option<String>,
+    app: String,
+    #[serde(default)]
+    data: String,
+}
+
+fn outcome_of(name: &str, cause: Option<&str>) -> Result<Outcome, String> {
+    let with = |default: HangupCause| {
+        Outcome::Reject(cause.map(HangupCause::from_name).unwrap_or(default))
+    };
+    Ok(match name {
+        "answer" => Outcome::Answer,
+        "no_answer" => Outcome::NoAnswer,
+        "busy" => with(HangupCause::UserBusy),
+        "rejected" => with(HangupCause::CallRejected),
+        "congestion" => with(HangupCause::NormalCircuitCongestion),
+        "fail" => match cause {
+            Some(c) => Outcome::Reject(HangupCause::from_name(c)),
+            None => return Err("outcome \"fail\" needs a cause".into()),
+        },
+        other => {
+            return Err(format!(
+                "unknown outcome {other:?} (answer, busy, no_answer, rejected, congestion, fail)"
+            ));
+        }
+    })
+}
+
+fn seconds(what: &str, v: f64) -> Result<f64, String> {
+    if v.is_nan() || v < 0.0 {
+        return Err(format!("{what} must be a number of seconds >= 0, not {v}"));
+    }
+    Ok(v)
+}
+
+fn parse_pattern(p: &str) -> Vec<Tok> {
+    p.chars()
+        .map(|c| match c {
+            'X' | 'x' => Tok::Digit,
+            'Z' | 'z' => Tok::OneToNine,
+            'N' | 'n' => Tok::TwoToNine,
+            '?' => Tok::AnyOne,
+            '*' => Tok::AnyRun,
+            c => Tok::Lit(c),
+        })
+        .collect()
+}
+
+fn tok_matches(t: Tok, c: char) -> bool {
+    match t {
+        Tok::Lit(l) => l == c,
+        Tok::Digit => c.is_ascii_digit(),
+        Tok::OneToNine => ('1'..='9').contains(&c),
+        Tok::TwoToNine => ('2'..='9').contains(&c),
+        Tok::AnyOne => true,
+        Tok::AnyRun => true,
+    }
+}
+
+/// Glob matching with `*` backtracking to the last star (linear enough for
+/// the short patterns of a scenario).
+fn pattern_matches(pat: &[Tok], s: &str) -> bool {
+    let s: Vec<char> = s.chars().collect();
+    let (mut p, mut i) = (0usize, 0usize);
+    let mut star: Option<(usize, usize)> = None;
+    while i < s.len() {
+        if p < pat.len() && pat[p] == Tok::AnyRun {
+            star = Some((p, i));
+            p += 1;
+        } else if p < pat.len() && tok_matches(pat[p], s[i]) {
+            p += 1;
+            i += 1;
+        } else if let Some((sp, si)) = star {
+            p = sp + 1;
+            i = si + 1;
+            star = Some((sp, si + 1));
+        } else {
+            return false;
+        }
+    }
+    pat[p..].iter().all(|t| *t == Tok::AnyRun)
+}
+
+impl Matcher {
+    fn matches(&self, number: &str) -> bool {
+        match self {
+            Matcher::Any => true,
+            Matcher::Prefix(p) => number.starts_with(p.as_str()),
+            Matcher::Pattern(t) => pattern_matches(t, number),
+        }
+    }
+}
+
+impl Rule {
+    fn from_file(r: FileRule) -> Result<Rule, String> {
+        let matcher = match (r.prefix, r.pattern) {
+            (Some(_), Some(_)) => return Err("give prefix or pattern, not both".into()),
+            (Some(p), None) => Matcher::Prefix(p),
+            (None, Some(p)) => Matcher::Pattern(parse_pattern(&p)),
+            (None, None) => Matcher::Any,
+        };
+        let choices = match (r.outcome, r.outcomes) {
+            (Some(_), Some(_)) => return Err("give outcome or outcomes, not both".into()),
+            (Some(o), None) => vec![Choice {
+                outcome: outcome_of(&o, r.cause.as_deref())?,
+                weight: 1,
+                ring: None,
+                talk: None,
+            }],
+            (None, Some(list)) => {
+                if list.is_empty() {
+                    return Err("outcomes is empty".into());
+                }
+                let mut out = Vec::with_capacity(list.len());
+                for c in list {
+                    out.push(Choice {
+                        outcome: outcome_of(&c.outcome, c.cause.as_deref())?,
+                        weight: c.weight.unwrap_or(1),
+                        ring: c.ring.map(|v| seconds("ring", v)).transpose()?,
+                        talk: c.talk.map(|v| seconds("talk", v)).transpose()?,
+                    });
+                }
+                if out.iter().all(|c| c.weight == 0) {
+                    return Err("every outcome has weight 0".into());
+                }
+                out
+            }
+            (None, None) => vec![Choice {
+                outcome: Outcome::Answer,
+                weight: 1,
+                ring: None,
+                talk: None,
+            }],
+        };
+        Ok(Rule {
+            matcher,
+            ring: seconds("ring", r.ring.unwrap_or(1.0))?,
+            ring_jitter: seconds("ring_jitter", r.ring_jitter.unwrap_or(0.0))?,
+            early_media: r.early_media.unwrap_or(false),
+            choices,
+            talk: seconds("talk", r.talk.unwrap_or(f64::INFINITY))?,
+            talk_jitter: seconds("talk_jitter", r.talk_jitter.unwrap_or(0.0))?,
+        })
+    }
+
+    fn plan(&self, rng: &mut SimRng) -> Plan {
+        let total: u64 = self.choices.iter().map(|c| u64::from(c.weight)).sum();
+        let mut pick = if total == 0 {
+            0
+        } else {
+            rng.next_u64() % total
+        };
+        let mut chosen = &self.choices[0];
+        for c in &self.choices {
+            if pick < u64::from(c.weight) {
+                chosen = c;
+                break;
+            }
+            pick -= u64::from(c.weight);
+        }
+        let ring = jitter(chosen.ring.unwrap_or(self.ring), self.ring_jitter, rng);
+        let talk = jitter(chosen.talk.unwrap_or(self.talk), self.talk_jitter, rng);
+        Plan {
+            ring: Duration::from_secs_f64(ring),
+            early_media: self.early_media,
+            outcome: chosen.outcome.clone(),
+            talk: talk.is_finite().then(|| Duration::from_secs_f64(talk)),
+        }
+    }
+}
+
+fn jitter(base: f64, amount: f64, rng: &mut SimRng) -> f64 {
+    if !base.is_finite() || amount == 0.0 {
+        return base;
+    }
+    (base + (rng.unit() * 2.0 - 1.0) * amount).max(0.0)
+}
+
+fn simple(pattern: &str, ring: f64, outcome: Outcome, talk: f64) -> Rule {
+    Rule {
+        matcher: Matcher::Pattern(parse_pattern(pattern)),
+        ring,
+        ring_jitter: 0.0,
+        early_media: false,
+        choices: vec![Choice {
+            outcome,
+            weight: 1,
+            ring: None,
+            talk: None,
+        }],
+        talk,
+        talk_jitter: 0.0,
+    }
+}
+
+impl Default for Scenario {
+    /// The lab the real captures were made in (PROTOCOLS.md §5), keyed on the
+    /// last four digits: 1XXX answers after 1 s and talks 5 s, 2XXX is busy,
+    /// 3XXX never answers, 4XXX is congested, 5XXX answers after 2 s and
+    /// talks 60 s, 8XXX (agents) answer at once and stay up; anything else
+    /// answers after 1 s and talks 5 s.
+    fn default() -> Self {
+        Scenario {
+            rules: vec![
+                simple("*1XXX", 1.0, Outcome::Answer, 5.0),
+                simple("*2XXX", 0.0, Outcome::Reject(HangupCause::UserBusy), 0.0),
+                simple("*3XXX", 1.0, Outcome::NoAnswer, 0.0),
+                simple(
+                    "*4XXX",
+                    0.0,
+                    Outcome::Reject(HangupCause::NormalCircuitCongestion),
+                    0.0,
+                ),
+                simple("*5XXX", 2.0, Outcome::Answer, 60.0),
+                simple("*8XXX", 0.0, Outcome::Answer, f64::INFINITY),
+            ],
+            default: Rule {
+                matcher: Matcher::Any,
+                ..simple("*", 1.0, Outcome::Answer, 5.0)
+            },
+            extensions: Vec::new(),
+        }
+    }
+}
+
+impl Scenario {
+    pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
+        let file: FileScenario = toml::from_str(text)?;
+        let builtin = Scenario::default().default;
+        let default = match file.default {
+            Some(d) => {
+                if d.prefix.is_some() || d.pattern.is_some() {
+                    return Err(ScenarioError::Rule {
+                        index: 0,
+                        problem: "[default] takes no prefix or pattern".into(),
+                    });
+                }
+                Rule::from_file(d)
+                    .map_err(|problem| ScenarioError::Rule { index: 0, problem })?
+            }
+            None => builtin,
+        };
+        let mut rules = Vec::with_capacity(file.rule.len());
+        for (i, r) in file.rule.into_iter().enumerate() {
+            rules.push(
+                Rule::from_file(r).map_err(|problem| ScenarioError::Rule {
+                    index: i + 1,
+                    problem,
+                })?,
+            );
+        }
+        let extensions = file
+            .extension
+            .into_iter()
+            .map(|e| Extension {
+                name: e.name,
+                context: e.context,
+                app: e.app,
+                data: e.data,
+            })
+            .collect();
+        Ok(Scenario {
+            rules,
+            default,
+            extensions,
+        })
+    }
+
+    pub fn from_file(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Scenario::from_toml(&text)
+    }
+
+    /// The fate of the `attempt`-th call (0-based) to `number` under `seed`.
+    pub fn plan(&self, number: &str, seed: u64, attempt: u64) -> Plan {
+        let mut rng = SimRng::for_call(seed, number, attempt);
+        self.rules
+            .iter()
+            .find(|r| r.matcher.matches(number))
+            .unwrap_or(&self.default)
+            .plan(&mut rng)
+    }
+
+    /// What the dialplan extension `name` in `context` runs, if the scenario says.
+    pub fn extension(&self, name: &str, context: &str) -> Option<&Extension> {
+        self.extensions
+            .iter()
+            .find(|e| e.name == name && e.context.as_deref().is_none_or(|c| c == context))
+    }
+}
+
+/// SplitMix64: tiny, and stable across crate versions, so a seed means the
+/// same outcomes on every build.
+#[derive(Clone, Debug)]
+pub struct SimRng(u64);
+
+impl SimRng {
+    pub fn new(seed: u64) -> SimRng {
+        SimRng(seed)
+    }
+
+    /// A stream of its own for one call: FNV-1a of the number, mixed with
+    /// the seed and the attempt count.
+    pub fn for_call(seed: u64, number: &str, attempt: u64) -> SimRng {
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in number.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        let mut r = SimRng(seed ^ h.rotate_left(17) ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+        r.next_u64();
+        r
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_scenario_mirrors_the_lab() {
+        let s = Scenario::default();
+        let p = s.plan("15551001", 1, 0);
+        assert_eq!(p.outcome, Outcome::Answer);
+        assert_eq!(p.ring, Duration::from_secs(1));
+        assert_eq!(p.talk, Some(Duration::from_secs(5)));
+        assert_eq!(
+            s.plan("2001", 1, 0).outcome,
+            Outcome::Reject(HangupCause::UserBusy)
+        );
+        assert_eq!(s.plan("3001", 1, 0).outcome, Outcome::NoAnswer);
+        assert_eq!(
+            s.plan("4001", 1, 0).outcome,
+            Outcome::Reject(HangupCause::NormalCircuitCongestion)
+        );
+        let p = s.plan("5001", 1, 0);
+        assert_eq!(
+            (p.ring, p.talk),
+            (Duration::from_secs(2), Some(Duration::from_secs(60)))
+        );
+        let agent = s.plan("8001", 1, 0);
+        assert_eq!((agent.ring, agent.talk), (Duration::ZERO, None));
+        // Only the last four digits count: 12 is "anything else".
+        assert_eq!(s.plan("12", 1, 0).outcome, Outcome::Answer);
+        assert_eq!(s.plan("9999", 1, 0).talk, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn patterns() {
+        let p = parse_pattern("*1XXX");
+        assert!(pattern_matches(&p, "1001"));
+        assert!(pattern_matches(&p, "+15551999"));
+        assert!(!pattern_matches(&p, "15552001"));
+        assert!(!pattern_matches(&p, "100"));
+        assert!(pattern_matches(&parse_pattern("NXX?"), "212a"));
+        assert!(!pattern_matches(&parse_pattern("NXX"), "112"));
+        assert!(pattern_matches(&parse_pattern("*"), ""));
+        assert!(pattern_matches(&parse_pattern("1*5*9"), "1234567789"));
+    }
+
+    #[test]
+    fn toml_rules_weights_and_seeds() {
+        let text = r#"
+            [default]
+            outcome = "busy"
+            ring = 0.5
+
+            [[rule]]
+            prefix = "1555"
+            ring = 2.0
+            ring_jitter = 1.0
+            outcomes = [
+              { outcome = "answer", weight = 50, talk = 20.0 },
+              { outcome = "fail", cause = "NO_ROUTE_DESTINATION", weight = 50 },
+            ]
+
+            [[rule]]
+            pattern = "9XX"
+            outcome = "answer"
+            early_media = true
+
+            [[extension]]
+            name = "connect"
+            context = "agents"
+            app = "bridge"
+            data = "loopback/8001/agents"
+        "#;
+        let s = Scenario::from_toml(text).expect("valid scenario");
+        assert_eq!(
+            s.plan("777", 1, 0).outcome,
+            Outcome::Reject(HangupCause::UserBusy)
+        );
+        let p = s.plan("900", 1, 0);
+        assert!(p.early_media);
+        assert_eq!(p.talk, None, "talk defaults to staying up");
+        let mut answered = 0;
+        let mut failed = 0;
+        for attempt in 0..200 {
+            let p = s.plan("15550000", 7, attempt);
+            assert!(p.ring >= Duration::from_secs(1) && p.ring <= Duration::from_secs(3));
+            match p.outcome {
+                Outcome::Answer => {
+                    answered += 1;
+                    assert_eq!(p.talk, Some(Duration::from_secs(20)));
+                }
+                Outcome::Reject(HangupCause::NoRouteDestination) => failed += 1,
+                other => panic!("unexpected {other:?}"),
+            }
+            // Same seed, same attempt → same plan.
+            assert_eq!(p, s.plan("15550000", 7, attempt));
+        }
+        assert!(answered > 60 && failed > 60, "{answered}/{failed}");
+        let differs = (0..20).any(|a| s.plan("15550000", 7, a) != s.plan("15550000", 8, a));
+        assert!(differs, "another seed gives other outcomes");
+        assert_eq!(
+            s.extension("connect", "agents").map(|e| e.app.as_str()),
+            Some("bridge")
+        );
+        assert!(s.extension("connect", "default").is_none());
+    }
+
+    #[test]
+    fn bad_files_are_refused_with_the_rule_named() {
+        for bad in [
+            "[[rule]]\noutcome = \"explode\"",
+            "[[rule]]\noutcome = \"fail\"",
+            "[[rule]]\nprefix = \"1\"\npattern = \"2\"",
+            "[[rule]]\nring = -1.0",
+            "[[rule]]\nrign = 1.0",
+            "[[rule]]\noutcomes = []",
+        ] {
+            assert!(Scenario::from_toml(bad).is_err(), "accepted {bad:?}");
+        }
+        let e = Scenario::from_toml("[[rule]]\n[[rule]]\noutcome = \"nope\"")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(e.contains("rule 2"), "{e}");
+    }
+}

@@ -47,14 +47,16 @@ pub fn decode_esl(input: &[u8], out: &mut impl Write) -> std::io::Result<DecodeS
                     }
                 }
             }
-            Ok(Scan::Incomplete(need)) => {
+            Ok(incomplete) => {
                 summary.errors += 1;
                 let have = data.len() - pos;
-                let msg = match need {
-                    Some(total) => format!(
-                        "at byte {pos}: capture ends inside a frame: its headers announce {total} bytes but only {have} follow"
+                let msg = match incomplete {
+                    Scan::NeedBody(b) => format!(
+                        "at byte {pos}: capture ends inside a frame: Content-Length {} but only {} body bytes follow",
+                        b.content_length.unwrap_or(0),
+                        have.saturating_sub(b.skip + b.header_len)
                     ),
-                    None => format!(
+                    _ => format!(
                         "at byte {pos}: capture ends inside a header section ({have} bytes, no blank line)"
                     ),
                 };

@@ -1,9 +1,12 @@
 //! Switch drivers and the call model they share.
 
 pub mod call;
+pub mod calls;
 pub mod cause;
+pub mod driver;
 pub mod esl;
 pub mod headers;
+pub mod manager;
 pub mod sim;
 
 pub use call::{AnswerAction, CallEvent, CallEventKind, CallId, OriginateRequest};

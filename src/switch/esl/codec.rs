@@ -7,6 +7,9 @@ use super::frame::{DEFAULT_MAX_CONTENT_LENGTH, EslFrame, Scan, scan_frame};
 use bytes::{BufMut, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
+/// The most the decoder reserves at once for a body still to come.
+const RESERVE_STEP: usize = 1 << 20;
+
 /// Reads what FreeSWITCH sends and writes dialpop's commands.
 #[derive(Clone, Debug)]
 pub struct EslClientCodec {
@@ -37,13 +40,15 @@ impl Decoder for EslClientCodec {
                 let bytes = src.split_to(bounds.total()).freeze();
                 EslFrame::from_bytes(bytes, &bounds).map(Some)
             }
-            Scan::Incomplete(Some(total)) => {
-                // The length is known and bounded: make room once instead of
-                // growing the buffer read by read.
-                src.reserve(total.saturating_sub(src.len()));
+            Scan::NeedBody(bounds) => {
+                // The length is known and bounded: make room in few steps
+                // rather than read by read, but never reserve a peer-chosen
+                // size in one go.
+                let missing = bounds.total().saturating_sub(src.len());
+                src.reserve(missing.min(RESERVE_STEP));
                 Ok(None)
             }
-            Scan::Incomplete(None) => Ok(None),
+            Scan::NeedHeaders => Ok(None),
         }
     }
 

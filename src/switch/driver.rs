@@ -1,0 +1,53 @@
+//! The small typed interface between the call manager and a switch driver
+//! (ESL today, AMI next). Drivers are the only places that know a wire format.
+
+use super::{CallEvent, CallId, HangupCause, OriginateRequest};
+use std::future::Future;
+use std::pin::Pin;
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum SwitchError {
+    #[error("the switch is not connected")]
+    NotConnected,
+    #[error("connection to the switch lost: {0}")]
+    ConnectionLost(String),
+    #[error("the switch refused: {0}")]
+    Rejected(String),
+    #[error("refused before sending: {0}")]
+    Invalid(String),
+    #[error("the switch driver has stopped: {0}")]
+    Stopped(String),
+}
+
+/// What a driver reports, in the order the switch said it.
+#[derive(Clone, Debug)]
+pub enum DriverNotice {
+    Call(CallEvent),
+    /// Connected and subscribed; after a reconnect, call state must be
+    /// rebuilt before dialing again.
+    Connected {
+        reconnect: bool,
+    },
+    Disconnected {
+        reason: String,
+    },
+    /// The driver gave up (wrong password, ACL, refused subscription).
+    Fatal(String),
+}
+
+/// Commands a driver carries out on its switch.
+pub trait SwitchControl: Send + Sync + 'static {
+    /// Sends the originate; returns once the switch has accepted it. The
+    /// call's progress arrives as `DriverNotice::Call`.
+    fn originate<'a>(&'a self, req: &'a OriginateRequest)
+    -> BoxFuture<'a, Result<(), SwitchError>>;
+    fn hangup<'a>(
+        &'a self,
+        call: &'a CallId,
+        cause: &'a HangupCause,
+    ) -> BoxFuture<'a, Result<(), SwitchError>>;
+    /// The ids of the channels the switch has now.
+    fn live_calls(&self) -> BoxFuture<'_, Result<Vec<String>, SwitchError>>;
+}

@@ -256,8 +256,7 @@ pub fn percent_decode_into(src: &[u8], out: &mut Vec<u8>) {
 pub fn percent_encode_into(src: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in src {
-        let enc = b < 0x20
-            || b > 0x7e
+        let enc = !(0x20..=0x7e).contains(&b)
             || matches!(
                 b,
                 b' ' | b'"'

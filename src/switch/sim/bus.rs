@@ -138,6 +138,9 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
+/// Writes an event's body in one format.
+type Serializer = fn(&EslEvent) -> Vec<u8>;
+
 /// One event on its way to the listeners, serialized lazily per format.
 #[derive(Debug)]
 pub struct SimEvent {
@@ -163,7 +166,7 @@ impl SimEvent {
 
     /// The whole frame for a session listening in `format`.
     pub fn frame(&self, format: EventFormat) -> Bytes {
-        let (cell, make): (&OnceLock<Bytes>, fn(&EslEvent) -> Vec<u8>) = match format {
+        let (cell, make): (&OnceLock<Bytes>, Serializer) = match format {
             EventFormat::Plain => (&self.plain, |e| e.to_plain()),
             EventFormat::Json => (&self.json, wire::event_json),
             EventFormat::Xml => (&self.xml, wire::event_xml),

@@ -1371,3 +1371,83 @@ async fn early_media_extensions_heartbeat_and_sendevent() {
     assert_eq!(hv(&e, "X-Thing"), "42");
     assert_eq!(hv(&e, "Event-UUID"), reply.text);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_input_gets_replies_not_panics() {
+    let sw = switch_with(1000.0, None).await;
+    let mut c = Client::login(&sw).await;
+    c.send("event plain ALL\n\n").await;
+    c.reply().await;
+    let odd = [
+        "api originate {",
+        "api originate }{ &",
+        "api originate {a}loopback/1 &park()",
+        "api originate {a=b,,=c}loopback/1001/x &park(",
+        "api originate loopback/ &park()",
+        "api originate sofia/gateway//1 &park()",
+        "api originate sofia/ 1000",
+        "api originate user/@ &park()",
+        "api originate 'loopback/1001 &park()",
+        "api originate loopback/1001 &bridge(pigeon/1)",
+        "api originate loopback/1001 &bridge()",
+        "api originate loopback/1001 &park() XML default a b 999999999999999999999",
+        "api originate {originate_timeout=-5}loopback/1001 &park()",
+        "api originate {originate_timeout=99999999999999999999}loopback/3001 &park()",
+        "api originate {origination_uuid=}loopback/1001 &park()",
+        "api originate loopback/1001 &park() a b c d e f g h",
+        "api originate ünïcødé/1 &pärk()",
+        "api uuid_kill",
+        "api uuid_kill  ",
+        "api uuid_kill x 9999",
+        "api hupall 12345 a",
+        "api show",
+        "api show channels as xml",
+        "api show channels as",
+        "api ",
+        "api  status",
+        "bgapi ",
+        "filter",
+        "filter ",
+        "filter delete",
+        "filter delete ",
+        "filter add",
+        "filter Event-Name /(unclosed/",
+        "filter Event-Name /[/i",
+        "event xml",
+        "event CUSTOM",
+        "nixevent CUSTOM a b",
+        "myevents",
+        "myevents  ",
+        "sendmsg",
+        "sendevent",
+        "sendevent \u{1F600}",
+        "log 99",
+        "log \u{1F600}",
+        "divert_events on",
+        "\u{1F600}",
+    ];
+    for cmd in odd {
+        c.send(&format!("{cmd}\n\n")).await;
+        // Every command gets exactly one answer; events may come between.
+        loop {
+            match c.msg().await {
+                EslMessage::CommandReply { .. } | EslMessage::ApiResponse { .. } => break,
+                EslMessage::Event(_) => {}
+                other => panic!("{cmd}: {other:?}"),
+            }
+        }
+    }
+    c.send("event plain BACKGROUND_JOB\n\n").await;
+    c.reply_after_events().await;
+    assert_eq!(c.api("hostname").await, "vm");
+    // A very long line and a huge Content-Length end only this session.
+    let mut big = Client::login(&sw).await;
+    big.send(&format!("api {}\n\n", "x".repeat(200_000))).await;
+    big.closed().await;
+    let mut huge = Client::login(&sw).await;
+    huge.send("sendevent CUSTOM\nContent-Length: 99999999999\n\n")
+        .await;
+    huge.closed().await;
+    assert_eq!(c.api("hostname").await, "vm");
+    sw.hangup_all(HangupCause::NormalClearing);
+}

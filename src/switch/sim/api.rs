@@ -253,7 +253,11 @@ fn originate(core: &Arc<Core>, run: ApiRun) {
         Ok(a) if (2..=7).contains(&a.len()) => a,
         _ => return run.finish(core, usage()),
     };
-    let o: Originate = match with_app_parens(arg.trim()).parse() {
+    let parsed = arg
+        .trim()
+        .parse::<Originate>()
+        .or_else(|_| with_app_parens(arg.trim()).parse::<Originate>());
+    let o = match parsed {
         Ok(o) => o,
         Err(_) => return run.finish(core, usage()),
     };

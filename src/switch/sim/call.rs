@@ -22,7 +22,7 @@ use super::channel::{AnswerState, Ccs, Cs, Leg, OtherLeg, Profile, Times, Vars};
 use super::clock;
 use super::core::{Core, Kill};
 use super::dial::{Endpoint, parse_dial_string};
-use super::scenario::{Outcome, Plan, scale};
+use super::scenario::{LONGEST, Outcome, Plan, scale};
 use super::templates::Kind;
 use crate::switch::HangupCause;
 use crate::switch::esl::Originate;
@@ -86,6 +86,14 @@ pub fn start(core: &Arc<Core>, spec: CallSpec, run: ApiRun) {
         run: Some(run),
     };
     tokio::spawn(call.run(a));
+}
+
+/// The instant `d` from now, saturating far in the future.
+fn after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(LONGEST))
+        .unwrap_or(now)
 }
 
 fn new_uuid() -> String {
@@ -517,7 +525,7 @@ impl Call {
         if plan.ring > Duration::ZERO || times_out {
             self.progress(&mut a, plan.early_media);
         }
-        let decide = Instant::now() + if times_out { timeout } else { plan.ring };
+        let decide = after(if times_out { timeout } else { plan.ring });
         let uuid = a.uuid.clone();
         loop {
             match self.wait(Some(decide)).await {
@@ -535,7 +543,7 @@ impl Call {
         }
         self.answer_events(&mut a);
         a.vars.set("endpoint_disposition", "ANSWER");
-        let talk_until = plan.talk.map(|t| Instant::now() + t);
+        let talk_until = plan.talk.map(after);
         let target = self.spec.target.clone();
         if let Target::Extension {
             exten,
@@ -684,7 +692,7 @@ impl Call {
         if plan.ring > Duration::ZERO || times_out {
             self.progress(&mut b, plan.early_media);
         }
-        let decide = Instant::now() + if times_out { timeout } else { plan.ring };
+        let decide = after(if times_out { timeout } else { plan.ring });
         loop {
             match self.wait(Some(decide)).await {
                 Wake::Timer => break,
@@ -756,7 +764,7 @@ impl Call {
         self.emit(Kind::ChannelState, &b, &[]);
         self.publish(&a);
         self.publish(&b);
-        let agent_until = plan.talk.map(|t| Instant::now() + t);
+        let agent_until = plan.talk.map(after);
         let ender = loop {
             let until = match (talk_until, agent_until) {
                 (Some(x), Some(y)) => Some(x.min(y)),

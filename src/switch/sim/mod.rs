@@ -155,8 +155,14 @@ impl Drop for SimSwitch {
 
 /// `send_heartbeat` of switch_core.c and the scheduler's RE_SCHEDULE after it.
 async fn heartbeat(core: Arc<core::Core>) {
-    let every = core.heartbeat_interval.max(Duration::from_millis(10));
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    let every = core
+        .heartbeat_interval
+        .clamp(Duration::from_millis(10), scenario::LONGEST);
+    let now = tokio::time::Instant::now();
+    let Some(first) = now.checked_add(every) else {
+        return;
+    };
+    let mut tick = tokio::time::interval_at(first, every);
     loop {
         tokio::select! {
             _ = core.shutdown.cancelled() => return,

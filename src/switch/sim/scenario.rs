@@ -88,11 +88,26 @@ impl Plan {
     }
 }
 
+/// The longest time the simulator waits for anything (a century): longer
+/// values, which only a scenario or speed gone wrong can produce, saturate
+/// here instead of overflowing a clock.
+pub const LONGEST: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Seconds as a duration, saturating at `LONGEST` (and at 0 below).
+pub(crate) fn secs(s: f64) -> Duration {
+    if s.is_nan() || s <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(s)
+        .unwrap_or(LONGEST)
+        .min(LONGEST)
+}
+
 pub(crate) fn scale(d: Duration, speed: f64) -> Duration {
     if speed.is_finite() && speed > 0.0 {
-        Duration::from_secs_f64(d.as_secs_f64() / speed)
+        secs(d.as_secs_f64() / speed)
     } else {
-        d
+        d.min(LONGEST)
     }
 }
 
@@ -231,7 +246,8 @@ fn outcome_of(name: &str, cause: Option<&str>) -> Result<Outcome, String> {
 }
 
 fn seconds(what: &str, v: f64) -> Result<f64, String> {
-    if v.is_nan() || v < 0.0 {
+    // Only talk may be endless (inf: until hung up).
+    if v.is_nan() || v < 0.0 || (v.is_infinite() && what != "talk") {
         return Err(format!("{what} must be a number of seconds >= 0, not {v}"));
     }
     Ok(v)
@@ -365,10 +381,10 @@ impl Rule {
         let ring = jitter(chosen.ring.unwrap_or(self.ring), self.ring_jitter, rng);
         let talk = jitter(chosen.talk.unwrap_or(self.talk), self.talk_jitter, rng);
         Plan {
-            ring: Duration::from_secs_f64(ring),
+            ring: secs(ring),
             early_media: self.early_media,
             outcome: chosen.outcome.clone(),
-            talk: talk.is_finite().then(|| Duration::from_secs_f64(talk)),
+            talk: talk.is_finite().then(|| secs(talk)),
         }
     }
 }
@@ -659,6 +675,19 @@ mod tests {
     }
 
     #[test]
+    fn huge_times_saturate_instead_of_overflowing() {
+        let s = Scenario::from_toml("[[rule]]\nring = 1e300\ntalk = 1e300").expect("valid");
+        let p = s.plan("1", 1, 0);
+        assert_eq!((p.ring, p.talk), (LONGEST, Some(LONGEST)));
+        assert_eq!(scale(Duration::from_secs(60), 1e-300), LONGEST);
+        assert_eq!(
+            scale(Duration::from_secs(60), f64::NAN),
+            Duration::from_secs(60)
+        );
+        assert_eq!(secs(f64::NAN), Duration::ZERO);
+    }
+
+    #[test]
     fn bad_files_are_refused_with_the_rule_named() {
         for bad in [
             "[[rule]]\noutcome = \"explode\"",
@@ -667,6 +696,9 @@ mod tests {
             "[[rule]]\nring = -1.0",
             "[[rule]]\nrign = 1.0",
             "[[rule]]\noutcomes = []",
+            "[[rule]]\nring = inf",
+            "[[rule]]\nring_jitter = inf",
+            "[[rule]]\ntalk = nan",
         ] {
             assert!(Scenario::from_toml(bad).is_err(), "accepted {bad:?}");
         }

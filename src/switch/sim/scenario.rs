@@ -167,15 +167,14 @@ pub struct Scenario {
 /// Why a scenario file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ScenarioError {
+    // The messages carry their cause as text (no `source`), so that an
+    // error chain does not print it twice.
     #[error("scenario file is not valid TOML for a scenario: {0}")]
-    Toml(#[from] toml::de::Error),
+    Toml(String),
     #[error("rule {index}: {problem}")]
     Rule { index: usize, problem: String },
-    #[error("cannot read scenario file {path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error("cannot read scenario file {path}: {error}")]
+    Io { path: String, error: String },
 }
 
 #[derive(Deserialize)]
@@ -451,7 +450,8 @@ impl Default for Scenario {
 
 impl Scenario {
     pub fn from_toml(text: &str) -> Result<Scenario, ScenarioError> {
-        let file: FileScenario = toml::from_str(text)?;
+        let file: FileScenario =
+            toml::from_str(text).map_err(|e| ScenarioError::Toml(e.to_string()))?;
         let builtin = Scenario::default().default;
         let default = match file.default {
             Some(d) => {
@@ -490,9 +490,9 @@ impl Scenario {
     }
 
     pub fn from_file(path: &std::path::Path) -> Result<Scenario, ScenarioError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io {
+        let text = std::fs::read_to_string(path).map_err(|e| ScenarioError::Io {
             path: path.display().to_string(),
-            source,
+            error: e.to_string(),
         })?;
         Scenario::from_toml(&text)
     }

@@ -584,7 +584,7 @@ async fn supervise(
     }
 }
 
-/// Retries with exponential backoff and full jitter until connected, a fatal
+/// Retries with exponential backoff and jitter until connected, a fatal
 /// error, or shutdown (`Err(None)`). Commands sent meanwhile fail at once.
 async fn reconnect(
     config: &EslClientConfig,
@@ -592,7 +592,10 @@ async fn reconnect(
 ) -> Result<(Conn, Vec<EslEvent>), Option<ClientError>> {
     let mut ceiling = config.backoff_initial;
     loop {
-        let wait = Duration::from_micros(rand::random_range(0..=ceiling.as_micros().max(1) as u64));
+        // "Equal jitter": at least half the ceiling, so that many dialers
+        // cut off together neither retry in lockstep nor with no pause.
+        let half = (ceiling.as_micros() / 2).max(1) as u64;
+        let wait = Duration::from_micros(half + rand::random_range(0..=half));
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
         loop {

@@ -285,12 +285,15 @@ impl Core {
     }
 
     /// Closes every session socket at once; returns how many there were.
+    /// Like a network cut, nothing emitted after this returns reaches the
+    /// dropped sessions: they leave the bus before their sockets close.
     pub fn drop_sessions(&self) -> usize {
-        let tokens: Vec<CancellationToken> = lock(&self.sessions).drain().map(|(_, t)| t).collect();
-        for t in &tokens {
-            t.cancel();
+        let dropped: Vec<(u64, CancellationToken)> = lock(&self.sessions).drain().collect();
+        for (id, token) in &dropped {
+            self.bus.remove(*id);
+            token.cancel();
         }
-        tokens.len()
+        dropped.len()
     }
 
     pub fn session_count(&self) -> usize {

@@ -31,7 +31,6 @@ pub struct DemoReport {
     pub busy: usize,
     pub no_answer: usize,
     pub failed: usize,
-    pub other: usize,
     /// Calls whose outcome was lost in a reconnect (none in a healthy run).
     pub vanished: usize,
     pub wall_ms: u128,
@@ -58,6 +57,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         println!("simulated FreeSWITCH listening on {addr} (ESL)");
     }
     let (driver, notices) = EslDriver::connect(EslClientConfig::new(addr, password)).await?;
+    let client = driver.client().clone();
     let (manager, mut updates) = CallManager::start(Arc::new(driver), notices);
 
     let start = Instant::now();
@@ -90,13 +90,18 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
                 anyhow::bail!("originate refused: {e}");
             }
         }
-        let Some(update) = tokio::time::timeout(Duration::from_secs(120), updates.recv()).await? else {
+        let Some(update) = tokio::time::timeout(Duration::from_secs(120), updates.recv()).await?
+        else {
             anyhow::bail!("the call manager stopped");
         };
         if let CallUpdate::Changed { call_id, to, .. } = update {
             let number = numbers.get(&call_id).map(String::as_str).unwrap_or("?");
             if !opts.report_json {
-                println!("{:>8.1}s  {call_id}  {number:<12} {}", start.elapsed().as_secs_f64(), describe(&to));
+                println!(
+                    "{:>8.1}s  {call_id}  {number:<12} {}",
+                    start.elapsed().as_secs_f64(),
+                    describe(&to)
+                );
             }
             if to == CallState::Answered {
                 answered.insert(call_id.clone());
@@ -106,8 +111,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
                 done += 1;
                 match end {
                     _ if answered.contains(&call_id) => report.answered += 1,
-                    CallEnd::HungUp(HangupCause::UserBusy) | CallEnd::Failed(HangupCause::UserBusy) => report.busy += 1,
-                    CallEnd::HungUp(HangupCause::NoAnswer) | CallEnd::Failed(HangupCause::NoAnswer) => report.no_answer += 1,
+                    CallEnd::HungUp(HangupCause::UserBusy)
+                    | CallEnd::Failed(HangupCause::UserBusy) => report.busy += 1,
+                    CallEnd::HungUp(HangupCause::NoAnswer)
+                    | CallEnd::Failed(HangupCause::NoAnswer) => report.no_answer += 1,
                     CallEnd::Failed(_) | CallEnd::HungUp(_) => report.failed += 1,
                     CallEnd::Vanished => report.vanished += 1,
                 }
@@ -115,7 +122,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
         }
     }
     report.wall_ms = start.elapsed().as_millis();
-    sim.shutdown();
+    // Say goodbye before the switch goes, as a daemon stopping would.
+    client.shutdown().await;
+    sim.shutdown().await;
     Ok(report)
 }
 

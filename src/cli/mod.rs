@@ -1,4 +1,5 @@
 //! Subcommands other than the daemon itself.
 
 pub mod decode;
+pub mod demo;
 pub mod simswitch;

@@ -1,4 +1,8 @@
 //! dialpop: a dialer and screen-pop daemon beside a FreeSWITCH or Asterisk PBX.
 
 pub mod cli;
+pub mod config;
+pub mod dialer;
+pub mod popup;
+pub mod store;
 pub mod switch;

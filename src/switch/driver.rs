@@ -24,7 +24,12 @@ pub enum SwitchError {
 /// What a driver reports, in the order the switch said it.
 #[derive(Clone, Debug)]
 pub enum DriverNotice {
-    Call(CallEvent),
+    /// A call event and when the driver took it off the socket (the start
+    /// of the answer-to-pop latency).
+    Call {
+        event: CallEvent,
+        received: std::time::Instant,
+    },
     /// Connected and subscribed; after a reconnect, call state must be
     /// rebuilt before dialing again.
     Connected {

@@ -8,6 +8,7 @@ use super::driver::{DriverNotice, SwitchControl, SwitchError};
 use super::{CallId, HangupCause, OriginateRequest};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{mpsc, oneshot};
 
 /// What the manager tells its listener (the dialer).
@@ -18,6 +19,9 @@ pub enum CallUpdate {
         from: CallState,
         to: CallState,
         switch_time_us: Option<i64>,
+        /// When the driver read the event (now, for changes the manager
+        /// made itself).
+        received: Instant,
     },
     SwitchUp {
         reconnect: bool,
@@ -41,6 +45,7 @@ enum Command {
         oneshot::Sender<Result<(), SwitchError>>,
     ),
     Snapshot(oneshot::Sender<Vec<(CallId, CallState)>>),
+    Adopt(Vec<CallId>),
 }
 
 /// Results of work the manager started in the background.
@@ -96,6 +101,13 @@ impl CallManager {
             .unwrap_or(Err(SwitchError::Stopped("call manager".into())))
     }
 
+    /// Takes over calls placed before a restart (the store says they were
+    /// open) and rebuilds from the switch: those it no longer has come back
+    /// as vanished, then `Reconciled`. Dialing waits until then.
+    pub async fn adopt(&self, calls: Vec<CallId>) {
+        let _ = self.commands.send(Command::Adopt(calls)).await;
+    }
+
     /// Every call the manager knows and its state.
     pub async fn snapshot(&self) -> Vec<(CallId, CallState)> {
         let (tx, rx) = oneshot::channel();
@@ -142,26 +154,30 @@ async fn run<D: SwitchControl>(
             });
         };
 
+    let start_rebuild = || {
+        let driver = driver.clone();
+        let int_tx = int_tx.clone();
+        tokio::spawn(async move {
+            let _ = int_tx.send(Internal::LiveCalls(driver.live_calls().await)).await;
+        });
+    };
+
     loop {
         tokio::select! {
             notice = notices.recv() => {
                 let Some(notice) = notice else { return };
                 match notice {
-                    DriverNotice::Call(ev) => {
+                    DriverNotice::Call { event: ev, received } => {
                         if let Applied::Changed { from, to } = table.apply(&ev) {
-                            let _ = updates.send(CallUpdate::Changed { call_id: ev.call_id, from, to, switch_time_us: ev.switch_time_us }).await;
+                            let _ = updates.send(CallUpdate::Changed { call_id: ev.call_id, from, to, switch_time_us: ev.switch_time_us, received }).await;
                         }
                     }
                     DriverNotice::Connected { reconnect } => {
                         let _ = updates.send(CallUpdate::SwitchUp { reconnect }).await;
                         if reconnect {
                             link = Link::Rebuilding;
-                            let driver = driver.clone();
-                            let int_tx = int_tx.clone();
-                            tokio::spawn(async move {
-                                let _ = int_tx.send(Internal::LiveCalls(driver.live_calls().await)).await;
-                            });
-                        } else {
+                            start_rebuild();
+                        } else if link != Link::Rebuilding {
                             link = Link::Up;
                         }
                     }
@@ -188,7 +204,7 @@ async fn run<D: SwitchControl>(
                         kind: super::CallEventKind::OriginateFailed { cause: HangupCause::Other(format!("NOT_SENT: {e}")) },
                     };
                     if let Applied::Changed { from, to } = table.apply(&ev) {
-                        let _ = updates.send(CallUpdate::Changed { call_id: id, from, to, switch_time_us: None }).await;
+                        let _ = updates.send(CallUpdate::Changed { call_id: id, from, to, switch_time_us: None, received: Instant::now() }).await;
                     }
                 }
                 Internal::LiveCalls(Ok(ids)) => {
@@ -199,6 +215,7 @@ async fn run<D: SwitchControl>(
                             from: from.clone(),
                             to: CallState::Ended(CallEnd::Vanished),
                             switch_time_us: None,
+                            received: Instant::now(),
                         }).await;
                     }
                     let _ = updates.send(CallUpdate::Reconciled { live: table.live_count(), vanished: vanished.len() }).await;
@@ -225,6 +242,13 @@ async fn run<D: SwitchControl>(
                     Command::Hangup(id, cause, reply) => {
                         let driver = driver.clone();
                         tokio::spawn(async move { let _ = reply.send(driver.hangup(&id, &cause).await); });
+                    }
+                    Command::Adopt(ids) => {
+                        for id in ids {
+                            table.dialing(id);
+                        }
+                        link = Link::Rebuilding;
+                        start_rebuild();
                     }
                     Command::Snapshot(reply) => {
                         let _ = reply.send(table.iter().map(|(id, s)| (id.clone(), s.clone())).collect());

@@ -35,7 +35,10 @@ impl EslDriver {
             while let Some(n) = notices.recv().await {
                 let out = match n {
                     SwitchNotice::Event(ev) => match call_event(&ev) {
-                        Some(ce) => DriverNotice::Call(ce),
+                        Some(event) => DriverNotice::Call {
+                            event,
+                            received: std::time::Instant::now(),
+                        },
                         None => continue,
                     },
                     SwitchNotice::Connected { reconnect } => DriverNotice::Connected { reconnect },

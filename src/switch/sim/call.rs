@@ -650,10 +650,10 @@ impl Call {
         self.publish(&a);
         let target = match self.core.scenario.extension(exten, context) {
             Some(x) if x.app == "park" => Target::Park,
-            Some(x) if x.app == "bridge" => Target::Bridge(x.data.clone()),
+            Some(x) if x.app == "bridge" => Target::Bridge(expand_vars(&x.data, &a.vars)),
             Some(x) => Target::App {
                 name: x.app.clone(),
-                data: x.data.clone(),
+                data: expand_vars(&x.data, &a.vars),
             },
             None => Target::Extension {
                 exten: exten.into(),
@@ -817,4 +817,27 @@ impl Call {
         self.hangup_event(&mut a, cause);
         self.end(&mut a);
     }
+}
+
+/// `${name}` → the channel variable's value (empty when unset), as the XML
+/// dialplan expands application data.
+fn expand_vars(data: &str, vars: &super::channel::Vars) -> String {
+    let mut out = String::with_capacity(data.len());
+    let mut rest = data;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        match rest[start + 2..].find('}') {
+            Some(end) => {
+                let name = &rest[start + 2..start + 2 + end];
+                out.push_str(vars.get(name).unwrap_or(""));
+                rest = &rest[start + 2 + end + 1..];
+            }
+            None => {
+                out.push_str(&rest[start..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -1,0 +1,207 @@
+//! The daemon's configuration file (`config/dialpop.toml` documents every
+//! key). Errors name the key and what is wrong with it.
+
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::Path;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub http: HttpConfig,
+    pub store: StoreConfig,
+    pub api: ApiConfig,
+    pub switch: SwitchConfig,
+    #[serde(default)]
+    pub dialer: DialerConfig,
+    #[serde(default, rename = "campaign")]
+    pub campaigns: Vec<CampaignConfig>,
+    #[serde(default, rename = "agent")]
+    pub agents: Vec<AgentConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub url: String,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiConfig {
+    /// SHA-256 (hex) of the bearer token API clients present.
+    pub token_sha256: String,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SwitchProtocol {
+    Esl,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchConfig {
+    #[serde(default = "default_switch_name")]
+    pub name: String,
+    pub protocol: SwitchProtocol,
+    pub address: String,
+    pub password: String,
+    /// e.g. `sofia/gateway/{gateway}/{phone}`.
+    pub customer_dial_string: String,
+    #[serde(default)]
+    pub gateway: String,
+    /// e.g. `user/{extension}`: how the answered customer reaches the agent.
+    pub agent_dial_string: String,
+    #[serde(default)]
+    pub caller_id_number: Option<String>,
+    #[serde(default)]
+    pub caller_id_name: Option<String>,
+    /// Dialplan extension and context that connect the customer to the agent
+    /// (see `dialplan/freeswitch/dialpop.xml`).
+    #[serde(default = "default_connect_extension")]
+    pub connect_extension: String,
+    #[serde(default = "default_connect_context")]
+    pub connect_context: String,
+    #[serde(default = "default_max_calls")]
+    pub max_calls: usize,
+}
+
+fn default_switch_name() -> String {
+    "fs1".into()
+}
+fn default_connect_extension() -> String {
+    "dialpop_connect".into()
+}
+fn default_connect_context() -> String {
+    "dialpop".into()
+}
+fn default_max_calls() -> usize {
+    200
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DialerConfig {
+    pub wrap_up_seconds: f64,
+    pub ring_timeout_seconds: u64,
+}
+
+impl Default for DialerConfig {
+    fn default() -> Self {
+        DialerConfig {
+            wrap_up_seconds: 10.0,
+            ring_timeout_seconds: 30,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CampaignConfig {
+    pub id: String,
+    pub name: String,
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    #[serde(default = "default_retry_delay")]
+    pub retry_delay_seconds: f64,
+}
+
+fn default_max_attempts() -> u32 {
+    2
+}
+fn default_retry_delay() -> f64 {
+    300.0
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub id: String,
+    pub name: String,
+    pub extension: String,
+    pub campaign: String,
+    /// SHA-256 (hex) of the agent's login token.
+    pub token_sha256: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: String, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("config file {path}: key `{key}`: {problem}")]
+    Invalid { path: String, key: String, problem: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        Config::parse(&text, &shown)
+    }
+
+    pub fn parse(text: &str, path: &str) -> Result<Config, ConfigError> {
+        // toml's messages already name the key and the line.
+        let cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_string(),
+            message: e.to_string().trim().replace('\n', " "),
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, problem: &str| ConfigError::Invalid {
+            path: path.to_string(),
+            key: key.to_string(),
+            problem: problem.to_string(),
+        };
+        let is_sha256 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if !is_sha256(&self.api.token_sha256) {
+            return Err(bad("api.token_sha256", "must be 64 hex digits (sha256sum of the token)"));
+        }
+        if !self.switch.customer_dial_string.contains("{phone}") {
+            return Err(bad("switch.customer_dial_string", "must contain {phone}"));
+        }
+        if !self.switch.agent_dial_string.contains("{extension}") {
+            return Err(bad("switch.agent_dial_string", "must contain {extension}"));
+        }
+        if self.switch.max_calls == 0 {
+            return Err(bad("switch.max_calls", "must be at least 1"));
+        }
+        if !(self.dialer.wrap_up_seconds >= 0.0 && self.dialer.wrap_up_seconds.is_finite()) {
+            return Err(bad("dialer.wrap_up_seconds", "must be a non-negative number"));
+        }
+        for (i, c) in self.campaigns.iter().enumerate() {
+            if c.max_attempts == 0 {
+                return Err(bad(&format!("campaign[{i}].max_attempts"), "must be at least 1"));
+            }
+            if !(c.retry_delay_seconds >= 0.0 && c.retry_delay_seconds.is_finite()) {
+                return Err(bad(&format!("campaign[{i}].retry_delay_seconds"), "must be a non-negative number"));
+            }
+        }
+        for (i, a) in self.agents.iter().enumerate() {
+            if !is_sha256(&a.token_sha256) {
+                return Err(bad(&format!("agent[{i}].token_sha256"), "must be 64 hex digits"));
+            }
+            if !self.campaigns.iter().any(|c| c.id == a.campaign) {
+                return Err(bad(&format!("agent[{i}].campaign"), &format!("no [[campaign]] has id {:?}", a.campaign)));
+            }
+            if a.extension.is_empty() || !a.extension.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                return Err(bad(&format!("agent[{i}].extension"), "must be letters, digits, _ or -"));
+            }
+        }
+        Ok(())
+    }
+}

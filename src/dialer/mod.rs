@@ -1,0 +1,575 @@
+//! The progressive dialer: for each available agent, the next task of the
+//! agent's campaign; the agent is reserved, the customer preloaded, the
+//! attempt written, and only then does the originate go to the switch. The
+//! dialer is the one owner of agent states and of each call's business
+//! context; the call manager owns the calls' switch state.
+
+pub mod agents;
+
+use crate::popup::build_pop;
+use crate::popup::hub::{AgentHub, Presence};
+use crate::popup::messages::ServerMsg;
+use crate::store::{Agent, Customer, NewAttempt, NewPop, Store, Task, TaskNext, now_ms};
+use crate::switch::calls::{CallEnd, CallState};
+use crate::switch::manager::{CallManager, CallUpdate};
+use crate::switch::{AnswerAction, CallId, HangupCause, OriginateRequest};
+use agents::{AgentState, Agents};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot};
+
+/// How the dialer reaches customers and agents on its switch.
+#[derive(Clone, Debug)]
+pub struct DialPlan {
+    pub switch_name: String,
+    /// `sofia/gateway/{gateway}/{phone}`
+    pub customer_dial_string: String,
+    pub gateway: String,
+    /// `user/{extension}`
+    pub agent_dial_string: String,
+    pub connect_extension: String,
+    pub connect_context: String,
+    pub caller_id_number: Option<String>,
+    pub caller_id_name: Option<String>,
+    pub ring_timeout: Duration,
+    pub wrap_up: Duration,
+    pub max_calls: usize,
+}
+
+/// A phone number as it may enter a dial string: digits with an optional
+/// leading `+`. Anything else could change what the switch dials.
+pub fn valid_phone(phone: &str) -> bool {
+    let digits = phone.strip_prefix('+').unwrap_or(phone);
+    (3..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct DialerStats {
+    pub calls: u64,
+    pub answered: u64,
+    pub busy: u64,
+    pub no_answer: u64,
+    pub failed: u64,
+    pub vanished: u64,
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct DialerSnapshot {
+    pub stats: DialerStats,
+    pub live_calls: usize,
+    pub agents: Vec<(String, String)>,
+    pub switch_up: bool,
+}
+
+enum Command {
+    TasksAdded,
+    Snapshot(oneshot::Sender<DialerSnapshot>),
+}
+
+enum Internal {
+    CustomerLoaded(CallId, Result<Option<Customer>, String>),
+    OriginateFailed(CallId, String),
+}
+
+#[derive(Clone)]
+pub struct DialerHandle {
+    tx: mpsc::Sender<Command>,
+}
+
+impl DialerHandle {
+    /// New tasks may be due: look again at once.
+    pub async fn tasks_added(&self) {
+        let _ = self.tx.send(Command::TasksAdded).await;
+    }
+
+    pub async fn snapshot(&self) -> Option<DialerSnapshot> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Command::Snapshot(tx)).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+/// The business side of one live call.
+struct LiveCall {
+    task: Task,
+    agent_id: String,
+    customer: Option<Result<Option<Customer>, String>>,
+    /// When the answer was read off the switch, while the pop waits for the
+    /// preload to finish.
+    answer_waiting: Option<Instant>,
+    answered: bool,
+    popped: bool,
+}
+
+pub struct Dialer {
+    store: Arc<dyn Store>,
+    manager: CallManager,
+    hub: AgentHub,
+    plan: DialPlan,
+    agents: Agents,
+    calls: HashMap<CallId, LiveCall>,
+    stats: DialerStats,
+    switch_up: bool,
+    /// False after a start with open attempts, until they are reconciled.
+    rebuilt: bool,
+    /// Per campaign: no task is due before this time (ms); cleared when
+    /// tasks are added.
+    idle_until: HashMap<String, i64>,
+    internal_tx: mpsc::Sender<Internal>,
+}
+
+impl Dialer {
+    /// Starts the dialer for these agents. Open attempts from before a
+    /// restart are handed to the call manager to rebuild first.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        manager: CallManager,
+        updates: mpsc::Receiver<CallUpdate>,
+        hub: AgentHub,
+        presence: mpsc::Receiver<Presence>,
+        plan: DialPlan,
+        agents: Vec<Agent>,
+    ) -> Result<DialerHandle, crate::store::StoreError> {
+        let (tx, rx) = mpsc::channel(1024);
+        let (internal_tx, internal_rx) = mpsc::channel(16 * 1024);
+        let mut d = Dialer {
+            store,
+            manager,
+            hub,
+            plan,
+            agents: Agents::new(agents),
+            calls: HashMap::new(),
+            stats: DialerStats::default(),
+            switch_up: true,
+            rebuilt: true,
+            idle_until: HashMap::new(),
+            internal_tx,
+        };
+        d.recover().await?;
+        tokio::spawn(d.run(rx, updates, presence, internal_rx));
+        Ok(DialerHandle { tx })
+    }
+
+    /// Re-owns the attempts a previous run left open: their agents are
+    /// busy with them, and the manager asks the switch which still exist.
+    async fn recover(&mut self) -> Result<(), crate::store::StoreError> {
+        let open = self.store.open_attempts().await?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(open = open.len(), "re-adopting calls left open by the previous run");
+        let mut ids = Vec::new();
+        for a in open {
+            let Some(task) = self.store.task(a.task_id).await? else { continue };
+            let id = CallId(a.call_id.clone());
+            let answered = a.answer_ms.is_some();
+            self.agents.set(
+                &a.agent_id,
+                if answered {
+                    AgentState::OnCall(id.clone())
+                } else {
+                    AgentState::Reserved(id.clone())
+                },
+            );
+            self.calls.insert(
+                id.clone(),
+                LiveCall {
+                    task,
+                    agent_id: a.agent_id,
+                    customer: None,
+                    answer_waiting: None,
+                    answered,
+                    // A call answered before the restart already popped.
+                    popped: answered,
+                },
+            );
+            ids.push(id);
+        }
+        self.rebuilt = false;
+        self.manager.adopt(ids).await;
+        Ok(())
+    }
+
+    async fn run(
+        mut self,
+        mut commands: mpsc::Receiver<Command>,
+        mut updates: mpsc::Receiver<CallUpdate>,
+        mut presence: mpsc::Receiver<Presence>,
+        mut internal: mpsc::Receiver<Internal>,
+    ) {
+        let mut tick = tokio::time::interval(Duration::from_millis(50));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                u = updates.recv() => match u {
+                    Some(u) => self.on_update(u).await,
+                    None => return,
+                },
+                p = presence.recv() => match p {
+                    Some(p) => self.on_presence(p).await,
+                    None => return,
+                },
+                Some(i) = internal.recv() => self.on_internal(i).await,
+                c = commands.recv() => match c {
+                    Some(Command::TasksAdded) => self.idle_until.clear(),
+                    Some(Command::Snapshot(reply)) => {
+                        let _ = reply.send(self.snapshot());
+                    }
+                    None => return,
+                },
+                _ = tick.tick() => {}
+            }
+            self.end_wrap_ups(Instant::now()).await;
+            if let Err(e) = self.dial_what_can_be_dialed().await {
+                tracing::error!(error = %e, "dialing stopped by a store error; retrying");
+            }
+        }
+    }
+
+    fn snapshot(&self) -> DialerSnapshot {
+        DialerSnapshot {
+            stats: self.stats.clone(),
+            live_calls: self.calls.len(),
+            agents: self.agents.list(),
+            switch_up: self.switch_up,
+        }
+    }
+
+    async fn set_agent(&mut self, agent_id: &str, state: AgentState) {
+        let msg = ServerMsg::State {
+            state: state.name(),
+            call_id: state.call().map(|c| c.to_string()),
+            wrap_up_seconds: matches!(state, AgentState::WrapUp(_)).then(|| self.plan.wrap_up.as_secs_f64()),
+        };
+        self.agents.set(agent_id, state);
+        self.hub.send(agent_id, msg).await;
+    }
+
+    async fn on_presence(&mut self, p: Presence) {
+        match p {
+            Presence::Online(id) => {
+                self.agents.set_online(&id, true);
+                // A page that opens mid-call sees the call's state; an idle
+                // agent becomes available.
+                let state = self.agents.state(&id).cloned();
+                match state {
+                    Some(AgentState::LoggedOut) => self.set_agent(&id, AgentState::Available).await,
+                    Some(s) => self.set_agent(&id, s).await,
+                    None => {}
+                }
+            }
+            Presence::Offline(id) => {
+                self.agents.set_online(&id, false);
+                if matches!(self.agents.state(&id), Some(AgentState::Available) | Some(AgentState::WrapUp(_))) {
+                    self.agents.set(&id, AgentState::LoggedOut);
+                }
+            }
+            Presence::Ready(id) => {
+                if matches!(self.agents.state(&id), Some(AgentState::WrapUp(_))) {
+                    self.set_agent(&id, AgentState::Available).await;
+                }
+            }
+        }
+    }
+
+    async fn end_wrap_ups(&mut self, now: Instant) {
+        for id in self.agents.wrap_ups_over(now) {
+            let next = if self.agents.is_online(&id) {
+                AgentState::Available
+            } else {
+                AgentState::LoggedOut
+            };
+            self.set_agent(&id, next).await;
+        }
+    }
+
+    /// Reserves available agents for the next due tasks, while the switch
+    /// has room.
+    async fn dial_what_can_be_dialed(&mut self) -> Result<(), crate::store::StoreError> {
+        if !self.switch_up || !self.rebuilt {
+            return Ok(());
+        }
+        let now = now_ms();
+        while self.calls.len() < self.plan.max_calls {
+            let idle = &self.idle_until;
+            let Some(agent) = self.agents.next_available(|c| idle.get(c).is_none_or(|&t| t <= now)) else {
+                return Ok(());
+            };
+            match self.store.claim_next_task(&agent.campaign_id, now).await? {
+                Some(task) => self.dial(agent, task).await?,
+                None => {
+                    // Nothing due in this campaign: do not ask again before
+                    // the next retry is due (or new tasks arrive).
+                    let due = self.store.next_due_ms(&agent.campaign_id).await?.unwrap_or(i64::MAX);
+                    self.idle_until.insert(agent.campaign_id.clone(), due.max(now + 1));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn dial(&mut self, agent: Agent, task: Task) -> Result<(), crate::store::StoreError> {
+        let call_id = CallId::new_random();
+        if !valid_phone(&task.phone) {
+            // Refused before anything reaches the switch; kept visible.
+            tracing::warn!(task = task.id, "task has a phone number that cannot be dialed");
+            self.store.finish_task(task.id, TaskNext::Failed, Some("INVALID_NUMBER_FORMAT")).await?;
+            return Ok(());
+        }
+        self.store
+            .insert_attempt(&NewAttempt {
+                call_id: call_id.to_string(),
+                task_id: task.id,
+                agent_id: agent.id.clone(),
+                switch_name: self.plan.switch_name.clone(),
+                originate_ms: now_ms(),
+            })
+            .await?;
+        self.set_agent(&agent.id, AgentState::Reserved(call_id.clone())).await;
+        // Preload: the record is fetched while the customer's phone rings.
+        let store = self.store.clone();
+        let customer_id = task.customer_id.clone();
+        let tx = self.internal_tx.clone();
+        let id = call_id.clone();
+        tokio::spawn(async move {
+            let r = store.customer(&customer_id).await.map_err(|e| e.to_string());
+            let _ = tx.send(Internal::CustomerLoaded(id, r)).await;
+        });
+        let req = OriginateRequest {
+            call_id: call_id.clone(),
+            destination: self
+                .plan
+                .customer_dial_string
+                .replace("{gateway}", &self.plan.gateway)
+                .replace("{phone}", &task.phone),
+            caller_id_number: self.plan.caller_id_number.clone(),
+            caller_id_name: self.plan.caller_id_name.clone(),
+            timeout: self.plan.ring_timeout,
+            variables: vec![
+                ("dialpop_task_id".into(), task.id.to_string()),
+                ("dialpop_campaign_id".into(), task.campaign_id.clone()),
+                ("dialpop_customer_id".into(), task.customer_id.clone()),
+                ("dialpop_agent_id".into(), agent.id.clone()),
+                (
+                    "dialpop_agent_dial".into(),
+                    self.plan.agent_dial_string.replace("{extension}", &agent.extension),
+                ),
+            ],
+            on_answer: AnswerAction::Dialplan {
+                extension: self.plan.connect_extension.clone(),
+                context: self.plan.connect_context.clone(),
+            },
+        };
+        self.calls.insert(
+            call_id.clone(),
+            LiveCall {
+                task,
+                agent_id: agent.id,
+                customer: None,
+                answer_waiting: None,
+                answered: false,
+                popped: false,
+            },
+        );
+        self.stats.calls += 1;
+        let manager = self.manager.clone();
+        let tx = self.internal_tx.clone();
+        tokio::spawn(async move {
+            if let Err(e) = manager.originate(req.clone()).await {
+                let _ = tx.send(Internal::OriginateFailed(req.call_id, e.to_string())).await;
+            }
+        });
+        Ok(())
+    }
+
+    async fn on_internal(&mut self, i: Internal) {
+        match i {
+            Internal::CustomerLoaded(id, r) => {
+                let Some(call) = self.calls.get_mut(&id) else { return };
+                call.customer = Some(r);
+                if let Some(at) = call.answer_waiting.take() {
+                    self.pop(&id, at).await;
+                }
+            }
+            Internal::OriginateFailed(id, reason) => {
+                // The manager reports the call as failed too (or, if the
+                // bytes may have left, leaves it to the rebuild); this is
+                // only for the log.
+                tracing::warn!(call = %id, %reason, "originate not accepted");
+            }
+        }
+    }
+
+    async fn on_update(&mut self, u: CallUpdate) {
+        match u {
+            CallUpdate::Changed {
+                call_id, to, received, ..
+            } => self.on_call_state(call_id, to, received).await,
+            CallUpdate::SwitchDown { reason } => {
+                tracing::warn!(%reason, "switch down: dialing paused");
+                self.switch_up = false;
+            }
+            CallUpdate::SwitchUp { reconnect } => {
+                // After a reconnect, dialing waits for the rebuild.
+                self.switch_up = !reconnect;
+            }
+            CallUpdate::Reconciled { live, vanished } => {
+                tracing::info!(live, vanished, "call state rebuilt from the switch");
+                self.switch_up = true;
+                self.rebuilt = true;
+            }
+            CallUpdate::Fatal(reason) => {
+                tracing::error!(%reason, "switch driver gave up: dialing stopped");
+                self.switch_up = false;
+            }
+        }
+    }
+
+    async fn on_call_state(&mut self, id: CallId, to: CallState, received: Instant) {
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        let agent_id = call.agent_id.clone();
+        match to {
+            CallState::Ringing | CallState::EarlyMedia => {
+                let _ = self.store.attempt_ringing(id.as_str(), now_ms()).await;
+                self.hub
+                    .send(
+                        &agent_id,
+                        ServerMsg::Call {
+                            call_id: id.to_string(),
+                            state: "ringing".into(),
+                            cause: None,
+                        },
+                    )
+                    .await;
+            }
+            CallState::Answered | CallState::Bridged => {
+                if call.answered {
+                    return;
+                }
+                call.answered = true;
+                let loaded = call.customer.is_some();
+                if !loaded {
+                    call.answer_waiting = Some(received);
+                }
+                self.stats.answered += 1;
+                if let Err(e) = self.store.attempt_answered(id.as_str(), now_ms()).await {
+                    tracing::error!(error = %e, "could not record an answer");
+                }
+                self.set_agent(&agent_id, AgentState::OnCall(id.clone())).await;
+                if loaded {
+                    self.pop(&id, received).await;
+                }
+            }
+            CallState::Ended(end) => self.on_end(id, end).await,
+            CallState::Dialing | CallState::Originated => {}
+        }
+    }
+
+    async fn pop(&mut self, id: &CallId, answered_at: Instant) {
+        let Some(call) = self.calls.get_mut(id) else { return };
+        if call.popped {
+            return;
+        }
+        call.popped = true;
+        let pop_id = uuid::Uuid::new_v4().to_string();
+        let (customer, reasons) = match &call.customer {
+            Some(Ok(Some(c))) => (Some(c.clone()), Vec::new()),
+            Some(Ok(None)) => (None, vec![format!("customer {} not found", call.task.customer_id)]),
+            Some(Err(e)) => (None, vec![format!("customer lookup failed: {e}")]),
+            None => (None, vec!["customer lookup did not finish".into()]),
+        };
+        let msg = build_pop(&pop_id, id.as_str(), &call.task, customer.as_ref(), reasons);
+        let degraded = matches!(&msg, ServerMsg::Pop { degraded: true, .. });
+        let agent_id = call.agent_id.clone();
+        let customer_id = call.task.customer_id.clone();
+        // Delivery first; the record of it follows.
+        self.hub.pop(&agent_id, &pop_id, answered_at, msg).await;
+        let rec = NewPop {
+            pop_id,
+            call_id: id.to_string(),
+            agent_id,
+            customer_id,
+            sent_ms: now_ms(),
+            degraded,
+        };
+        if let Err(e) = self.store.insert_pop(&rec).await {
+            tracing::error!(error = %e, "could not record a pop");
+        }
+    }
+
+    async fn on_end(&mut self, id: CallId, end: CallEnd) {
+        let Some(call) = self.calls.remove(&id) else { return };
+        let (outcome, cause) = match &end {
+            CallEnd::HungUp(c) | CallEnd::Failed(c) => (classify(call.answered, c), Some(c.name().to_string())),
+            CallEnd::Vanished => ("vanished", None),
+        };
+        match outcome {
+            "answered" => {}
+            "busy" => self.stats.busy += 1,
+            "no_answer" => self.stats.no_answer += 1,
+            "vanished" => self.stats.vanished += 1,
+            _ => self.stats.failed += 1,
+        }
+        if let Err(e) = self.store.close_attempt(id.as_str(), now_ms(), outcome, cause.as_deref()).await {
+            tracing::error!(error = %e, "could not close an attempt");
+        }
+        let next = self.next_for_task(&call.task, outcome, &end).await;
+        if let TaskNext::RetryAt(at) = next {
+            let due = self.idle_until.entry(call.task.campaign_id.clone()).or_insert(at);
+            *due = (*due).min(at);
+        }
+        if let Err(e) = self.store.finish_task(call.task.id, next, cause.as_deref()).await {
+            tracing::error!(error = %e, "could not update a task");
+        }
+        self.hub
+            .send(
+                &call.agent_id,
+                ServerMsg::Call {
+                    call_id: id.to_string(),
+                    state: "ended".into(),
+                    cause: cause.clone().or_else(|| Some("LOST_DURING_RECONNECT".into())),
+                },
+            )
+            .await;
+        // Wrap-up follows a conversation; an agent who never spoke to the
+        // customer goes straight back to available.
+        let next_state = if call.answered {
+            AgentState::WrapUp(Instant::now() + self.plan.wrap_up)
+        } else if self.agents.is_online(&call.agent_id) {
+            AgentState::Available
+        } else {
+            AgentState::LoggedOut
+        };
+        self.set_agent(&call.agent_id, next_state).await;
+    }
+
+    async fn next_for_task(&self, task: &Task, outcome: &str, end: &CallEnd) -> TaskNext {
+        if outcome == "answered" {
+            return TaskNext::Done;
+        }
+        let campaign = self.store.campaign(&task.campaign_id).await.ok().flatten();
+        let (max, delay) = campaign.map(|c| (c.max_attempts, c.retry_delay_ms)).unwrap_or((1, 0));
+        let retryable = match end {
+            CallEnd::Vanished => true,
+            CallEnd::HungUp(c) | CallEnd::Failed(c) => c.is_retryable(),
+        };
+        if retryable && task.attempts < max {
+            TaskNext::RetryAt(now_ms() + delay)
+        } else {
+            TaskNext::Failed
+        }
+    }
+}
+
+/// The attempt's outcome from how the call ended.
+fn classify(answered: bool, cause: &HangupCause) -> &'static str {
+    if answered {
+        return "answered";
+    }
+    match cause {
+        HangupCause::UserBusy => "busy",
+        HangupCause::NoAnswer | HangupCause::NoUserResponse | HangupCause::OriginatorCancel => "no_answer",
+        _ => "failed",
+    }
+}

@@ -1,0 +1,67 @@
+//! The agent page's WebSocket protocol, as typed messages.
+
+use serde::{Deserialize, Serialize};
+
+/// The agent's state as its page shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentStateName {
+    LoggedOut,
+    Available,
+    Reserved,
+    OnCall,
+    WrapUp,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AgentInfo {
+    pub id: String,
+    pub name: String,
+    pub extension: String,
+}
+
+/// Server → page.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMsg {
+    Hello {
+        agent: AgentInfo,
+        state: AgentStateName,
+    },
+    Error {
+        error: String,
+    },
+    State {
+        state: AgentStateName,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        call_id: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        wrap_up_seconds: Option<f64>,
+    },
+    Pop {
+        pop_id: String,
+        call_id: String,
+        campaign_id: String,
+        task_id: i64,
+        trigger: String,
+        customer: serde_json::Map<String, serde_json::Value>,
+        degraded: bool,
+        reasons: Vec<String>,
+    },
+    Call {
+        call_id: String,
+        state: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cause: Option<String>,
+    },
+}
+
+/// Page → server.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMsg {
+    Auth { token: String },
+    Ack { pop_id: String },
+    /// Wrap-up finished early.
+    Ready,
+}

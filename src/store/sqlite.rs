@@ -1,0 +1,365 @@
+//! The SQLite backend: one embedded file, created on first start.
+
+use super::*;
+use sqlx::Row;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn open(url: &str) -> StoreResult<SqliteStore> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            // WAL: readers do not block the dialer's writes; NORMAL is
+            // durable across a process kill (the fault tests rely on it).
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let memory = url.contains(":memory:");
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 4 })
+            .connect_with(opts)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+fn customer_from(row: &SqliteRow) -> StoreResult<Customer> {
+    let fields: String = row.try_get("fields")?;
+    let fields = match serde_json::from_str::<serde_json::Value>(&fields) {
+        Ok(serde_json::Value::Object(m)) => m,
+        _ => serde_json::Map::new(),
+    };
+    Ok(Customer {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        email: row.try_get("email")?,
+        tier: row.try_get("tier")?,
+        vip: row.try_get::<i64, _>("vip")? != 0,
+        fields,
+    })
+}
+
+fn task_from(row: &SqliteRow) -> StoreResult<Task> {
+    Ok(Task {
+        id: row.try_get("id")?,
+        campaign_id: row.try_get("campaign_id")?,
+        customer_id: row.try_get("customer_id")?,
+        phone: row.try_get("phone")?,
+        priority: row.try_get("priority")?,
+        status: row.try_get("status")?,
+        attempts: row.try_get::<i64, _>("attempts")?.max(0) as u32,
+    })
+}
+
+fn attempt_from(row: &SqliteRow) -> StoreResult<Attempt> {
+    Ok(Attempt {
+        call_id: row.try_get("call_id")?,
+        task_id: row.try_get("task_id")?,
+        agent_id: row.try_get("agent_id")?,
+        switch_name: row.try_get("switch_name")?,
+        originate_ms: row.try_get("originate_ms")?,
+        ring_ms: row.try_get("ring_ms")?,
+        answer_ms: row.try_get("answer_ms")?,
+        hangup_ms: row.try_get("hangup_ms")?,
+        outcome: row.try_get("outcome")?,
+        hangup_cause: row.try_get("hangup_cause")?,
+    })
+}
+
+fn agent_from(row: &SqliteRow) -> StoreResult<Agent> {
+    Ok(Agent {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        extension: row.try_get("extension")?,
+        campaign_id: row.try_get("campaign_id")?,
+    })
+}
+
+const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn upsert_customer(&self, c: &Customer) -> StoreResult<()> {
+        let fields = serde_json::Value::Object(c.fields.clone()).to_string();
+        sqlx::query(
+            "INSERT INTO customers (id, name, phone, email, tier, vip, fields, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, phone = excluded.phone, email = excluded.email,
+             tier = excluded.tier, vip = excluded.vip, fields = excluded.fields",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(&c.phone)
+        .bind(&c.email)
+        .bind(&c.tier)
+        .bind(c.vip as i64)
+        .bind(fields)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn customer(&self, id: &str) -> StoreResult<Option<Customer>> {
+        let row = sqlx::query("SELECT id, name, phone, email, tier, vip, fields FROM customers WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(customer_from).transpose()
+    }
+
+    async fn upsert_campaign(&self, c: &Campaign) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO campaigns (id, name, active, pop_trigger, max_attempts, retry_delay_ms, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, active = excluded.active, pop_trigger = excluded.pop_trigger,
+             max_attempts = excluded.max_attempts, retry_delay_ms = excluded.retry_delay_ms",
+        )
+        .bind(&c.id)
+        .bind(&c.name)
+        .bind(c.active as i64)
+        .bind(&c.pop_trigger)
+        .bind(c.max_attempts as i64)
+        .bind(c.retry_delay_ms)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn campaign(&self, id: &str) -> StoreResult<Option<Campaign>> {
+        let row = sqlx::query("SELECT id, name, active, pop_trigger, max_attempts, retry_delay_ms FROM campaigns WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(Campaign {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                active: r.try_get::<i64, _>("active")? != 0,
+                pop_trigger: r.try_get("pop_trigger")?,
+                max_attempts: r.try_get::<i64, _>("max_attempts")?.max(1) as u32,
+                retry_delay_ms: r.try_get("retry_delay_ms")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn upsert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO agents (id, name, extension, campaign_id, token_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT(id) DO UPDATE SET name = excluded.name, extension = excluded.extension,
+             campaign_id = excluded.campaign_id, token_hash = excluded.token_hash",
+        )
+        .bind(&a.id)
+        .bind(&a.name)
+        .bind(&a.extension)
+        .bind(&a.campaign_id)
+        .bind(token_hash)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn agents(&self) -> StoreResult<Vec<Agent>> {
+        let rows = sqlx::query("SELECT id, name, extension, campaign_id FROM agents ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(agent_from).collect()
+    }
+
+    async fn agent_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Agent>> {
+        let row = sqlx::query("SELECT id, name, extension, campaign_id FROM agents WHERE token_hash = ?")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(agent_from).transpose()
+    }
+
+    async fn add_task(&self, t: &NewTask) -> StoreResult<i64> {
+        let now = now_ms();
+        let row = sqlx::query(
+            "INSERT INTO tasks (campaign_id, customer_id, phone, priority, status, attempts, next_attempt_ms, created_ms, updated_ms)
+             VALUES (?, ?, ?, ?, 'pending', 0, 0, ?, ?) RETURNING id",
+        )
+        .bind(&t.campaign_id)
+        .bind(&t.customer_id)
+        .bind(&t.phone)
+        .bind(t.priority)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.try_get("id")?)
+    }
+
+    async fn claim_next_task(&self, campaign_id: &str, now_ms: i64) -> StoreResult<Option<Task>> {
+        // One statement: the pick and the claim cannot be split by another
+        // writer, so a task is never handed out twice.
+        let row = sqlx::query(
+            "UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?
+             WHERE id = (SELECT id FROM tasks WHERE campaign_id = ? AND status = 'pending' AND next_attempt_ms <= ?
+                         ORDER BY priority DESC, created_ms ASC, id ASC LIMIT 1)
+               AND status = 'pending'
+             RETURNING id, campaign_id, customer_id, phone, priority, status, attempts",
+        )
+        .bind(now_ms)
+        .bind(campaign_id)
+        .bind(now_ms)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from).transpose()
+    }
+
+    async fn finish_task(&self, task_id: i64, next: TaskNext, cause: Option<&str>) -> StoreResult<()> {
+        let (status, next_ms) = match next {
+            TaskNext::Done => ("done", 0),
+            TaskNext::Failed => ("failed", 0),
+            TaskNext::RetryAt(at) => ("pending", at),
+        };
+        sqlx::query("UPDATE tasks SET status = ?, next_attempt_ms = ?, last_cause = ?, updated_ms = ? WHERE id = ?")
+            .bind(status)
+            .bind(next_ms)
+            .bind(cause)
+            .bind(now_ms())
+            .bind(task_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn task(&self, id: i64) -> StoreResult<Option<Task>> {
+        let row = sqlx::query("SELECT id, campaign_id, customer_id, phone, priority, status, attempts FROM tasks WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(task_from).transpose()
+    }
+
+    async fn task_counts(&self, campaign_id: &str) -> StoreResult<TaskCounts> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM tasks WHERE campaign_id = ? GROUP BY status")
+            .bind(campaign_id)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut c = TaskCounts::default();
+        for r in rows {
+            let n = r.try_get::<i64, _>("n")?.max(0) as u64;
+            match r.try_get::<String, _>("status")?.as_str() {
+                "pending" => c.pending = n,
+                "dialing" => c.dialing = n,
+                "done" => c.done = n,
+                "failed" => c.failed = n,
+                _ => {}
+            }
+        }
+        Ok(c)
+    }
+
+    async fn next_due_ms(&self, campaign_id: &str) -> StoreResult<Option<i64>> {
+        let row = sqlx::query("SELECT MIN(next_attempt_ms) AS due FROM tasks WHERE campaign_id = ? AND status = 'pending'")
+            .bind(campaign_id)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("due")?)
+    }
+
+    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
+        sqlx::query("INSERT INTO attempts (call_id, task_id, agent_id, switch_name, originate_ms) VALUES (?, ?, ?, ?, ?)")
+            .bind(&a.call_id)
+            .bind(a.task_id)
+            .bind(&a.agent_id)
+            .bind(&a.switch_name)
+            .bind(a.originate_ms)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE attempts SET ring_ms = COALESCE(ring_ms, ?) WHERE call_id = ?")
+            .bind(at_ms)
+            .bind(call_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn attempt_answered(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE attempts SET answer_ms = COALESCE(answer_ms, ?) WHERE call_id = ?")
+            .bind(at_ms)
+            .bind(call_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn close_attempt(&self, call_id: &str, at_ms: i64, outcome: &str, cause: Option<&str>) -> StoreResult<()> {
+        sqlx::query("UPDATE attempts SET hangup_ms = ?, outcome = ?, hangup_cause = ? WHERE call_id = ? AND hangup_ms IS NULL")
+            .bind(at_ms)
+            .bind(outcome)
+            .bind(cause)
+            .bind(call_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn attempt(&self, call_id: &str) -> StoreResult<Option<Attempt>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE call_id = ?"));
+        let row = sqlx::query(sql).bind(call_id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(attempt_from).transpose()
+    }
+
+    async fn open_attempts(&self) -> StoreResult<Vec<Attempt>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE hangup_ms IS NULL"));
+        let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
+        rows.iter().map(attempt_from).collect()
+    }
+
+    async fn attempts_for_task(&self, task_id: i64) -> StoreResult<Vec<Attempt>> {
+        let sql = sqlx::AssertSqlSafe(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = ? ORDER BY originate_ms"));
+        let rows = sqlx::query(sql).bind(task_id).fetch_all(&self.pool).await?;
+        rows.iter().map(attempt_from).collect()
+    }
+
+    async fn insert_pop(&self, p: &NewPop) -> StoreResult<()> {
+        sqlx::query("INSERT INTO pops (pop_id, call_id, agent_id, customer_id, sent_ms, degraded) VALUES (?, ?, ?, ?, ?, ?)")
+            .bind(&p.pop_id)
+            .bind(&p.call_id)
+            .bind(&p.agent_id)
+            .bind(&p.customer_id)
+            .bind(p.sent_ms)
+            .bind(p.degraded as i64)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool> {
+        // Only the agent the pop went to can acknowledge it.
+        let r = sqlx::query("UPDATE pops SET acked_ms = ? WHERE pop_id = ? AND agent_id = ? AND acked_ms IS NULL")
+            .bind(at_ms)
+            .bind(pop_id)
+            .bind(agent_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn pops_for_call(&self, call_id: &str) -> StoreResult<Vec<(String, String, Option<i64>)>> {
+        let rows = sqlx::query("SELECT pop_id, agent_id, acked_ms FROM pops WHERE call_id = ? ORDER BY sent_ms")
+            .bind(call_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("pop_id")?, r.try_get("agent_id")?, r.try_get("acked_ms")?)))
+            .collect()
+    }
+}

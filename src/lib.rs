@@ -1,8 +1,11 @@
 //! dialpop: a dialer and screen-pop daemon beside a FreeSWITCH or Asterisk PBX.
 
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod dialer;
 pub mod popup;
 pub mod store;
 pub mod switch;
+pub mod web;

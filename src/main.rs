@@ -47,27 +47,34 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
     },
-    /// Everything in one process on the simulated switch: places a batch of
-    /// calls covering every outcome and reports how they went.
+    /// The daemon, with the switch, store and HTTP settings of a config file.
+    Serve {
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Everything in one process: the daemon, the simulated switch, and a
+    /// fresh SQLite database with sample customers, agents and a campaign.
     Demo {
-        /// How many calls to place.
+        #[arg(long, value_enum, default_value = "esl")]
+        protocol: Protocol,
+        #[arg(long, default_value_t = 5)]
+        agents: usize,
         #[arg(long, default_value_t = 50)]
-        calls: usize,
-        /// How many calls may be up at once.
-        #[arg(long, default_value_t = 10)]
-        concurrency: usize,
+        customers: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// Divides the scenario's ring and talk times.
+        /// Divides the simulated ring, talk and wrap-up times.
         #[arg(long, default_value_t = 10.0)]
         speed: f64,
-        /// Exit once every call has ended (the demo always does so today;
-        /// accepted for the campaign demo's interface).
+        /// Simulated agents work the campaign to its end, then the demo exits.
         #[arg(long)]
         exit_when_done: bool,
-        /// Print one JSON summary instead of the call log.
+        /// With --exit-when-done: print one JSON summary.
         #[arg(long, value_parser = ["json"])]
         report: Option<String>,
+        /// Where the agent page is served (port 0: any free port).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
     },
 }
 
@@ -93,32 +100,71 @@ fn main() -> ExitCode {
                 speed,
             }),
         ),
+        Command::Serve { config } => run_async("serve", "info", async move {
+            let cfg = dialpop::config::Config::load(&config)?;
+            let setup = dialpop::daemon::setup_from_config(&cfg).await?;
+            let daemon = dialpop::daemon::Daemon::start(setup).await?;
+            shutdown_signal().await;
+            tracing::info!("stopping");
+            daemon.stop().await;
+            Ok(())
+        }),
         Command::Demo {
-            calls,
-            concurrency,
+            protocol: Protocol::Esl,
+            agents,
+            customers,
             seed,
             speed,
-            exit_when_done: _,
+            exit_when_done,
             report,
+            listen,
         } => {
+            let listen = if exit_when_done && listen.port() == 8080 {
+                SocketAddr::from(([127, 0, 0, 1], 0))
+            } else {
+                listen
+            };
             let opts = DemoOptions {
-                calls,
-                concurrency: concurrency.max(1),
+                agents: agents.max(1),
+                customers,
                 seed,
-                speed,
+                speed: if speed > 0.0 { speed } else { 1.0 },
+                exit_when_done,
                 report_json: report.is_some(),
+                listen,
             };
             run_async("demo", "warn", async move {
-                let report = demo::run(opts.clone()).await?;
-                if opts.report_json {
-                    println!("{}", serde_json::to_string(&report)?);
-                } else {
-                    println!("{}", serde_json::to_string_pretty(&report)?);
+                if let Some(report) = demo::run(opts.clone()).await? {
+                    if opts.report_json {
+                        println!("{}", serde_json::to_string(&report)?);
+                    } else {
+                        println!("{}", serde_json::to_string_pretty(&report)?);
+                    }
                 }
                 Ok(())
             })
         }
     }
+}
+
+/// Ctrl-C or SIGTERM (systemd's stop).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 /// Logging to stderr (RUST_LOG overrides `default_level`), a runtime, and

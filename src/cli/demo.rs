@@ -1,138 +1,309 @@
-//! `dialpop demo`: the simulated FreeSWITCH on loopback, the ESL driver and
-//! the call manager, placing a batch of calls whose numbers cover every
-//! outcome of the default scenario, and a summary at the end.
-//!
-//! The campaign, the customer database and the agent page join this demo as
-//! they are built; today it shows the driver working end to end.
+//! `dialpop demo`: the daemon, the simulated FreeSWITCH on loopback and a
+//! fresh SQLite database seeded with customers, agents and a campaign.
+//! Interactive, it prints the agent page's URL and tokens and dials until
+//! Ctrl-C; with `--exit-when-done`, simulated agents (real WebSocket clients)
+//! work the campaign to its end and a report is printed.
 
-use crate::switch::calls::{CallEnd, CallState};
+use crate::daemon::{Daemon, DaemonSetup};
+use crate::dialer::DialPlan;
+use crate::popup::messages::{ClientMsg, ServerMsg};
+use crate::store::{Agent, Campaign, Customer, NewTask, Store, token_hash};
 use crate::switch::esl::client::EslClientConfig;
-use crate::switch::esl::driver::EslDriver;
-use crate::switch::manager::{CallManager, CallUpdate};
 use crate::switch::sim::{SimConfig, SimSwitch};
-use crate::switch::{AnswerAction, CallId, HangupCause, OriginateRequest};
+use futures::{SinkExt, StreamExt};
+use rand::{Rng, RngExt, SeedableRng};
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub struct DemoOptions {
-    pub calls: usize,
-    pub concurrency: usize,
+    pub agents: usize,
+    pub customers: usize,
     pub seed: u64,
     pub speed: f64,
+    pub exit_when_done: bool,
     pub report_json: bool,
+    pub listen: SocketAddr,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LatencyMs {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct DemoReport {
-    pub calls: usize,
-    pub answered: usize,
-    pub busy: usize,
-    pub no_answer: usize,
-    pub failed: usize,
-    /// Calls whose outcome was lost in a reconnect (none in a healthy run).
-    pub vanished: usize,
-    pub wall_ms: u128,
+    pub calls: u64,
+    pub answered: u64,
+    pub busy: u64,
+    pub no_answer: u64,
+    pub failed: u64,
+    pub vanished: u64,
+    pub pops_delivered: u64,
+    pub pops_acked: u64,
+    pub pop_latency_ms: LatencyMs,
+    pub double_dialed: u64,
+    pub tasks_left: u64,
+    pub wall_s: f64,
+    pub calls_per_s: f64,
 }
 
-/// A customer number for the n-th call: the leading digit of the last four
-/// picks the default scenario's outcome (1 answer, 2 busy, 3 no answer,
-/// 4 congestion, 5 long answer).
-fn number_for(n: usize) -> String {
-    const MIX: [u32; 10] = [1, 1, 1, 1, 5, 2, 2, 3, 4, 1];
-    format!("1555{}{:03}", MIX[n % MIX.len()], n % 1000)
+const CAMPAIGN: &str = "demo";
+
+/// Names in several scripts, as a real customer base has them.
+const GIVEN: &[&str] = &[
+    "王芳", "李伟", "张敏", "陈静", "Ana", "João", "Zoë", "Mehmet", "Fatima", "Олег", "Наталья", "أحمد", "فاطمة", "Priya",
+    "राहुल", "Yuki", "さくら", "Liam", "Chloé", "Søren", "Nguyễn", "Kwame", "Aroha", "Mateo",
+];
+const FAMILY: &[&str] = &[
+    "", "", "", "", "Lima", "Silva", "O'Brien", "Yılmaz", "Haddad", "Иванов", "Петрова", "الحسن", "Sharma", "Tanaka",
+    "Dubois", "Jensen", "Văn An", "Mensah", "Ngata", "García",
+];
+const TIERS: &[&str] = &["bronze", "silver", "silver", "gold", "gold", "platinum"];
+const CITIES: &[&str] = &["上海", "São Paulo", "İstanbul", "Москва", "القاهرة", "Mumbai", "東京", "Paris", "Accra", "Auckland"];
+
+/// A customer number whose last four digits pick the simulated outcome
+/// (the lab scenario): mostly answered, some busy, unanswered, congested.
+fn phone_for(rng: &mut impl Rng) -> String {
+    let r: u32 = rng.random_range(0..100);
+    let lead = match r {
+        0..=69 => 1,  // answers, talks 5 s
+        70..=79 => 5, // answers, talks 60 s
+        80..=89 => 2, // busy
+        90..=94 => 3, // no answer
+        _ => 4,       // congestion
+    };
+    format!("+1555{:03}{lead}{:03}", rng.random_range(0..1000), rng.random_range(0..1000))
 }
 
-pub async fn run(opts: DemoOptions) -> anyhow::Result<DemoReport> {
+fn customer(i: usize, rng: &mut impl Rng) -> Customer {
+    let given = GIVEN[rng.random_range(0..GIVEN.len())];
+    let family = FAMILY[rng.random_range(0..FAMILY.len())];
+    let name = if family.is_empty() || given.chars().any(|c| c as u32 >= 0x3000) {
+        // CJK names stand alone here (family name first, no space).
+        given.to_string()
+    } else {
+        format!("{given} {family}")
+    };
+    let mut fields = serde_json::Map::new();
+    fields.insert("city".into(), CITIES[rng.random_range(0..CITIES.len())].into());
+    fields.insert("open_orders".into(), rng.random_range(0..6u32).into());
+    fields.insert("lifetime_value".into(), format!("{}.{:02}", rng.random_range(20..20000u32), rng.random_range(0..100u32)).into());
+    fields.insert("last_contact".into(), format!("2026-{:02}-{:02}", rng.random_range(1..11u32), rng.random_range(1..28u32)).into());
+    Customer {
+        id: format!("c{i:06}"),
+        name,
+        phone: phone_for(rng),
+        email: Some(format!("customer{i}@example.com")),
+        tier: Some(TIERS[rng.random_range(0..TIERS.len())].to_string()),
+        vip: rng.random_range(0..100u32) < 5,
+        fields,
+    }
+}
+
+fn token(rng: &mut impl Rng) -> String {
+    (0..32).map(|_| format!("{:02x}", rng.random_range(0..=255u8))).collect()
+}
+
+/// Seeds the store; returns each agent with its token.
+async fn seed(store: &Arc<dyn Store>, opts: &DemoOptions) -> anyhow::Result<Vec<(Agent, String)>> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    store
+        .upsert_campaign(&Campaign {
+            id: CAMPAIGN.into(),
+            name: "Demo outbound".into(),
+            active: true,
+            pop_trigger: "answer".into(),
+            max_attempts: 2,
+            // Busy and unanswered numbers get one more try, 30 s later.
+            retry_delay_ms: (30_000.0 / opts.speed) as i64,
+        })
+        .await?;
+    for i in 0..opts.customers {
+        let c = customer(i, &mut rng);
+        store.upsert_customer(&c).await?;
+        store
+            .add_task(&NewTask {
+                campaign_id: CAMPAIGN.into(),
+                customer_id: c.id.clone(),
+                phone: c.phone.clone(),
+                priority: if c.vip { 10 } else { 0 },
+            })
+            .await?;
+    }
+    let mut agents = Vec::new();
+    for i in 0..opts.agents {
+        let a = Agent {
+            id: format!("agent{:03}", i + 1),
+            name: format!("{} (agent {})", GIVEN[i % GIVEN.len()], i + 1),
+            extension: format!("8{:03}", i % 1000),
+            campaign_id: CAMPAIGN.into(),
+        };
+        let t = token(&mut rng);
+        store.upsert_agent(&a, &token_hash(&t)).await?;
+        agents.push((a, t));
+    }
+    Ok(agents)
+}
+
+/// A simulated agent: signs in, acknowledges every pop at once, and ends
+/// each wrap-up after a moment, until told to stop.
+async fn simulated_agent(url: String, token: String, wrap_up: Duration, stop: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
+    let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
+    let (mut tx, mut rx) = ws.split();
+    let auth = serde_json::to_string(&ClientMsg::Auth { token })?;
+    tx.send(tokio_tungstenite::tungstenite::Message::Text(auth.into())).await?;
+    loop {
+        let msg = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            m = rx.next() => m,
+        };
+        let Some(msg) = msg else { return Ok(()) };
+        let tokio_tungstenite::tungstenite::Message::Text(text) = msg? else { continue };
+        let reply = match serde_json::from_str::<ServerMsg>(&text) {
+            Ok(ServerMsg::Pop { pop_id, .. }) => Some(ClientMsg::Ack { pop_id }),
+            Ok(ServerMsg::State { state, .. }) if state == crate::popup::messages::AgentStateName::WrapUp => {
+                tokio::time::sleep(wrap_up).await;
+                Some(ClientMsg::Ready)
+            }
+            Ok(ServerMsg::Error { error }) => anyhow::bail!("agent refused: {error}"),
+            _ => None,
+        };
+        if let Some(r) = reply {
+            tx.send(tokio_tungstenite::tungstenite::Message::Text(serde_json::to_string(&r)?.into()))
+                .await?;
+        }
+    }
+}
+
+pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
+    let db = std::env::temp_dir().join(format!("dialpop-demo-{}-{}.db", std::process::id(), opts.seed));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let store = crate::store::open(&format!("sqlite://{}", db.display())).await?;
+    let agents = seed(&store, &opts).await?;
+
     let sim = SimSwitch::start(SimConfig {
         seed: opts.seed,
         speed: opts.speed,
         ..SimConfig::default()
     })
     .await?;
-    let addr = sim.local_addr().to_string();
-    let password = SimConfig::default().password;
-    if !opts.report_json {
-        println!("simulated FreeSWITCH listening on {addr} (ESL)");
-    }
-    let (driver, notices) = EslDriver::connect(EslClientConfig::new(addr, password)).await?;
-    let client = driver.client().clone();
-    let (manager, mut updates) = CallManager::start(Arc::new(driver), notices);
-
-    let start = Instant::now();
-    let mut report = DemoReport {
-        calls: opts.calls,
-        ..DemoReport::default()
+    let api_token = token(&mut rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5eed));
+    let mut esl = EslClientConfig::new(sim.local_addr().to_string(), SimConfig::default().password);
+    esl.event_queue = 64 * 1024;
+    let setup = DaemonSetup {
+        store: store.clone(),
+        listen: opts.listen,
+        api_token_sha256: token_hash(&api_token),
+        esl,
+        plan: DialPlan {
+            switch_name: "sim".into(),
+            customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),
+            gateway: "demo".into(),
+            agent_dial_string: "user/{extension}".into(),
+            connect_extension: "dialpop_connect".into(),
+            connect_context: "dialpop".into(),
+            caller_id_number: Some("+15550100".into()),
+            caller_id_name: Some("dialpop demo".into()),
+            ring_timeout: Duration::from_secs(30),
+            wrap_up: Duration::from_secs_f64(10.0 / opts.speed),
+            max_calls: opts.agents.max(1),
+        },
     };
-    let mut numbers: HashMap<CallId, String> = HashMap::new();
-    let mut answered: std::collections::HashSet<CallId> = std::collections::HashSet::new();
-    let mut next = 0usize;
-    let mut live = 0usize;
-    let mut done = 0usize;
-    while done < opts.calls {
-        while live < opts.concurrency && next < opts.calls {
-            let id = CallId::new_random();
-            let number = number_for(next);
-            numbers.insert(id.clone(), number.clone());
-            let req = OriginateRequest {
-                call_id: id.clone(),
-                destination: format!("sofia/gateway/demo/{number}"),
-                caller_id_number: Some("5550100".into()),
-                caller_id_name: Some("dialpop demo".into()),
-                timeout: Duration::from_secs(15),
-                variables: vec![("dialpop_demo_call".into(), next.to_string())],
-                on_answer: AnswerAction::Park,
-            };
-            next += 1;
-            live += 1;
-            if let Err(e) = manager.originate(req).await {
-                anyhow::bail!("originate refused: {e}");
-            }
+    let started = Instant::now();
+    let daemon = Daemon::start(setup).await?;
+    let page = format!("http://{}/agent", daemon.addr);
+    let ws_url = format!("ws://{}/ws/agent", daemon.addr);
+
+    if !opts.exit_when_done {
+        println!("dialpop demo: {} customers, {} agents, simulated FreeSWITCH at {}", opts.customers, opts.agents, sim.local_addr());
+        println!("database: {}", db.display());
+        println!("agent page: {page}");
+        println!("API token (Bearer): {api_token}");
+        for (a, t) in agents.iter().take(10) {
+            println!("  {:<10} ext {}  token {t}  {}", a.id, a.extension, a.name);
         }
-        let Some(update) = tokio::time::timeout(Duration::from_secs(120), updates.recv()).await?
-        else {
-            anyhow::bail!("the call manager stopped");
-        };
-        if let CallUpdate::Changed { call_id, to, .. } = update {
-            let number = numbers.get(&call_id).map(String::as_str).unwrap_or("?");
-            if !opts.report_json {
-                println!(
-                    "{:>8.1}s  {call_id}  {number:<12} {}",
-                    start.elapsed().as_secs_f64(),
-                    describe(&to)
-                );
-            }
-            if to == CallState::Answered {
-                answered.insert(call_id.clone());
-            }
-            if let CallState::Ended(end) = to {
-                live -= 1;
-                done += 1;
-                match end {
-                    _ if answered.contains(&call_id) => report.answered += 1,
-                    CallEnd::HungUp(HangupCause::UserBusy)
-                    | CallEnd::Failed(HangupCause::UserBusy) => report.busy += 1,
-                    CallEnd::HungUp(HangupCause::NoAnswer)
-                    | CallEnd::Failed(HangupCause::NoAnswer) => report.no_answer += 1,
-                    CallEnd::Failed(_) | CallEnd::HungUp(_) => report.failed += 1,
-                    CallEnd::Vanished => report.vanished += 1,
-                }
-            }
+        if agents.len() > 10 {
+            println!("  … {} more agents", agents.len() - 10);
+        }
+        println!("Sign in on the agent page with a token; calls start as soon as an agent is available. Ctrl-C stops.");
+        tokio::signal::ctrl_c().await?;
+        daemon.stop().await;
+        sim.shutdown().await;
+        return Ok(None);
+    }
+
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut workers = Vec::new();
+    for (_, t) in &agents {
+        let wrap = Duration::from_secs_f64((2.0 / opts.speed).min(0.2));
+        workers.push(tokio::spawn(simulated_agent(ws_url.clone(), t.clone(), wrap, stop.clone())));
+    }
+    // Work until no task is pending or being dialed.
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let counts = store.task_counts(CAMPAIGN).await?;
+        if counts.pending == 0 && counts.dialing == 0 {
+            break;
+        }
+        if workers.iter().all(|w| w.is_finished()) {
+            anyhow::bail!("every simulated agent stopped");
         }
     }
-    report.wall_ms = start.elapsed().as_millis();
-    // Say goodbye before the switch goes, as a daemon stopping would.
-    client.shutdown().await;
+    let wall = started.elapsed();
+    stop.cancel();
+    for w in workers {
+        if let Ok(Err(e)) = w.await {
+            tracing::warn!(error = %e, "a simulated agent failed");
+        }
+    }
+    let snap = daemon.dialer.snapshot().await.ok_or_else(|| anyhow::anyhow!("dialer stopped"))?;
+    let (delivered, acked, p50, p99, max) = daemon.hub.stats.summary();
+    let counts = store.task_counts(CAMPAIGN).await?;
+    let double_dialed = double_dialed(&sim, &store).await?;
+    daemon.stop().await;
     sim.shutdown().await;
-    Ok(report)
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let s = snap.stats;
+    Ok(Some(DemoReport {
+        calls: s.calls,
+        answered: s.answered,
+        busy: s.busy,
+        no_answer: s.no_answer,
+        failed: s.failed,
+        vanished: s.vanished,
+        pops_delivered: delivered,
+        pops_acked: acked,
+        pop_latency_ms: LatencyMs { p50, p99, max },
+        double_dialed,
+        tasks_left: counts.pending + counts.dialing,
+        wall_s: wall.as_secs_f64(),
+        calls_per_s: s.calls as f64 / wall.as_secs_f64().max(1e-9),
+    }))
 }
 
-fn describe(s: &CallState) -> String {
-    match s {
-        CallState::Ended(CallEnd::HungUp(c)) => format!("hung up ({c})"),
-        CallState::Ended(CallEnd::Failed(c)) => format!("failed ({c})"),
-        CallState::Ended(CallEnd::Vanished) => "lost during a reconnect".into(),
-        other => format!("{other:?}").to_lowercase(),
+/// Tasks the switch saw originated more often than the attempts recorded
+/// for them (each attempt is one originate).
+pub async fn double_dialed(sim: &SimSwitch, store: &Arc<dyn Store>) -> anyhow::Result<u64> {
+    let mut per_task: HashMap<i64, usize> = HashMap::new();
+    for o in sim.originates().commands {
+        if let Some(id) = o.variable("dialpop_task_id").and_then(|v| v.parse().ok()) {
+            *per_task.entry(id).or_default() += 1;
+        }
     }
+    let mut doubled = 0;
+    for (task, n) in per_task {
+        if n > store.attempts_for_task(task).await?.len() {
+            doubled += 1;
+        }
+    }
+    Ok(doubled)
 }

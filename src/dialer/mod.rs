@@ -8,7 +8,7 @@ pub mod agents;
 
 use crate::popup::build_pop;
 use crate::popup::hub::{AgentHub, Presence};
-use crate::popup::messages::ServerMsg;
+use crate::popup::messages::{AgentStateName, ServerMsg};
 use crate::store::{Agent, Customer, NewAttempt, NewPop, Store, Task, TaskNext, now_ms};
 use crate::switch::calls::{CallEnd, CallState};
 use crate::switch::manager::{CallManager, CallUpdate};
@@ -65,6 +65,7 @@ pub struct DialerSnapshot {
 enum Command {
     TasksAdded,
     Snapshot(oneshot::Sender<DialerSnapshot>),
+    AgentState(String, oneshot::Sender<AgentStateName>),
 }
 
 enum Internal {
@@ -81,6 +82,15 @@ impl DialerHandle {
     /// New tasks may be due: look again at once.
     pub async fn tasks_added(&self) {
         let _ = self.tx.send(Command::TasksAdded).await;
+    }
+
+    /// The agent's state as its page shows it.
+    pub async fn agent_state(&self, agent_id: &str) -> AgentStateName {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Command::AgentState(agent_id.to_string(), tx)).await.is_err() {
+            return AgentStateName::LoggedOut;
+        }
+        rx.await.unwrap_or(AgentStateName::LoggedOut)
     }
 
     pub async fn snapshot(&self) -> Option<DialerSnapshot> {
@@ -215,6 +225,9 @@ impl Dialer {
                     Some(Command::TasksAdded) => self.idle_until.clear(),
                     Some(Command::Snapshot(reply)) => {
                         let _ = reply.send(self.snapshot());
+                    }
+                    Some(Command::AgentState(id, reply)) => {
+                        let _ = reply.send(self.agents.state(&id).map_or(AgentStateName::LoggedOut, AgentState::name));
                     }
                     None => return,
                 },

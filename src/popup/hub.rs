@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 /// What the dialer hears from the hub.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Presence {
-    /// The agent's first page opened.
+    /// A page of the agent opened (the dialer answers with the state).
     Online(String),
     /// The agent's last page closed.
     Offline(String),
@@ -185,12 +185,9 @@ async fn run(mut rx: mpsc::Receiver<Command>, presence: mpsc::Sender<Presence>, 
             Command::Register { agent_id, tx, reply } => {
                 let conn = next_conn;
                 next_conn += 1;
-                let list = pages.entry(agent_id.clone()).or_default();
-                list.push((conn, tx));
-                if list.len() == 1 {
-                    let _ = presence.send(Presence::Online(agent_id)).await;
-                }
+                pages.entry(agent_id.clone()).or_default().push((conn, tx));
                 let _ = reply.send(conn);
+                let _ = presence.send(Presence::Online(agent_id)).await;
             }
             Command::Unregister { agent_id, conn } => {
                 if let Some(list) = pages.get_mut(&agent_id) {

@@ -443,8 +443,19 @@ impl Default for Scenario {
                 matcher: Matcher::Any,
                 ..simple("*", 1.0, Outcome::Answer, 5.0)
             },
-            extensions: Vec::new(),
+            extensions: vec![dialpop_connect()],
         }
+    }
+}
+
+/// What `dialplan/freeswitch/dialpop.xml` does for an answered customer:
+/// bridge to the agent dial string dialpop put in `dialpop_agent_dial`.
+pub fn dialpop_connect() -> Extension {
+    Extension {
+        name: "dialpop_connect".into(),
+        context: Some("dialpop".into()),
+        app: "bridge".into(),
+        data: "${dialpop_agent_dial}".into(),
     }
 }
 
@@ -481,6 +492,8 @@ impl Scenario {
                 app: e.app,
                 data: e.data,
             })
+            // The file's own extensions come first and may override it.
+            .chain(std::iter::once(dialpop_connect()))
             .collect();
         Ok(Scenario {
             rules,

@@ -1,0 +1,87 @@
+//! HTTP: the agent page and its WebSocket, the REST API, health.
+
+pub mod tasks;
+pub mod ws;
+
+use crate::dialer::DialerHandle;
+use crate::popup::hub::AgentHub;
+use crate::store::Store;
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Json, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub dialer: DialerHandle,
+    pub hub: AgentHub,
+    /// SHA-256 (hex) of the API bearer token.
+    pub api_token_sha256: String,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/agent", get(agent_page))
+        .route("/ws/agent", get(ws::agent_socket))
+        .route("/api/outbound/tasks", post(tasks::create))
+        .route("/api/status", get(status))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn agent_page() -> impl IntoResponse {
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'",
+            ),
+        ],
+        Html(crate::web::AGENT_PAGE),
+    )
+}
+
+/// A JSON error with the field it is about, if any.
+pub fn error(status: StatusCode, message: impl Into<String>, field: Option<&str>) -> Response {
+    let mut body = json!({"error": message.into()});
+    if let Some(f) = field {
+        body["field"] = json!(f);
+    }
+    (status, Json(body)).into_response()
+}
+
+/// Checks `Authorization: Bearer <token>` against the configured hash.
+pub fn check_bearer(headers: &HeaderMap, expected_sha256: &str) -> Result<(), Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match token {
+        Some(t) if !t.is_empty() && constant_time_eq(crate::store::token_hash(t).as_bytes(), expected_sha256.to_ascii_lowercase().as_bytes()) => Ok(()),
+        Some(_) => Err(error(StatusCode::UNAUTHORIZED, "invalid bearer token", None)),
+        None => Err(error(StatusCode::UNAUTHORIZED, "missing bearer token (Authorization: Bearer ...)", None)),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn status(axum::extract::State(s): axum::extract::State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = check_bearer(&headers, &s.api_token_sha256) {
+        return r;
+    }
+    match s.dialer.snapshot().await {
+        Some(snap) => Json(snap).into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "dialer not running", None),
+    }
+}

@@ -1,0 +1,97 @@
+//! `/ws/agent`: an agent's page. The first message authenticates
+//! (`{"type":"auth","token":..}`), because a browser cannot set headers on a
+//! WebSocket and a token in the URL would end up in access logs.
+
+use super::AppState;
+use crate::popup::messages::{AgentInfo, ClientMsg, ServerMsg};
+use crate::store::token_hash;
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// Close code for a refused token; the page does not reconnect on it.
+pub const CLOSE_UNAUTHORIZED: u16 = 4401;
+
+pub async fn agent_socket(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    ws.max_message_size(64 * 1024).on_upgrade(move |socket| session(s, socket))
+}
+
+async fn refuse(mut socket: WebSocket, why: &str) {
+    let msg = ServerMsg::Error { error: why.to_string() };
+    if let Ok(text) = serde_json::to_string(&msg) {
+        let _ = socket.send(Message::Text(text.into())).await;
+    }
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: CLOSE_UNAUTHORIZED,
+            reason: why.to_string().into(),
+        })))
+        .await;
+}
+
+async fn session(s: AppState, mut socket: WebSocket) {
+    let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv()).await;
+    let token = match first {
+        Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientMsg>(&t) {
+            Ok(ClientMsg::Auth { token }) => token,
+            _ => return refuse(socket, "the first message must be {\"type\":\"auth\",\"token\":...}").await,
+        },
+        Ok(_) => return,
+        Err(_) => return refuse(socket, "no auth message within 10 s").await,
+    };
+    let agent = match s.store.agent_by_token_hash(&token_hash(&token)).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return refuse(socket, "invalid token").await,
+        Err(e) => {
+            tracing::error!(error = %e, "store error during agent login");
+            return refuse(socket, "service unavailable").await;
+        }
+    };
+    drop(token);
+    let (tx, mut rx) = mpsc::channel::<Arc<str>>(256);
+    let hello = ServerMsg::Hello {
+        agent: AgentInfo {
+            id: agent.id.clone(),
+            name: agent.name.clone(),
+            extension: agent.extension.clone(),
+        },
+        state: s.dialer.agent_state(&agent.id).await,
+    };
+    if let Ok(text) = serde_json::to_string(&hello)
+        && socket.send(Message::Text(text.into())).await.is_err()
+    {
+        return;
+    }
+    let Some(conn) = s.hub.register(&agent.id, tx).await else { return };
+    tracing::info!(agent = %agent.id, conn, "agent page connected");
+    let (mut sink, mut stream) = socket.split();
+    loop {
+        tokio::select! {
+            out = rx.recv() => match out {
+                Some(text) => {
+                    if sink.send(Message::Text(text.as_ref().into())).await.is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            inc = stream.next() => match inc {
+                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientMsg>(&t) {
+                    Ok(ClientMsg::Ack { pop_id }) => s.hub.ack(&agent.id, &pop_id).await,
+                    Ok(ClientMsg::Ready) => s.hub.ready(&agent.id).await,
+                    Ok(ClientMsg::Auth { .. }) => {}
+                    Err(_) => tracing::debug!(agent = %agent.id, "ignoring a message the page should not send"),
+                },
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+    s.hub.unregister(&agent.id, conn).await;
+    tracing::info!(agent = %agent.id, conn, "agent page disconnected");
+}

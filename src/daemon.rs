@@ -1,0 +1,154 @@
+//! The daemon assembled: switch driver → call manager → dialer → agent hub
+//! → HTTP. `dialpop serve`, the demo and the integration tests all start it
+//! through here, so they run the same wiring.
+
+use crate::api::{AppState, router};
+use crate::config::Config;
+use crate::dialer::{DialPlan, Dialer, DialerHandle};
+use crate::popup::hub::AgentHub;
+use crate::store::{Agent, Campaign, Store};
+use crate::switch::esl::client::{ClientError, EslClient, EslClientConfig};
+use crate::switch::esl::driver::EslDriver;
+use crate::switch::manager::CallManager;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Everything the daemon needs, however it was configured.
+#[derive(Clone)]
+pub struct DaemonSetup {
+    pub store: Arc<dyn Store>,
+    pub listen: SocketAddr,
+    pub api_token_sha256: String,
+    pub esl: EslClientConfig,
+    pub plan: DialPlan,
+}
+
+pub struct Daemon {
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub hub: AgentHub,
+    pub dialer: DialerHandle,
+    client: EslClient,
+    http: JoinHandle<()>,
+}
+
+impl Daemon {
+    /// Connects to the switch (retrying while it is unreachable, but not on
+    /// a wrong password), then starts dialing and serving.
+    pub async fn start(setup: DaemonSetup) -> anyhow::Result<Daemon> {
+        let (driver, notices) = connect_switch(&setup.esl).await?;
+        let client = driver.client().clone();
+        let (manager, updates) = CallManager::start(Arc::new(driver), notices);
+        let (hub, presence) = AgentHub::start(setup.store.clone());
+        let agents = setup.store.agents().await?;
+        let dialer = Dialer::start(
+            setup.store.clone(),
+            manager,
+            updates,
+            hub.clone(),
+            presence,
+            setup.plan.clone(),
+            agents,
+        )
+        .await?;
+        let listener = tokio::net::TcpListener::bind(setup.listen).await?;
+        let addr = listener.local_addr()?;
+        let app = router(AppState {
+            store: setup.store.clone(),
+            dialer: dialer.clone(),
+            hub: hub.clone(),
+            api_token_sha256: setup.api_token_sha256.clone(),
+        });
+        let http = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "HTTP server stopped");
+            }
+        });
+        tracing::info!(%addr, "dialpop listening");
+        Ok(Daemon {
+            addr,
+            store: setup.store,
+            hub,
+            dialer,
+            client,
+            http,
+        })
+    }
+
+    /// Leaves the switch politely and stops serving.
+    pub async fn stop(self) {
+        self.client.shutdown().await;
+        self.http.abort();
+    }
+}
+
+async fn connect_switch(
+    config: &EslClientConfig,
+) -> anyhow::Result<(EslDriver, tokio::sync::mpsc::Receiver<crate::switch::driver::DriverNotice>)> {
+    let mut wait = config.backoff_initial;
+    loop {
+        match EslDriver::connect(config.clone()).await {
+            Ok(pair) => return Ok(pair),
+            Err(e) if e.is_fatal() => return Err(e.into()),
+            Err(e @ ClientError::Connect { .. }) => {
+                tracing::warn!(error = %e, retry_in = ?wait, "switch unreachable; retrying");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(config.backoff_max);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// The daemon's setup from a config file; campaigns and agents declared
+/// there are written to the store.
+pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
+    let store = crate::store::open(&cfg.store.url).await?;
+    for c in &cfg.campaigns {
+        store
+            .upsert_campaign(&Campaign {
+                id: c.id.clone(),
+                name: c.name.clone(),
+                active: true,
+                pop_trigger: "answer".into(),
+                max_attempts: c.max_attempts,
+                retry_delay_ms: (c.retry_delay_seconds * 1000.0) as i64,
+            })
+            .await?;
+    }
+    for a in &cfg.agents {
+        store
+            .upsert_agent(
+                &Agent {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    extension: a.extension.clone(),
+                    campaign_id: a.campaign.clone(),
+                },
+                &a.token_sha256.to_ascii_lowercase(),
+            )
+            .await?;
+    }
+    let sw = &cfg.switch;
+    Ok(DaemonSetup {
+        store,
+        listen: cfg.http.listen,
+        api_token_sha256: cfg.api.token_sha256.to_ascii_lowercase(),
+        esl: EslClientConfig::new(sw.address.clone(), sw.password.clone()),
+        plan: DialPlan {
+            switch_name: sw.name.clone(),
+            customer_dial_string: sw.customer_dial_string.clone(),
+            gateway: sw.gateway.clone(),
+            agent_dial_string: sw.agent_dial_string.clone(),
+            connect_extension: sw.connect_extension.clone(),
+            connect_context: sw.connect_context.clone(),
+            caller_id_number: sw.caller_id_number.clone(),
+            caller_id_name: sw.caller_id_name.clone(),
+            ring_timeout: Duration::from_secs(cfg.dialer.ring_timeout_seconds),
+            wrap_up: Duration::from_secs_f64(cfg.dialer.wrap_up_seconds),
+            max_calls: sw.max_calls,
+        },
+    })
+}

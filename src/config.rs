@@ -134,11 +134,18 @@ pub struct AgentConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("config file {path}: {message}")]
     Parse { path: String, message: String },
     #[error("config file {path}: key `{key}`: {problem}")]
-    Invalid { path: String, key: String, problem: String },
+    Invalid {
+        path: String,
+        key: String,
+        problem: String,
+    },
 }
 
 impl Config {
@@ -169,7 +176,10 @@ impl Config {
         };
         let is_sha256 = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
         if !is_sha256(&self.api.token_sha256) {
-            return Err(bad("api.token_sha256", "must be 64 hex digits (sha256sum of the token)"));
+            return Err(bad(
+                "api.token_sha256",
+                "must be 64 hex digits (sha256sum of the token)",
+            ));
         }
         if !self.switch.customer_dial_string.contains("{phone}") {
             return Err(bad("switch.customer_dial_string", "must contain {phone}"));
@@ -181,25 +191,48 @@ impl Config {
             return Err(bad("switch.max_calls", "must be at least 1"));
         }
         if !(self.dialer.wrap_up_seconds >= 0.0 && self.dialer.wrap_up_seconds.is_finite()) {
-            return Err(bad("dialer.wrap_up_seconds", "must be a non-negative number"));
+            return Err(bad(
+                "dialer.wrap_up_seconds",
+                "must be a non-negative number",
+            ));
         }
         for (i, c) in self.campaigns.iter().enumerate() {
             if c.max_attempts == 0 {
-                return Err(bad(&format!("campaign[{i}].max_attempts"), "must be at least 1"));
+                return Err(bad(
+                    &format!("campaign[{i}].max_attempts"),
+                    "must be at least 1",
+                ));
             }
             if !(c.retry_delay_seconds >= 0.0 && c.retry_delay_seconds.is_finite()) {
-                return Err(bad(&format!("campaign[{i}].retry_delay_seconds"), "must be a non-negative number"));
+                return Err(bad(
+                    &format!("campaign[{i}].retry_delay_seconds"),
+                    "must be a non-negative number",
+                ));
             }
         }
         for (i, a) in self.agents.iter().enumerate() {
             if !is_sha256(&a.token_sha256) {
-                return Err(bad(&format!("agent[{i}].token_sha256"), "must be 64 hex digits"));
+                return Err(bad(
+                    &format!("agent[{i}].token_sha256"),
+                    "must be 64 hex digits",
+                ));
             }
             if !self.campaigns.iter().any(|c| c.id == a.campaign) {
-                return Err(bad(&format!("agent[{i}].campaign"), &format!("no [[campaign]] has id {:?}", a.campaign)));
+                return Err(bad(
+                    &format!("agent[{i}].campaign"),
+                    &format!("no [[campaign]] has id {:?}", a.campaign),
+                ));
             }
-            if a.extension.is_empty() || !a.extension.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-                return Err(bad(&format!("agent[{i}].extension"), "must be letters, digits, _ or -"));
+            if a.extension.is_empty()
+                || !a
+                    .extension
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                return Err(bad(
+                    &format!("agent[{i}].extension"),
+                    "must be letters, digits, _ or -",
+                ));
             }
         }
         Ok(())

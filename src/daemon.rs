@@ -86,7 +86,10 @@ impl Daemon {
 
 async fn connect_switch(
     config: &EslClientConfig,
-) -> anyhow::Result<(EslDriver, tokio::sync::mpsc::Receiver<crate::switch::driver::DriverNotice>)> {
+) -> anyhow::Result<(
+    EslDriver,
+    tokio::sync::mpsc::Receiver<crate::switch::driver::DriverNotice>,
+)> {
     let mut wait = config.backoff_initial;
     loop {
         match EslDriver::connect(config.clone()).await {

@@ -66,9 +66,25 @@ pub fn check_bearer(headers: &HeaderMap, expected_sha256: &str) -> Result<(), Re
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
     match token {
-        Some(t) if !t.is_empty() && constant_time_eq(crate::store::token_hash(t).as_bytes(), expected_sha256.to_ascii_lowercase().as_bytes()) => Ok(()),
-        Some(_) => Err(error(StatusCode::UNAUTHORIZED, "invalid bearer token", None)),
-        None => Err(error(StatusCode::UNAUTHORIZED, "missing bearer token (Authorization: Bearer ...)", None)),
+        Some(t)
+            if !t.is_empty()
+                && constant_time_eq(
+                    crate::store::token_hash(t).as_bytes(),
+                    expected_sha256.to_ascii_lowercase().as_bytes(),
+                ) =>
+        {
+            Ok(())
+        }
+        Some(_) => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "invalid bearer token",
+            None,
+        )),
+        None => Err(error(
+            StatusCode::UNAUTHORIZED,
+            "missing bearer token (Authorization: Bearer ...)",
+            None,
+        )),
     }
 }
 
@@ -76,7 +92,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn status(axum::extract::State(s): axum::extract::State<AppState>, headers: HeaderMap) -> Response {
+async fn status(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check_bearer(&headers, &s.api_token_sha256) {
         return r;
     }

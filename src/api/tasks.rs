@@ -10,27 +10,53 @@ use serde_json::{Value, json};
 
 fn text_field(body: &Value, name: &str, max: usize) -> Result<String, Response> {
     match body.get(name) {
-        Some(Value::String(s)) if s.trim().is_empty() => Err(error(StatusCode::BAD_REQUEST, format!("{name} is empty"), Some(name))),
-        Some(Value::String(s)) if s.len() > max => {
-            Err(error(StatusCode::BAD_REQUEST, format!("{name} is longer than {max} characters"), Some(name)))
-        }
-        Some(Value::String(s)) if s.chars().any(char::is_control) => {
-            Err(error(StatusCode::BAD_REQUEST, format!("{name} contains control characters"), Some(name)))
-        }
+        Some(Value::String(s)) if s.trim().is_empty() => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{name} is empty"),
+            Some(name),
+        )),
+        Some(Value::String(s)) if s.len() > max => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{name} is longer than {max} characters"),
+            Some(name),
+        )),
+        Some(Value::String(s)) if s.chars().any(char::is_control) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{name} contains control characters"),
+            Some(name),
+        )),
         Some(Value::String(s)) => Ok(s.trim().to_string()),
-        Some(_) => Err(error(StatusCode::BAD_REQUEST, format!("{name} must be a string"), Some(name))),
-        None => Err(error(StatusCode::BAD_REQUEST, format!("{name} is required"), Some(name))),
+        Some(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{name} must be a string"),
+            Some(name),
+        )),
+        None => Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{name} is required"),
+            Some(name),
+        )),
     }
 }
 
-pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     if let Err(r) = check_bearer(&headers, &s.api_token_sha256) {
         return r;
     }
     let body: Value = match serde_json::from_slice(&body) {
         Ok(v @ Value::Object(_)) => v,
         Ok(_) => return error(StatusCode::BAD_REQUEST, "body must be a JSON object", None),
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("body is not valid JSON: {e}"), None),
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("body is not valid JSON: {e}"),
+                None,
+            );
+        }
     };
     let task = match parse(&body) {
         Ok(t) => t,
@@ -38,7 +64,13 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::b
     };
     match s.store.campaign(&task.campaign_id).await {
         Ok(Some(_)) => {}
-        Ok(None) => return error(StatusCode::BAD_REQUEST, format!("no campaign {:?}", task.campaign_id), Some("campaign")),
+        Ok(None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("no campaign {:?}", task.campaign_id),
+                Some("campaign"),
+            );
+        }
         Err(e) => {
             tracing::error!(error = %e, "store error looking up a campaign");
             return error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable", None);
@@ -47,7 +79,11 @@ pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::b
     match s.store.add_task(&task).await {
         Ok(id) => {
             s.dialer.tasks_added().await;
-            (StatusCode::CREATED, Json(json!({"task_id": id, "status": "pending"}))).into_response()
+            (
+                StatusCode::CREATED,
+                Json(json!({"task_id": id, "status": "pending"})),
+            )
+                .into_response()
         }
         Err(e) => {
             tracing::error!(error = %e, "store error adding a task");
@@ -71,9 +107,21 @@ fn parse(body: &Value) -> Result<NewTask, Response> {
         None | Some(Value::Null) => 0,
         Some(Value::Number(n)) => match n.as_i64() {
             Some(p) if (0..=1000).contains(&p) => p,
-            _ => return Err(error(StatusCode::BAD_REQUEST, "priority must be a whole number from 0 to 1000", Some("priority"))),
+            _ => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "priority must be a whole number from 0 to 1000",
+                    Some("priority"),
+                ));
+            }
         },
-        Some(_) => return Err(error(StatusCode::BAD_REQUEST, "priority must be a number", Some("priority"))),
+        Some(_) => {
+            return Err(error(
+                StatusCode::BAD_REQUEST,
+                "priority must be a number",
+                Some("priority"),
+            ));
+        }
     };
     Ok(NewTask {
         campaign_id,

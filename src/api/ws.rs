@@ -18,11 +18,14 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 
 pub async fn agent_socket(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
-    ws.max_message_size(64 * 1024).on_upgrade(move |socket| session(s, socket))
+    ws.max_message_size(64 * 1024)
+        .on_upgrade(move |socket| session(s, socket))
 }
 
 async fn refuse(mut socket: WebSocket, why: &str) {
-    let msg = ServerMsg::Error { error: why.to_string() };
+    let msg = ServerMsg::Error {
+        error: why.to_string(),
+    };
     if let Ok(text) = serde_json::to_string(&msg) {
         let _ = socket.send(Message::Text(text.into())).await;
     }
@@ -39,7 +42,13 @@ async fn session(s: AppState, mut socket: WebSocket) {
     let token = match first {
         Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientMsg>(&t) {
             Ok(ClientMsg::Auth { token }) => token,
-            _ => return refuse(socket, "the first message must be {\"type\":\"auth\",\"token\":...}").await,
+            _ => {
+                return refuse(
+                    socket,
+                    "the first message must be {\"type\":\"auth\",\"token\":...}",
+                )
+                .await;
+            }
         },
         Ok(_) => return,
         Err(_) => return refuse(socket, "no auth message within 10 s").await,
@@ -67,7 +76,9 @@ async fn session(s: AppState, mut socket: WebSocket) {
     {
         return;
     }
-    let Some(conn) = s.hub.register(&agent.id, tx).await else { return };
+    let Some(conn) = s.hub.register(&agent.id, tx).await else {
+        return;
+    };
     tracing::info!(agent = %agent.id, conn, "agent page connected");
     let (mut sink, mut stream) = socket.split();
     loop {

@@ -56,15 +56,66 @@ const CAMPAIGN: &str = "demo";
 
 /// Names in several scripts, as a real customer base has them.
 const GIVEN: &[&str] = &[
-    "王芳", "李伟", "张敏", "陈静", "Ana", "João", "Zoë", "Mehmet", "Fatima", "Олег", "Наталья", "أحمد", "فاطمة", "Priya",
-    "राहुल", "Yuki", "さくら", "Liam", "Chloé", "Søren", "Nguyễn", "Kwame", "Aroha", "Mateo",
+    "王芳",
+    "李伟",
+    "张敏",
+    "陈静",
+    "Ana",
+    "João",
+    "Zoë",
+    "Mehmet",
+    "Fatima",
+    "Олег",
+    "Наталья",
+    "أحمد",
+    "فاطمة",
+    "Priya",
+    "राहुल",
+    "Yuki",
+    "さくら",
+    "Liam",
+    "Chloé",
+    "Søren",
+    "Nguyễn",
+    "Kwame",
+    "Aroha",
+    "Mateo",
 ];
 const FAMILY: &[&str] = &[
-    "", "", "", "", "Lima", "Silva", "O'Brien", "Yılmaz", "Haddad", "Иванов", "Петрова", "الحسن", "Sharma", "Tanaka",
-    "Dubois", "Jensen", "Văn An", "Mensah", "Ngata", "García",
+    "",
+    "",
+    "",
+    "",
+    "Lima",
+    "Silva",
+    "O'Brien",
+    "Yılmaz",
+    "Haddad",
+    "Иванов",
+    "Петрова",
+    "الحسن",
+    "Sharma",
+    "Tanaka",
+    "Dubois",
+    "Jensen",
+    "Văn An",
+    "Mensah",
+    "Ngata",
+    "García",
 ];
 const TIERS: &[&str] = &["bronze", "silver", "silver", "gold", "gold", "platinum"];
-const CITIES: &[&str] = &["上海", "São Paulo", "İstanbul", "Москва", "القاهرة", "Mumbai", "東京", "Paris", "Accra", "Auckland"];
+const CITIES: &[&str] = &[
+    "上海",
+    "São Paulo",
+    "İstanbul",
+    "Москва",
+    "القاهرة",
+    "Mumbai",
+    "東京",
+    "Paris",
+    "Accra",
+    "Auckland",
+];
 
 /// A customer number whose last four digits pick the simulated outcome
 /// (the lab scenario): mostly answered, some busy, unanswered, congested.
@@ -77,7 +128,11 @@ fn phone_for(rng: &mut impl Rng) -> String {
         90..=94 => 3, // no answer
         _ => 4,       // congestion
     };
-    format!("+1555{:03}{lead}{:03}", rng.random_range(0..1000), rng.random_range(0..1000))
+    format!(
+        "+1555{:03}{lead}{:03}",
+        rng.random_range(0..1000),
+        rng.random_range(0..1000)
+    )
 }
 
 fn customer(i: usize, rng: &mut impl Rng) -> Customer {
@@ -90,10 +145,29 @@ fn customer(i: usize, rng: &mut impl Rng) -> Customer {
         format!("{given} {family}")
     };
     let mut fields = serde_json::Map::new();
-    fields.insert("city".into(), CITIES[rng.random_range(0..CITIES.len())].into());
+    fields.insert(
+        "city".into(),
+        CITIES[rng.random_range(0..CITIES.len())].into(),
+    );
     fields.insert("open_orders".into(), rng.random_range(0..6u32).into());
-    fields.insert("lifetime_value".into(), format!("{}.{:02}", rng.random_range(20..20000u32), rng.random_range(0..100u32)).into());
-    fields.insert("last_contact".into(), format!("2026-{:02}-{:02}", rng.random_range(1..11u32), rng.random_range(1..28u32)).into());
+    fields.insert(
+        "lifetime_value".into(),
+        format!(
+            "{}.{:02}",
+            rng.random_range(20..20000u32),
+            rng.random_range(0..100u32)
+        )
+        .into(),
+    );
+    fields.insert(
+        "last_contact".into(),
+        format!(
+            "2026-{:02}-{:02}",
+            rng.random_range(1..11u32),
+            rng.random_range(1..28u32)
+        )
+        .into(),
+    );
     Customer {
         id: format!("c{i:06}"),
         name,
@@ -106,7 +180,9 @@ fn customer(i: usize, rng: &mut impl Rng) -> Customer {
 }
 
 fn token(rng: &mut impl Rng) -> String {
-    (0..32).map(|_| format!("{:02x}", rng.random_range(0..=255u8))).collect()
+    (0..32)
+        .map(|_| format!("{:02x}", rng.random_range(0..=255u8)))
+        .collect()
 }
 
 /// Seeds the store; returns each agent with its token.
@@ -152,21 +228,31 @@ async fn seed(store: &Arc<dyn Store>, opts: &DemoOptions) -> anyhow::Result<Vec<
 
 /// A simulated agent: signs in, acknowledges every pop at once, and ends
 /// each wrap-up after a moment, until told to stop.
-async fn simulated_agent(url: String, token: String, wrap_up: Duration, stop: tokio_util::sync::CancellationToken) -> anyhow::Result<()> {
+async fn simulated_agent(
+    url: String,
+    token: String,
+    wrap_up: Duration,
+    stop: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
     let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
     let (mut tx, mut rx) = ws.split();
     let auth = serde_json::to_string(&ClientMsg::Auth { token })?;
-    tx.send(tokio_tungstenite::tungstenite::Message::Text(auth.into())).await?;
+    tx.send(tokio_tungstenite::tungstenite::Message::Text(auth.into()))
+        .await?;
     loop {
         let msg = tokio::select! {
             _ = stop.cancelled() => return Ok(()),
             m = rx.next() => m,
         };
         let Some(msg) = msg else { return Ok(()) };
-        let tokio_tungstenite::tungstenite::Message::Text(text) = msg? else { continue };
+        let tokio_tungstenite::tungstenite::Message::Text(text) = msg? else {
+            continue;
+        };
         let reply = match serde_json::from_str::<ServerMsg>(&text) {
             Ok(ServerMsg::Pop { pop_id, .. }) => Some(ClientMsg::Ack { pop_id }),
-            Ok(ServerMsg::State { state, .. }) if state == crate::popup::messages::AgentStateName::WrapUp => {
+            Ok(ServerMsg::State { state, .. })
+                if state == crate::popup::messages::AgentStateName::WrapUp =>
+            {
                 tokio::time::sleep(wrap_up).await;
                 Some(ClientMsg::Ready)
             }
@@ -174,14 +260,20 @@ async fn simulated_agent(url: String, token: String, wrap_up: Duration, stop: to
             _ => None,
         };
         if let Some(r) = reply {
-            tx.send(tokio_tungstenite::tungstenite::Message::Text(serde_json::to_string(&r)?.into()))
-                .await?;
+            tx.send(tokio_tungstenite::tungstenite::Message::Text(
+                serde_json::to_string(&r)?.into(),
+            ))
+            .await?;
         }
     }
 }
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
-    let db = std::env::temp_dir().join(format!("dialpop-demo-{}-{}.db", std::process::id(), opts.seed));
+    let db = std::env::temp_dir().join(format!(
+        "dialpop-demo-{}-{}.db",
+        std::process::id(),
+        opts.seed
+    ));
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
@@ -222,7 +314,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let ws_url = format!("ws://{}/ws/agent", daemon.addr);
 
     if !opts.exit_when_done {
-        println!("dialpop demo: {} customers, {} agents, simulated FreeSWITCH at {}", opts.customers, opts.agents, sim.local_addr());
+        println!(
+            "dialpop demo: {} customers, {} agents, simulated FreeSWITCH at {}",
+            opts.customers,
+            opts.agents,
+            sim.local_addr()
+        );
         println!("database: {}", db.display());
         println!("agent page: {page}");
         println!("API token (Bearer): {api_token}");
@@ -232,7 +329,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         if agents.len() > 10 {
             println!("  … {} more agents", agents.len() - 10);
         }
-        println!("Sign in on the agent page with a token; calls start as soon as an agent is available. Ctrl-C stops.");
+        println!(
+            "Sign in on the agent page with a token; calls start as soon as an agent is available. Ctrl-C stops."
+        );
         tokio::signal::ctrl_c().await?;
         daemon.stop().await;
         sim.shutdown().await;
@@ -243,7 +342,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let mut workers = Vec::new();
     for (_, t) in &agents {
         let wrap = Duration::from_secs_f64((2.0 / opts.speed).min(0.2));
-        workers.push(tokio::spawn(simulated_agent(ws_url.clone(), t.clone(), wrap, stop.clone())));
+        workers.push(tokio::spawn(simulated_agent(
+            ws_url.clone(),
+            t.clone(),
+            wrap,
+            stop.clone(),
+        )));
     }
     // Work until no task is pending or being dialed.
     loop {
@@ -263,14 +367,20 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             tracing::warn!(error = %e, "a simulated agent failed");
         }
     }
-    let snap = daemon.dialer.snapshot().await.ok_or_else(|| anyhow::anyhow!("dialer stopped"))?;
+    let snap = daemon
+        .dialer
+        .snapshot()
+        .await
+        .ok_or_else(|| anyhow::anyhow!("dialer stopped"))?;
     let (delivered, acked, p50, p99, max) = daemon.hub.stats.summary();
     let counts = store.task_counts(CAMPAIGN).await?;
     let double_dialed = double_dialed(&sim, &store).await?;
     daemon.stop().await;
     sim.shutdown().await;
-    for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    if std::env::var_os("DIALPOP_DEMO_KEEP_DB").is_none() {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
     }
     let s = snap.stats;
     Ok(Some(DemoReport {

@@ -97,7 +97,9 @@ impl Agents {
     pub fn next_available(&self, may_dial: impl Fn(&str) -> bool) -> Option<Agent> {
         self.slots
             .values()
-            .filter(|s| s.online && s.state == AgentState::Available && may_dial(&s.agent.campaign_id))
+            .filter(|s| {
+                s.online && s.state == AgentState::Available && may_dial(&s.agent.campaign_id)
+            })
             .min_by_key(|s| s.idle_since)
             .map(|s| s.agent.clone())
     }
@@ -116,7 +118,12 @@ impl Agents {
         let mut v: Vec<(String, String)> = self
             .slots
             .values()
-            .map(|s| (s.agent.id.clone(), format!("{:?}", s.state.name()).to_lowercase()))
+            .map(|s| {
+                (
+                    s.agent.id.clone(),
+                    format!("{:?}", s.state.name()).to_lowercase(),
+                )
+            })
             .collect();
         v.sort();
         v

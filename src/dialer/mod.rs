@@ -87,7 +87,12 @@ impl DialerHandle {
     /// The agent's state as its page shows it.
     pub async fn agent_state(&self, agent_id: &str) -> AgentStateName {
         let (tx, rx) = oneshot::channel();
-        if self.tx.send(Command::AgentState(agent_id.to_string(), tx)).await.is_err() {
+        if self
+            .tx
+            .send(Command::AgentState(agent_id.to_string(), tx))
+            .await
+            .is_err()
+        {
             return AgentStateName::LoggedOut;
         }
         rx.await.unwrap_or(AgentStateName::LoggedOut)
@@ -164,14 +169,46 @@ impl Dialer {
     /// Re-owns the attempts a previous run left open: their agents are
     /// busy with them, and the manager asks the switch which still exist.
     async fn recover(&mut self) -> Result<(), crate::store::StoreError> {
+        // A task claimed but never dialed, or whose attempt was closed but
+        // not the task itself: settle it from its recorded attempts.
+        for task in self.store.orphaned_dialing_tasks().await? {
+            let attempts = self.store.sync_task_attempts(task.id).await?;
+            let history = self.store.attempts_for_task(task.id).await?;
+            let max = self
+                .store
+                .campaign(&task.campaign_id)
+                .await?
+                .map_or(1, |c| c.max_attempts);
+            let next = if history
+                .iter()
+                .any(|a| a.outcome.as_deref() == Some("answered"))
+            {
+                TaskNext::Done
+            } else if attempts < max {
+                TaskNext::RetryAt(now_ms())
+            } else {
+                TaskNext::Failed
+            };
+            tracing::info!(
+                task = task.id,
+                ?next,
+                "settling a task left dialing by the previous run"
+            );
+            self.store.finish_task(task.id, next, None).await?;
+        }
         let open = self.store.open_attempts().await?;
         if open.is_empty() {
             return Ok(());
         }
-        tracing::info!(open = open.len(), "re-adopting calls left open by the previous run");
+        tracing::info!(
+            open = open.len(),
+            "re-adopting calls left open by the previous run"
+        );
         let mut ids = Vec::new();
         for a in open {
-            let Some(task) = self.store.task(a.task_id).await? else { continue };
+            let Some(task) = self.store.task(a.task_id).await? else {
+                continue;
+            };
             let id = CallId(a.call_id.clone());
             let answered = a.answer_ms.is_some();
             self.agents.set(
@@ -253,7 +290,8 @@ impl Dialer {
         let msg = ServerMsg::State {
             state: state.name(),
             call_id: state.call().map(|c| c.to_string()),
-            wrap_up_seconds: matches!(state, AgentState::WrapUp(_)).then(|| self.plan.wrap_up.as_secs_f64()),
+            wrap_up_seconds: matches!(state, AgentState::WrapUp(_))
+                .then(|| self.plan.wrap_up.as_secs_f64()),
         };
         self.agents.set(agent_id, state);
         self.hub.send(agent_id, msg).await;
@@ -274,7 +312,10 @@ impl Dialer {
             }
             Presence::Offline(id) => {
                 self.agents.set_online(&id, false);
-                if matches!(self.agents.state(&id), Some(AgentState::Available) | Some(AgentState::WrapUp(_))) {
+                if matches!(
+                    self.agents.state(&id),
+                    Some(AgentState::Available) | Some(AgentState::WrapUp(_))
+                ) {
                     self.agents.set(&id, AgentState::LoggedOut);
                 }
             }
@@ -306,7 +347,10 @@ impl Dialer {
         let now = now_ms();
         while self.calls.len() < self.plan.max_calls {
             let idle = &self.idle_until;
-            let Some(agent) = self.agents.next_available(|c| idle.get(c).is_none_or(|&t| t <= now)) else {
+            let Some(agent) = self
+                .agents
+                .next_available(|c| idle.get(c).is_none_or(|&t| t <= now))
+            else {
                 return Ok(());
             };
             match self.store.claim_next_task(&agent.campaign_id, now).await? {
@@ -314,8 +358,13 @@ impl Dialer {
                 None => {
                     // Nothing due in this campaign: do not ask again before
                     // the next retry is due (or new tasks arrive).
-                    let due = self.store.next_due_ms(&agent.campaign_id).await?.unwrap_or(i64::MAX);
-                    self.idle_until.insert(agent.campaign_id.clone(), due.max(now + 1));
+                    let due = self
+                        .store
+                        .next_due_ms(&agent.campaign_id)
+                        .await?
+                        .unwrap_or(i64::MAX);
+                    self.idle_until
+                        .insert(agent.campaign_id.clone(), due.max(now + 1));
                 }
             }
         }
@@ -326,8 +375,13 @@ impl Dialer {
         let call_id = CallId::new_random();
         if !valid_phone(&task.phone) {
             // Refused before anything reaches the switch; kept visible.
-            tracing::warn!(task = task.id, "task has a phone number that cannot be dialed");
-            self.store.finish_task(task.id, TaskNext::Failed, Some("INVALID_NUMBER_FORMAT")).await?;
+            tracing::warn!(
+                task = task.id,
+                "task has a phone number that cannot be dialed"
+            );
+            self.store
+                .finish_task(task.id, TaskNext::Failed, Some("INVALID_NUMBER_FORMAT"))
+                .await?;
             return Ok(());
         }
         self.store
@@ -339,14 +393,18 @@ impl Dialer {
                 originate_ms: now_ms(),
             })
             .await?;
-        self.set_agent(&agent.id, AgentState::Reserved(call_id.clone())).await;
+        self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
+            .await;
         // Preload: the record is fetched while the customer's phone rings.
         let store = self.store.clone();
         let customer_id = task.customer_id.clone();
         let tx = self.internal_tx.clone();
         let id = call_id.clone();
         tokio::spawn(async move {
-            let r = store.customer(&customer_id).await.map_err(|e| e.to_string());
+            let r = store
+                .customer(&customer_id)
+                .await
+                .map_err(|e| e.to_string());
             let _ = tx.send(Internal::CustomerLoaded(id, r)).await;
         });
         let req = OriginateRequest {
@@ -366,7 +424,9 @@ impl Dialer {
                 ("dialpop_agent_id".into(), agent.id.clone()),
                 (
                     "dialpop_agent_dial".into(),
-                    self.plan.agent_dial_string.replace("{extension}", &agent.extension),
+                    self.plan
+                        .agent_dial_string
+                        .replace("{extension}", &agent.extension),
                 ),
             ],
             on_answer: AnswerAction::Dialplan {
@@ -390,7 +450,9 @@ impl Dialer {
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
             if let Err(e) = manager.originate(req.clone()).await {
-                let _ = tx.send(Internal::OriginateFailed(req.call_id, e.to_string())).await;
+                let _ = tx
+                    .send(Internal::OriginateFailed(req.call_id, e.to_string()))
+                    .await;
             }
         });
         Ok(())
@@ -399,7 +461,9 @@ impl Dialer {
     async fn on_internal(&mut self, i: Internal) {
         match i {
             Internal::CustomerLoaded(id, r) => {
-                let Some(call) = self.calls.get_mut(&id) else { return };
+                let Some(call) = self.calls.get_mut(&id) else {
+                    return;
+                };
                 call.customer = Some(r);
                 if let Some(at) = call.answer_waiting.take() {
                     self.pop(&id, at).await;
@@ -417,7 +481,10 @@ impl Dialer {
     async fn on_update(&mut self, u: CallUpdate) {
         match u {
             CallUpdate::Changed {
-                call_id, to, received, ..
+                call_id,
+                to,
+                received,
+                ..
             } => self.on_call_state(call_id, to, received).await,
             CallUpdate::SwitchDown { reason } => {
                 tracing::warn!(%reason, "switch down: dialing paused");
@@ -440,7 +507,9 @@ impl Dialer {
     }
 
     async fn on_call_state(&mut self, id: CallId, to: CallState, received: Instant) {
-        let Some(call) = self.calls.get_mut(&id) else { return };
+        let Some(call) = self.calls.get_mut(&id) else {
+            return;
+        };
         let agent_id = call.agent_id.clone();
         match to {
             CallState::Ringing | CallState::EarlyMedia => {
@@ -469,7 +538,8 @@ impl Dialer {
                 if let Err(e) = self.store.attempt_answered(id.as_str(), now_ms()).await {
                     tracing::error!(error = %e, "could not record an answer");
                 }
-                self.set_agent(&agent_id, AgentState::OnCall(id.clone())).await;
+                self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
+                    .await;
                 if loaded {
                     self.pop(&id, received).await;
                 }
@@ -480,7 +550,9 @@ impl Dialer {
     }
 
     async fn pop(&mut self, id: &CallId, answered_at: Instant) {
-        let Some(call) = self.calls.get_mut(id) else { return };
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
         if call.popped {
             return;
         }
@@ -488,7 +560,10 @@ impl Dialer {
         let pop_id = uuid::Uuid::new_v4().to_string();
         let (customer, reasons) = match &call.customer {
             Some(Ok(Some(c))) => (Some(c.clone()), Vec::new()),
-            Some(Ok(None)) => (None, vec![format!("customer {} not found", call.task.customer_id)]),
+            Some(Ok(None)) => (
+                None,
+                vec![format!("customer {} not found", call.task.customer_id)],
+            ),
             Some(Err(e)) => (None, vec![format!("customer lookup failed: {e}")]),
             None => (None, vec!["customer lookup did not finish".into()]),
         };
@@ -512,9 +587,15 @@ impl Dialer {
     }
 
     async fn on_end(&mut self, id: CallId, end: CallEnd) {
-        let Some(call) = self.calls.remove(&id) else { return };
+        let Some(call) = self.calls.remove(&id) else {
+            return;
+        };
         let (outcome, cause) = match &end {
-            CallEnd::HungUp(c) | CallEnd::Failed(c) => (classify(call.answered, c), Some(c.name().to_string())),
+            CallEnd::HungUp(c) | CallEnd::Failed(c) => {
+                (classify(call.answered, c), Some(c.name().to_string()))
+            }
+            // Answered before the gap: the conversation happened.
+            CallEnd::Vanished if call.answered => ("answered", None),
             CallEnd::Vanished => ("vanished", None),
         };
         match outcome {
@@ -524,15 +605,26 @@ impl Dialer {
             "vanished" => self.stats.vanished += 1,
             _ => self.stats.failed += 1,
         }
-        if let Err(e) = self.store.close_attempt(id.as_str(), now_ms(), outcome, cause.as_deref()).await {
+        if let Err(e) = self
+            .store
+            .close_attempt(id.as_str(), now_ms(), outcome, cause.as_deref())
+            .await
+        {
             tracing::error!(error = %e, "could not close an attempt");
         }
         let next = self.next_for_task(&call.task, outcome, &end).await;
         if let TaskNext::RetryAt(at) = next {
-            let due = self.idle_until.entry(call.task.campaign_id.clone()).or_insert(at);
+            let due = self
+                .idle_until
+                .entry(call.task.campaign_id.clone())
+                .or_insert(at);
             *due = (*due).min(at);
         }
-        if let Err(e) = self.store.finish_task(call.task.id, next, cause.as_deref()).await {
+        if let Err(e) = self
+            .store
+            .finish_task(call.task.id, next, cause.as_deref())
+            .await
+        {
             tracing::error!(error = %e, "could not update a task");
         }
         self.hub
@@ -541,7 +633,9 @@ impl Dialer {
                 ServerMsg::Call {
                     call_id: id.to_string(),
                     state: "ended".into(),
-                    cause: cause.clone().or_else(|| Some("LOST_DURING_RECONNECT".into())),
+                    cause: cause
+                        .clone()
+                        .or_else(|| Some("LOST_DURING_RECONNECT".into())),
                 },
             )
             .await;
@@ -562,10 +656,20 @@ impl Dialer {
             return TaskNext::Done;
         }
         let campaign = self.store.campaign(&task.campaign_id).await.ok().flatten();
-        let (max, delay) = campaign.map(|c| (c.max_attempts, c.retry_delay_ms)).unwrap_or((1, 0));
+        let (max, delay) = campaign
+            .map(|c| (c.max_attempts, c.retry_delay_ms))
+            .unwrap_or((1, 0));
+        // For now the campaign retries busy and unanswered numbers, and
+        // calls whose outcome was lost in a reconnect.
         let retryable = match end {
             CallEnd::Vanished => true,
-            CallEnd::HungUp(c) | CallEnd::Failed(c) => c.is_retryable(),
+            CallEnd::HungUp(c) | CallEnd::Failed(c) => matches!(
+                c,
+                HangupCause::UserBusy
+                    | HangupCause::NoAnswer
+                    | HangupCause::NoUserResponse
+                    | HangupCause::OriginatorCancel
+            ),
         };
         if retryable && task.attempts < max {
             TaskNext::RetryAt(now_ms() + delay)
@@ -582,7 +686,9 @@ fn classify(answered: bool, cause: &HangupCause) -> &'static str {
     }
     match cause {
         HangupCause::UserBusy => "busy",
-        HangupCause::NoAnswer | HangupCause::NoUserResponse | HangupCause::OriginatorCancel => "no_answer",
+        HangupCause::NoAnswer | HangupCause::NoUserResponse | HangupCause::OriginatorCancel => {
+            "no_answer"
+        }
         _ => "failed",
     }
 }

@@ -48,7 +48,9 @@ impl PopStats {
 
     /// (delivered, acked, p50, p99, max) in ms.
     pub fn summary(&self) -> (u64, u64, f64, f64, f64) {
-        let Ok(s) = self.inner.lock() else { return (0, 0, 0.0, 0.0, 0.0) };
+        let Ok(s) = self.inner.lock() else {
+            return (0, 0, 0.0, 0.0, 0.0);
+        };
         let mut v = s.latencies_ms.clone();
         v.sort_by(f64::total_cmp);
         let pick = |q: f64| {
@@ -58,7 +60,13 @@ impl PopStats {
                 v[((v.len() as f64 - 1.0) * q).round() as usize]
             }
         };
-        (s.delivered, s.acked, pick(0.5), pick(0.99), v.last().copied().unwrap_or(0.0))
+        (
+            s.delivered,
+            s.acked,
+            pick(0.5),
+            pick(0.99),
+            v.last().copied().unwrap_or(0.0),
+        )
     }
 }
 
@@ -175,14 +183,23 @@ impl AgentHub {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Command>, presence: mpsc::Sender<Presence>, store: Arc<dyn Store>, stats: PopStats) {
+async fn run(
+    mut rx: mpsc::Receiver<Command>,
+    presence: mpsc::Sender<Presence>,
+    store: Arc<dyn Store>,
+    stats: PopStats,
+) {
     let mut pages: HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>> = HashMap::new();
     // Pops sent and not yet acked: pop id → (agent, when the answer was read).
     let mut open_pops: HashMap<String, (String, Instant)> = HashMap::new();
     let mut next_conn = 1u64;
     while let Some(cmd) = rx.recv().await {
         match cmd {
-            Command::Register { agent_id, tx, reply } => {
+            Command::Register {
+                agent_id,
+                tx,
+                reply,
+            } => {
                 let conn = next_conn;
                 next_conn += 1;
                 pages.entry(agent_id.clone()).or_default().push((conn, tx));
@@ -212,7 +229,11 @@ async fn run(mut rx: mpsc::Receiver<Command>, presence: mpsc::Sender<Presence>, 
                 }
                 open_pops.insert(pop_id, (agent_id, answered_at));
             }
-            Command::Ack { agent_id, pop_id, at } => {
+            Command::Ack {
+                agent_id,
+                pop_id,
+                at,
+            } => {
                 // An agent can only acknowledge its own pop; the first ack
                 // from any of its pages closes the measurement.
                 let mine = matches!(open_pops.get(&pop_id), Some((owner, _)) if *owner == agent_id);
@@ -236,9 +257,17 @@ async fn run(mut rx: mpsc::Receiver<Command>, presence: mpsc::Sender<Presence>, 
 /// Sends to every page of the agent; pages whose queue is full or closed
 /// are dropped (their socket task notices and unregisters). Returns how many
 /// pages got it.
-fn fan_out(pages: &mut HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>>, agent_id: &str, msg: &ServerMsg) -> usize {
-    let Some(list) = pages.get_mut(agent_id) else { return 0 };
-    let Ok(text) = serde_json::to_string(msg) else { return 0 };
+fn fan_out(
+    pages: &mut HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>>,
+    agent_id: &str,
+    msg: &ServerMsg,
+) -> usize {
+    let Some(list) = pages.get_mut(agent_id) else {
+        return 0;
+    };
+    let Ok(text) = serde_json::to_string(msg) else {
+        return 0;
+    };
     let text: Arc<str> = Arc::from(text);
     let mut sent = 0;
     list.retain(|(_, tx)| match tx.try_send(text.clone()) {

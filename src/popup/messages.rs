@@ -60,8 +60,12 @@ pub enum ServerMsg {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMsg {
-    Auth { token: String },
-    Ack { pop_id: String },
+    Auth {
+        token: String,
+    },
+    Ack {
+        pop_id: String,
+    },
     /// Wrap-up finished early.
     Ready,
 }

@@ -9,7 +9,13 @@ use messages::ServerMsg;
 
 /// The pop for a call, from the customer record (or, when it could not be
 /// had, from the task's own fields, marked degraded with the reasons).
-pub fn build_pop(pop_id: &str, call_id: &str, task: &Task, customer: Option<&Customer>, reasons: Vec<String>) -> ServerMsg {
+pub fn build_pop(
+    pop_id: &str,
+    call_id: &str,
+    task: &Task,
+    customer: Option<&Customer>,
+    reasons: Vec<String>,
+) -> ServerMsg {
     let mut c = serde_json::Map::new();
     match customer {
         Some(cust) => {

@@ -143,7 +143,12 @@ pub trait Store: Send + Sync + 'static {
     /// Takes the best task that may be dialed now (highest priority, then
     /// oldest) and marks it dialing, with one more attempt, atomically.
     async fn claim_next_task(&self, campaign_id: &str, now_ms: i64) -> StoreResult<Option<Task>>;
-    async fn finish_task(&self, task_id: i64, next: TaskNext, cause: Option<&str>) -> StoreResult<()>;
+    async fn finish_task(
+        &self,
+        task_id: i64,
+        next: TaskNext,
+        cause: Option<&str>,
+    ) -> StoreResult<()>;
     async fn task(&self, id: i64) -> StoreResult<Option<Task>>;
     async fn task_counts(&self, campaign_id: &str) -> StoreResult<TaskCounts>;
     /// When the next pending task becomes due, if any is pending.
@@ -153,15 +158,27 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()>;
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()>;
     async fn attempt_answered(&self, call_id: &str, at_ms: i64) -> StoreResult<()>;
-    async fn close_attempt(&self, call_id: &str, at_ms: i64, outcome: &str, cause: Option<&str>) -> StoreResult<()>;
+    async fn close_attempt(
+        &self,
+        call_id: &str,
+        at_ms: i64,
+        outcome: &str,
+        cause: Option<&str>,
+    ) -> StoreResult<()>;
     async fn attempt(&self, call_id: &str) -> StoreResult<Option<Attempt>>;
     /// Attempts not yet closed (for reconciling with the switch at start).
     async fn open_attempts(&self) -> StoreResult<Vec<Attempt>>;
     async fn attempts_for_task(&self, task_id: i64) -> StoreResult<Vec<Attempt>>;
+    /// Tasks marked dialing with no open attempt: left so by a process that
+    /// died between two writes.
+    async fn orphaned_dialing_tasks(&self) -> StoreResult<Vec<Task>>;
+    /// Sets a task's attempt count to the attempts actually recorded.
+    async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32>;
 
     async fn insert_pop(&self, p: &NewPop) -> StoreResult<()>;
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool>;
-    async fn pops_for_call(&self, call_id: &str) -> StoreResult<Vec<(String, String, Option<i64>)>>;
+    async fn pops_for_call(&self, call_id: &str)
+    -> StoreResult<Vec<(String, String, Option<i64>)>>;
 }
 
 /// Opens the store a URL names (`sqlite://path`, `sqlite::memory:`).

@@ -2,7 +2,10 @@
 
 use super::*;
 use sqlx::Row;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -108,10 +111,12 @@ impl Store for SqliteStore {
     }
 
     async fn customer(&self, id: &str) -> StoreResult<Option<Customer>> {
-        let row = sqlx::query("SELECT id, name, phone, email, tier, vip, fields FROM customers WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "SELECT id, name, phone, email, tier, vip, fields FROM customers WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(customer_from).transpose()
     }
 
@@ -176,10 +181,11 @@ impl Store for SqliteStore {
     }
 
     async fn agent_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Agent>> {
-        let row = sqlx::query("SELECT id, name, extension, campaign_id FROM agents WHERE token_hash = ?")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, name, extension, campaign_id FROM agents WHERE token_hash = ?")
+                .bind(token_hash)
+                .fetch_optional(&self.pool)
+                .await?;
         row.as_ref().map(agent_from).transpose()
     }
 
@@ -218,7 +224,12 @@ impl Store for SqliteStore {
         row.as_ref().map(task_from).transpose()
     }
 
-    async fn finish_task(&self, task_id: i64, next: TaskNext, cause: Option<&str>) -> StoreResult<()> {
+    async fn finish_task(
+        &self,
+        task_id: i64,
+        next: TaskNext,
+        cause: Option<&str>,
+    ) -> StoreResult<()> {
         let (status, next_ms) = match next {
             TaskNext::Done => ("done", 0),
             TaskNext::Failed => ("failed", 0),
@@ -244,10 +255,12 @@ impl Store for SqliteStore {
     }
 
     async fn task_counts(&self, campaign_id: &str) -> StoreResult<TaskCounts> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM tasks WHERE campaign_id = ? GROUP BY status")
-            .bind(campaign_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS n FROM tasks WHERE campaign_id = ? GROUP BY status",
+        )
+        .bind(campaign_id)
+        .fetch_all(&self.pool)
+        .await?;
         let mut c = TaskCounts::default();
         for r in rows {
             let n = r.try_get::<i64, _>("n")?.max(0) as u64;
@@ -300,7 +313,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn close_attempt(&self, call_id: &str, at_ms: i64, outcome: &str, cause: Option<&str>) -> StoreResult<()> {
+    async fn close_attempt(
+        &self,
+        call_id: &str,
+        at_ms: i64,
+        outcome: &str,
+        cause: Option<&str>,
+    ) -> StoreResult<()> {
         sqlx::query("UPDATE attempts SET hangup_ms = ?, outcome = ?, hangup_cause = ? WHERE call_id = ? AND hangup_ms IS NULL")
             .bind(at_ms)
             .bind(outcome)
@@ -312,21 +331,54 @@ impl Store for SqliteStore {
     }
 
     async fn attempt(&self, call_id: &str) -> StoreResult<Option<Attempt>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE call_id = ?"));
-        let row = sqlx::query(sql).bind(call_id).fetch_optional(&self.pool).await?;
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE call_id = ?"
+        ));
+        let row = sqlx::query(sql)
+            .bind(call_id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(attempt_from).transpose()
     }
 
     async fn open_attempts(&self) -> StoreResult<Vec<Attempt>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE hangup_ms IS NULL"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE hangup_ms IS NULL"
+        ));
         let rows = sqlx::query(sql).fetch_all(&self.pool).await?;
         rows.iter().map(attempt_from).collect()
     }
 
     async fn attempts_for_task(&self, task_id: i64) -> StoreResult<Vec<Attempt>> {
-        let sql = sqlx::AssertSqlSafe(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = ? ORDER BY originate_ms"));
+        let sql = sqlx::AssertSqlSafe(format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = ? ORDER BY originate_ms"
+        ));
         let rows = sqlx::query(sql).bind(task_id).fetch_all(&self.pool).await?;
         rows.iter().map(attempt_from).collect()
+    }
+
+    async fn orphaned_dialing_tasks(&self) -> StoreResult<Vec<Task>> {
+        let rows = sqlx::query(
+            "SELECT id, campaign_id, customer_id, phone, priority, status, attempts FROM tasks
+             WHERE status = 'dialing' AND id NOT IN (SELECT task_id FROM attempts WHERE hangup_ms IS NULL)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(task_from).collect()
+    }
+
+    async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32> {
+        let row = sqlx::query(
+            "UPDATE tasks SET attempts = (SELECT COUNT(*) FROM attempts WHERE task_id = ?) WHERE id = ? RETURNING attempts",
+        )
+        .bind(task_id)
+        .bind(task_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("attempts")?.max(0) as u32,
+            None => 0,
+        })
     }
 
     async fn insert_pop(&self, p: &NewPop) -> StoreResult<()> {
@@ -344,22 +396,35 @@ impl Store for SqliteStore {
 
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool> {
         // Only the agent the pop went to can acknowledge it.
-        let r = sqlx::query("UPDATE pops SET acked_ms = ? WHERE pop_id = ? AND agent_id = ? AND acked_ms IS NULL")
-            .bind(at_ms)
-            .bind(pop_id)
-            .bind(agent_id)
-            .execute(&self.pool)
-            .await?;
+        let r = sqlx::query(
+            "UPDATE pops SET acked_ms = ? WHERE pop_id = ? AND agent_id = ? AND acked_ms IS NULL",
+        )
+        .bind(at_ms)
+        .bind(pop_id)
+        .bind(agent_id)
+        .execute(&self.pool)
+        .await?;
         Ok(r.rows_affected() == 1)
     }
 
-    async fn pops_for_call(&self, call_id: &str) -> StoreResult<Vec<(String, String, Option<i64>)>> {
-        let rows = sqlx::query("SELECT pop_id, agent_id, acked_ms FROM pops WHERE call_id = ? ORDER BY sent_ms")
-            .bind(call_id)
-            .fetch_all(&self.pool)
-            .await?;
+    async fn pops_for_call(
+        &self,
+        call_id: &str,
+    ) -> StoreResult<Vec<(String, String, Option<i64>)>> {
+        let rows = sqlx::query(
+            "SELECT pop_id, agent_id, acked_ms FROM pops WHERE call_id = ? ORDER BY sent_ms",
+        )
+        .bind(call_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("pop_id")?, r.try_get("agent_id")?, r.try_get("acked_ms")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("pop_id")?,
+                    r.try_get("agent_id")?,
+                    r.try_get("acked_ms")?,
+                ))
+            })
             .collect()
     }
 }

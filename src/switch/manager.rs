@@ -158,7 +158,9 @@ async fn run<D: SwitchControl>(
         let driver = driver.clone();
         let int_tx = int_tx.clone();
         tokio::spawn(async move {
-            let _ = int_tx.send(Internal::LiveCalls(driver.live_calls().await)).await;
+            let _ = int_tx
+                .send(Internal::LiveCalls(driver.live_calls().await))
+                .await;
         });
     };
 

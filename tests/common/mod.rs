@@ -1,0 +1,390 @@
+//! A campaign lab for integration tests: a seeded SQLite store, the
+//! simulated switch, the daemon, and agents on real WebSockets.
+#![allow(dead_code)]
+
+use dialpop::daemon::{Daemon, DaemonSetup};
+use dialpop::dialer::DialPlan;
+use dialpop::popup::messages::{AgentStateName, ClientMsg, ServerMsg};
+use dialpop::store::{Agent, Campaign, Customer, NewTask, Store, token_hash};
+use dialpop::switch::esl::client::EslClientConfig;
+use dialpop::switch::sim::{SimConfig, SimSwitch};
+use futures::{SinkExt, StreamExt};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+pub const CAMPAIGN: &str = "lab";
+pub const MAX_ATTEMPTS: u32 = 2;
+pub const API_TOKEN: &str = "lab-api-token";
+
+/// The lead digit of a number's last four picks the simulated outcome.
+pub fn phone(lead: u32, n: usize) -> String {
+    format!("+1555{:03}{lead}{:03}", n / 1000, n % 1000)
+}
+
+pub fn lead_of(phone: &str) -> u8 {
+    phone.as_bytes()[phone.len() - 4]
+}
+
+pub struct Lab {
+    pub dir: PathBuf,
+    pub db_url: String,
+    pub store: Arc<dyn Store>,
+    pub sim: SimSwitch,
+    pub agents: Vec<(Agent, String)>,
+    pub speed: f64,
+}
+
+/// Customers by lead digit: (lead, how many).
+pub async fn lab(name: &str, agents: usize, mix: &[(u32, usize)], speed: f64) -> Lab {
+    let dir = std::env::temp_dir().join(format!("dialpop-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let db_url = format!("sqlite://{}", dir.join("lab.db").display());
+    let store = dialpop::store::open(&db_url).await.expect("store opens");
+    store
+        .upsert_campaign(&Campaign {
+            id: CAMPAIGN.into(),
+            name: "Lab".into(),
+            active: true,
+            pop_trigger: "answer".into(),
+            max_attempts: MAX_ATTEMPTS,
+            retry_delay_ms: (2000.0 / speed) as i64,
+        })
+        .await
+        .expect("campaign");
+    let mut n = 0;
+    for &(lead, count) in mix {
+        for _ in 0..count {
+            let c = Customer {
+                id: format!("cust{n:04}"),
+                name: ["王芳", "Ana Lima", "أحمد الحسن", "Олег Иванов"][n % 4].to_string(),
+                phone: phone(lead, n),
+                email: None,
+                tier: Some(["gold", "silver"][n % 2].to_string()),
+                vip: n % 7 == 0,
+                fields: serde_json::Map::from_iter([(
+                    "city".to_string(),
+                    serde_json::json!("Lisboa"),
+                )]),
+            };
+            store.upsert_customer(&c).await.expect("customer");
+            store
+                .add_task(&NewTask {
+                    campaign_id: CAMPAIGN.into(),
+                    customer_id: c.id.clone(),
+                    phone: c.phone.clone(),
+                    priority: 0,
+                })
+                .await
+                .expect("task");
+            n += 1;
+        }
+    }
+    let mut list = Vec::new();
+    for i in 0..agents {
+        let a = Agent {
+            id: format!("ag{i:02}"),
+            name: format!("Agent {i}"),
+            extension: format!("8{i:03}"),
+            campaign_id: CAMPAIGN.into(),
+        };
+        let token = format!("token-{i}-{name}");
+        store
+            .upsert_agent(&a, &token_hash(&token))
+            .await
+            .expect("agent");
+        list.push((a, token));
+    }
+    let sim = SimSwitch::start(SimConfig {
+        speed,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulated switch");
+    Lab {
+        dir,
+        db_url,
+        store,
+        sim,
+        agents: list,
+        speed,
+    }
+}
+
+impl Lab {
+    pub fn setup(&self) -> DaemonSetup {
+        let mut esl = EslClientConfig::new(self.sim.local_addr().to_string(), "ClueCon");
+        esl.backoff_initial = Duration::from_millis(100);
+        DaemonSetup {
+            store: self.store.clone(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            api_token_sha256: token_hash(API_TOKEN),
+            esl,
+            plan: DialPlan {
+                switch_name: "sim".into(),
+                customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),
+                gateway: "lab".into(),
+                agent_dial_string: "user/{extension}".into(),
+                connect_extension: "dialpop_connect".into(),
+                connect_context: "dialpop".into(),
+                caller_id_number: Some("+15550100".into()),
+                caller_id_name: None,
+                ring_timeout: Duration::from_secs(30),
+                wrap_up: Duration::from_secs_f64(5.0 / self.speed),
+                max_calls: 100,
+            },
+        }
+    }
+
+    pub async fn start_daemon(&self) -> Daemon {
+        Daemon::start(self.setup()).await.expect("daemon starts")
+    }
+
+    /// Waits until no task is pending or dialing.
+    pub async fn wait_done(&self, limit: Duration) {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let c = self.store.task_counts(CAMPAIGN).await.expect("counts");
+            if c.pending == 0 && c.dialing == 0 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "campaign not done in {limit:?}: {c:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Everything one agent's page received.
+#[derive(Default)]
+pub struct Seen {
+    pub messages: Vec<ServerMsg>,
+    pub refused: Option<String>,
+}
+
+/// An agent's page as a WebSocket client: acks pops, ends wrap-up after a
+/// moment, reconnects while `url` answers, records everything.
+pub fn agent_client(
+    url: String,
+    token: String,
+    stop: tokio_util::sync::CancellationToken,
+) -> Arc<Mutex<Seen>> {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let out = seen.clone();
+    tokio::spawn(async move {
+        while !stop.is_cancelled() {
+            let Ok((ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            };
+            let (mut tx, mut rx) = ws.split();
+            let auth = serde_json::to_string(&ClientMsg::Auth {
+                token: token.clone(),
+            })
+            .unwrap_or_default();
+            if tx.send(Message::Text(auth.into())).await.is_err() {
+                continue;
+            }
+            loop {
+                let next = tokio::select! {
+                    _ = stop.cancelled() => return,
+                    m = rx.next() => m,
+                };
+                let Some(Ok(Message::Text(text))) = next else {
+                    break;
+                };
+                let Ok(msg) = serde_json::from_str::<ServerMsg>(&text) else {
+                    continue;
+                };
+                let reply = match &msg {
+                    ServerMsg::Pop { pop_id, .. } => Some(ClientMsg::Ack {
+                        pop_id: pop_id.clone(),
+                    }),
+                    ServerMsg::State {
+                        state: AgentStateName::WrapUp,
+                        ..
+                    } => Some(ClientMsg::Ready),
+                    ServerMsg::Error { error } => {
+                        seen.lock()
+                            .map(|mut s| s.refused = Some(error.clone()))
+                            .ok();
+                        None
+                    }
+                    _ => None,
+                };
+                if let Ok(mut s) = seen.lock() {
+                    s.messages.push(msg);
+                }
+                if let Some(r) = reply {
+                    let text = serde_json::to_string(&r).unwrap_or_default();
+                    if tx.send(Message::Text(text.into())).await.is_err() {
+                        break;
+                    }
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+    out
+}
+
+/// What a finished campaign looks like, checked against the store, the
+/// switch's own record of originates, and what each agent's page received.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub tasks: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub attempts: usize,
+    pub answered: usize,
+    pub pops: usize,
+    pub originates: usize,
+    pub double_dialed: u64,
+}
+
+pub async fn check_campaign(lab: &Lab, pages: &HashMap<String, Arc<Mutex<Seen>>>) -> Counts {
+    let store = &lab.store;
+    let mut counts = Counts::default();
+    // Pops each agent's page received, by call.
+    let mut received: HashMap<String, Vec<(String, String)>> = HashMap::new();
+    for (agent, seen) in pages {
+        let seen = seen.lock().expect("seen");
+        for m in &seen.messages {
+            if let ServerMsg::Pop {
+                call_id, customer, ..
+            } = m
+            {
+                let cid = customer
+                    .get("id")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                received
+                    .entry(call_id.clone())
+                    .or_default()
+                    .push((agent.clone(), cid));
+            }
+        }
+    }
+    let mut task_id = 1;
+    while let Some(task) = store.task(task_id).await.expect("task") {
+        task_id += 1;
+        counts.tasks += 1;
+        let attempts = store.attempts_for_task(task.id).await.expect("attempts");
+        counts.attempts += attempts.len();
+        assert!(
+            attempts.len() as u32 <= MAX_ATTEMPTS,
+            "task {} dialed {} times",
+            task.id,
+            attempts.len()
+        );
+        assert_eq!(
+            task.attempts as usize,
+            attempts.len(),
+            "task {} attempt count",
+            task.id
+        );
+        match task.status.as_str() {
+            "done" => counts.done += 1,
+            "failed" => counts.failed += 1,
+            other => panic!("task {} left {other}", task.id),
+        }
+        let lead = lead_of(&task.phone);
+        for a in &attempts {
+            assert!(a.hangup_ms.is_some(), "attempt {} not closed", a.call_id);
+            let pops = store.pops_for_call(&a.call_id).await.expect("pops");
+            if a.outcome.as_deref() == Some("answered") {
+                counts.answered += 1;
+                assert!(a.answer_ms.is_some());
+                // Exactly one pop, to the bound agent, acknowledged, and only
+                // that agent's page got it, with the right customer.
+                assert_eq!(
+                    pops.len(),
+                    1,
+                    "call {} popped {} times",
+                    a.call_id,
+                    pops.len()
+                );
+                assert_eq!(pops[0].1, a.agent_id);
+                assert!(pops[0].2.is_some(), "pop of {} not acknowledged", a.call_id);
+                let got = received.get(&a.call_id).cloned().unwrap_or_default();
+                assert!(!got.is_empty(), "no page received the pop of {}", a.call_id);
+                for (agent, customer) in &got {
+                    assert_eq!(
+                        agent, &a.agent_id,
+                        "pop of {} reached another agent",
+                        a.call_id
+                    );
+                    assert_eq!(
+                        customer, &task.customer_id,
+                        "pop of {} shows another customer",
+                        a.call_id
+                    );
+                }
+                counts.pops += 1;
+            } else {
+                assert!(pops.is_empty(), "unanswered call {} popped", a.call_id);
+                assert!(!received.contains_key(&a.call_id));
+            }
+        }
+        // Each number ends as the lab's scenario says, with its cause, and
+        // is retried as the campaign says.
+        let last = attempts.last().expect("every task was dialed");
+        let outcome = last.outcome.as_deref().unwrap_or_default();
+        match lead {
+            b'1' | b'5' => assert_eq!(task.status, "done", "task {} ({outcome})", task.id),
+            b'2' => {
+                assert_eq!(task.status, "failed");
+                if outcome != "vanished" {
+                    assert_eq!(last.hangup_cause.as_deref(), Some("USER_BUSY"));
+                }
+                assert_eq!(attempts.len() as u32, MAX_ATTEMPTS, "busy is retried");
+            }
+            b'3' => {
+                assert_eq!(task.status, "failed");
+                if outcome != "vanished" {
+                    assert_eq!(last.hangup_cause.as_deref(), Some("NO_ANSWER"));
+                }
+                assert_eq!(attempts.len() as u32, MAX_ATTEMPTS, "no answer is retried");
+            }
+            b'4' => {
+                assert_eq!(task.status, "failed");
+                if outcome != "vanished" {
+                    assert_eq!(
+                        last.hangup_cause.as_deref(),
+                        Some("NORMAL_CIRCUIT_CONGESTION")
+                    );
+                    assert_eq!(attempts.len(), 1, "congestion is not retried");
+                }
+            }
+            _ => {}
+        }
+    }
+    let log = lab.sim.originates();
+    let mut per_task: HashMap<i64, usize> = HashMap::new();
+    let mut call_ids = HashSet::new();
+    for o in &log.commands {
+        if let Some(t) = o.variable("dialpop_task_id").and_then(|v| v.parse().ok()) {
+            *per_task.entry(t).or_default() += 1;
+            counts.originates += 1;
+        }
+        if let Some(id) = o.variable("origination_uuid") {
+            assert!(
+                call_ids.insert(id.to_string()),
+                "call id {id} originated twice"
+            );
+        }
+    }
+    for (task, n) in per_task {
+        let recorded = store.attempts_for_task(task).await.expect("attempts").len();
+        if n > recorded {
+            counts.double_dialed += 1;
+        }
+    }
+    counts
+}

@@ -115,6 +115,9 @@ struct LiveCall {
     answer_waiting: Option<Instant>,
     answered: bool,
     popped: bool,
+    /// A pop recorded by a previous run but never acknowledged: sent again
+    /// under the same id (the page shows a pop id once).
+    unacked_pop: Option<String>,
 }
 
 pub struct Dialer {
@@ -211,6 +214,12 @@ impl Dialer {
             };
             let id = CallId(a.call_id.clone());
             let answered = a.answer_ms.is_some();
+            let pops = self.store.pops_for_call(&a.call_id).await?;
+            // Answered but its pop never recorded, or never acknowledged: the
+            // agent is still on the call, so it is shown (again).
+            let acked = pops.iter().any(|p| p.2.is_some());
+            let owes_pop = answered && !acked;
+            let unacked_pop = pops.first().map(|p| p.0.clone()).filter(|_| owes_pop);
             self.agents.set(
                 &a.agent_id,
                 if answered {
@@ -222,15 +231,16 @@ impl Dialer {
             self.calls.insert(
                 id.clone(),
                 LiveCall {
+                    customer: None,
+                    answer_waiting: owes_pop.then(Instant::now),
+                    answered,
+                    popped: answered && !owes_pop,
+                    unacked_pop,
                     task,
                     agent_id: a.agent_id,
-                    customer: None,
-                    answer_waiting: None,
-                    answered,
-                    // A call answered before the restart already popped.
-                    popped: answered,
                 },
             );
+            self.preload(&id);
             ids.push(id);
         }
         self.rebuilt = false;
@@ -395,18 +405,6 @@ impl Dialer {
             .await?;
         self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
             .await;
-        // Preload: the record is fetched while the customer's phone rings.
-        let store = self.store.clone();
-        let customer_id = task.customer_id.clone();
-        let tx = self.internal_tx.clone();
-        let id = call_id.clone();
-        tokio::spawn(async move {
-            let r = store
-                .customer(&customer_id)
-                .await
-                .map_err(|e| e.to_string());
-            let _ = tx.send(Internal::CustomerLoaded(id, r)).await;
-        });
         let req = OriginateRequest {
             call_id: call_id.clone(),
             destination: self
@@ -443,8 +441,11 @@ impl Dialer {
                 answer_waiting: None,
                 answered: false,
                 popped: false,
+                unacked_pop: None,
             },
         );
+        // Preload: the record is fetched while the customer's phone rings.
+        self.preload(&call_id);
         self.stats.calls += 1;
         let manager = self.manager.clone();
         let tx = self.internal_tx.clone();
@@ -456,6 +457,23 @@ impl Dialer {
             }
         });
         Ok(())
+    }
+
+    fn preload(&self, id: &CallId) {
+        let Some(call) = self.calls.get(id) else {
+            return;
+        };
+        let store = self.store.clone();
+        let customer_id = call.task.customer_id.clone();
+        let tx = self.internal_tx.clone();
+        let id = id.clone();
+        tokio::spawn(async move {
+            let r = store
+                .customer(&customer_id)
+                .await
+                .map_err(|e| e.to_string());
+            let _ = tx.send(Internal::CustomerLoaded(id, r)).await;
+        });
     }
 
     async fn on_internal(&mut self, i: Internal) {
@@ -535,14 +553,13 @@ impl Dialer {
                     call.answer_waiting = Some(received);
                 }
                 self.stats.answered += 1;
-                if let Err(e) = self.store.attempt_answered(id.as_str(), now_ms()).await {
+                if loaded {
+                    self.pop(&id, received).await;
+                } else if let Err(e) = self.store.record_answer(id.as_str(), now_ms(), None).await {
                     tracing::error!(error = %e, "could not record an answer");
                 }
                 self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
                     .await;
-                if loaded {
-                    self.pop(&id, received).await;
-                }
             }
             CallState::Ended(end) => self.on_end(id, end).await,
             CallState::Dialing | CallState::Originated => {}
@@ -557,7 +574,10 @@ impl Dialer {
             return;
         }
         call.popped = true;
-        let pop_id = uuid::Uuid::new_v4().to_string();
+        let resend = call.unacked_pop.take();
+        let pop_id = resend
+            .clone()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
         let (customer, reasons) = match &call.customer {
             Some(Ok(Some(c))) => (Some(c.clone()), Vec::new()),
             Some(Ok(None)) => (
@@ -570,20 +590,27 @@ impl Dialer {
         let msg = build_pop(&pop_id, id.as_str(), &call.task, customer.as_ref(), reasons);
         let degraded = matches!(&msg, ServerMsg::Pop { degraded: true, .. });
         let agent_id = call.agent_id.clone();
-        let customer_id = call.task.customer_id.clone();
-        // Delivery first; the record of it follows.
-        self.hub.pop(&agent_id, &pop_id, answered_at, msg).await;
         let rec = NewPop {
-            pop_id,
+            pop_id: pop_id.clone(),
             call_id: id.to_string(),
-            agent_id,
-            customer_id,
+            agent_id: agent_id.clone(),
+            customer_id: call.task.customer_id.clone(),
             sent_ms: now_ms(),
             degraded,
         };
-        if let Err(e) = self.store.insert_pop(&rec).await {
+        // Recorded (with the answer) before delivery, so that the ack always
+        // finds its pop.
+        let record = if resend.is_some() { None } else { Some(&rec) };
+        if let Err(e) = self
+            .store
+            .record_answer(id.as_str(), now_ms(), record)
+            .await
+        {
             tracing::error!(error = %e, "could not record a pop");
         }
+        self.hub
+            .pop(&agent_id, &pop_id, id.as_str(), answered_at, msg)
+            .await;
     }
 
     async fn on_end(&mut self, id: CallId, end: CallEnd) {
@@ -627,6 +654,7 @@ impl Dialer {
         {
             tracing::error!(error = %e, "could not update a task");
         }
+        self.hub.call_ended(id.as_str()).await;
         self.hub
             .send(
                 &call.agent_id,

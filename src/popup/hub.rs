@@ -87,8 +87,12 @@ enum Command {
     Pop {
         agent_id: String,
         pop_id: String,
+        call_id: String,
         answered_at: Instant,
         msg: ServerMsg,
+    },
+    CallEnded {
+        call_id: String,
     },
     Ack {
         agent_id: String,
@@ -149,14 +153,32 @@ impl AgentHub {
 
     /// Sends a pop to every page of the agent and starts its latency clock
     /// at `answered_at`.
-    pub async fn pop(&self, agent_id: &str, pop_id: &str, answered_at: Instant, msg: ServerMsg) {
+    pub async fn pop(
+        &self,
+        agent_id: &str,
+        pop_id: &str,
+        call_id: &str,
+        answered_at: Instant,
+        msg: ServerMsg,
+    ) {
         let _ = self
             .tx
             .send(Command::Pop {
                 agent_id: agent_id.to_string(),
                 pop_id: pop_id.to_string(),
+                call_id: call_id.to_string(),
                 answered_at,
                 msg,
+            })
+            .await;
+    }
+
+    /// The call is over: its pop is no longer shown to pages that open.
+    pub async fn call_ended(&self, call_id: &str) {
+        let _ = self
+            .tx
+            .send(Command::CallEnded {
+                call_id: call_id.to_string(),
             })
             .await;
     }
@@ -183,6 +205,14 @@ impl AgentHub {
     }
 }
 
+struct OpenPop {
+    agent_id: String,
+    call_id: String,
+    /// When the answer was read off the switch socket.
+    answered_at: Instant,
+    text: Arc<str>,
+}
+
 async fn run(
     mut rx: mpsc::Receiver<Command>,
     presence: mpsc::Sender<Presence>,
@@ -190,8 +220,9 @@ async fn run(
     stats: PopStats,
 ) {
     let mut pages: HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>> = HashMap::new();
-    // Pops sent and not yet acked: pop id → (agent, when the answer was read).
-    let mut open_pops: HashMap<String, (String, Instant)> = HashMap::new();
+    // Pops not yet acknowledged, kept until their call ends so that a page
+    // that opens meanwhile (a reload, a daemon restart) still shows them.
+    let mut open_pops: HashMap<String, OpenPop> = HashMap::new();
     let mut next_conn = 1u64;
     while let Some(cmd) = rx.recv().await {
         match cmd {
@@ -202,6 +233,9 @@ async fn run(
             } => {
                 let conn = next_conn;
                 next_conn += 1;
+                for p in open_pops.values().filter(|p| p.agent_id == agent_id) {
+                    let _ = tx.try_send(p.text.clone());
+                }
                 pages.entry(agent_id.clone()).or_default().push((conn, tx));
                 let _ = reply.send(conn);
                 let _ = presence.send(Presence::Online(agent_id)).await;
@@ -216,18 +250,36 @@ async fn run(
                 }
             }
             Command::Send { agent_id, msg } => {
-                fan_out(&mut pages, &agent_id, &msg);
+                if let Ok(text) = serde_json::to_string(&msg) {
+                    fan_out(&mut pages, &agent_id, &Arc::<str>::from(text));
+                }
             }
             Command::Pop {
                 agent_id,
                 pop_id,
+                call_id,
                 answered_at,
                 msg,
             } => {
-                if fan_out(&mut pages, &agent_id, &msg) > 0 {
+                let Ok(text) = serde_json::to_string(&msg) else {
+                    continue;
+                };
+                let text: Arc<str> = Arc::from(text);
+                if fan_out(&mut pages, &agent_id, &text) > 0 {
                     stats.delivered();
                 }
-                open_pops.insert(pop_id, (agent_id, answered_at));
+                open_pops.insert(
+                    pop_id,
+                    OpenPop {
+                        agent_id,
+                        call_id,
+                        answered_at,
+                        text,
+                    },
+                );
+            }
+            Command::CallEnded { call_id } => {
+                open_pops.retain(|_, p| p.call_id != call_id);
             }
             Command::Ack {
                 agent_id,
@@ -236,9 +288,9 @@ async fn run(
             } => {
                 // An agent can only acknowledge its own pop; the first ack
                 // from any of its pages closes the measurement.
-                let mine = matches!(open_pops.get(&pop_id), Some((owner, _)) if *owner == agent_id);
-                if mine && let Some((_, answered_at)) = open_pops.remove(&pop_id) {
-                    stats.acked(at.duration_since(answered_at).as_secs_f64() * 1000.0);
+                let mine = matches!(open_pops.get(&pop_id), Some(p) if p.agent_id == agent_id);
+                if mine && let Some(p) = open_pops.remove(&pop_id) {
+                    stats.acked(at.duration_since(p.answered_at).as_secs_f64() * 1000.0);
                     let store = store.clone();
                     tokio::spawn(async move {
                         if let Err(e) = store.pop_acked(&pop_id, &agent_id, now_ms()).await {
@@ -260,15 +312,11 @@ async fn run(
 fn fan_out(
     pages: &mut HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>>,
     agent_id: &str,
-    msg: &ServerMsg,
+    text: &Arc<str>,
 ) -> usize {
     let Some(list) = pages.get_mut(agent_id) else {
         return 0;
     };
-    let Ok(text) = serde_json::to_string(msg) else {
-        return 0;
-    };
-    let text: Arc<str> = Arc::from(text);
     let mut sent = 0;
     list.retain(|(_, tx)| match tx.try_send(text.clone()) {
         Ok(()) => {

@@ -157,7 +157,16 @@ pub trait Store: Send + Sync + 'static {
     /// Written before the originate goes to the switch.
     async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()>;
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()>;
-    async fn attempt_answered(&self, call_id: &str, at_ms: i64) -> StoreResult<()>;
+    /// Records the answer and, when given, the pop that goes out for it, in
+    /// one transaction: an answered call never lacks its pop record, and the
+    /// record exists before the page can acknowledge it. A second call keeps
+    /// the first answer time.
+    async fn record_answer(
+        &self,
+        call_id: &str,
+        at_ms: i64,
+        pop: Option<&NewPop>,
+    ) -> StoreResult<()>;
     async fn close_attempt(
         &self,
         call_id: &str,
@@ -175,7 +184,6 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a task's attempt count to the attempts actually recorded.
     async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32>;
 
-    async fn insert_pop(&self, p: &NewPop) -> StoreResult<()>;
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool>;
     async fn pops_for_call(&self, call_id: &str)
     -> StoreResult<Vec<(String, String, Option<i64>)>>;

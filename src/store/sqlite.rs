@@ -304,12 +304,30 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn attempt_answered(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
+    async fn record_answer(
+        &self,
+        call_id: &str,
+        at_ms: i64,
+        pop: Option<&NewPop>,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE attempts SET answer_ms = COALESCE(answer_ms, ?) WHERE call_id = ?")
             .bind(at_ms)
             .bind(call_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if let Some(p) = pop {
+            sqlx::query("INSERT INTO pops (pop_id, call_id, agent_id, customer_id, sent_ms, degraded) VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(&p.pop_id)
+                .bind(&p.call_id)
+                .bind(&p.agent_id)
+                .bind(&p.customer_id)
+                .bind(p.sent_ms)
+                .bind(p.degraded as i64)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -379,19 +397,6 @@ impl Store for SqliteStore {
             Some(r) => r.try_get::<i64, _>("attempts")?.max(0) as u32,
             None => 0,
         })
-    }
-
-    async fn insert_pop(&self, p: &NewPop) -> StoreResult<()> {
-        sqlx::query("INSERT INTO pops (pop_id, call_id, agent_id, customer_id, sent_ms, degraded) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&p.pop_id)
-            .bind(&p.call_id)
-            .bind(&p.agent_id)
-            .bind(&p.customer_id)
-            .bind(p.sent_ms)
-            .bind(p.degraded as i64)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
     }
 
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool> {

@@ -1,7 +1,7 @@
 //! The small typed interface between the call manager and a switch driver
 //! (ESL today, AMI next). Drivers are the only places that know a wire format.
 
-use super::{CallEvent, CallId, HangupCause, OriginateRequest};
+use super::{CallEvent, CallEventKind, CallId, HangupCause, OriginateRequest};
 use std::future::Future;
 use std::pin::Pin;
 
@@ -42,6 +42,15 @@ pub enum DriverNotice {
     Fatal(String),
 }
 
+/// A channel the switch reports as live, and how far it has got: events
+/// missed during a disconnect (an answer, say) are recovered from this.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveCall {
+    pub id: String,
+    /// `Originated`, `Ringing`, `EarlyMedia` or `Answered`.
+    pub state: CallEventKind,
+}
+
 /// Commands a driver carries out on its switch.
 pub trait SwitchControl: Send + Sync + 'static {
     /// Sends the originate; returns once the switch has accepted it. The
@@ -53,6 +62,6 @@ pub trait SwitchControl: Send + Sync + 'static {
         call: &'a CallId,
         cause: &'a HangupCause,
     ) -> BoxFuture<'a, Result<(), SwitchError>>;
-    /// The ids of the channels the switch has now.
-    fn live_calls(&self) -> BoxFuture<'_, Result<Vec<String>, SwitchError>>;
+    /// The channels the switch has now, each with the state it is in.
+    fn live_calls(&self) -> BoxFuture<'_, Result<Vec<LiveCall>, SwitchError>>;
 }

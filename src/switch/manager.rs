@@ -4,7 +4,7 @@
 //! lets another call be dialed.
 
 use super::calls::{Applied, CallEnd, CallState, CallTable};
-use super::driver::{DriverNotice, SwitchControl, SwitchError};
+use super::driver::{DriverNotice, LiveCall, SwitchControl, SwitchError};
 use super::{CallId, HangupCause, OriginateRequest};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -51,7 +51,7 @@ enum Command {
 /// Results of work the manager started in the background.
 enum Internal {
     OriginateRejected(CallId, SwitchError),
-    LiveCalls(Result<Vec<String>, SwitchError>),
+    LiveCalls(Result<Vec<LiveCall>, SwitchError>),
 }
 
 #[derive(Clone)]
@@ -209,8 +209,16 @@ async fn run<D: SwitchControl>(
                         let _ = updates.send(CallUpdate::Changed { call_id: id, from, to, switch_time_us: None, received: Instant::now() }).await;
                     }
                 }
-                Internal::LiveCalls(Ok(ids)) => {
-                    let vanished = table.reconcile(ids.iter().map(String::as_str));
+                Internal::LiveCalls(Ok(live)) => {
+                    let vanished = table.reconcile(live.iter().map(|c| c.id.as_str()));
+                    // Calls that went on during the gap may have moved on
+                    // (an answer nobody heard): catch up from the switch.
+                    for c in live {
+                        let ev = super::CallEvent { call_id: CallId(c.id), switch_time_us: None, kind: c.state };
+                        if let Applied::Changed { from, to } = table.apply(&ev) {
+                            let _ = updates.send(CallUpdate::Changed { call_id: ev.call_id, from, to, switch_time_us: None, received: Instant::now() }).await;
+                        }
+                    }
                     for (id, from) in &vanished {
                         let _ = updates.send(CallUpdate::Changed {
                             call_id: id.clone(),

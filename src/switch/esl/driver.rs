@@ -2,8 +2,8 @@
 
 use super::client::{ClientError, EslClient, EslClientConfig, SwitchNotice};
 use super::mapping::call_event;
-use crate::switch::driver::{BoxFuture, DriverNotice, SwitchControl, SwitchError};
-use crate::switch::{CallId, HangupCause, OriginateRequest};
+use crate::switch::driver::{BoxFuture, DriverNotice, LiveCall, SwitchControl, SwitchError};
+use crate::switch::{CallEventKind, CallId, HangupCause, OriginateRequest};
 use tokio::sync::mpsc;
 
 impl From<ClientError> for SwitchError {
@@ -87,10 +87,22 @@ impl SwitchControl for EslDriver {
         })
     }
 
-    fn live_calls(&self) -> BoxFuture<'_, Result<Vec<String>, SwitchError>> {
+    fn live_calls(&self) -> BoxFuture<'_, Result<Vec<LiveCall>, SwitchError>> {
         Box::pin(async move {
             let rows = self.client.live_channels().await?;
-            Ok(rows.into_iter().map(|r| r.uuid).collect())
+            Ok(rows
+                .into_iter()
+                .map(|r| LiveCall {
+                    // FreeSWITCH's channel call states (switch_channel.c).
+                    state: match r.callstate.as_str() {
+                        "ACTIVE" | "HELD" => CallEventKind::Answered,
+                        "EARLY" => CallEventKind::EarlyMedia,
+                        "RINGING" | "RING_WAIT" => CallEventKind::Ringing,
+                        _ => CallEventKind::Originated,
+                    },
+                    id: r.uuid,
+                })
+                .collect())
         })
     }
 }

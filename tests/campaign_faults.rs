@@ -1,0 +1,155 @@
+//! Faults mid-campaign: the switch connection cut several times, and the
+//! daemon process killed with SIGKILL and started again. The campaign must
+//! complete with nothing lost and nothing dialed twice.
+
+mod common;
+
+use common::{API_TOKEN, CAMPAIGN, MAX_ATTEMPTS, agent_client, check_campaign, lab};
+use dialpop::store::token_hash;
+use std::collections::HashMap;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn switch_connection_cut_three_times_mid_campaign() {
+    let lab = lab("cuts", 4, &[(1, 24), (5, 4), (2, 4), (3, 2), (4, 2)], 10.0).await;
+    let daemon = lab.start_daemon().await;
+    let url = format!("ws://{}/ws/agent", daemon.addr);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut pages = HashMap::new();
+    for (a, token) in &lab.agents {
+        pages.insert(
+            a.id.clone(),
+            agent_client(url.clone(), token.clone(), stop.clone()),
+        );
+    }
+    let mut cut_with_calls_up = 0;
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        if lab.sim.live_calls() > 0 {
+            cut_with_calls_up += 1;
+        }
+        assert!(lab.sim.drop_connections() >= 1, "the daemon was connected");
+    }
+    lab.wait_done(Duration::from_secs(90)).await;
+    let counts = check_campaign(&lab, &pages).await;
+    println!("after 3 cuts ({cut_with_calls_up} with calls up): {counts:?}");
+    assert!(cut_with_calls_up >= 1, "the cuts hit live calls");
+    assert_eq!(counts.tasks, 36);
+    assert_eq!(counts.done + counts.failed, 36);
+    assert_eq!(counts.double_dialed, 0);
+    stop.cancel();
+    daemon.stop().await;
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn serve(config: &std::path::Path) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_dialpop"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dialpop serve starts")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_killed_and_restarted_mid_campaign() {
+    let lab = lab(
+        "sigkill",
+        4,
+        &[(1, 24), (5, 6), (2, 4), (3, 2), (4, 2)],
+        10.0,
+    )
+    .await;
+    let port = free_port();
+    let mut agents = String::new();
+    for (a, token) in &lab.agents {
+        agents.push_str(&format!(
+            "[[agent]]\nid = \"{}\"\nname = \"{}\"\nextension = \"{}\"\ncampaign = \"{CAMPAIGN}\"\ntoken_sha256 = \"{}\"\n\n",
+            a.id,
+            a.name,
+            a.extension,
+            token_hash(token)
+        ));
+    }
+    let config = format!(
+        r#"[http]
+listen = "127.0.0.1:{port}"
+[store]
+url = "{db}"
+[api]
+token_sha256 = "{api}"
+[switch]
+protocol = "esl"
+address = "{sim}"
+password = "ClueCon"
+customer_dial_string = "sofia/gateway/{{gateway}}/{{phone}}"
+gateway = "lab"
+agent_dial_string = "user/{{extension}}"
+[dialer]
+wrap_up_seconds = 0.5
+ring_timeout_seconds = 30
+[[campaign]]
+id = "{CAMPAIGN}"
+name = "Lab"
+max_attempts = {MAX_ATTEMPTS}
+retry_delay_seconds = 0.2
+
+{agents}"#,
+        db = lab.db_url,
+        api = token_hash(API_TOKEN),
+        sim = lab.sim.local_addr(),
+    );
+    let path = lab.dir.join("dialpop.toml");
+    std::fs::write(&path, config).expect("config written");
+
+    let mut daemon = serve(&path);
+    let url = format!("ws://127.0.0.1:{port}/ws/agent");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut pages = HashMap::new();
+    for (a, token) in &lab.agents {
+        pages.insert(
+            a.id.clone(),
+            agent_client(url.clone(), token.clone(), stop.clone()),
+        );
+    }
+    // Kill it twice, each time with calls up and work left.
+    let mut kills = Vec::new();
+    for round in 0..2 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
+            if c.done + c.failed >= 6 * (round + 1) as u64 && lab.sim.live_calls() > 0 {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "campaign did not progress: {c:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let live = lab.sim.live_calls();
+        daemon.kill().await.expect("SIGKILL");
+        let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
+        kills.push((live, c.clone()));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        daemon = serve(&path);
+    }
+    lab.wait_done(Duration::from_secs(90)).await;
+    let counts = check_campaign(&lab, &pages).await;
+    for (i, (live, c)) in kills.iter().enumerate() {
+        println!("kill {}: {live} calls up on the switch, tasks {c:?}", i + 1);
+    }
+    println!("after 2 kills: {counts:?}");
+    assert_eq!(counts.tasks, 38);
+    assert_eq!(counts.done + counts.failed, 38);
+    assert_eq!(counts.double_dialed, 0);
+    stop.cancel();
+    let _ = daemon.kill().await;
+}

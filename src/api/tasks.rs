@@ -95,6 +95,15 @@ pub async fn create(
 fn parse(body: &Value) -> Result<NewTask, Response> {
     let campaign_id = text_field(body, "campaign", 128)?;
     let customer_id = text_field(body, "customer_id", 128)?;
+    // It travels to the switch as a channel variable: keep it to characters
+    // that cannot change the originate's syntax.
+    if !customer_id.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@')) {
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            "customer_id may contain only letters, digits and - _ . : @",
+            Some("customer_id"),
+        ));
+    }
     let phone = text_field(body, "phone", 32)?;
     if !valid_phone(&phone) {
         return Err(error(

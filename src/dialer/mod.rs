@@ -419,6 +419,7 @@ impl Dialer {
                 ("dialpop_task_id".into(), task.id.to_string()),
                 ("dialpop_campaign_id".into(), task.campaign_id.clone()),
                 ("dialpop_customer_id".into(), task.customer_id.clone()),
+                ("dialpop_customer_phone".into(), task.phone.clone()),
                 ("dialpop_agent_id".into(), agent.id.clone()),
                 (
                     "dialpop_agent_dial".into(),

@@ -2,3 +2,4 @@
 
 pub mod cli;
 pub mod switch;
+pub mod web;

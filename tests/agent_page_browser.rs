@@ -70,17 +70,34 @@ async fn expect_from_page(server: &mut StubDaemon, want: Value) {
     assert_eq!(got, want, "the page sent something else");
 }
 
+/// Screenshots at a desktop and a phone size into `<target>/screenshots/`,
+/// checking at those sizes and at 360 px that nothing scrolls sideways.
 async fn shots(browser: &Browser, name: &str) {
     let dir = screenshot_dir();
+    for (w, h) in [(1280, 800), (390, 844), (360, 740)] {
+        browser.set_viewport(w, h).await;
+        assert_fits_width(browser, &format!("{name} at {w}x{h}")).await;
+        if w != 360 {
+            browser
+                .screenshot(&dir.join(format!("{name}-{w}x{h}.png")))
+                .await;
+        }
+    }
     browser.set_viewport(1280, 800).await;
-    browser
-        .screenshot(&dir.join(format!("{name}-1280x800.png")))
-        .await;
-    browser.set_viewport(390, 844).await;
-    browser
-        .screenshot(&dir.join(format!("{name}-390x844.png")))
-        .await;
-    browser.set_viewport(1280, 800).await;
+}
+
+async fn assert_fits_width(browser: &Browser, what: &str) {
+    let sideways = js(
+        browser,
+        "var d = document.documentElement; return [d.scrollWidth, d.clientWidth];",
+    )
+    .await;
+    assert!(
+        sideways[0].as_u64() <= sideways[1].as_u64(),
+        "{what}: the page scrolls sideways (content {} px, viewport {} px)",
+        sideways[0],
+        sideways[1]
+    );
 }
 
 /// Sign in, receive a pop, acknowledge it, see the call end, go through
@@ -182,10 +199,13 @@ async fn pop_flow(browser: &Browser, server: &mut StubDaemon) {
             t.starts_with("Wrap-up \u{b7} 0:")
         })
         .await;
-    assert!(
-        badge.ends_with("0:30") || badge.ends_with("0:29"),
-        "{badge}"
-    );
+    // Counting down from 0:30 (a slow machine may already be a few seconds in).
+    let left: u32 = badge
+        .rsplit(':')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(99);
+    assert!((20..=30).contains(&left), "{badge}");
     let ready = browser.wait_visible(&testid_css("ready-button")).await;
     shots(browser, "wrap-up").await;
     ready.click().await.expect("click Ready");
@@ -231,16 +251,7 @@ async fn pop_flow(browser: &Browser, server: &mut StubDaemon) {
     assert!(!browser.is_displayed(&testid_css("customer-vip")).await);
     assert!(!browser.is_displayed(&testid_css("degraded-notice")).await);
     assert_eq!(browser.text_of("call-state").await, "Ringing");
-    let overflow = js(
-        browser,
-        "return document.documentElement.scrollWidth > window.innerWidth;",
-    )
-    .await;
-    assert_eq!(
-        overflow,
-        json!(false),
-        "a long value made the page scroll sideways"
-    );
+    // (shots also checks that the 400-character value does not widen the page)
     shots(browser, "pop-rtl").await;
 
     // Markup in server data is shown as text and creates no element.

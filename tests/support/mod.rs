@@ -1,0 +1,6 @@
+//! Helpers shared by integration tests (`mod support;` in a test file).
+//! Each test binary uses only some of them, hence the allowance below.
+#![allow(dead_code)]
+
+pub mod browser;
+pub mod stub_daemon;

@@ -70,6 +70,8 @@ enum Command {
 
 enum Internal {
     CustomerLoaded(CallId, Result<Option<Customer>, String>),
+    /// A task's outcome is written: its campaign may have work again.
+    TaskSettled(String),
     OriginateFailed(CallId, String),
 }
 
@@ -134,6 +136,8 @@ pub struct Dialer {
     /// Per campaign: no task is due before this time (ms); cleared when
     /// tasks are added.
     idle_until: HashMap<String, i64>,
+    /// Campaign rules (attempts, retry delay), read once per campaign.
+    rules: HashMap<String, (u32, i64)>,
     internal_tx: mpsc::Sender<Internal>,
 }
 
@@ -162,6 +166,7 @@ impl Dialer {
             switch_up: true,
             rebuilt: true,
             idle_until: HashMap::new(),
+            rules: HashMap::new(),
             internal_tx,
         };
         d.recover().await?;
@@ -488,6 +493,9 @@ impl Dialer {
                     self.pop(&id, at).await;
                 }
             }
+            Internal::TaskSettled(campaign) => {
+                self.idle_until.remove(&campaign);
+            }
             Internal::OriginateFailed(id, reason) => {
                 // The manager reports the call as failed too (or, if the
                 // bytes may have left, leaves it to the rebuild); this is
@@ -532,7 +540,14 @@ impl Dialer {
         let agent_id = call.agent_id.clone();
         match to {
             CallState::Ringing | CallState::EarlyMedia => {
-                let _ = self.store.attempt_ringing(id.as_str(), now_ms()).await;
+                // Not on the answer-to-pop path: written beside the loop.
+                let (store, call) = (self.store.clone(), id.to_string());
+                let at = now_ms();
+                tokio::spawn(async move {
+                    if let Err(e) = store.attempt_ringing(&call, at).await {
+                        tracing::warn!(error = %e, "could not record ringing");
+                    }
+                });
                 self.hub
                     .send(
                         &agent_id,
@@ -556,8 +571,14 @@ impl Dialer {
                 self.stats.answered += 1;
                 if loaded {
                     self.pop(&id, received).await;
-                } else if let Err(e) = self.store.record_answer(id.as_str(), now_ms(), None).await {
-                    tracing::error!(error = %e, "could not record an answer");
+                } else {
+                    let (store, call) = (self.store.clone(), id.to_string());
+                    let at = now_ms();
+                    tokio::spawn(async move {
+                        if let Err(e) = store.record_answer(&call, at, None).await {
+                            tracing::error!(error = %e, "could not record an answer");
+                        }
+                    });
                 }
                 self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
                     .await;
@@ -601,17 +622,17 @@ impl Dialer {
         };
         // Recorded (with the answer) before delivery, so that the ack always
         // finds its pop.
-        let record = if resend.is_some() { None } else { Some(&rec) };
-        if let Err(e) = self
-            .store
-            .record_answer(id.as_str(), now_ms(), record)
-            .await
-        {
-            tracing::error!(error = %e, "could not record a pop");
-        }
-        self.hub
-            .pop(&agent_id, &pop_id, id.as_str(), answered_at, msg)
-            .await;
+        // Recorded, then delivered, beside the dialer's loop: the loop never
+        // makes one call's pop wait behind another call's writes, and the
+        // record exists before the page can acknowledge it.
+        let (store, hub, call) = (self.store.clone(), self.hub.clone(), id.to_string());
+        tokio::spawn(async move {
+            let record = if resend.is_some() { None } else { Some(&rec) };
+            if let Err(e) = store.record_answer(&call, now_ms(), record).await {
+                tracing::error!(error = %e, "could not record a pop");
+            }
+            hub.pop(&agent_id, &pop_id, &call, answered_at, msg).await;
+        });
     }
 
     async fn on_end(&mut self, id: CallId, end: CallEnd) {
@@ -633,28 +654,25 @@ impl Dialer {
             "vanished" => self.stats.vanished += 1,
             _ => self.stats.failed += 1,
         }
-        if let Err(e) = self
-            .store
-            .close_attempt(id.as_str(), now_ms(), outcome, cause.as_deref())
-            .await
-        {
-            tracing::error!(error = %e, "could not close an attempt");
-        }
         let next = self.next_for_task(&call.task, outcome, &end).await;
         if let TaskNext::RetryAt(at) = next {
-            let due = self
-                .idle_until
-                .entry(call.task.campaign_id.clone())
-                .or_insert(at);
+            let due = self.idle_until.entry(call.task.campaign_id.clone()).or_insert(at);
             *due = (*due).min(at);
         }
-        if let Err(e) = self
-            .store
-            .finish_task(call.task.id, next, cause.as_deref())
-            .await
-        {
-            tracing::error!(error = %e, "could not update a task");
-        }
+        // Closed, then the task moved on, beside the loop and in this order;
+        // a kill in between is settled at the next start (orphaned tasks).
+        let (store, call_id, task_id) = (self.store.clone(), id.to_string(), call.task.id);
+        let (cause_w, outcome_w) = (cause.clone(), outcome.to_string());
+        let (tx, campaign) = (self.internal_tx.clone(), call.task.campaign_id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.close_attempt(&call_id, now_ms(), &outcome_w, cause_w.as_deref()).await {
+                tracing::error!(error = %e, "could not close an attempt");
+            }
+            if let Err(e) = store.finish_task(task_id, next, cause_w.as_deref()).await {
+                tracing::error!(error = %e, "could not update a task");
+            }
+            let _ = tx.send(Internal::TaskSettled(campaign)).await;
+        });
         self.hub.call_ended(id.as_str()).await;
         self.hub
             .send(
@@ -680,14 +698,19 @@ impl Dialer {
         self.set_agent(&call.agent_id, next_state).await;
     }
 
-    async fn next_for_task(&self, task: &Task, outcome: &str, end: &CallEnd) -> TaskNext {
+    async fn next_for_task(&mut self, task: &Task, outcome: &str, end: &CallEnd) -> TaskNext {
         if outcome == "answered" {
             return TaskNext::Done;
         }
-        let campaign = self.store.campaign(&task.campaign_id).await.ok().flatten();
-        let (max, delay) = campaign
-            .map(|c| (c.max_attempts, c.retry_delay_ms))
-            .unwrap_or((1, 0));
+        let (max, delay) = match self.rules.get(&task.campaign_id) {
+            Some(r) => *r,
+            None => {
+                let campaign = self.store.campaign(&task.campaign_id).await.ok().flatten();
+                let r = campaign.map(|c| (c.max_attempts, c.retry_delay_ms)).unwrap_or((1, 0));
+                self.rules.insert(task.campaign_id.clone(), r);
+                r
+            }
+        };
         // For now the campaign retries busy and unanswered numbers, and
         // calls whose outcome was lost in a reconnect.
         let retryable = match end {

@@ -88,8 +88,14 @@ async fn the_task_api_validates_authenticates_and_dials() {
 
     let bad = [
         (r#"{"customer_id":"c1","phone":"+15551001"}"#, "campaign"),
-        (r#"{"campaign":"lab","customer_id":"c1,origination_uuid=x","phone":"+15551001"}"#, "customer_id"),
-        (r#"{"campaign":"lab","customer_id":"c1}&bridge(x)","phone":"+15551001"}"#, "customer_id"),
+        (
+            r#"{"campaign":"lab","customer_id":"c1,origination_uuid=x","phone":"+15551001"}"#,
+            "customer_id",
+        ),
+        (
+            r#"{"campaign":"lab","customer_id":"c1}&bridge(x)","phone":"+15551001"}"#,
+            "customer_id",
+        ),
         (r#"{"campaign":"lab","phone":"+15551001"}"#, "customer_id"),
         (
             r#"{"campaign":"lab","customer_id":"c1","phone":"1555;exit"}"#,

@@ -3,7 +3,8 @@
 use dialpop::config::Config;
 
 fn example() -> String {
-    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/dialpop.toml")).expect("config/dialpop.toml")
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config/dialpop.toml"))
+        .expect("config/dialpop.toml")
 }
 
 #[test]
@@ -27,8 +28,13 @@ fn errors_name_the_key_and_the_problem() {
         (example().replace("protocol = \"esl\"", "protocol = \"sip\""), "protocol"),
     ];
     for (text, key) in cases {
-        let err = Config::parse(&text, "test.toml").err().unwrap_or_else(|| panic!("accepted a bad {key}"));
+        let err = Config::parse(&text, "test.toml")
+            .err()
+            .unwrap_or_else(|| panic!("accepted a bad {key}"));
         let msg = err.to_string();
-        assert!(msg.contains(key) && msg.contains("test.toml"), "{key}: {msg}");
+        assert!(
+            msg.contains(key) && msg.contains("test.toml"),
+            "{key}: {msg}"
+        );
     }
 }

@@ -97,7 +97,10 @@ fn parse(body: &Value) -> Result<NewTask, Response> {
     let customer_id = text_field(body, "customer_id", 128)?;
     // It travels to the switch as a channel variable: keep it to characters
     // that cannot change the originate's syntax.
-    if !customer_id.chars().all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@')) {
+    if !customer_id
+        .chars()
+        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@'))
+    {
         return Err(error(
             StatusCode::BAD_REQUEST,
             "customer_id may contain only letters, digits and - _ . : @",

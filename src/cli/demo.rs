@@ -361,6 +361,16 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         }
     }
     let wall = started.elapsed();
+    // Let the last pops reach their pages and come back acknowledged.
+    let settle = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < settle {
+        let (delivered, acked, ..) = daemon.hub.stats.summary();
+        let live = daemon.dialer.snapshot().await.map_or(0, |s| s.live_calls);
+        if live == 0 && delivered == acked {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     stop.cancel();
     for w in workers {
         if let Ok(Err(e)) = w.await {

@@ -10,6 +10,8 @@ use std::time::Instant;
 pub enum AgentState {
     LoggedOut,
     Available,
+    /// Held while a task is looked for (the page still shows available).
+    Claiming,
     /// A call is being placed for this agent.
     Reserved(CallId),
     OnCall(CallId),
@@ -21,7 +23,7 @@ impl AgentState {
     pub fn name(&self) -> AgentStateName {
         match self {
             AgentState::LoggedOut => AgentStateName::LoggedOut,
-            AgentState::Available => AgentStateName::Available,
+            AgentState::Available | AgentState::Claiming => AgentStateName::Available,
             AgentState::Reserved(_) => AgentStateName::Reserved,
             AgentState::OnCall(_) => AgentStateName::OnCall,
             AgentState::WrapUp(_) => AgentStateName::WrapUp,

@@ -70,6 +70,23 @@ enum Command {
 
 enum Internal {
     CustomerLoaded(CallId, Result<Option<Customer>, String>),
+    /// A claim job took a task for the agent and wrote the attempt.
+    Claimed {
+        agent: Agent,
+        call_id: CallId,
+        task: Task,
+    },
+    /// A claim job found nothing due before `due_ms`.
+    NoTask {
+        agent_id: String,
+        campaign: String,
+        due_ms: i64,
+    },
+    /// A claim job failed (store error); the agent is free again.
+    ClaimFailed {
+        agent_id: String,
+        error: String,
+    },
     /// A task's outcome is written: its campaign may have work again.
     TaskSettled(String),
     OriginateFailed(CallId, String),
@@ -138,6 +155,8 @@ pub struct Dialer {
     idle_until: HashMap<String, i64>,
     /// Campaign rules (attempts, retry delay), read once per campaign.
     rules: HashMap<String, (u32, i64)>,
+    /// Claim jobs under way (each holds one agent).
+    claiming: usize,
     internal_tx: mpsc::Sender<Internal>,
 }
 
@@ -167,6 +186,7 @@ impl Dialer {
             rebuilt: true,
             idle_until: HashMap::new(),
             rules: HashMap::new(),
+            claiming: 0,
             internal_tx,
         };
         d.recover().await?;
@@ -355,12 +375,15 @@ impl Dialer {
 
     /// Reserves available agents for the next due tasks, while the switch
     /// has room.
+    /// Reserves available agents and starts a claim job for each, while the
+    /// switch has room. The loop never waits for the store: the jobs do, and
+    /// report back, so answers and pops are never queued behind claims.
     async fn dial_what_can_be_dialed(&mut self) -> Result<(), crate::store::StoreError> {
         if !self.switch_up || !self.rebuilt {
             return Ok(());
         }
         let now = now_ms();
-        while self.calls.len() < self.plan.max_calls {
+        while self.calls.len() + self.claiming < self.plan.max_calls && self.claiming < MAX_CLAIMS {
             let idle = &self.idle_until;
             let Some(agent) = self
                 .agents
@@ -368,46 +391,22 @@ impl Dialer {
             else {
                 return Ok(());
             };
-            match self.store.claim_next_task(&agent.campaign_id, now).await? {
-                Some(task) => self.dial(agent, task).await?,
-                None => {
-                    // Nothing due in this campaign: do not ask again before
-                    // the next retry is due (or new tasks arrive).
-                    let due = self
-                        .store
-                        .next_due_ms(&agent.campaign_id)
-                        .await?
-                        .unwrap_or(i64::MAX);
-                    self.idle_until
-                        .insert(agent.campaign_id.clone(), due.max(now + 1));
-                }
-            }
+            // Held quietly while the job looks for a task: the page hears
+            // "reserved" only once there is a call to place.
+            self.agents.set(&agent.id, AgentState::Claiming);
+            self.claiming += 1;
+            let (store, tx) = (self.store.clone(), self.internal_tx.clone());
+            let switch_name = self.plan.switch_name.clone();
+            tokio::spawn(async move {
+                let msg = claim(&store, agent, &switch_name, now).await;
+                let _ = tx.send(msg).await;
+            });
         }
         Ok(())
     }
 
-    async fn dial(&mut self, agent: Agent, task: Task) -> Result<(), crate::store::StoreError> {
-        let call_id = CallId::new_random();
-        if !valid_phone(&task.phone) {
-            // Refused before anything reaches the switch; kept visible.
-            tracing::warn!(
-                task = task.id,
-                "task has a phone number that cannot be dialed"
-            );
-            self.store
-                .finish_task(task.id, TaskNext::Failed, Some("INVALID_NUMBER_FORMAT"))
-                .await?;
-            return Ok(());
-        }
-        self.store
-            .insert_attempt(&NewAttempt {
-                call_id: call_id.to_string(),
-                task_id: task.id,
-                agent_id: agent.id.clone(),
-                switch_name: self.plan.switch_name.clone(),
-                originate_ms: now_ms(),
-            })
-            .await?;
+    /// A claimed task with its attempt written: the call is placed.
+    async fn dial(&mut self, agent: Agent, task: Task, call_id: CallId) {
         self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
             .await;
         let req = OriginateRequest {
@@ -462,7 +461,17 @@ impl Dialer {
                     .await;
             }
         });
-        Ok(())
+    }
+
+    fn release_claim(&mut self, agent_id: &str) {
+        if self.agents.state(agent_id) == Some(&AgentState::Claiming) {
+            let next = if self.agents.is_online(agent_id) {
+                AgentState::Available
+            } else {
+                AgentState::LoggedOut
+            };
+            self.agents.set(agent_id, next);
+        }
     }
 
     fn preload(&self, id: &CallId) {
@@ -492,6 +501,30 @@ impl Dialer {
                 if let Some(at) = call.answer_waiting.take() {
                     self.pop(&id, at).await;
                 }
+            }
+            Internal::Claimed {
+                agent,
+                call_id,
+                task,
+            } => {
+                self.claiming -= 1;
+                self.dial(agent, task, call_id).await;
+            }
+            Internal::NoTask {
+                agent_id,
+                campaign,
+                due_ms,
+            } => {
+                self.claiming -= 1;
+                self.release_claim(&agent_id);
+                // Nothing due in this campaign: do not ask again before the
+                // next retry is due (or new tasks arrive).
+                self.idle_until.insert(campaign, due_ms.max(now_ms() + 1));
+            }
+            Internal::ClaimFailed { agent_id, error } => {
+                self.claiming -= 1;
+                self.release_claim(&agent_id);
+                tracing::error!(%error, "could not claim a task; will try again");
             }
             Internal::TaskSettled(campaign) => {
                 self.idle_until.remove(&campaign);
@@ -622,16 +655,18 @@ impl Dialer {
         };
         // Recorded (with the answer) before delivery, so that the ack always
         // finds its pop.
-        // Recorded, then delivered, beside the dialer's loop: the loop never
-        // makes one call's pop wait behind another call's writes, and the
-        // record exists before the page can acknowledge it.
-        let (store, hub, call) = (self.store.clone(), self.hub.clone(), id.to_string());
+        // Delivered at once (the agent sees who it is without waiting for the
+        // disk), recorded beside the loop; an ack that overtakes the record
+        // is retried by the hub.
+        self.hub
+            .pop(&agent_id, &pop_id, id.as_str(), answered_at, msg)
+            .await;
+        let (store, call) = (self.store.clone(), id.to_string());
         tokio::spawn(async move {
             let record = if resend.is_some() { None } else { Some(&rec) };
             if let Err(e) = store.record_answer(&call, now_ms(), record).await {
                 tracing::error!(error = %e, "could not record a pop");
             }
-            hub.pop(&agent_id, &pop_id, &call, answered_at, msg).await;
         });
     }
 
@@ -656,7 +691,10 @@ impl Dialer {
         }
         let next = self.next_for_task(&call.task, outcome, &end).await;
         if let TaskNext::RetryAt(at) = next {
-            let due = self.idle_until.entry(call.task.campaign_id.clone()).or_insert(at);
+            let due = self
+                .idle_until
+                .entry(call.task.campaign_id.clone())
+                .or_insert(at);
             *due = (*due).min(at);
         }
         // Closed, then the task moved on, beside the loop and in this order;
@@ -665,7 +703,10 @@ impl Dialer {
         let (cause_w, outcome_w) = (cause.clone(), outcome.to_string());
         let (tx, campaign) = (self.internal_tx.clone(), call.task.campaign_id.clone());
         tokio::spawn(async move {
-            if let Err(e) = store.close_attempt(&call_id, now_ms(), &outcome_w, cause_w.as_deref()).await {
+            if let Err(e) = store
+                .close_attempt(&call_id, now_ms(), &outcome_w, cause_w.as_deref())
+                .await
+            {
                 tracing::error!(error = %e, "could not close an attempt");
             }
             if let Err(e) = store.finish_task(task_id, next, cause_w.as_deref()).await {
@@ -706,7 +747,9 @@ impl Dialer {
             Some(r) => *r,
             None => {
                 let campaign = self.store.campaign(&task.campaign_id).await.ok().flatten();
-                let r = campaign.map(|c| (c.max_attempts, c.retry_delay_ms)).unwrap_or((1, 0));
+                let r = campaign
+                    .map(|c| (c.max_attempts, c.retry_delay_ms))
+                    .unwrap_or((1, 0));
                 self.rules.insert(task.campaign_id.clone(), r);
                 r
             }
@@ -728,6 +771,65 @@ impl Dialer {
         } else {
             TaskNext::Failed
         }
+    }
+}
+
+/// Claim jobs at once: enough to keep the store busy, few enough that a
+/// burst of idle agents does not flood it.
+const MAX_CLAIMS: usize = 8;
+
+/// A claim job: the best due task for the agent's campaign, checked, and its
+/// attempt written with a fresh call id, before anything goes to the switch.
+async fn claim(store: &Arc<dyn Store>, agent: Agent, switch_name: &str, now: i64) -> Internal {
+    let fail = |agent_id: String, e: crate::store::StoreError| Internal::ClaimFailed {
+        agent_id,
+        error: e.to_string(),
+    };
+    loop {
+        let task = match store.claim_next_task(&agent.campaign_id, now).await {
+            Ok(Some(t)) => t,
+            Ok(None) => {
+                return match store.next_due_ms(&agent.campaign_id).await {
+                    Ok(due) => Internal::NoTask {
+                        agent_id: agent.id,
+                        campaign: agent.campaign_id,
+                        due_ms: due.unwrap_or(i64::MAX),
+                    },
+                    Err(e) => fail(agent.id, e),
+                };
+            }
+            Err(e) => return fail(agent.id, e),
+        };
+        if !valid_phone(&task.phone) {
+            // Refused before anything reaches the switch; kept visible.
+            tracing::warn!(
+                task = task.id,
+                "task has a phone number that cannot be dialed"
+            );
+            if let Err(e) = store
+                .finish_task(task.id, TaskNext::Failed, Some("INVALID_NUMBER_FORMAT"))
+                .await
+            {
+                return fail(agent.id, e);
+            }
+            continue;
+        }
+        let call_id = CallId::new_random();
+        let attempt = NewAttempt {
+            call_id: call_id.to_string(),
+            task_id: task.id,
+            agent_id: agent.id.clone(),
+            switch_name: switch_name.to_string(),
+            originate_ms: now_ms(),
+        };
+        if let Err(e) = store.insert_attempt(&attempt).await {
+            return fail(agent.id, e);
+        }
+        return Internal::Claimed {
+            agent,
+            call_id,
+            task,
+        };
     }
 }
 

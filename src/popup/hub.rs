@@ -293,9 +293,21 @@ async fn run(
                     stats.acked(at.duration_since(p.answered_at).as_secs_f64() * 1000.0);
                     let store = store.clone();
                     tokio::spawn(async move {
-                        if let Err(e) = store.pop_acked(&pop_id, &agent_id, now_ms()).await {
-                            tracing::warn!(error = %e, "could not record a pop acknowledgement");
+                        // The pop's row is written beside its delivery; a fast
+                        // page can ack before it lands, so wait for it a little.
+                        let at = now_ms();
+                        for wait_ms in [0u64, 5, 20, 50, 100, 250, 500, 1000] {
+                            tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
+                            match store.pop_acked(&pop_id, &agent_id, at).await {
+                                Ok(true) => return,
+                                Ok(false) => continue,
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "could not record a pop acknowledgement");
+                                    return;
+                                }
+                            }
                         }
+                        tracing::warn!("a pop acknowledgement found no pop record to update");
                     });
                 }
             }

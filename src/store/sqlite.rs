@@ -23,9 +23,13 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        let memory = url.contains(":memory:");
+        // One connection: SQLite allows one writer at a time, and several
+        // pooled writers wait for its lock in the busy handler's sleeps
+        // (1 ms, 2 ms, 5 ms … 100 ms), which under load put hundreds of ms
+        // on the answer-to-pop path. Queued in the pool instead, a write
+        // waits only for the writes before it.
         let pool = SqlitePoolOptions::new()
-            .max_connections(if memory { 1 } else { 4 })
+            .max_connections(1)
             .connect_with(opts)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;

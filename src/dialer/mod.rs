@@ -613,6 +613,16 @@ impl Dialer {
                         }
                     });
                 }
+                self.hub
+                    .send(
+                        &agent_id,
+                        ServerMsg::Call {
+                            call_id: id.to_string(),
+                            state: "answered".into(),
+                            cause: None,
+                        },
+                    )
+                    .await;
                 self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
                     .await;
             }

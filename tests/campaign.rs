@@ -134,7 +134,7 @@ async fn the_task_api_validates_authenticates_and_dials() {
 
     // A good task is queued and dialed to the agent who is online.
     let stop = tokio_util::sync::CancellationToken::new();
-    let (agent, token) = lab.agents[0].clone();
+    let (_, token) = lab.agents[0].clone();
     let page = agent_client(
         format!("ws://{}/ws/agent", daemon.addr),
         token,
@@ -155,26 +155,28 @@ async fn the_task_api_validates_authenticates_and_dials() {
     assert_eq!(task.status, "done");
     // The customer is not in the database: the pop still goes out, degraded,
     // with the task's own fields.
-    let seen = page.lock().expect("seen");
-    let pop = seen.messages.iter().find_map(|m| match m {
-        ServerMsg::Pop {
-            customer,
-            degraded,
-            reasons,
-            ..
-        } => Some((customer.clone(), *degraded, reasons.clone())),
-        _ => None,
-    });
+    let pop = page
+        .lock()
+        .expect("seen")
+        .messages
+        .iter()
+        .find_map(|m| match m {
+            ServerMsg::Pop {
+                customer,
+                degraded,
+                reasons,
+                ..
+            } => Some((customer.clone(), *degraded, reasons.clone())),
+            _ => None,
+        });
     let (customer, degraded, reasons) = pop.expect("a pop reached the agent");
     assert_eq!(customer["id"], "walk-in");
     assert_eq!(customer["phone"], "+15557771234");
     assert!(degraded && !reasons.is_empty(), "{reasons:?}");
-    drop(seen);
     assert_eq!(
         lab.store.task_counts(CAMPAIGN).await.expect("counts").done,
         1
     );
-    let _ = agent;
     stop.cancel();
     daemon.stop().await;
 }

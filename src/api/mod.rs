@@ -49,17 +49,39 @@ async fn agent_page() -> impl IntoResponse {
     )
 }
 
-/// A JSON error with the field it is about, if any.
-pub fn error(status: StatusCode, message: impl Into<String>, field: Option<&str>) -> Response {
-    let mut body = json!({"error": message.into()});
-    if let Some(f) = field {
-        body["field"] = json!(f);
+/// A JSON error, `{"error": .., "field": ..}`, with its HTTP status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    field: Option<&'static str>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({"error": self.message});
+        if let Some(f) = self.field {
+            body["field"] = json!(f);
+        }
+        (self.status, Json(body)).into_response()
     }
-    (status, Json(body)).into_response()
+}
+
+/// An error about `field` (when given) of the request.
+pub fn error(
+    status: StatusCode,
+    message: impl Into<String>,
+    field: Option<&'static str>,
+) -> ApiError {
+    ApiError {
+        status,
+        message: message.into(),
+        field,
+    }
 }
 
 /// Checks `Authorization: Bearer <token>` against the configured hash.
-pub fn check_bearer(headers: &HeaderMap, expected_sha256: &str) -> Result<(), Response> {
+pub fn check_bearer(headers: &HeaderMap, expected_sha256: &str) -> Result<(), ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -97,10 +119,10 @@ async fn status(
     headers: HeaderMap,
 ) -> Response {
     if let Err(r) = check_bearer(&headers, &s.api_token_sha256) {
-        return r;
+        return r.into_response();
     }
     match s.dialer.snapshot().await {
         Some(snap) => Json(snap).into_response(),
-        None => error(StatusCode::SERVICE_UNAVAILABLE, "dialer not running", None),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "dialer not running", None).into_response(),
     }
 }

@@ -250,9 +250,10 @@ async fn simulated_agent(
         };
         let reply = match serde_json::from_str::<ServerMsg>(&text) {
             Ok(ServerMsg::Pop { pop_id, .. }) => Some(ClientMsg::Ack { pop_id }),
-            Ok(ServerMsg::State { state, .. })
-                if state == crate::popup::messages::AgentStateName::WrapUp =>
-            {
+            Ok(ServerMsg::State {
+                state: crate::popup::messages::AgentStateName::WrapUp,
+                ..
+            }) => {
                 tokio::time::sleep(wrap_up).await;
                 Some(ClientMsg::Ready)
             }

@@ -205,6 +205,9 @@ impl AgentHub {
     }
 }
 
+/// Each agent's open pages: (connection id, its outgoing queue).
+type Pages = HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>>;
+
 struct OpenPop {
     agent_id: String,
     call_id: String,
@@ -219,7 +222,7 @@ async fn run(
     store: Arc<dyn Store>,
     stats: PopStats,
 ) {
-    let mut pages: HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>> = HashMap::new();
+    let mut pages: Pages = HashMap::new();
     // Pops not yet acknowledged, kept until their call ends so that a page
     // that opens meanwhile (a reload, a daemon restart) still shows them.
     let mut open_pops: HashMap<String, OpenPop> = HashMap::new();
@@ -321,11 +324,7 @@ async fn run(
 /// Sends to every page of the agent; pages whose queue is full or closed
 /// are dropped (their socket task notices and unregisters). Returns how many
 /// pages got it.
-fn fan_out(
-    pages: &mut HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>>,
-    agent_id: &str,
-    text: &Arc<str>,
-) -> usize {
+fn fan_out(pages: &mut Pages, agent_id: &str, text: &Arc<str>) -> usize {
     let Some(list) = pages.get_mut(agent_id) else {
         return 0;
     };

@@ -856,3 +856,42 @@ fn classify(answered: bool, cause: &HangupCause) -> &'static str {
         _ => "failed",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phones_that_may_enter_a_dial_string() {
+        for ok in ["+15551234567", "15551234", "911", "+861380013800099999"] {
+            assert!(valid_phone(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "+",
+            "12",
+            "+1 555",
+            "1555;x",
+            "1555\r\n",
+            "１２３４",
+            "+15551234567890123456789",
+            "1555&park()",
+            "sip:1@x",
+        ] {
+            assert!(!valid_phone(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn outcomes_from_causes() {
+        assert_eq!(classify(true, &HangupCause::NormalClearing), "answered");
+        assert_eq!(classify(true, &HangupCause::UserBusy), "answered");
+        assert_eq!(classify(false, &HangupCause::UserBusy), "busy");
+        assert_eq!(classify(false, &HangupCause::NoAnswer), "no_answer");
+        assert_eq!(classify(false, &HangupCause::OriginatorCancel), "no_answer");
+        assert_eq!(
+            classify(false, &HangupCause::NormalCircuitCongestion),
+            "failed"
+        );
+    }
+}

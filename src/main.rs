@@ -83,6 +83,19 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Decode { protocol, file } => run_decode(protocol, &file),
         Command::Simswitch {
+            protocol: Protocol::Ami,
+            ..
+        }
+        | Command::Demo {
+            protocol: Protocol::Ami,
+            ..
+        } => {
+            eprintln!(
+                "dialpop: the simulated Asterisk (--protocol ami) is not available in this version yet; use --protocol esl"
+            );
+            ExitCode::from(2)
+        }
+        Command::Simswitch {
             protocol: Protocol::Esl,
             listen,
             password,
@@ -213,6 +226,7 @@ fn run_decode(protocol: Protocol, file: &PathBuf) -> ExitCode {
     let mut out = std::io::BufWriter::new(stdout.lock());
     let summary = match protocol {
         Protocol::Esl => decode::decode_esl(&input, &mut out),
+        Protocol::Ami => decode::decode_ami(&input, &mut out),
     };
     match summary {
         Ok(s) if s.errors == 0 => ExitCode::SUCCESS,

@@ -10,6 +10,7 @@ use std::io::Write;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Protocol {
     Esl,
+    Ami,
 }
 
 /// Counts of what a decode run saw.
@@ -109,4 +110,83 @@ fn frame_json(n: usize, frame: EslFrame) -> Result<Value, crate::switch::esl::Es
         };
     }
     Ok(v)
+}
+
+/// Decodes a whole AMI capture (what Asterisk sent), one JSON line per
+/// banner or packet. A packet it cannot read is reported with its offset;
+/// decoding resumes after the next empty line.
+pub fn decode_ami(input: &[u8], out: &mut impl Write) -> std::io::Result<DecodeSummary> {
+    use crate::switch::ami::frame::{AmiPacket, AmiScan, PacketKind, scan};
+    use crate::switch::ami::mapping;
+    let data = Bytes::copy_from_slice(input);
+    let mut pos = 0;
+    let mut summary = DecodeSummary::default();
+    loop {
+        while pos < data.len() && matches!(data[pos], b'\r' | b'\n') && pos > 0 {
+            pos += 1;
+        }
+        if pos >= data.len() {
+            break;
+        }
+        summary.frames += 1;
+        let n = summary.frames;
+        let line = match scan(&data[pos..], pos == 0) {
+            Ok(AmiScan::Banner { len }) => {
+                let v = json!({"frame": n, "content_type": "banner", "headers": {}, "body": text(data[pos..pos + len].trim_ascii_end())});
+                pos += len;
+                v
+            }
+            Ok(AmiScan::Packet { len, output }) => {
+                let at = pos;
+                let bytes = data.slice(pos..pos + len);
+                pos += len;
+                match AmiPacket::from_bytes(bytes, output) {
+                    Ok(p) => {
+                        let kind = match p.kind() {
+                            PacketKind::Response(_) => "response",
+                            PacketKind::Event(_) => "event",
+                            PacketKind::Action(_) => "action",
+                            PacketKind::Unknown => "unknown",
+                        };
+                        let mut v = json!({
+                            "frame": n,
+                            "content_type": kind,
+                            "headers": p.headers.to_json(),
+                            "body": p.output.as_deref().map(text),
+                        });
+                        if kind == "event" {
+                            v["call_event"] = mapping::call_event(&p)
+                                .and_then(|ce| serde_json::to_value(ce).ok())
+                                .unwrap_or(Value::Null);
+                        }
+                        v
+                    }
+                    Err(e) => {
+                        summary.errors += 1;
+                        json!({"frame": n, "offset": at, "error": format!("at byte {at}: {e}")})
+                    }
+                }
+            }
+            Ok(AmiScan::Incomplete) => {
+                summary.errors += 1;
+                let have = data.len() - pos;
+                let v = json!({"frame": n, "offset": pos, "error": format!("at byte {pos}: capture ends inside a packet ({have} bytes, no empty line)")});
+                writeln!(out, "{v}")?;
+                break;
+            }
+            Err(e) => {
+                summary.errors += 1;
+                let at = pos;
+                pos = match memchr::memmem::find(&data[pos..], b"\n\r\n")
+                    .or_else(|| memchr::memmem::find(&data[pos..], b"\n\n"))
+                {
+                    Some(i) => pos + i + 1,
+                    None => data.len(),
+                };
+                json!({"frame": n, "offset": at, "error": format!("at byte {at}: {e}"), "resumed_at": pos})
+            }
+        };
+        writeln!(out, "{line}")?;
+    }
+    Ok(summary)
 }

@@ -1,5 +1,6 @@
 //! Switch drivers and the call model they share.
 
+pub mod ami;
 pub mod call;
 pub mod calls;
 pub mod cause;

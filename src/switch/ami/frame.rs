@@ -1,0 +1,284 @@
+//! AMI framing: a banner line at the start of a session, then packets of
+//! `Key: Value` lines ended by an empty line. CRLF on the wire; a bare LF is
+//! accepted too (some proxies). The legacy `Response: Follows` form carries
+//! raw text lines up to `--END COMMAND--`.
+//!
+//! Pure functions over the bytes received so far; "incomplete" consumes
+//! nothing.
+
+use super::AmiError;
+use crate::switch::headers::{Headers, ValueDecoding};
+use bytes::Bytes;
+use nom::Parser;
+use nom::bytes::complete::take_while;
+
+/// A packet longer than this is a protocol error. Real packets are a few KB;
+/// Asterisk itself caps an action at 128 headers of 1 KB.
+pub const MAX_PACKET: usize = 64 * 1024;
+/// Legacy command output can be long (a `core show channels` on a busy box).
+pub const MAX_FOLLOWS_OUTPUT: usize = 16 * 1024 * 1024;
+const MAX_LINES: usize = 4096;
+const END_COMMAND: &[u8] = b"--END COMMAND--";
+
+/// What the front of the buffer holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AmiScan {
+    /// `Asterisk Call Manager/x.y.z` and its line end: `len` bytes.
+    Banner {
+        len: usize,
+    },
+    /// A packet of `len` bytes; for the legacy form, where its raw output
+    /// starts and ends (without the `--END COMMAND--` line).
+    Packet {
+        len: usize,
+        output: Option<(usize, usize)>,
+    },
+    Incomplete,
+}
+
+/// One line: its end (exclusive, without CR) and where the next line starts.
+fn line_at(buf: &[u8], from: usize) -> Option<(usize, usize)> {
+    let nl = memchr::memchr(b'\n', &buf[from..])? + from;
+    let end = if nl > from && buf[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    Some((end, nl + 1))
+}
+
+/// `Key: Value` (also `Key:` and `Key:value`); the nom parser for one line.
+pub fn key_value(line: &[u8]) -> nom::IResult<&[u8], &[u8]> {
+    let colon = match memchr::memchr(b':', line) {
+        Some(0) | None => {
+            return Err(nom::Err::Error(nom::error::Error::new(
+                line,
+                nom::error::ErrorKind::TakeTill1,
+            )));
+        }
+        Some(i) => i,
+    };
+    let (key, rest) = (&line[..colon], &line[colon + 1..]);
+    // One space after the colon by the spec; accept none or several.
+    let (value, _) = take_while(|b| b == b' ').parse(rest)?;
+    Ok((value, key))
+}
+
+/// Looks at the front of `buf`. `at_start` says whether a banner may come
+/// (only as the very first line of a session).
+pub fn scan(buf: &[u8], at_start: bool) -> Result<AmiScan, AmiError> {
+    if at_start && buf.starts_with(b"Asterisk Call Manager/") {
+        return Ok(match line_at(buf, 0) {
+            Some((_, next)) => AmiScan::Banner { len: next },
+            None if buf.len() > 1024 => return Err(AmiError::PacketTooLarge { limit: 1024 }),
+            None => AmiScan::Incomplete,
+        });
+    }
+    let mut pos = 0;
+    let mut lines = 0;
+    let mut follows = false;
+    loop {
+        let Some((end, next)) = line_at(buf, pos) else {
+            if buf.len() > MAX_PACKET && !follows {
+                return Err(AmiError::PacketTooLarge { limit: MAX_PACKET });
+            }
+            return Ok(AmiScan::Incomplete);
+        };
+        let line = &buf[pos..end];
+        if line.is_empty() {
+            if pos == 0 {
+                // Stray empty lines between packets are skipped by the
+                // caller; a packet never starts with one.
+                return Ok(AmiScan::Packet {
+                    len: next,
+                    output: None,
+                });
+            }
+            return Ok(AmiScan::Packet {
+                len: next,
+                output: None,
+            });
+        }
+        if next > MAX_PACKET {
+            return Err(AmiError::PacketTooLarge { limit: MAX_PACKET });
+        }
+        lines += 1;
+        if lines > MAX_LINES {
+            return Err(AmiError::TooManyLines { limit: MAX_LINES });
+        }
+        match key_value(line) {
+            Ok((value, key)) => {
+                if lines == 1
+                    && key.eq_ignore_ascii_case(b"Response")
+                    && value.eq_ignore_ascii_case(b"Follows")
+                {
+                    follows = true;
+                }
+            }
+            // In the legacy form the first line without a colon starts the
+            // raw output (which may also contain colons, so the headers are
+            // Privilege and ActionID only).
+            Err(_) if follows => return scan_follows(buf, pos),
+            Err(_) => {
+                return Err(AmiError::MalformedLine {
+                    line: printable(line),
+                });
+            }
+        }
+        if follows && lines > 1 && !is_follows_header(line) {
+            return scan_follows(buf, pos);
+        }
+        pos = next;
+    }
+}
+
+fn is_follows_header(line: &[u8]) -> bool {
+    ["Privilege:", "ActionID:", "Response:"]
+        .iter()
+        .any(|h| line.len() >= h.len() && line[..h.len()].eq_ignore_ascii_case(h.as_bytes()))
+}
+
+/// Raw output from `start` to the `--END COMMAND--` line, then an optional
+/// empty line.
+fn scan_follows(buf: &[u8], start: usize) -> Result<AmiScan, AmiError> {
+    let mut pos = start;
+    loop {
+        let Some((end, next)) = line_at(buf, pos) else {
+            if buf.len() > MAX_FOLLOWS_OUTPUT {
+                return Err(AmiError::OutputTooLarge {
+                    limit: MAX_FOLLOWS_OUTPUT,
+                });
+            }
+            return Ok(AmiScan::Incomplete);
+        };
+        // Asterisk ends the output with "--END COMMAND--" at the start of a
+        // line (older versions glued it to the last output line).
+        let line = &buf[pos..end];
+        if let Some(at) = memchr::memmem::find(line, END_COMMAND) {
+            let output_end = pos + at;
+            return Ok(match line_at(buf, next) {
+                Some((e2, n2)) if e2 == next => AmiScan::Packet {
+                    len: n2,
+                    output: Some((start, output_end)),
+                },
+                Some(_) => AmiScan::Packet {
+                    len: next,
+                    output: Some((start, output_end)),
+                },
+                None if buf.len() == next => AmiScan::Incomplete,
+                None => AmiScan::Incomplete,
+            });
+        }
+        pos = next;
+    }
+}
+
+pub(crate) fn printable(bytes: &[u8]) -> String {
+    crate::switch::esl::printable(bytes)
+}
+
+/// One AMI packet: its keys and values in order (duplicates kept: Variable,
+/// ChanVariable, Output) and, for the legacy Follows form, the raw output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AmiPacket {
+    pub headers: Headers,
+    pub output: Option<Bytes>,
+}
+
+/// What a packet is, by its first key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PacketKind {
+    Response(String),
+    Event(String),
+    Action(String),
+    Unknown,
+}
+
+impl AmiPacket {
+    /// Builds the packet from exactly the bytes `scan` described.
+    pub fn from_bytes(bytes: Bytes, output: Option<(usize, usize)>) -> Result<AmiPacket, AmiError> {
+        let head_end = output.map_or(bytes.len(), |(s, _)| s);
+        let mut headers = Headers::with_capacity(bytes.clone(), 16);
+        let mut pos = 0;
+        while let Some((end, next)) = line_at(&bytes[..head_end.max(1).min(bytes.len())], pos) {
+            if end == pos || next > head_end {
+                break;
+            }
+            let line = &bytes[pos..end];
+            let (value, key) = key_value(line).map_err(|_| AmiError::MalformedLine {
+                line: printable(line),
+            })?;
+            let value_at = end - value.len();
+            headers.push_raw(
+                (pos, pos + key.len()),
+                (value_at, end),
+                ValueDecoding::Verbatim,
+            );
+            pos = next;
+        }
+        let output = output.map(|(s, e)| bytes.slice(s..e));
+        Ok(AmiPacket { headers, output })
+    }
+
+    pub fn get(&self, key: &str) -> Option<&[u8]> {
+        self.headers.get(key)
+    }
+
+    pub fn get_str(&self, key: &str) -> Option<std::borrow::Cow<'_, str>> {
+        self.headers.get_str(key)
+    }
+
+    pub fn kind(&self) -> PacketKind {
+        let Some((k, v)) = self.headers.iter().next() else {
+            return PacketKind::Unknown;
+        };
+        let v = String::from_utf8_lossy(v).into_owned();
+        if k.eq_ignore_ascii_case(b"Response") {
+            PacketKind::Response(v)
+        } else if k.eq_ignore_ascii_case(b"Event") {
+            PacketKind::Event(v)
+        } else if k.eq_ignore_ascii_case(b"Action") {
+            PacketKind::Action(v)
+        } else {
+            PacketKind::Unknown
+        }
+    }
+
+    /// `Output:` lines (Asterisk 14+) or the legacy raw output, as text.
+    pub fn command_output(&self) -> String {
+        match &self.output {
+            Some(raw) => String::from_utf8_lossy(raw).into_owned(),
+            None => self
+                .headers
+                .get_all("Output")
+                .map(|l| String::from_utf8_lossy(l).into_owned())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        }
+    }
+
+    /// The packet in wire form (CRLF), for the simulator and tests.
+    pub fn to_wire(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 * self.headers.len());
+        for (k, v) in self.headers.iter() {
+            out.extend_from_slice(k);
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(v);
+            out.extend_from_slice(b"\r\n");
+        }
+        if let Some(o) = &self.output {
+            out.extend_from_slice(o);
+            out.extend_from_slice(END_COMMAND);
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"\r\n");
+        out
+    }
+}
+
+/// What the client side reads: the banner once, then packets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AmiMessage {
+    Banner(String),
+    Packet(AmiPacket),
+}

@@ -1,6 +1,7 @@
 //! Switch drivers and the call model they share.
 
 pub mod ami;
+pub mod backoff;
 pub mod call;
 pub mod calls;
 pub mod cause;

@@ -1,7 +1,9 @@
 //! Asterisk Manager Interface: codec, actions, the client and the mapping of
 //! AMI events onto dialpop's call model. The only place that knows AMI.
 
+pub mod client;
 pub mod codec;
+pub mod driver;
 pub mod frame;
 pub mod mapping;
 

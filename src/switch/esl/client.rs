@@ -592,10 +592,7 @@ async fn reconnect(
 ) -> Result<(Conn, Vec<EslEvent>), Option<ClientError>> {
     let mut ceiling = config.backoff_initial;
     loop {
-        // "Equal jitter": at least half the ceiling, so that many dialers
-        // cut off together neither retry in lockstep nor with no pause.
-        let half = (ceiling.as_micros() / 2).max(1) as u64;
-        let wait = Duration::from_micros(half + rand::random_range(0..=half));
+        let wait = crate::switch::backoff::jittered(ceiling);
         let sleep = tokio::time::sleep(wait);
         tokio::pin!(sleep);
         loop {
@@ -617,7 +614,7 @@ async fn reconnect(
             Err(e) if e.is_fatal() => return Err(Some(e)),
             Err(e) => tracing::debug!(error = %e, "reconnect attempt failed"),
         }
-        ceiling = (ceiling * 2).min(config.backoff_max);
+        ceiling = crate::switch::backoff::next_ceiling(ceiling, config.backoff_max);
     }
 }
 

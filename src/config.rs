@@ -43,6 +43,7 @@ pub struct ApiConfig {
 #[serde(rename_all = "lowercase")]
 pub enum SwitchProtocol {
     Esl,
+    Ami,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -52,6 +53,10 @@ pub struct SwitchConfig {
     pub name: String,
     pub protocol: SwitchProtocol,
     pub address: String,
+    /// AMI only: manager.conf's user (default "dialpop").
+    #[serde(default)]
+    pub username: Option<String>,
+    /// ESL: event_socket.conf.xml's password; AMI: the manager user's secret.
     pub password: String,
     /// e.g. `sofia/gateway/{gateway}/{phone}`.
     pub customer_dial_string: String,

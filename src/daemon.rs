@@ -3,11 +3,14 @@
 //! through here, so they run the same wiring.
 
 use crate::api::{AppState, router};
-use crate::config::Config;
+use crate::config::{Config, SwitchProtocol};
 use crate::dialer::{DialPlan, Dialer, DialerHandle};
 use crate::popup::hub::AgentHub;
 use crate::store::{Agent, Campaign, Store};
-use crate::switch::esl::client::{ClientError, EslClient, EslClientConfig};
+use crate::switch::ami::client::{AmiClientConfig, AmiClientError};
+use crate::switch::ami::driver::AmiDriver;
+use crate::switch::driver::{DriverNotice, SwitchControl};
+use crate::switch::esl::client::{ClientError, EslClientConfig};
 use crate::switch::esl::driver::EslDriver;
 use crate::switch::manager::CallManager;
 use std::net::SocketAddr;
@@ -21,8 +24,15 @@ pub struct DaemonSetup {
     pub store: Arc<dyn Store>,
     pub listen: SocketAddr,
     pub api_token_sha256: String,
-    pub esl: EslClientConfig,
+    pub switch: SwitchConnect,
     pub plan: DialPlan,
+}
+
+/// How to reach the switch.
+#[derive(Clone, Debug)]
+pub enum SwitchConnect {
+    Esl(EslClientConfig),
+    Ami(AmiClientConfig),
 }
 
 pub struct Daemon {
@@ -30,7 +40,7 @@ pub struct Daemon {
     pub store: Arc<dyn Store>,
     pub hub: AgentHub,
     pub dialer: DialerHandle,
-    client: EslClient,
+    driver: Arc<dyn SwitchControl>,
     http: JoinHandle<()>,
 }
 
@@ -38,9 +48,8 @@ impl Daemon {
     /// Connects to the switch (retrying while it is unreachable, but not on
     /// a wrong password), then starts dialing and serving.
     pub async fn start(setup: DaemonSetup) -> anyhow::Result<Daemon> {
-        let (driver, notices) = connect_switch(&setup.esl).await?;
-        let client = driver.client().clone();
-        let (manager, updates) = CallManager::start(Arc::new(driver), notices);
+        let (driver, notices) = connect_switch(&setup.switch).await?;
+        let (manager, updates) = CallManager::start(driver.clone(), notices);
         let (hub, presence) = AgentHub::start(setup.store.clone());
         let agents = setup.store.agents().await?;
         let dialer = Dialer::start(
@@ -72,35 +81,49 @@ impl Daemon {
             store: setup.store,
             hub,
             dialer,
-            client,
+            driver,
             http,
         })
     }
 
     /// Leaves the switch politely and stops serving.
     pub async fn stop(self) {
-        self.client.shutdown().await;
+        self.driver.shutdown().await;
         self.http.abort();
     }
 }
 
 async fn connect_switch(
-    config: &EslClientConfig,
-) -> anyhow::Result<(
-    EslDriver,
-    tokio::sync::mpsc::Receiver<crate::switch::driver::DriverNotice>,
-)> {
-    let mut wait = config.backoff_initial;
+    how: &SwitchConnect,
+) -> anyhow::Result<(Arc<dyn SwitchControl>, tokio::sync::mpsc::Receiver<DriverNotice>)> {
+    // Unreachable at start is retried (the PBX may still be booting); a
+    // refused password is not.
+    let (initial, max) = match how {
+        SwitchConnect::Esl(c) => (c.backoff_initial, c.backoff_max),
+        SwitchConnect::Ami(c) => (c.backoff_initial, c.backoff_max),
+    };
+    let mut wait = initial;
     loop {
-        match EslDriver::connect(config.clone()).await {
+        let attempt: Result<(Arc<dyn SwitchControl>, _), (bool, anyhow::Error)> = match how {
+            SwitchConnect::Esl(c) => match EslDriver::connect(c.clone()).await {
+                Ok((d, n)) => Ok((Arc::new(d), n)),
+                Err(e @ ClientError::Connect { .. }) => Err((true, e.into())),
+                Err(e) => Err((false, e.into())),
+            },
+            SwitchConnect::Ami(c) => match AmiDriver::connect(c.clone()).await {
+                Ok((d, n)) => Ok((Arc::new(d), n)),
+                Err(e @ AmiClientError::Connect { .. }) => Err((true, e.into())),
+                Err(e) => Err((false, e.into())),
+            },
+        };
+        match attempt {
             Ok(pair) => return Ok(pair),
-            Err(e) if e.is_fatal() => return Err(e.into()),
-            Err(e @ ClientError::Connect { .. }) => {
+            Err((true, e)) => {
                 tracing::warn!(error = %e, retry_in = ?wait, "switch unreachable; retrying");
                 tokio::time::sleep(wait).await;
-                wait = (wait * 2).min(config.backoff_max);
+                wait = crate::switch::backoff::next_ceiling(wait, max);
             }
-            Err(e) => return Err(e.into()),
+            Err((false, e)) => return Err(e),
         }
     }
 }
@@ -139,7 +162,14 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
         store,
         listen: cfg.http.listen,
         api_token_sha256: cfg.api.token_sha256.to_ascii_lowercase(),
-        esl: EslClientConfig::new(sw.address.clone(), sw.password.clone()),
+        switch: match sw.protocol {
+            SwitchProtocol::Esl => SwitchConnect::Esl(EslClientConfig::new(sw.address.clone(), sw.password.clone())),
+            SwitchProtocol::Ami => SwitchConnect::Ami(AmiClientConfig::new(
+                sw.address.clone(),
+                sw.username.clone().unwrap_or_else(|| "dialpop".into()),
+                sw.password.clone(),
+            )),
+        },
         plan: DialPlan {
             switch_name: sw.name.clone(),
             customer_dial_string: sw.customer_dial_string.clone(),

@@ -290,11 +290,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let api_token = token(&mut rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5eed));
     let mut esl = EslClientConfig::new(sim.local_addr().to_string(), SimConfig::default().password);
     esl.event_queue = 64 * 1024;
+    let switch = crate::daemon::SwitchConnect::Esl(esl);
     let setup = DaemonSetup {
         store: store.clone(),
         listen: opts.listen,
         api_token_sha256: token_hash(&api_token),
-        esl,
+        switch,
         plan: DialPlan {
             switch_name: "sim".into(),
             customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),

@@ -64,4 +64,6 @@ pub trait SwitchControl: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), SwitchError>>;
     /// The channels the switch has now, each with the state it is in.
     fn live_calls(&self) -> BoxFuture<'_, Result<Vec<LiveCall>, SwitchError>>;
+    /// Leaves the switch politely (exit / Logoff) and stops reconnecting.
+    fn shutdown(&self) -> BoxFuture<'_, ()>;
 }

@@ -68,7 +68,7 @@ enum Link {
 }
 
 impl CallManager {
-    pub fn start<D: SwitchControl>(
+    pub fn start<D: SwitchControl + ?Sized>(
         driver: Arc<D>,
         notices: mpsc::Receiver<DriverNotice>,
     ) -> (CallManager, mpsc::Receiver<CallUpdate>) {
@@ -118,7 +118,7 @@ impl CallManager {
     }
 }
 
-async fn run<D: SwitchControl>(
+async fn run<D: SwitchControl + ?Sized>(
     driver: Arc<D>,
     mut notices: mpsc::Receiver<DriverNotice>,
     mut commands: mpsc::Receiver<Command>,

@@ -122,7 +122,7 @@ impl Lab {
             store: self.store.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             api_token_sha256: token_hash(API_TOKEN),
-            esl,
+            switch: dialpop::daemon::SwitchConnect::Esl(esl),
             plan: DialPlan {
                 switch_name: "sim".into(),
                 customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),

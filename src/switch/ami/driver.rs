@@ -252,6 +252,10 @@ impl SwitchControl for AmiDriver {
                 .collect())
         })
     }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.client.shutdown())
+    }
 }
 
 #[cfg(test)]

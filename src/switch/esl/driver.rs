@@ -105,4 +105,8 @@ impl SwitchControl for EslDriver {
                 .collect())
         })
     }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(self.client.shutdown())
+    }
 }

@@ -95,7 +95,10 @@ impl Daemon {
 
 async fn connect_switch(
     how: &SwitchConnect,
-) -> anyhow::Result<(Arc<dyn SwitchControl>, tokio::sync::mpsc::Receiver<DriverNotice>)> {
+) -> anyhow::Result<(
+    Arc<dyn SwitchControl>,
+    tokio::sync::mpsc::Receiver<DriverNotice>,
+)> {
     // Unreachable at start is retried (the PBX may still be booting); a
     // refused password is not.
     let (initial, max) = match how {
@@ -163,7 +166,10 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
         listen: cfg.http.listen,
         api_token_sha256: cfg.api.token_sha256.to_ascii_lowercase(),
         switch: match sw.protocol {
-            SwitchProtocol::Esl => SwitchConnect::Esl(EslClientConfig::new(sw.address.clone(), sw.password.clone())),
+            SwitchProtocol::Esl => SwitchConnect::Esl(EslClientConfig::new(
+                sw.address.clone(),
+                sw.password.clone(),
+            )),
             SwitchProtocol::Ami => SwitchConnect::Ami(AmiClientConfig::new(
                 sw.address.clone(),
                 sw.username.clone().unwrap_or_else(|| "dialpop".into()),

@@ -131,7 +131,10 @@ impl Routes {
 
     /// Routes a packet to its waiter; returns it if nobody waits for it.
     fn route(&mut self, p: AmiPacket) -> Option<AmiPacket> {
-        let id = p.get_str("ActionID")?.into_owned();
+        // Unsolicited events carry no ActionID: they are for the notices.
+        let Some(id) = p.get_str("ActionID").map(|s| s.into_owned()) else {
+            return Some(p);
+        };
         let is_response = matches!(p.kind(), PacketKind::Response(_));
         match self.waiting.remove(&id) {
             Some(Waiter::Single(tx)) if is_response => {

@@ -20,6 +20,12 @@ pub const MAX_FOLLOWS_OUTPUT: usize = 16 * 1024 * 1024;
 const MAX_LINES: usize = 4096;
 const END_COMMAND: &[u8] = b"--END COMMAND--";
 
+// Built once: a searcher per call costs more than the search on a short packet.
+static CRLF_BLANK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\r\n\r\n"));
+static LF_BLANK: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\n\n"));
+
 /// What the front of the buffer holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AmiScan {
@@ -65,7 +71,8 @@ pub fn key_value(line: &[u8]) -> nom::IResult<&[u8], &[u8]> {
 }
 
 /// Looks at the front of `buf`. `at_start` says whether a banner may come
-/// (only as the very first line of a session).
+/// (only as the very first line of a session). Only finds where the packet
+/// ends; its lines are read (and checked) once, by `AmiPacket::from_bytes`.
 pub fn scan(buf: &[u8], at_start: bool) -> Result<AmiScan, AmiError> {
     if at_start && buf.starts_with(b"Asterisk Call Manager/") {
         return Ok(match line_at(buf, 0) {
@@ -74,59 +81,69 @@ pub fn scan(buf: &[u8], at_start: bool) -> Result<AmiScan, AmiError> {
             None => AmiScan::Incomplete,
         });
     }
-    let mut pos = 0;
-    let mut lines = 0;
-    let mut follows = false;
-    loop {
-        let Some((end, next)) = line_at(buf, pos) else {
-            if buf.len() > MAX_PACKET && !follows {
+    if starts_with_ci(buf, b"Response: Follows") || starts_with_ci(buf, b"Response:Follows") {
+        return scan_follows_packet(buf);
+    }
+    if buf.first() == Some(&b'\n') {
+        return Ok(AmiScan::Packet {
+            len: 1,
+            output: None,
+        });
+    }
+    if buf.starts_with(b"\r\n") {
+        return Ok(AmiScan::Packet {
+            len: 2,
+            output: None,
+        });
+    }
+    let window = &buf[..buf.len().min(MAX_PACKET + 4)];
+    // CRLF is the rule; a bare-LF blank line (some proxies) may come first.
+    let crlf = CRLF_BLANK.find(window).map(|i| (i, 4));
+    let lf_window = &window[..crlf.map_or(window.len(), |(i, _)| i + 2)];
+    let lf = LF_BLANK.find(lf_window).map(|i| (i, 2));
+    match (lf, crlf) {
+        (Some((i, n)), _) | (None, Some((i, n))) => {
+            if i + n > MAX_PACKET {
                 return Err(AmiError::PacketTooLarge { limit: MAX_PACKET });
             }
+            Ok(AmiScan::Packet {
+                len: i + n,
+                output: None,
+            })
+        }
+        (None, None) if buf.len() > MAX_PACKET => {
+            Err(AmiError::PacketTooLarge { limit: MAX_PACKET })
+        }
+        (None, None) => Ok(AmiScan::Incomplete),
+    }
+}
+
+fn starts_with_ci(buf: &[u8], prefix: &[u8]) -> bool {
+    buf.len() >= prefix.len() && buf[..prefix.len()].eq_ignore_ascii_case(prefix)
+}
+
+/// The legacy form: its header lines, then raw output from the first line
+/// that is not one of its headers.
+fn scan_follows_packet(buf: &[u8]) -> Result<AmiScan, AmiError> {
+    let mut pos = 0;
+    let mut lines = 0;
+    loop {
+        let Some((end, next)) = line_at(buf, pos) else {
             return Ok(AmiScan::Incomplete);
         };
         let line = &buf[pos..end];
         if line.is_empty() {
-            if pos == 0 {
-                // Stray empty lines between packets are skipped by the
-                // caller; a packet never starts with one.
-                return Ok(AmiScan::Packet {
-                    len: next,
-                    output: None,
-                });
-            }
             return Ok(AmiScan::Packet {
                 len: next,
                 output: None,
             });
         }
+        lines += 1;
+        if lines > 1 && !is_follows_header(line) {
+            return scan_follows(buf, pos);
+        }
         if next > MAX_PACKET {
             return Err(AmiError::PacketTooLarge { limit: MAX_PACKET });
-        }
-        lines += 1;
-        if lines > MAX_LINES {
-            return Err(AmiError::TooManyLines { limit: MAX_LINES });
-        }
-        match key_value(line) {
-            Ok((value, key)) => {
-                if lines == 1
-                    && key.eq_ignore_ascii_case(b"Response")
-                    && value.eq_ignore_ascii_case(b"Follows")
-                {
-                    follows = true;
-                }
-            }
-            // In the legacy form the first line without a colon starts the
-            // raw output (which may also contain colons, so the headers are
-            // Privilege and ActionID only).
-            Err(_) if follows => return scan_follows(buf, pos),
-            Err(_) => {
-                return Err(AmiError::MalformedLine {
-                    line: printable(line),
-                });
-            }
-        }
-        if follows && lines > 1 && !is_follows_header(line) {
-            return scan_follows(buf, pos);
         }
         pos = next;
     }
@@ -203,6 +220,9 @@ impl AmiPacket {
         while let Some((end, next)) = line_at(&bytes[..head_end.max(1).min(bytes.len())], pos) {
             if end == pos || next > head_end {
                 break;
+            }
+            if headers.len() >= MAX_LINES {
+                return Err(AmiError::TooManyLines { limit: MAX_LINES });
             }
             let line = &bytes[pos..end];
             let (value, key) = key_value(line).map_err(|_| AmiError::MalformedLine {

@@ -11,13 +11,61 @@ pub struct Config {
     pub http: HttpConfig,
     pub store: StoreConfig,
     pub api: ApiConfig,
-    pub switch: SwitchConfig,
+    /// `[switch]` for one, `[[switch]]` for several (FreeSWITCH and
+    /// Asterisk side by side; calls go where there is most room).
+    pub switch: OneOrMany<SwitchConfig>,
     #[serde(default)]
     pub dialer: DialerConfig,
     #[serde(default, rename = "campaign")]
     pub campaigns: Vec<CampaignConfig>,
     #[serde(default, rename = "agent")]
     pub agents: Vec<AgentConfig>,
+}
+
+/// A table or an array of tables.
+#[derive(Clone, Debug)]
+pub enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+/// Hands the table (or the array) straight to `T`, so that its errors (an
+/// unknown key, a bad value) keep their precise wording, which an untagged
+/// enum would replace with "did not match any variant".
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for OneOrMany<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for V<T> {
+            type Value = OneOrMany<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a table or an array of tables")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Self::Value, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+                    .map(OneOrMany::One)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                Vec::<T>::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))
+                    .map(OneOrMany::Many)
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
+}
+
+impl<T> OneOrMany<T> {
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        match self {
+            OneOrMany::One(t) => std::slice::from_ref(t).iter(),
+            OneOrMany::Many(v) => v.iter(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -186,14 +234,30 @@ impl Config {
                 "must be 64 hex digits (sha256sum of the token)",
             ));
         }
-        if !self.switch.customer_dial_string.contains("{phone}") {
-            return Err(bad("switch.customer_dial_string", "must contain {phone}"));
+        let mut names = std::collections::HashSet::new();
+        for (i, sw) in self.switch.iter().enumerate() {
+            let key = |k: &str| match &self.switch {
+                OneOrMany::One(_) => format!("switch.{k}"),
+                OneOrMany::Many(_) => format!("switch[{i}].{k}"),
+            };
+            if !sw.customer_dial_string.contains("{phone}") {
+                return Err(bad(&key("customer_dial_string"), "must contain {phone}"));
+            }
+            if !sw.agent_dial_string.contains("{extension}") {
+                return Err(bad(&key("agent_dial_string"), "must contain {extension}"));
+            }
+            if sw.max_calls == 0 {
+                return Err(bad(&key("max_calls"), "must be at least 1"));
+            }
+            if !names.insert(sw.name.clone()) {
+                return Err(bad(
+                    &key("name"),
+                    &format!("{:?} is used by another switch", sw.name),
+                ));
+            }
         }
-        if !self.switch.agent_dial_string.contains("{extension}") {
-            return Err(bad("switch.agent_dial_string", "must contain {extension}"));
-        }
-        if self.switch.max_calls == 0 {
-            return Err(bad("switch.max_calls", "must be at least 1"));
+        if self.switch.iter().next().is_none() {
+            return Err(bad("switch", "at least one switch is needed"));
         }
         if !(self.dialer.wrap_up_seconds >= 0.0 && self.dialer.wrap_up_seconds.is_finite()) {
             return Err(bad(

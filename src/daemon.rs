@@ -4,7 +4,7 @@
 
 use crate::api::{AppState, router};
 use crate::config::{Config, SwitchProtocol};
-use crate::dialer::{DialPlan, Dialer, DialerHandle};
+use crate::dialer::{DialPlan, Dialer, DialerHandle, SwitchLink, SwitchPlan};
 use crate::popup::hub::AgentHub;
 use crate::store::{Agent, Campaign, Store};
 use crate::switch::ami::client::{AmiClientConfig, AmiClientError};
@@ -24,7 +24,8 @@ pub struct DaemonSetup {
     pub store: Arc<dyn Store>,
     pub listen: SocketAddr,
     pub api_token_sha256: String,
-    pub switch: SwitchConnect,
+    /// How to reach each switch, in the order of `plan.switches`.
+    pub switches: Vec<SwitchConnect>,
     pub plan: DialPlan,
 }
 
@@ -40,7 +41,7 @@ pub struct Daemon {
     pub store: Arc<dyn Store>,
     pub hub: AgentHub,
     pub dialer: DialerHandle,
-    driver: Arc<dyn SwitchControl>,
+    drivers: Vec<Arc<dyn SwitchControl>>,
     http: JoinHandle<()>,
 }
 
@@ -48,14 +49,26 @@ impl Daemon {
     /// Connects to the switch (retrying while it is unreachable, but not on
     /// a wrong password), then starts dialing and serving.
     pub async fn start(setup: DaemonSetup) -> anyhow::Result<Daemon> {
-        let (driver, notices) = connect_switch(&setup.switch).await?;
-        let (manager, updates) = CallManager::start(driver.clone(), notices);
+        if setup.switches.len() != setup.plan.switches.len() || setup.switches.is_empty() {
+            anyhow::bail!("one connection per switch plan is needed");
+        }
+        let mut drivers = Vec::new();
+        let mut links = Vec::new();
+        for (how, plan) in setup.switches.iter().zip(setup.plan.switches.iter()) {
+            let (driver, notices) = connect_switch(how).await?;
+            let (manager, updates) = CallManager::start(driver.clone(), notices);
+            drivers.push(driver);
+            links.push(SwitchLink {
+                plan: plan.clone(),
+                manager,
+                updates,
+            });
+        }
         let (hub, presence) = AgentHub::start(setup.store.clone());
         let agents = setup.store.agents().await?;
         let dialer = Dialer::start(
             setup.store.clone(),
-            manager,
-            updates,
+            links,
             hub.clone(),
             presence,
             setup.plan.clone(),
@@ -81,14 +94,16 @@ impl Daemon {
             store: setup.store,
             hub,
             dialer,
-            driver,
+            drivers,
             http,
         })
     }
 
     /// Leaves the switch politely and stops serving.
     pub async fn stop(self) {
-        self.driver.shutdown().await;
+        for d in &self.drivers {
+            d.shutdown().await;
+        }
         self.http.abort();
     }
 }
@@ -160,12 +175,10 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
             )
             .await?;
     }
-    let sw = &cfg.switch;
-    Ok(DaemonSetup {
-        store,
-        listen: cfg.http.listen,
-        api_token_sha256: cfg.api.token_sha256.to_ascii_lowercase(),
-        switch: match sw.protocol {
+    let mut switches = Vec::new();
+    let mut plans = Vec::new();
+    for sw in cfg.switch.iter() {
+        switches.push(match sw.protocol {
             SwitchProtocol::Esl => SwitchConnect::Esl(EslClientConfig::new(
                 sw.address.clone(),
                 sw.password.clone(),
@@ -175,9 +188,9 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
                 sw.username.clone().unwrap_or_else(|| "dialpop".into()),
                 sw.password.clone(),
             )),
-        },
-        plan: DialPlan {
-            switch_name: sw.name.clone(),
+        });
+        plans.push(SwitchPlan {
+            name: sw.name.clone(),
             customer_dial_string: sw.customer_dial_string.clone(),
             gateway: sw.gateway.clone(),
             agent_dial_string: sw.agent_dial_string.clone(),
@@ -185,9 +198,18 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
             connect_context: sw.connect_context.clone(),
             caller_id_number: sw.caller_id_number.clone(),
             caller_id_name: sw.caller_id_name.clone(),
+            max_calls: sw.max_calls,
+        });
+    }
+    Ok(DaemonSetup {
+        store,
+        listen: cfg.http.listen,
+        api_token_sha256: cfg.api.token_sha256.to_ascii_lowercase(),
+        switches,
+        plan: DialPlan {
+            switches: plans,
             ring_timeout: Duration::from_secs(cfg.dialer.ring_timeout_seconds),
             wrap_up: Duration::from_secs_f64(cfg.dialer.wrap_up_seconds),
-            max_calls: sw.max_calls,
         },
     })
 }

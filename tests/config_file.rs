@@ -10,7 +10,13 @@ fn example() -> String {
 #[test]
 fn the_annotated_example_loads() {
     let cfg = Config::parse(&example(), "config/dialpop.toml").expect("the example is valid");
-    assert_eq!(cfg.switch.address, "127.0.0.1:8021");
+    assert_eq!(
+        cfg.switch
+            .iter()
+            .map(|s| s.address.as_str())
+            .collect::<Vec<_>>(),
+        ["127.0.0.1:8021"]
+    );
     assert_eq!(cfg.campaigns.len(), 1);
     assert_eq!(cfg.agents[0].campaign, "default");
     assert_eq!(cfg.dialer.wrap_up_seconds, 10.0);
@@ -28,13 +34,36 @@ fn errors_name_the_key_and_the_problem() {
         (example().replace("protocol = \"esl\"", "protocol = \"sip\""), "protocol"),
     ];
     for (text, key) in cases {
-        let err = Config::parse(&text, "test.toml")
-            .err()
-            .unwrap_or_else(|| panic!("accepted a bad {key}"));
+        let err = Config::parse(&text, "test.toml").expect_err(key);
         let msg = err.to_string();
         assert!(
             msg.contains(key) && msg.contains("test.toml"),
             "{key}: {msg}"
         );
     }
+}
+
+#[test]
+fn several_switches_side_by_side() {
+    let one = example();
+    let start = one.find("[switch]").expect("a [switch] table");
+    let end = one.find("[dialer]").expect("a [dialer] table");
+    let table = &one[start..end];
+    let fs = table.replace("[switch]", "[[switch]]");
+    let ast = table
+        .replace("[switch]", "[[switch]]")
+        .replace("name = \"fs1\"", "name = \"ast1\"")
+        .replace(
+            "protocol = \"esl\"",
+            "protocol = \"ami\"\nusername = \"dialpop\"",
+        );
+    let text = format!("{}{fs}{ast}{}", &one[..start], &one[end..]);
+    let cfg = Config::parse(&text, "two.toml").expect("two switches load");
+    let names: Vec<&str> = cfg.switch.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["fs1", "ast1"]);
+    let dup = format!("{}{fs}{fs}{}", &one[..start], &one[end..]);
+    let err = Config::parse(&dup, "dup.toml")
+        .expect_err("duplicate names refused")
+        .to_string();
+    assert!(err.contains("switch[1].name"), "{err}");
 }

@@ -5,7 +5,7 @@
 //! work the campaign to its end and a report is printed.
 
 use crate::daemon::{Daemon, DaemonSetup};
-use crate::dialer::DialPlan;
+use crate::dialer::{DialPlan, SwitchPlan};
 use crate::popup::messages::{ClientMsg, ServerMsg};
 use crate::store::{Agent, Campaign, Customer, NewTask, Store, token_hash};
 use crate::switch::esl::client::EslClientConfig;
@@ -295,19 +295,21 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         store: store.clone(),
         listen: opts.listen,
         api_token_sha256: token_hash(&api_token),
-        switch,
+        switches: vec![switch],
         plan: DialPlan {
-            switch_name: "sim".into(),
-            customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),
-            gateway: "demo".into(),
-            agent_dial_string: "user/{extension}".into(),
-            connect_extension: "dialpop_connect".into(),
-            connect_context: "dialpop".into(),
-            caller_id_number: Some("+15550100".into()),
-            caller_id_name: Some("dialpop demo".into()),
+            switches: vec![SwitchPlan {
+                name: "sim".into(),
+                customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),
+                gateway: "demo".into(),
+                agent_dial_string: "user/{extension}".into(),
+                connect_extension: "dialpop_connect".into(),
+                connect_context: "dialpop".into(),
+                caller_id_number: Some("+15550100".into()),
+                caller_id_name: Some("dialpop demo".into()),
+                max_calls: opts.agents.max(1),
+            }],
             ring_timeout: Duration::from_secs(30),
             wrap_up: Duration::from_secs_f64(10.0 / opts.speed),
-            max_calls: opts.agents.max(1),
         },
     };
     let started = Instant::now();

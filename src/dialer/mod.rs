@@ -19,22 +19,58 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
-/// How the dialer reaches customers and agents on its switch.
+/// How the dialer reaches customers and agents on one switch.
 #[derive(Clone, Debug)]
-pub struct DialPlan {
-    pub switch_name: String,
-    /// `sofia/gateway/{gateway}/{phone}`
+pub struct SwitchPlan {
+    pub name: String,
+    /// `sofia/gateway/{gateway}/{phone}`, `PJSIP/{phone}@carrier`
     pub customer_dial_string: String,
     pub gateway: String,
-    /// `user/{extension}`
+    /// `user/{extension}`, `PJSIP/{extension}`
     pub agent_dial_string: String,
     pub connect_extension: String,
     pub connect_context: String,
     pub caller_id_number: Option<String>,
     pub caller_id_name: Option<String>,
+    /// The most calls up on this switch at once.
+    pub max_calls: usize,
+}
+
+/// The dialer's settings: its switches and the campaign timing.
+#[derive(Clone, Debug)]
+pub struct DialPlan {
+    pub switches: Vec<SwitchPlan>,
     pub ring_timeout: Duration,
     pub wrap_up: Duration,
-    pub max_calls: usize,
+}
+
+/// One switch the dialer places calls on: its plan, and the call manager
+/// that owns its calls.
+pub struct SwitchLink {
+    pub plan: SwitchPlan,
+    pub manager: CallManager,
+    pub updates: mpsc::Receiver<CallUpdate>,
+}
+
+/// The dialer's view of one switch.
+struct Switch {
+    plan: SwitchPlan,
+    manager: CallManager,
+    up: bool,
+    /// False after a start with open attempts, until they are reconciled.
+    rebuilt: bool,
+    /// Calls up or being claimed on it.
+    load: usize,
+}
+
+impl Switch {
+    fn free(&self) -> usize {
+        if self.up && self.rebuilt {
+            self.plan.max_calls.saturating_sub(self.load)
+        } else {
+            0
+        }
+    }
 }
 
 /// A phone number as it may enter a dial string: digits with an optional
@@ -75,17 +111,20 @@ enum Internal {
         agent: Agent,
         call_id: CallId,
         task: Task,
+        switch: usize,
     },
     /// A claim job found nothing due before `due_ms`.
     NoTask {
         agent_id: String,
         campaign: String,
         due_ms: i64,
+        switch: usize,
     },
     /// A claim job failed (store error); the agent is free again.
     ClaimFailed {
         agent_id: String,
         error: String,
+        switch: usize,
     },
     /// A task's outcome is written: its campaign may have work again.
     TaskSettled(String),
@@ -126,6 +165,8 @@ impl DialerHandle {
 
 /// The business side of one live call.
 struct LiveCall {
+    /// Index of the switch it is on.
+    switch: usize,
     task: Task,
     agent_id: String,
     customer: Option<Result<Option<Customer>, String>>,
@@ -141,15 +182,12 @@ struct LiveCall {
 
 pub struct Dialer {
     store: Arc<dyn Store>,
-    manager: CallManager,
+    switches: Vec<Switch>,
     hub: AgentHub,
     plan: DialPlan,
     agents: Agents,
     calls: HashMap<CallId, LiveCall>,
     stats: DialerStats,
-    switch_up: bool,
-    /// False after a start with open attempts, until they are reconciled.
-    rebuilt: bool,
     /// Per campaign: no task is due before this time (ms); cleared when
     /// tasks are added.
     idle_until: HashMap<String, i64>,
@@ -165,8 +203,7 @@ impl Dialer {
     /// restart are handed to the call manager to rebuild first.
     pub async fn start(
         store: Arc<dyn Store>,
-        manager: CallManager,
-        updates: mpsc::Receiver<CallUpdate>,
+        links: Vec<SwitchLink>,
         hub: AgentHub,
         presence: mpsc::Receiver<Presence>,
         plan: DialPlan,
@@ -174,16 +211,35 @@ impl Dialer {
     ) -> Result<DialerHandle, crate::store::StoreError> {
         let (tx, rx) = mpsc::channel(1024);
         let (internal_tx, internal_rx) = mpsc::channel(16 * 1024);
+        // One channel of updates, each tagged with its switch.
+        let (upd_tx, updates) = mpsc::channel(16 * 1024);
+        let mut switches = Vec::new();
+        for (i, link) in links.into_iter().enumerate() {
+            let tx = upd_tx.clone();
+            let mut rx = link.updates;
+            tokio::spawn(async move {
+                while let Some(u) = rx.recv().await {
+                    if tx.send((i, u)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            switches.push(Switch {
+                plan: link.plan,
+                manager: link.manager,
+                up: true,
+                rebuilt: true,
+                load: 0,
+            });
+        }
         let mut d = Dialer {
             store,
-            manager,
+            switches,
             hub,
             plan,
             agents: Agents::new(agents),
             calls: HashMap::new(),
             stats: DialerStats::default(),
-            switch_up: true,
-            rebuilt: true,
             idle_until: HashMap::new(),
             rules: HashMap::new(),
             claiming: 0,
@@ -232,12 +288,28 @@ impl Dialer {
             open = open.len(),
             "re-adopting calls left open by the previous run"
         );
-        let mut ids = Vec::new();
+        let mut ids: Vec<Vec<CallId>> = vec![Vec::new(); self.switches.len()];
         for a in open {
             let Some(task) = self.store.task(a.task_id).await? else {
                 continue;
             };
             let id = CallId(a.call_id.clone());
+            let Some(sw) = self
+                .switches
+                .iter()
+                .position(|s| s.plan.name == a.switch_name)
+            else {
+                // Its switch is no longer configured: the call cannot be
+                // followed, so it counts as lost and the task goes on.
+                tracing::warn!(call = %id, switch = %a.switch_name, "open attempt on a switch that is not configured");
+                self.store
+                    .close_attempt(&a.call_id, now_ms(), "vanished", None)
+                    .await?;
+                self.store
+                    .finish_task(task.id, TaskNext::RetryAt(now_ms()), None)
+                    .await?;
+                continue;
+            };
             let answered = a.answer_ms.is_some();
             let pops = self.store.pops_for_call(&a.call_id).await?;
             // Answered but its pop never recorded, or never acknowledged: the
@@ -256,6 +328,7 @@ impl Dialer {
             self.calls.insert(
                 id.clone(),
                 LiveCall {
+                    switch: sw,
                     customer: None,
                     answer_waiting: owes_pop.then(Instant::now),
                     answered,
@@ -266,17 +339,22 @@ impl Dialer {
                 },
             );
             self.preload(&id);
-            ids.push(id);
+            self.switches[sw].load += 1;
+            ids[sw].push(id);
         }
-        self.rebuilt = false;
-        self.manager.adopt(ids).await;
+        for (sw, ids) in ids.into_iter().enumerate() {
+            if !ids.is_empty() {
+                self.switches[sw].rebuilt = false;
+                self.switches[sw].manager.adopt(ids).await;
+            }
+        }
         Ok(())
     }
 
     async fn run(
         mut self,
         mut commands: mpsc::Receiver<Command>,
-        mut updates: mpsc::Receiver<CallUpdate>,
+        mut updates: mpsc::Receiver<(usize, CallUpdate)>,
         mut presence: mpsc::Receiver<Presence>,
         mut internal: mpsc::Receiver<Internal>,
     ) {
@@ -285,7 +363,7 @@ impl Dialer {
         loop {
             tokio::select! {
                 u = updates.recv() => match u {
-                    Some(u) => self.on_update(u).await,
+                    Some((sw, u)) => self.on_update(sw, u).await,
                     None => return,
                 },
                 p = presence.recv() => match p {
@@ -317,7 +395,7 @@ impl Dialer {
             stats: self.stats.clone(),
             live_calls: self.calls.len(),
             agents: self.agents.list(),
-            switch_up: self.switch_up,
+            switch_up: self.switches.iter().any(|s| s.up),
         }
     }
 
@@ -379,11 +457,16 @@ impl Dialer {
     /// switch has room. The loop never waits for the store: the jobs do, and
     /// report back, so answers and pops are never queued behind claims.
     async fn dial_what_can_be_dialed(&mut self) -> Result<(), crate::store::StoreError> {
-        if !self.switch_up || !self.rebuilt {
-            return Ok(());
-        }
         let now = now_ms();
-        while self.calls.len() + self.claiming < self.plan.max_calls && self.claiming < MAX_CLAIMS {
+        while self.claiming < MAX_CLAIMS {
+            // The switch with the most free capacity; one that is down or
+            // rebuilding has none, so the others go on dialing.
+            let Some(sw) = (0..self.switches.len())
+                .filter(|&i| self.switches[i].free() > 0)
+                .max_by_key(|&i| self.switches[i].free())
+            else {
+                return Ok(());
+            };
             let idle = &self.idle_until;
             let Some(agent) = self
                 .agents
@@ -395,10 +478,11 @@ impl Dialer {
             // "reserved" only once there is a call to place.
             self.agents.set(&agent.id, AgentState::Claiming);
             self.claiming += 1;
+            self.switches[sw].load += 1;
             let (store, tx) = (self.store.clone(), self.internal_tx.clone());
-            let switch_name = self.plan.switch_name.clone();
+            let switch_name = self.switches[sw].plan.name.clone();
             tokio::spawn(async move {
-                let msg = claim(&store, agent, &switch_name, now).await;
+                let msg = claim(&store, agent, sw, &switch_name, now).await;
                 let _ = tx.send(msg).await;
             });
         }
@@ -406,18 +490,18 @@ impl Dialer {
     }
 
     /// A claimed task with its attempt written: the call is placed.
-    async fn dial(&mut self, agent: Agent, task: Task, call_id: CallId) {
+    async fn dial(&mut self, agent: Agent, task: Task, call_id: CallId, sw: usize) {
         self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
             .await;
+        let plan = &self.switches[sw].plan;
         let req = OriginateRequest {
             call_id: call_id.clone(),
-            destination: self
-                .plan
+            destination: plan
                 .customer_dial_string
-                .replace("{gateway}", &self.plan.gateway)
+                .replace("{gateway}", &plan.gateway)
                 .replace("{phone}", &task.phone),
-            caller_id_number: self.plan.caller_id_number.clone(),
-            caller_id_name: self.plan.caller_id_name.clone(),
+            caller_id_number: plan.caller_id_number.clone(),
+            caller_id_name: plan.caller_id_name.clone(),
             timeout: self.plan.ring_timeout,
             variables: vec![
                 ("dialpop_task_id".into(), task.id.to_string()),
@@ -427,19 +511,19 @@ impl Dialer {
                 ("dialpop_agent_id".into(), agent.id.clone()),
                 (
                     "dialpop_agent_dial".into(),
-                    self.plan
-                        .agent_dial_string
+                    plan.agent_dial_string
                         .replace("{extension}", &agent.extension),
                 ),
             ],
             on_answer: AnswerAction::Dialplan {
-                extension: self.plan.connect_extension.clone(),
-                context: self.plan.connect_context.clone(),
+                extension: plan.connect_extension.clone(),
+                context: plan.connect_context.clone(),
             },
         };
         self.calls.insert(
             call_id.clone(),
             LiveCall {
+                switch: sw,
                 task,
                 agent_id: agent.id,
                 customer: None,
@@ -452,7 +536,7 @@ impl Dialer {
         // Preload: the record is fetched while the customer's phone rings.
         self.preload(&call_id);
         self.stats.calls += 1;
-        let manager = self.manager.clone();
+        let manager = self.switches[sw].manager.clone();
         let tx = self.internal_tx.clone();
         tokio::spawn(async move {
             if let Err(e) = manager.originate(req.clone()).await {
@@ -506,23 +590,31 @@ impl Dialer {
                 agent,
                 call_id,
                 task,
+                switch,
             } => {
                 self.claiming -= 1;
-                self.dial(agent, task, call_id).await;
+                self.dial(agent, task, call_id, switch).await;
             }
             Internal::NoTask {
                 agent_id,
                 campaign,
                 due_ms,
+                switch,
             } => {
                 self.claiming -= 1;
+                self.switches[switch].load -= 1;
                 self.release_claim(&agent_id);
                 // Nothing due in this campaign: do not ask again before the
                 // next retry is due (or new tasks arrive).
                 self.idle_until.insert(campaign, due_ms.max(now_ms() + 1));
             }
-            Internal::ClaimFailed { agent_id, error } => {
+            Internal::ClaimFailed {
+                agent_id,
+                error,
+                switch,
+            } => {
                 self.claiming -= 1;
+                self.switches[switch].load -= 1;
                 self.release_claim(&agent_id);
                 tracing::error!(%error, "could not claim a task; will try again");
             }
@@ -538,7 +630,8 @@ impl Dialer {
         }
     }
 
-    async fn on_update(&mut self, u: CallUpdate) {
+    async fn on_update(&mut self, sw: usize, u: CallUpdate) {
+        let name = self.switches[sw].plan.name.clone();
         match u {
             CallUpdate::Changed {
                 call_id,
@@ -547,21 +640,21 @@ impl Dialer {
                 ..
             } => self.on_call_state(call_id, to, received).await,
             CallUpdate::SwitchDown { reason } => {
-                tracing::warn!(%reason, "switch down: dialing paused");
-                self.switch_up = false;
+                tracing::warn!(switch = %name, %reason, "switch down: dialing paused on it");
+                self.switches[sw].up = false;
             }
             CallUpdate::SwitchUp { reconnect } => {
                 // After a reconnect, dialing waits for the rebuild.
-                self.switch_up = !reconnect;
+                self.switches[sw].up = !reconnect;
             }
             CallUpdate::Reconciled { live, vanished } => {
-                tracing::info!(live, vanished, "call state rebuilt from the switch");
-                self.switch_up = true;
-                self.rebuilt = true;
+                tracing::info!(switch = %name, live, vanished, "call state rebuilt from the switch");
+                self.switches[sw].up = true;
+                self.switches[sw].rebuilt = true;
             }
             CallUpdate::Fatal(reason) => {
-                tracing::error!(%reason, "switch driver gave up: dialing stopped");
-                self.switch_up = false;
+                tracing::error!(switch = %name, %reason, "switch driver gave up: no more calls on it");
+                self.switches[sw].up = false;
             }
         }
     }
@@ -684,6 +777,10 @@ impl Dialer {
         let Some(call) = self.calls.remove(&id) else {
             return;
         };
+        // The switch has room again.
+        if let Some(sw) = self.switches.get_mut(call.switch) {
+            sw.load = sw.load.saturating_sub(1);
+        }
         let (outcome, cause) = match &end {
             CallEnd::HungUp(c) | CallEnd::Failed(c) => {
                 (classify(call.answered, c), Some(c.name().to_string()))
@@ -790,10 +887,17 @@ const MAX_CLAIMS: usize = 8;
 
 /// A claim job: the best due task for the agent's campaign, checked, and its
 /// attempt written with a fresh call id, before anything goes to the switch.
-async fn claim(store: &Arc<dyn Store>, agent: Agent, switch_name: &str, now: i64) -> Internal {
+async fn claim(
+    store: &Arc<dyn Store>,
+    agent: Agent,
+    switch: usize,
+    switch_name: &str,
+    now: i64,
+) -> Internal {
     let fail = |agent_id: String, e: crate::store::StoreError| Internal::ClaimFailed {
         agent_id,
         error: e.to_string(),
+        switch,
     };
     loop {
         let task = match store.claim_next_task(&agent.campaign_id, now).await {
@@ -804,6 +908,7 @@ async fn claim(store: &Arc<dyn Store>, agent: Agent, switch_name: &str, now: i64
                         agent_id: agent.id,
                         campaign: agent.campaign_id,
                         due_ms: due.unwrap_or(i64::MAX),
+                        switch,
                     },
                     Err(e) => fail(agent.id, e),
                 };
@@ -839,6 +944,7 @@ async fn claim(store: &Arc<dyn Store>, agent: Agent, switch_name: &str, now: i64
             agent,
             call_id,
             task,
+            switch,
         };
     }
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use dialpop::daemon::{Daemon, DaemonSetup};
-use dialpop::dialer::DialPlan;
+use dialpop::dialer::{DialPlan, SwitchPlan};
 use dialpop::popup::messages::{AgentStateName, ClientMsg, ServerMsg};
 use dialpop::store::{Agent, Campaign, Customer, NewTask, Store, token_hash};
 use dialpop::switch::esl::client::EslClientConfig;
@@ -122,19 +122,21 @@ impl Lab {
             store: self.store.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             api_token_sha256: token_hash(API_TOKEN),
-            switch: dialpop::daemon::SwitchConnect::Esl(esl),
+            switches: vec![dialpop::daemon::SwitchConnect::Esl(esl)],
             plan: DialPlan {
-                switch_name: "sim".into(),
-                customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),
-                gateway: "lab".into(),
-                agent_dial_string: "user/{extension}".into(),
-                connect_extension: "dialpop_connect".into(),
-                connect_context: "dialpop".into(),
-                caller_id_number: Some("+15550100".into()),
-                caller_id_name: None,
+                switches: vec![SwitchPlan {
+                    name: "sim".into(),
+                    customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),
+                    gateway: "lab".into(),
+                    agent_dial_string: "user/{extension}".into(),
+                    connect_extension: "dialpop_connect".into(),
+                    connect_context: "dialpop".into(),
+                    caller_id_number: Some("+15550100".into()),
+                    caller_id_name: None,
+                    max_calls: 100,
+                }],
                 ring_timeout: Duration::from_secs(30),
                 wrap_up: Duration::from_secs_f64(5.0 / self.speed),
-                max_calls: 100,
             },
         }
     }

@@ -9,8 +9,6 @@
 use super::AmiError;
 use crate::switch::headers::{Headers, ValueDecoding};
 use bytes::Bytes;
-use nom::Parser;
-use nom::bytes::complete::take_while;
 
 /// A packet longer than this is a protocol error. Real packets are a few KB;
 /// Asterisk itself caps an action at 128 headers of 1 KB.
@@ -53,22 +51,7 @@ fn line_at(buf: &[u8], from: usize) -> Option<(usize, usize)> {
     Some((end, nl + 1))
 }
 
-/// `Key: Value` (also `Key:` and `Key:value`); the nom parser for one line.
-pub fn key_value(line: &[u8]) -> nom::IResult<&[u8], &[u8]> {
-    let colon = match memchr::memchr(b':', line) {
-        Some(0) | None => {
-            return Err(nom::Err::Error(nom::error::Error::new(
-                line,
-                nom::error::ErrorKind::TakeTill1,
-            )));
-        }
-        Some(i) => i,
-    };
-    let (key, rest) = (&line[..colon], &line[colon + 1..]);
-    // One space after the colon by the spec; accept none or several.
-    let (value, _) = take_while(|b| b == b' ').parse(rest)?;
-    Ok((value, key))
-}
+use crate::switch::headers::header_line as key_value;
 
 /// Looks at the front of `buf`. `at_start` says whether a banner may come
 /// (only as the very first line of a session). Only finds where the packet

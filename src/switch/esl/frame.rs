@@ -8,7 +8,6 @@ use super::EslError;
 use crate::switch::headers::{Headers, ValueDecoding};
 use bytes::Bytes;
 use nom::Parser;
-use nom::bytes::complete::take_while;
 use nom::bytes::streaming::take_until;
 
 /// A header section larger than this is a protocol error. The biggest real
@@ -99,24 +98,7 @@ pub fn split_header_line(line: &[u8]) -> Result<(&[u8], &[u8]), EslError> {
     }
 }
 
-/// The nom parser for one header line (without its LF): consumes the name,
-/// the colon and the spaces, leaving the value. Finds the colon with SIMD
-/// `memchr`, since events have ~150 of these lines and ingest speed is
-/// bounded by this loop.
-pub fn header_line(line: &[u8]) -> nom::IResult<&[u8], &[u8]> {
-    let colon = match memchr::memchr(b':', line) {
-        Some(0) | None => {
-            return Err(nom::Err::Error(nom::error::Error::new(
-                line,
-                nom::error::ErrorKind::TakeTill1,
-            )));
-        }
-        Some(i) => i,
-    };
-    let (name, rest) = (&line[..colon], &line[colon + 1..]);
-    let (value, _) = take_while(|b| b == b' ').parse(rest)?;
-    Ok((value, name))
-}
+pub use crate::switch::headers::header_line;
 
 /// One header line located in a buffer: `name` and `value` are ranges of it.
 #[derive(Clone, Copy, Debug)]

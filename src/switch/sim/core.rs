@@ -3,11 +3,11 @@
 //! the sessions and the call tasks; each piece of state has its own small
 //! lock, held only for a lookup or an update, never across an await.
 
+use super::ami::{AmiOriginate, AmiState};
 use super::bus::{Bus, SimEvent, lock};
 use super::clock;
 use super::scenario::Scenario;
 use super::templates::{Kind, Stamp, Templates};
-use super::ami::{AmiOriginate, AmiState};
 use super::{OriginateLog, SimConfig, SimProtocol};
 use crate::switch::HangupCause;
 use crate::switch::esl::Originate;

@@ -207,7 +207,10 @@ mod tests {
         assert_eq!(strings_to_mask("on"), Some(ALL));
         assert_eq!(strings_to_mask("call"), Some(CALL));
         assert_eq!(strings_to_mask("call,cdr"), Some(CALL | CDR));
-        assert_eq!(strings_to_mask("system,call,log"), Some(SYSTEM | CALL | LOG));
+        assert_eq!(
+            strings_to_mask("system,call,log"),
+            Some(SYSTEM | CALL | LOG)
+        );
         assert_eq!(strings_to_mask("bogus"), Some(0));
         assert_eq!(strings_to_mask("all"), Some(ALL));
         assert_eq!(strings_to_mask("2"), Some(CALL));
@@ -235,7 +238,10 @@ mod tests {
             category: CALL,
             bytes: Bytes::from_static(b"y"),
         }));
-        assert_eq!(calls_rx.try_recv().map(|e| e.bytes.clone()).ok(), Some(Bytes::from_static(b"y")));
+        assert_eq!(
+            calls_rx.try_recv().map(|e| e.bytes.clone()).ok(),
+            Some(Bytes::from_static(b"y"))
+        );
         assert!(calls_rx.try_recv().is_err());
         assert!(all_rx.try_recv().is_ok() && all_rx.try_recv().is_ok());
         assert!(none_rx.try_recv().is_err());

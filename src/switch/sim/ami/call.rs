@@ -81,7 +81,14 @@ struct Chan {
 }
 
 impl Chan {
-    fn new(name: String, state: State, context: &str, exten: &str, id: String, linkedid: &str) -> Chan {
+    fn new(
+        name: String,
+        state: State,
+        context: &str,
+        exten: &str,
+        id: String,
+        linkedid: &str,
+    ) -> Chan {
         Chan {
             snap: Snapshot {
                 name,
@@ -174,7 +181,7 @@ fn disposition(answered: bool, cause: u16) -> &'static str {
 /// Seconds as the dialplan writes them (`1`, `0.5`).
 fn secs_text(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         (ms / 1000).to_string()
     } else {
         let s = format!("{:.3}", d.as_secs_f64());
@@ -205,7 +212,12 @@ fn q850(cause: &HangupCause) -> u16 {
 /// case: `${dialpop_agent_dial}` finds `DIALPOP_AGENT_DIAL`).
 fn expand_vars(data: &str, vars: &[(String, String)]) -> String {
     let lookup = |name: &str| {
-        let find = |n: &str| vars.iter().rev().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        let find = |n: &str| {
+            vars.iter()
+                .rev()
+                .find(|(k, _)| k == n)
+                .map(|(_, v)| v.clone())
+        };
         find(name).or_else(|| find(&name.to_ascii_uppercase()))
     };
     let mut out = String::with_capacity(data.len());
@@ -231,7 +243,10 @@ fn expand_vars(data: &str, vars: &[(String, String)]) -> String {
 fn describe(who: &str, number: &str, plan: &Plan) -> String {
     match &plan.outcome {
         Outcome::Answer if plan.ring.is_zero() => format!("{who} {number}: answers"),
-        Outcome::Answer => format!("{who} {number}: answers after {}s ring", secs_text(plan.ring)),
+        Outcome::Answer => format!(
+            "{who} {number}: answers after {}s ring",
+            secs_text(plan.ring)
+        ),
         Outcome::NoAnswer => format!("{who} {number}: never answers"),
         Outcome::Reject(c) => format!("{who} {number}: {}", c.name().to_ascii_lowercase()),
     }
@@ -308,7 +323,12 @@ fn emit_originate_response(
         .unwrap_or((None, None));
     let reason = reason.to_string();
     let (k1, v1, k2, v2) = if app {
-        ("Application", o.application.as_str(), "Data", o.data.as_str())
+        (
+            "Application",
+            o.application.as_str(),
+            "Data",
+            o.data.as_str(),
+        )
     } else {
         ("Context", o.context.as_str(), "Exten", o.exten.as_str())
     };
@@ -316,13 +336,19 @@ fn emit_originate_response(
         &[],
         &[
             ("ActionID", action_id),
-            ("Response", Some(if success { "Success" } else { "Failure" })),
+            (
+                "Response",
+                Some(if success { "Success" } else { "Failure" }),
+            ),
             ("Channel", Some(channel)),
             (k1, Some(v1)),
             (k2, Some(v2)),
             ("Reason", Some(&reason)),
             ("Uniqueid", Some(uniqueid)),
-            ("CallerIDNum", Some(number.as_deref().unwrap_or("<unknown>"))),
+            (
+                "CallerIDNum",
+                Some(number.as_deref().unwrap_or("<unknown>")),
+            ),
             ("CallerIDName", Some(name.as_deref().unwrap_or("<unknown>"))),
         ],
     );
@@ -479,13 +505,16 @@ impl Call {
     }
 
     fn name(&self, leg: Leg) -> String {
-        self.chan(leg).map(|c| c.snap.name.clone()).unwrap_or_default()
+        self.chan(leg)
+            .map(|c| c.snap.name.clone())
+            .unwrap_or_default()
     }
 
     fn leg_of(&self, uniqueid: &str) -> Option<Leg> {
-        [C1, C2, A1, A2]
-            .into_iter()
-            .find(|l| self.chan(*l).is_some_and(|c| c.alive && c.snap.uniqueid == uniqueid))
+        [C1, C2, A1, A2].into_iter().find(|l| {
+            self.chan(*l)
+                .is_some_and(|c| c.alive && c.snap.uniqueid == uniqueid)
+        })
     }
 
     /// Refreshes the CoreShowChannels row.
@@ -530,7 +559,10 @@ impl Call {
             c.appl = app.to_string();
             c.data = data.to_string();
         });
-        let exten = self.chan(leg).map(|c| c.snap.exten.clone()).unwrap_or_default();
+        let exten = self
+            .chan(leg)
+            .map(|c| c.snap.exten.clone())
+            .unwrap_or_default();
         self.emit(
             Kind::Newexten,
             &[leg],
@@ -559,7 +591,10 @@ impl Call {
         self.emit(
             Kind::NewCallerid,
             &[leg],
-            &[("CID-CallingPres", Some("0 (Presentation Allowed, Not Screened)"))],
+            &[(
+                "CID-CallingPres",
+                Some("0 (Presentation Allowed, Not Screened)"),
+            )],
         );
     }
 
@@ -767,14 +802,15 @@ impl Call {
             self.emit(
                 Kind::LocalBridge,
                 &[C1, C2],
-                &[
-                    ("Context", Some(&context)),
-                    ("Exten", Some(&exten)),
-                ],
+                &[("Context", Some(&context)), ("Exten", Some(&exten))],
             );
         }
         let dial_string = self.dest.dial_string.clone();
-        self.emit(Kind::DialBegin, &[C1], &[("DialString", Some(&dial_string))]);
+        self.emit(
+            Kind::DialBegin,
+            &[C1],
+            &[("DialString", Some(&dial_string))],
+        );
         self.publish_all();
     }
 
@@ -817,9 +853,9 @@ impl Call {
         }
         match self.plan.outcome.clone() {
             Outcome::Reject(HangupCause::UserBusy) => self.busy(),
-            Outcome::Reject(HangupCause::NormalCircuitCongestion | HangupCause::SwitchCongestion) => {
-                self.congestion()
-            }
+            Outcome::Reject(
+                HangupCause::NormalCircuitCongestion | HangupCause::SwitchCongestion,
+            ) => self.congestion(),
             Outcome::Reject(c) => self.rejected(q850(&c)),
             Outcome::NoAnswer => self.no_answer(),
             Outcome::Answer => self.answer().await,
@@ -1085,7 +1121,12 @@ impl Call {
             .as_ref()
             .map(|d| d.number.clone())
             .unwrap_or_else(|| target.clone());
-        self.newexten(C1, "NoOp", &format!("connecting customer to agent {who}"), true);
+        self.newexten(
+            C1,
+            "NoOp",
+            &format!("connecting customer to agent {who}"),
+            true,
+        );
         self.newexten(C1, "Dial", &data, true);
         for v in DIAL_VARS {
             self.varset(C1, v, "");
@@ -1145,7 +1186,10 @@ impl Call {
             );
         }
         let attempt = self.core.next_attempt(&adest.number);
-        let plan = self.core.scenario.plan(&adest.number, self.core.seed, attempt);
+        let plan = self
+            .core
+            .scenario
+            .plan(&adest.number, self.core.seed, attempt);
         let scaled = plan.clone().scaled(self.core.speed);
         let no_answer = plan.outcome == Outcome::NoAnswer;
         let times_out = no_answer || ring_limit.is_some_and(|l| scaled.ring >= l);
@@ -1191,7 +1235,7 @@ impl Call {
             return self.teardown(leg, cause);
         }
         if customer_end.is_some_and(|t| t <= Instant::now())
-            && !decide.is_some_and(|d| d <= Instant::now())
+            && decide.is_none_or(|d| d > Instant::now())
         {
             return self.customer_leaves_while_agent_rings();
         }
@@ -1243,10 +1287,12 @@ impl Call {
             )
         });
         for c in std::iter::once(&a1).chain(a2.iter()) {
-            if !self
-                .core
-                .add_channel(&c.snap.uniqueid, self.kill_tx.clone(), self.vars.clone(), c.row())
-            {
+            if !self.core.add_channel(
+                &c.snap.uniqueid,
+                self.kill_tx.clone(),
+                self.vars.clone(),
+                c.row(),
+            ) {
                 self.core.remove_channel(&a1.snap.uniqueid);
                 return false;
             }
@@ -1289,7 +1335,10 @@ impl Call {
         self.emit(
             Kind::BridgeCreate,
             &[],
-            &[("BridgeUniqueid", Some(&id)), ("BridgeNumChannels", Some("0"))],
+            &[
+                ("BridgeUniqueid", Some(&id)),
+                ("BridgeNumChannels", Some("0")),
+            ],
         );
         self.bridge = Some(Bridge {
             id: id.clone(),
@@ -1337,7 +1386,10 @@ impl Call {
         self.emit(
             Kind::BridgeEnter,
             &[leg],
-            &[("BridgeUniqueid", Some(&id)), ("BridgeNumChannels", Some(&n))],
+            &[
+                ("BridgeUniqueid", Some(&id)),
+                ("BridgeNumChannels", Some(&n)),
+            ],
         );
     }
 
@@ -1373,7 +1425,10 @@ impl Call {
             self.emit(
                 Kind::BridgeDestroy,
                 &[],
-                &[("BridgeUniqueid", Some(&id)), ("BridgeNumChannels", Some("0"))],
+                &[
+                    ("BridgeUniqueid", Some(&id)),
+                    ("BridgeNumChannels", Some("0")),
+                ],
             );
             self.bridge = None;
         }
@@ -1490,7 +1545,11 @@ impl Call {
                 }
             }
         }
-        self.emit(Kind::DialEndCaller, &[C1, A1], &[("DialStatus", Some(status))]);
+        self.emit(
+            Kind::DialEndCaller,
+            &[C1, A1],
+            &[("DialStatus", Some(status))],
+        );
         let a1_cause = if self.has(A2) { 0 } else { cause };
         self.hangup_request(A2, a1_cause);
         self.hangup(A1, a1_cause);

@@ -134,8 +134,7 @@ pub fn variables(p: &AmiPacket) -> Vec<(String, String)> {
 
 fn is_phone_number(s: &str) -> bool {
     !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_digit() || matches!(c, '+' | '*' | '#'))
 }
 
@@ -277,7 +276,11 @@ pub fn parse_dest(channel: &str) -> Option<Dest> {
         if exten.is_empty() {
             return None;
         }
-        let context = if context.is_empty() { "default" } else { context };
+        let context = if context.is_empty() {
+            "default"
+        } else {
+            context
+        };
         return Some(Dest {
             tech,
             number: exten.to_string(),
@@ -358,7 +361,10 @@ mod tests {
         );
         let long = "x".repeat(150);
         assert_eq!(
-            err(&format!("Action: Originate\nChannel: Local/1@c\nChannelId: {long}\n\n")).as_deref(),
+            err(&format!(
+                "Action: Originate\nChannel: Local/1@c\nChannelId: {long}\n\n"
+            ))
+            .as_deref(),
             Some("Uniqueid length exceeds maximum of 149")
         );
     }
@@ -389,7 +395,10 @@ mod tests {
             (Some("Dialer".into()), Some("5550100".into()))
         );
         assert_eq!(parse_callerid("5550100"), (None, Some("5550100".into())));
-        assert_eq!(parse_callerid("\"5550100\""), (Some("5550100".into()), None));
+        assert_eq!(
+            parse_callerid("\"5550100\""),
+            (Some("5550100".into()), None)
+        );
         assert_eq!(parse_callerid("Sales"), (Some("Sales".into()), None));
     }
 
@@ -400,14 +409,29 @@ mod tests {
         assert_eq!(d.name_base, "Local/15551001@customers");
         assert_eq!(d.dial_string, "15551001@customers");
         let d = parse_dest("local/8001@agents/n").expect("local, options");
-        assert_eq!((d.tech, d.name_base.as_str()), ("Local", "Local/8001@agents"));
-        assert_eq!(parse_dest("Local/1001").map(|d| d.name_base), Some("Local/1001@default".into()));
+        assert_eq!(
+            (d.tech, d.name_base.as_str()),
+            ("Local", "Local/8001@agents")
+        );
+        assert_eq!(
+            parse_dest("Local/1001").map(|d| d.name_base),
+            Some("Local/1001@default".into())
+        );
         let p = parse_dest("PJSIP/15551001@trunk").expect("pjsip");
-        assert_eq!((p.number.as_str(), p.name_base.as_str()), ("15551001", "PJSIP/trunk"));
+        assert_eq!(
+            (p.number.as_str(), p.name_base.as_str()),
+            ("15551001", "PJSIP/trunk")
+        );
         let p = parse_dest("PJSIP/8001").expect("pjsip endpoint");
-        assert_eq!((p.number.as_str(), p.name_base.as_str()), ("8001", "PJSIP/8001"));
+        assert_eq!(
+            (p.number.as_str(), p.name_base.as_str()),
+            ("8001", "PJSIP/8001")
+        );
         let p = parse_dest("PJSIP/trunk/sip:15551001@10.0.0.1").expect("pjsip uri");
-        assert_eq!((p.number.as_str(), p.name_base.as_str()), ("15551001", "PJSIP/trunk"));
+        assert_eq!(
+            (p.number.as_str(), p.name_base.as_str()),
+            ("15551001", "PJSIP/trunk")
+        );
         assert_eq!(parse_dest("loopback/1001/customers"), None);
         assert_eq!(parse_dest("Local/"), None);
     }

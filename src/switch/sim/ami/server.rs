@@ -229,6 +229,11 @@ impl Session {
                             let _ = self.out.shutdown().await;
                             return Ok(());
                         }
+                        // process_message ends with process_events: what
+                        // is queued goes out before the next action is read.
+                        if header(&p, "SuppressEvents").is_empty() {
+                            self.flush_events().await?;
+                        }
                     }
                 },
                 _ = tokio::time::sleep_until(auth_deadline), if !self.authed => {
@@ -237,6 +242,14 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Writes whatever is queued now.
+    async fn flush_events(&mut self) -> std::io::Result<()> {
+        while let Some(Ok(first)) = self.rx.as_mut().map(|rx| rx.try_recv()) {
+            self.write_events(first).await?;
+        }
+        Ok(())
     }
 
     /// Writes `first` and whatever else is queued, in one go.
@@ -300,12 +313,14 @@ impl Session {
     }
 
     async fn error(&mut self, id: &str, message: &str) -> std::io::Result<Next> {
-        self.write(&response("Error", id, None, Some(message))).await?;
+        self.write(&response("Error", id, None, Some(message)))
+            .await?;
         Ok(Next::Continue)
     }
 
     async fn ack(&mut self, id: &str, message: &str) -> std::io::Result<Next> {
-        self.write(&response("Success", id, None, Some(message))).await?;
+        self.write(&response("Success", id, None, Some(message)))
+            .await?;
         Ok(Next::Continue)
     }
 
@@ -341,10 +356,15 @@ impl Session {
         if let Some(mask) = bus::strings_to_mask(&header(p, "Events")) {
             self.listener.set_mask(mask);
         }
-        let mut out = BytesMut::from(&response("Success", id, None, Some("Authentication accepted"))[..]);
+        let mut out =
+            BytesMut::from(&response("Success", id, None, Some("Authentication accepted"))[..]);
         if self.listener.mask() & bus::SYSTEM == bus::SYSTEM {
             let up = self.core.started.elapsed().as_secs().to_string();
-            let t = self.core.ami.templates.get(super::templates::Kind::FullyBooted);
+            let t = self
+                .core
+                .ami
+                .templates
+                .get(super::templates::Kind::FullyBooted);
             out.put_slice(&t.render(&[], &[("Uptime", Some(&up)), ("LastReload", Some(&up))]));
         }
         self.write(&out).await?;
@@ -412,7 +432,11 @@ impl Session {
         if !id.is_empty() {
             let _ = write!(r, "ActionID: {id}\r\n");
         }
-        r.push_str(if mask > 0 { "Events: On\r\n\r\n" } else { "Events: Off\r\n\r\n" });
+        r.push_str(if mask > 0 {
+            "Events: On\r\n\r\n"
+        } else {
+            "Events: Off\r\n\r\n"
+        });
         self.write(r.as_bytes()).await?;
         Ok(Next::Continue)
     }
@@ -424,7 +448,10 @@ impl Session {
         };
         if !o.is_async && o.application.is_empty() && o.priority == 0 {
             return self
-                .error(id, "Originate with 'Exten' requires 'Context' and 'Priority'")
+                .error(
+                    id,
+                    "Originate with 'Exten' requires 'Context' and 'Priority'",
+                )
                 .await;
         }
         if o.is_async {
@@ -588,7 +615,9 @@ impl Session {
     }
 }
 
-async fn next_event(rx: &mut Option<mpsc::UnboundedReceiver<Arc<AmiEvent>>>) -> Option<Arc<AmiEvent>> {
+async fn next_event(
+    rx: &mut Option<mpsc::UnboundedReceiver<Arc<AmiEvent>>>,
+) -> Option<Arc<AmiEvent>> {
     match rx {
         Some(r) => r.recv().await,
         None => std::future::pending().await,

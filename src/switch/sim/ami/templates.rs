@@ -422,9 +422,8 @@ mod tests {
                 ("CallerIDName", Some("<unknown>")),
             ],
         );
-        assert!(
-            String::from_utf8_lossy(&r)
-                .starts_with("Event: OriginateResponse\r\nPrivilege: call,all\r\nResponse: Success\r\n")
-        );
+        assert!(String::from_utf8_lossy(&r).starts_with(
+            "Event: OriginateResponse\r\nPrivilege: call,all\r\nResponse: Success\r\n"
+        ));
     }
 }

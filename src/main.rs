@@ -35,8 +35,12 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8021.
         #[arg(long)]
         listen: SocketAddr,
+        /// The ESL password, or the AMI user's secret.
         #[arg(long, default_value = "ClueCon")]
         password: String,
+        /// The AMI user (--protocol ami).
+        #[arg(long, default_value = "dialpop")]
+        username: String,
         /// Scenario file (TOML); the lab's default scenario without one.
         #[arg(long)]
         scenario: Option<PathBuf>,
@@ -82,11 +86,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Decode { protocol, file } => run_decode(protocol, &file),
-        Command::Simswitch {
-            protocol: Protocol::Ami,
-            ..
-        }
-        | Command::Demo {
+        Command::Demo {
             protocol: Protocol::Ami,
             ..
         } => {
@@ -96,9 +96,10 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Command::Simswitch {
-            protocol: Protocol::Esl,
+            protocol,
             listen,
             password,
+            username,
             scenario,
             seed,
             speed,
@@ -106,8 +107,13 @@ fn main() -> ExitCode {
             "simswitch",
             "info",
             simswitch::run(SimswitchArgs {
+                protocol: match protocol {
+                    Protocol::Esl => dialpop::switch::sim::SimProtocol::Esl,
+                    Protocol::Ami => dialpop::switch::sim::SimProtocol::Ami,
+                },
                 listen,
                 password,
+                username,
                 scenario,
                 seed,
                 speed,

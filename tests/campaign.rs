@@ -201,7 +201,7 @@ async fn a_wrong_token_is_refused_and_gets_no_calls() {
         counts.pending, 2,
         "nobody is signed in, so nothing is dialed"
     );
-    assert!(lab.sim.originates().commands.is_empty());
+    assert!(lab.sim.originates().is_empty());
     stop.cancel();
     daemon.stop().await;
 }

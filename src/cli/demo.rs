@@ -418,8 +418,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
 /// for them (each attempt is one originate).
 pub async fn double_dialed(sim: &SimSwitch, store: &Arc<dyn Store>) -> anyhow::Result<u64> {
     let mut per_task: HashMap<i64, usize> = HashMap::new();
-    for o in sim.originates().commands {
-        if let Some(id) = o.variable("dialpop_task_id").and_then(|v| v.parse().ok()) {
+    for vars in sim.originates().variables_of_each() {
+        let task = vars.iter().find(|(k, _)| k == "dialpop_task_id");
+        if let Some(id) = task.and_then(|(_, v)| v.parse().ok()) {
             *per_task.entry(id).or_default() += 1;
         }
     }

@@ -1,6 +1,6 @@
 //! `dialpop simswitch`: the simulated switch alone, until Ctrl-C.
 
-use crate::switch::sim::{Scenario, SimConfig, SimSwitch};
+use crate::switch::sim::{Scenario, SimConfig, SimProtocol, SimSwitch};
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,8 +8,12 @@ use std::path::PathBuf;
 /// The subcommand's options, as parsed from the command line.
 #[derive(Clone, Debug)]
 pub struct SimswitchArgs {
+    pub protocol: SimProtocol,
     pub listen: SocketAddr,
+    /// The ESL password, or the AMI user's secret.
     pub password: String,
+    /// The AMI user.
+    pub username: String,
     pub scenario: Option<PathBuf>,
     pub seed: u64,
     pub speed: f64,
@@ -26,7 +30,9 @@ pub async fn run(args: SimswitchArgs) -> anyhow::Result<()> {
     };
     let config = SimConfig {
         listen: args.listen,
+        protocol: args.protocol,
         password: args.password,
+        ami_username: args.username,
         scenario,
         seed: args.seed,
         speed: args.speed,
@@ -35,12 +41,16 @@ pub async fn run(args: SimswitchArgs) -> anyhow::Result<()> {
     let switch = SimSwitch::start(config)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let what = match args.protocol {
+        SimProtocol::Esl => "simulated FreeSWITCH 1.10.12 listening (ESL)",
+        SimProtocol::Ami => "simulated Asterisk 22.10.1 listening (AMI 11.0.0)",
+    };
     tracing::info!(
         listen = %switch.local_addr(),
         seed = args.seed,
         speed = args.speed,
         scenario = args.scenario.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| "default".into()),
-        "simulated FreeSWITCH 1.10.12 listening (ESL)"
+        "{what}"
     );
     tokio::signal::ctrl_c()
         .await

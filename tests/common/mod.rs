@@ -390,17 +390,15 @@ pub async fn check_campaign(lab: &Lab, pages: &HashMap<String, Arc<Mutex<Seen>>>
     let log = lab.sim.originates();
     let mut per_task: HashMap<i64, usize> = HashMap::new();
     let mut call_ids = HashSet::new();
-    for o in &log.commands {
-        if let Some(t) = o.variable("dialpop_task_id").and_then(|v| v.parse().ok()) {
+    for vars in log.variables_of_each() {
+        let task = vars.iter().find(|(k, _)| k == "dialpop_task_id");
+        if let Some(t) = task.and_then(|(_, v)| v.parse().ok()) {
             *per_task.entry(t).or_default() += 1;
             counts.originates += 1;
         }
-        if let Some(id) = o.variable("origination_uuid") {
-            assert!(
-                call_ids.insert(id.to_string()),
-                "call id {id} originated twice"
-            );
-        }
+    }
+    for id in log.call_id_of_each().into_iter().flatten() {
+        assert!(call_ids.insert(id.clone()), "call id {id} originated twice");
     }
     for (task, n) in per_task {
         let recorded = store.attempts_for_task(task).await.expect("attempts").len();

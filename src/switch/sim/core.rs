@@ -3,11 +3,12 @@
 //! the sessions and the call tasks; each piece of state has its own small
 //! lock, held only for a lookup or an update, never across an await.
 
+use super::ami::{AmiOriginate, AmiState};
 use super::bus::{Bus, SimEvent, lock};
 use super::clock;
 use super::scenario::Scenario;
 use super::templates::{Kind, Stamp, Templates};
-use super::{OriginateLog, SimConfig};
+use super::{OriginateLog, SimConfig, SimProtocol};
 use crate::switch::HangupCause;
 use crate::switch::esl::Originate;
 use crate::switch::esl::event::EslEvent;
@@ -39,6 +40,8 @@ pub struct ChannelEntry {
 }
 
 pub struct Core {
+    pub protocol: SimProtocol,
+    /// The ESL password; the AMI user's secret.
     pub password: String,
     pub scenario: Scenario,
     pub seed: u64,
@@ -47,6 +50,8 @@ pub struct Core {
     pub core_uuid: String,
     pub templates: Templates,
     pub bus: Bus,
+    /// The AMI side: its sessions' bus, templates and id counters.
+    pub ami: AmiState,
     pub started: Instant,
     /// Cancelled by `SimSwitch::shutdown` (and on drop): everything stops.
     pub shutdown: CancellationToken,
@@ -59,13 +64,14 @@ pub struct Core {
     peak_channels: AtomicUsize,
     attempts: Mutex<HashMap<String, u64>>,
     originates: Mutex<OriginateLog>,
-    /// Open ESL sessions: cancelling a token closes that socket at once.
+    /// Open ESL or AMI sessions: cancelling a token closes that socket at once.
     sessions: Mutex<HashMap<u64, CancellationToken>>,
 }
 
 impl Core {
     pub fn new(config: &SimConfig) -> Result<Core, String> {
         Ok(Core {
+            protocol: config.protocol,
             password: config.password.clone(),
             scenario: config.scenario.clone(),
             seed: config.seed,
@@ -74,6 +80,7 @@ impl Core {
             core_uuid: uuid::Uuid::new_v4().to_string(),
             templates: Templates::load()?,
             bus: Bus::default(),
+            ami: AmiState::new(&config.ami_username, config.ami_write_timeout)?,
             started: Instant::now(),
             shutdown: CancellationToken::new(),
             seq: AtomicU64::new(0),
@@ -166,6 +173,13 @@ impl Core {
         let mut log = lock(&self.originates);
         *log.counts.entry(key.to_string()).or_insert(0) += 1;
         log.commands.push(o.clone());
+    }
+
+    /// An AMI Originate, under its ChannelId (or the Uniqueid given).
+    pub fn log_ami_originate(&self, key: &str, o: &AmiOriginate) {
+        let mut log = lock(&self.originates);
+        *log.counts.entry(key.to_string()).or_insert(0) += 1;
+        log.actions.push(o.clone());
     }
 
     pub fn originate_log(&self) -> OriginateLog {
@@ -291,6 +305,7 @@ impl Core {
         let dropped: Vec<(u64, CancellationToken)> = lock(&self.sessions).drain().collect();
         for (id, token) in &dropped {
             self.bus.remove(*id);
+            self.ami.bus.remove(*id);
             token.cancel();
         }
         dropped.len()

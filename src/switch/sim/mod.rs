@@ -1,9 +1,10 @@
-//! The simulated switch: a FreeSWITCH 1.10.12 stand-in speaking ESL, for
-//! tests, load tests and the demo.
+//! The simulated switch: a FreeSWITCH 1.10.12 stand-in speaking ESL, or an
+//! Asterisk 22 stand-in speaking AMI, for tests, load tests and the demo.
 //!
-//! It answers commands with FreeSWITCH's exact replies and plays each
+//! It answers commands with the switch's exact replies and plays each
 //! originated call out by a seeded scenario, sending the events of the real
-//! captures in their order. The pieces, one job each:
+//! captures in their order. The same scenario and seed give the same
+//! outcomes on both protocols. The pieces, one job each:
 //!
 //! - `scenario`: destination number → ring time, outcome, talk time;
 //! - `dial`: dial strings → endpoint, number, channel name;
@@ -13,8 +14,10 @@
 //! - `api`: `originate`, `uuid_kill`, `hupall`, `show channels`, `status` …;
 //! - `bus`: subscriptions, filters and the per-session event queues;
 //! - `esl_server`: the sessions; `wire`: the bytes of each frame;
-//! - `core`: the state they share.
+//! - `core`: the state they share;
+//! - `ami/`: the Asterisk side (sessions, events, calls over Local channels).
 
+pub mod ami;
 mod api;
 mod bus;
 mod call;
@@ -27,6 +30,7 @@ pub mod scenario;
 mod templates;
 mod wire;
 
+pub use ami::AmiOriginate;
 pub use scenario::{Outcome, Plan, Scenario, ScenarioError};
 
 use crate::switch::HangupCause;
@@ -39,12 +43,28 @@ use std::time::Duration;
 use templates::Kind;
 use tokio::task::JoinHandle;
 
+/// Which switch the simulator is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SimProtocol {
+    /// FreeSWITCH 1.10.12, Event Socket.
+    #[default]
+    Esl,
+    /// Asterisk 22.10.1, Manager Interface 11.0.0.
+    Ami,
+}
+
 /// How to run a simulated switch.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
     pub listen: SocketAddr,
-    /// The ESL password (`auth <password>`).
+    pub protocol: SimProtocol,
+    /// The ESL password (`auth <password>`), or the AMI user's secret.
     pub password: String,
+    /// The AMI user (`Username:` of Login; compared case-insensitively).
+    pub ami_username: String,
+    /// AMI `writetimeout`: a session whose socket takes nothing for this
+    /// long is closed, as Asterisk closes it (100 ms by default there).
+    pub ami_write_timeout: Duration,
     pub scenario: Scenario,
     /// Same seed, same dialled numbers → same outcomes.
     pub seed: u64,
@@ -59,7 +79,10 @@ impl Default for SimConfig {
     fn default() -> Self {
         SimConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            protocol: SimProtocol::Esl,
             password: "ClueCon".into(),
+            ami_username: "dialpop".into(),
+            ami_write_timeout: Duration::from_millis(100),
             scenario: Scenario::default(),
             seed: 1,
             speed: 1.0,
@@ -71,11 +94,45 @@ impl Default for SimConfig {
 /// What the switch was asked to originate (a test hook).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OriginateLog {
-    /// Originates per call id: the `origination_uuid`, or else the bgapi
-    /// Job-UUID, or else the uuid the switch gave the channel.
+    /// Originates per call id. ESL: the `origination_uuid`, or else the
+    /// bgapi Job-UUID, or else the uuid the switch gave the channel. AMI:
+    /// the `ChannelId`, or else the Uniqueid the switch gave the channel.
     pub counts: HashMap<String, usize>,
-    /// Every originate command that could be parsed, in arrival order.
+    /// ESL: every originate command that could be parsed, in arrival order.
     pub commands: Vec<Originate>,
+    /// AMI: every Originate action that was accepted, in arrival order.
+    pub actions: Vec<AmiOriginate>,
+}
+
+impl OriginateLog {
+    /// Each originate's channel variables (ESL `{...}`, AMI `Variable:`),
+    /// in arrival order, whichever protocol the switch speaks.
+    pub fn variables_of_each(&self) -> Vec<Vec<(String, String)>> {
+        self.commands
+            .iter()
+            .map(|o| o.variables.clone())
+            .chain(self.actions.iter().map(|a| a.variables.clone()))
+            .collect()
+    }
+
+    /// Each originate's call id as dialpop chose it: `origination_uuid`
+    /// (ESL) or `ChannelId` (AMI); `None` where the originate set none.
+    pub fn call_id_of_each(&self) -> Vec<Option<String>> {
+        self.commands
+            .iter()
+            .map(|o| o.variable("origination_uuid").map(str::to_string))
+            .chain(self.actions.iter().map(|a| a.channel_id.clone()))
+            .collect()
+    }
+
+    /// How many originates were logged (both protocols).
+    pub fn len(&self) -> usize {
+        self.commands.len() + self.actions.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// A running simulated switch. Dropping it stops it.
@@ -93,10 +150,13 @@ impl SimSwitch {
         );
         let listener = tokio::net::TcpListener::bind(config.listen).await?;
         let addr = listener.local_addr()?;
-        let tasks = vec![
-            tokio::spawn(esl_server::serve(core.clone(), listener)),
-            tokio::spawn(heartbeat(core.clone())),
-        ];
+        let tasks = match config.protocol {
+            SimProtocol::Esl => vec![
+                tokio::spawn(esl_server::serve(core.clone(), listener)),
+                tokio::spawn(heartbeat(core.clone())),
+            ],
+            SimProtocol::Ami => vec![tokio::spawn(ami::server::serve(core.clone(), listener))],
+        };
         Ok(SimSwitch { core, addr, tasks })
     }
 
@@ -119,7 +179,8 @@ impl SimSwitch {
         self.core.drop_sessions()
     }
 
-    /// How often each call id was originated, and the originate commands.
+    /// How often each call id was originated, and the originates (see
+    /// `OriginateLog::variables_of_each` for what works on both protocols).
     pub fn originates(&self) -> OriginateLog {
         self.core.originate_log()
     }
@@ -135,13 +196,14 @@ impl SimSwitch {
         self.core.channel_count()
     }
 
-    /// Open ESL sessions.
+    /// Open ESL or AMI sessions.
     pub fn sessions(&self) -> usize {
         self.core.session_count()
     }
 
-    /// Hangs up every channel with `cause`, as `hupall` does; returns how
-    /// many were asked to hang up.
+    /// Hangs up every channel with `cause`, as `hupall` does (on AMI, as a
+    /// `Hangup` action with that cause on each channel); returns how many
+    /// were asked to hang up.
     pub fn hangup_all(&self, cause: HangupCause) -> usize {
         self.core.kill_all(&cause, None)
     }

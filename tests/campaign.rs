@@ -3,14 +3,31 @@
 
 mod common;
 
-use common::{API_TOKEN, CAMPAIGN, agent_client, check_campaign, lab};
+use common::{API_TOKEN, CAMPAIGN, agent_client, check_campaign, lab, lab_on};
 use dialpop::popup::messages::{AgentStateName, ServerMsg};
+use dialpop::switch::sim::SimProtocol;
 use std::collections::HashMap;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_campaign_pops_every_answered_call_once_to_its_agent() {
-    let lab = lab("e2e", 3, &[(1, 14), (5, 2), (2, 3), (3, 2), (4, 2)], 20.0).await;
+async fn a_campaign_pops_every_answered_call_once_to_its_agent_on_freeswitch() {
+    campaign_pops_every_answered_call_once(SimProtocol::Esl).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_pops_every_answered_call_once_to_its_agent_on_asterisk() {
+    campaign_pops_every_answered_call_once(SimProtocol::Ami).await;
+}
+
+async fn campaign_pops_every_answered_call_once(protocol: SimProtocol) {
+    let lab = lab_on(
+        protocol,
+        "e2e",
+        3,
+        &[(1, 14), (5, 2), (2, 3), (3, 2), (4, 2)],
+        20.0,
+    )
+    .await;
     let daemon = lab.start_daemon().await;
     let url = format!("ws://{}/ws/agent", daemon.addr);
     let stop = tokio_util::sync::CancellationToken::new();

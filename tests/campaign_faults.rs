@@ -4,14 +4,31 @@
 
 mod common;
 
-use common::{API_TOKEN, CAMPAIGN, MAX_ATTEMPTS, agent_client, check_campaign, lab};
+use common::{API_TOKEN, CAMPAIGN, MAX_ATTEMPTS, agent_client, check_campaign, lab_on};
 use dialpop::store::token_hash;
+use dialpop::switch::sim::SimProtocol;
 use std::collections::HashMap;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn switch_connection_cut_three_times_mid_campaign() {
-    let lab = lab("cuts", 4, &[(1, 24), (5, 4), (2, 4), (3, 2), (4, 2)], 10.0).await;
+async fn freeswitch_connection_cut_three_times_mid_campaign() {
+    switch_connection_cut_three_times(SimProtocol::Esl).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asterisk_connection_cut_three_times_mid_campaign() {
+    switch_connection_cut_three_times(SimProtocol::Ami).await;
+}
+
+async fn switch_connection_cut_three_times(protocol: SimProtocol) {
+    let lab = lab_on(
+        protocol,
+        "cuts",
+        4,
+        &[(1, 24), (5, 4), (2, 4), (3, 2), (4, 2)],
+        10.0,
+    )
+    .await;
     let daemon = lab.start_daemon().await;
     let url = format!("ws://{}/ws/agent", daemon.addr);
     let stop = tokio_util::sync::CancellationToken::new();
@@ -59,14 +76,29 @@ fn serve(config: &std::path::Path) -> tokio::process::Child {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn daemon_killed_and_restarted_mid_campaign() {
-    let lab = lab(
+async fn daemon_on_freeswitch_killed_and_restarted_mid_campaign() {
+    daemon_killed_and_restarted(SimProtocol::Esl).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_on_asterisk_killed_and_restarted_mid_campaign() {
+    daemon_killed_and_restarted(SimProtocol::Ami).await;
+}
+
+async fn daemon_killed_and_restarted(protocol: SimProtocol) {
+    let lab = lab_on(
+        protocol,
         "sigkill",
         4,
         &[(1, 24), (5, 6), (2, 4), (3, 2), (4, 2)],
         10.0,
     )
     .await;
+    let (_, plan) = lab.switch(&lab.sim, "sim");
+    let (proto, user) = match protocol {
+        SimProtocol::Esl => ("esl", ""),
+        SimProtocol::Ami => ("ami", "username = \"dialpop\"\n"),
+    };
     let port = free_port();
     let mut agents = String::new();
     for (a, token) in &lab.agents {
@@ -86,12 +118,13 @@ url = "{db}"
 [api]
 token_sha256 = "{api}"
 [switch]
-protocol = "esl"
-address = "{sim}"
+name = "sim"
+protocol = "{proto}"
+{user}address = "{sim}"
 password = "ClueCon"
-customer_dial_string = "sofia/gateway/{{gateway}}/{{phone}}"
+customer_dial_string = "{customer}"
 gateway = "lab"
-agent_dial_string = "user/{{extension}}"
+agent_dial_string = "{agent}"
 [dialer]
 wrap_up_seconds = 0.5
 ring_timeout_seconds = 30
@@ -105,6 +138,8 @@ retry_delay_seconds = 0.2
         db = lab.db_url,
         api = token_hash(API_TOKEN),
         sim = lab.sim.local_addr(),
+        customer = plan.customer_dial_string,
+        agent = plan.agent_dial_string,
     );
     let path = lab.dir.join("dialpop.toml");
     std::fs::write(&path, config).expect("config written");

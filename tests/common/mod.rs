@@ -2,12 +2,14 @@
 //! simulated switch, the daemon, and agents on real WebSockets.
 #![allow(dead_code)]
 
+use dialpop::daemon::SwitchConnect;
 use dialpop::daemon::{Daemon, DaemonSetup};
 use dialpop::dialer::{DialPlan, SwitchPlan};
 use dialpop::popup::messages::{AgentStateName, ClientMsg, ServerMsg};
 use dialpop::store::{Agent, Campaign, Customer, NewTask, Store, token_hash};
+use dialpop::switch::ami::client::AmiClientConfig;
 use dialpop::switch::esl::client::EslClientConfig;
-use dialpop::switch::sim::{SimConfig, SimSwitch};
+use dialpop::switch::sim::{SimConfig, SimProtocol, SimSwitch};
 use futures::{SinkExt, StreamExt};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -29,6 +31,7 @@ pub fn lead_of(phone: &str) -> u8 {
 }
 
 pub struct Lab {
+    pub protocol: SimProtocol,
     pub dir: PathBuf,
     pub db_url: String,
     pub store: Arc<dyn Store>,
@@ -39,6 +42,18 @@ pub struct Lab {
 
 /// Customers by lead digit: (lead, how many).
 pub async fn lab(name: &str, agents: usize, mix: &[(u32, usize)], speed: f64) -> Lab {
+    lab_on(SimProtocol::Esl, name, agents, mix, speed).await
+}
+
+/// A lab whose simulated switch speaks `protocol`.
+pub async fn lab_on(
+    protocol: SimProtocol,
+    name: &str,
+    agents: usize,
+    mix: &[(u32, usize)],
+    speed: f64,
+) -> Lab {
+    let name = &format!("{name}-{protocol:?}");
     let dir = std::env::temp_dir().join(format!("dialpop-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
@@ -99,12 +114,14 @@ pub async fn lab(name: &str, agents: usize, mix: &[(u32, usize)], speed: f64) ->
         list.push((a, token));
     }
     let sim = SimSwitch::start(SimConfig {
+        protocol,
         speed,
         ..SimConfig::default()
     })
     .await
     .expect("simulated switch");
     Lab {
+        protocol,
         dir,
         db_url,
         store,
@@ -115,26 +132,52 @@ pub async fn lab(name: &str, agents: usize, mix: &[(u32, usize)], speed: f64) ->
 }
 
 impl Lab {
+    /// How the daemon reaches the lab's switch, and the dial plan for it.
+    pub fn switch(&self, sim: &SimSwitch, name: &str) -> (SwitchConnect, SwitchPlan) {
+        let addr = sim.local_addr().to_string();
+        let (connect, customer, agent) = match sim.protocol() {
+            SimProtocol::Esl => {
+                let mut c = EslClientConfig::new(addr, "ClueCon");
+                c.backoff_initial = Duration::from_millis(100);
+                (
+                    SwitchConnect::Esl(c),
+                    "sofia/gateway/{gateway}/{phone}",
+                    "user/{extension}",
+                )
+            }
+            SimProtocol::Ami => {
+                let mut c = AmiClientConfig::new(addr, "dialpop", "ClueCon");
+                c.backoff_initial = Duration::from_millis(100);
+                (
+                    SwitchConnect::Ami(c),
+                    "Local/{phone}@customers",
+                    "PJSIP/{extension}",
+                )
+            }
+        };
+        let plan = SwitchPlan {
+            name: name.into(),
+            customer_dial_string: customer.into(),
+            gateway: "lab".into(),
+            agent_dial_string: agent.into(),
+            connect_extension: "dialpop_connect".into(),
+            connect_context: "dialpop".into(),
+            caller_id_number: Some("+15550100".into()),
+            caller_id_name: None,
+            max_calls: 100,
+        };
+        (connect, plan)
+    }
+
     pub fn setup(&self) -> DaemonSetup {
-        let mut esl = EslClientConfig::new(self.sim.local_addr().to_string(), "ClueCon");
-        esl.backoff_initial = Duration::from_millis(100);
+        let (connect, plan) = self.switch(&self.sim, "sim");
         DaemonSetup {
             store: self.store.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
             api_token_sha256: token_hash(API_TOKEN),
-            switches: vec![dialpop::daemon::SwitchConnect::Esl(esl)],
+            switches: vec![connect],
             plan: DialPlan {
-                switches: vec![SwitchPlan {
-                    name: "sim".into(),
-                    customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),
-                    gateway: "lab".into(),
-                    agent_dial_string: "user/{extension}".into(),
-                    connect_extension: "dialpop_connect".into(),
-                    connect_context: "dialpop".into(),
-                    caller_id_number: Some("+15550100".into()),
-                    caller_id_name: None,
-                    max_calls: 100,
-                }],
+                switches: vec![plan],
                 ring_timeout: Duration::from_secs(30),
                 wrap_up: Duration::from_secs_f64(5.0 / self.speed),
             },

@@ -139,6 +139,7 @@ impl OriginateLog {
 pub struct SimSwitch {
     core: Arc<core::Core>,
     addr: SocketAddr,
+    protocol: SimProtocol,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -157,7 +158,17 @@ impl SimSwitch {
             ],
             SimProtocol::Ami => vec![tokio::spawn(ami::server::serve(core.clone(), listener))],
         };
-        Ok(SimSwitch { core, addr, tasks })
+        Ok(SimSwitch {
+            core,
+            addr,
+            protocol: config.protocol,
+            tasks,
+        })
+    }
+
+    /// The protocol this switch speaks.
+    pub fn protocol(&self) -> SimProtocol {
+        self.protocol
     }
 
     pub fn local_addr(&self) -> SocketAddr {

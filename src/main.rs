@@ -86,15 +86,6 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Decode { protocol, file } => run_decode(protocol, &file),
-        Command::Demo {
-            protocol: Protocol::Ami,
-            ..
-        } => {
-            eprintln!(
-                "dialpop: the simulated Asterisk (--protocol ami) is not available in this version yet; use --protocol esl"
-            );
-            ExitCode::from(2)
-        }
         Command::Simswitch {
             protocol,
             listen,
@@ -129,7 +120,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Demo {
-            protocol: Protocol::Esl,
+            protocol,
             agents,
             customers,
             seed,
@@ -151,6 +142,10 @@ fn main() -> ExitCode {
                 exit_when_done,
                 report_json: report.is_some(),
                 listen,
+                protocol: match protocol {
+                    Protocol::Esl => dialpop::switch::sim::SimProtocol::Esl,
+                    Protocol::Ami => dialpop::switch::sim::SimProtocol::Ami,
+                },
             };
             run_async("demo", "warn", async move {
                 if let Some(report) = demo::run(opts.clone()).await? {

@@ -4,10 +4,21 @@
 use std::process::Command;
 
 #[test]
-fn demo_runs_the_campaign_to_its_end_and_reports() {
+fn demo_runs_the_campaign_to_its_end_and_reports_on_freeswitch() {
+    demo_on("esl");
+}
+
+#[test]
+fn demo_runs_the_campaign_to_its_end_and_reports_on_asterisk() {
+    demo_on("ami");
+}
+
+fn demo_on(protocol: &str) {
     let out = Command::new(env!("CARGO_BIN_EXE_dialpop"))
         .args([
             "demo",
+            "--protocol",
+            protocol,
             "--agents",
             "4",
             "--customers",

@@ -136,3 +136,51 @@ async fn dialing_goes_on_when_one_switch_is_down() {
     stop.cancel();
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeswitch_and_asterisk_side_by_side() {
+    let lab = lab("mixed", 4, &[(1, 10), (5, 2), (2, 2), (3, 2)], 20.0).await;
+    let asterisk = SimSwitch::start(SimConfig {
+        protocol: dialpop::switch::sim::SimProtocol::Ami,
+        speed: 20.0,
+        seed: 3,
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulated Asterisk");
+    let mut setup = lab.setup();
+    setup.plan.switches[0].max_calls = 2;
+    let (connect, mut plan) = lab.switch(&asterisk, "asterisk");
+    plan.max_calls = 2;
+    setup.switches.push(connect);
+    setup.plan.switches.push(plan);
+    let daemon = Daemon::start(setup).await.expect("daemon");
+    let url = format!("ws://{}/ws/agent", daemon.addr);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut pages = HashMap::new();
+    for (a, t) in &lab.agents {
+        pages.insert(
+            a.id.clone(),
+            agent_client(url.clone(), t.clone(), stop.clone()),
+        );
+    }
+    lab.wait_done(Duration::from_secs(60)).await;
+    let per = attempts_per_switch(&lab).await;
+    println!("attempts per switch: {per:?}");
+    assert!(
+        per.get("sim").copied().unwrap_or(0) > 0 && per.get("asterisk").copied().unwrap_or(0) > 0,
+        "{per:?}"
+    );
+    // The lab's checks (pops, causes, retries) hold whichever switch a call
+    // was on; the originates are counted on both.
+    let mut counts = check_campaign(&lab, &pages).await;
+    counts.originates += asterisk.originates().variables_of_each().len();
+    assert_eq!(counts.done, 12);
+    assert_eq!(counts.failed, 4);
+    assert_eq!(
+        counts.originates, counts.attempts,
+        "every attempt was one originate on one switch"
+    );
+    stop.cancel();
+    daemon.stop().await;
+}

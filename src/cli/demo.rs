@@ -26,6 +26,7 @@ pub struct DemoOptions {
     pub exit_when_done: bool,
     pub report_json: bool,
     pub listen: SocketAddr,
+    pub protocol: crate::switch::sim::SimProtocol,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -282,15 +283,41 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let agents = seed(&store, &opts).await?;
 
     let sim = SimSwitch::start(SimConfig {
+        protocol: opts.protocol,
         seed: opts.seed,
         speed: opts.speed,
         ..SimConfig::default()
     })
     .await?;
     let api_token = token(&mut rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0x5eed));
-    let mut esl = EslClientConfig::new(sim.local_addr().to_string(), SimConfig::default().password);
-    esl.event_queue = 64 * 1024;
-    let switch = crate::daemon::SwitchConnect::Esl(esl);
+    let defaults = SimConfig::default();
+    let addr = sim.local_addr().to_string();
+    // The same campaign on either switch: only the connection and the dial
+    // strings differ.
+    let (switch, customer_dial, agent_dial) = match opts.protocol {
+        crate::switch::sim::SimProtocol::Esl => {
+            let mut esl = EslClientConfig::new(addr, defaults.password);
+            esl.event_queue = 64 * 1024;
+            (
+                crate::daemon::SwitchConnect::Esl(esl),
+                "sofia/gateway/{gateway}/{phone}",
+                "user/{extension}",
+            )
+        }
+        crate::switch::sim::SimProtocol::Ami => {
+            let mut ami = crate::switch::ami::client::AmiClientConfig::new(
+                addr,
+                defaults.ami_username,
+                defaults.password,
+            );
+            ami.event_queue = 64 * 1024;
+            (
+                crate::daemon::SwitchConnect::Ami(ami),
+                "Local/{phone}@customers",
+                "PJSIP/{extension}",
+            )
+        }
+    };
     let setup = DaemonSetup {
         store: store.clone(),
         listen: opts.listen,
@@ -299,9 +326,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         plan: DialPlan {
             switches: vec![SwitchPlan {
                 name: "sim".into(),
-                customer_dial_string: "sofia/gateway/{gateway}/{phone}".into(),
+                customer_dial_string: customer_dial.into(),
                 gateway: "demo".into(),
-                agent_dial_string: "user/{extension}".into(),
+                agent_dial_string: agent_dial.into(),
                 connect_extension: "dialpop_connect".into(),
                 connect_context: "dialpop".into(),
                 caller_id_number: Some("+15550100".into()),
@@ -318,8 +345,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let ws_url = format!("ws://{}/ws/agent", daemon.addr);
 
     if !opts.exit_when_done {
+        let which = match opts.protocol {
+            crate::switch::sim::SimProtocol::Esl => "FreeSWITCH (ESL)",
+            crate::switch::sim::SimProtocol::Ami => "Asterisk (AMI)",
+        };
         println!(
-            "dialpop demo: {} customers, {} agents, simulated FreeSWITCH at {}",
+            "dialpop demo: {} customers, {} agents, simulated {which} at {}",
             opts.customers,
             opts.agents,
             sim.local_addr()

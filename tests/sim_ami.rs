@@ -823,6 +823,19 @@ async fn before_login_only_login_challenge_and_logoff() {
         get(&c.packet().await, "Message"),
         "Missing action in request"
     );
+    // A line without a colon is no header Asterisk looks up, not an error.
+    c.send("this is not a header\r\n\r\n").await;
+    assert_eq!(
+        get(&c.packet().await, "Message"),
+        "Missing action in request"
+    );
+    c.send("Action: Ping\r\nnonsense\r\nActionID: w\r\n\r\n")
+        .await;
+    let r = c.packet().await;
+    assert_eq!(
+        (get(&r, "ActionID"), get(&r, "Message")),
+        ("w".into(), "Permission denied".into())
+    );
     // Keys are case-insensitive; Logoff works before login.
     c.send("action: logoff\r\nactionid: bye\r\n\r\n").await;
     let r = c.packet().await;

@@ -823,6 +823,19 @@ async fn before_login_only_login_challenge_and_logoff() {
         get(&c.packet().await, "Message"),
         "Missing action in request"
     );
+    // A line without a colon is no header Asterisk looks up, not an error.
+    c.send("this is not a header\r\n\r\n").await;
+    assert_eq!(
+        get(&c.packet().await, "Message"),
+        "Missing action in request"
+    );
+    c.send("Action: Ping\r\nnonsense\r\nActionID: w\r\n\r\n")
+        .await;
+    let r = c.packet().await;
+    assert_eq!(
+        (get(&r, "ActionID"), get(&r, "Message")),
+        ("w".into(), "Permission denied".into())
+    );
     // Keys are case-insensitive; Logoff works before login.
     c.send("action: logoff\r\nactionid: bye\r\n\r\n").await;
     let r = c.packet().await;
@@ -1594,13 +1607,13 @@ async fn same_scenario_and_seed_same_outcomes_as_esl() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_concurrent_calls() {
     const CALLS: usize = 10_000;
-    // Every number answers after 1 s and talks 100 s; at speed 10 that is a
-    // 0.1 s ring and 10 s of talk, long enough for all calls to be up at once.
+    // Every number answers after 1 s and talks 130 s; at speed 10 that is a
+    // 0.1 s ring and 13 s of talk, long enough for all calls to be up at once.
     let sw = SimSwitch::start(SimConfig {
         // A debug-build client reading 100 MB of events may pause longer
         // than Asterisk's 100 ms writetimeout on a busy machine.
         ami_write_timeout: Duration::from_secs(5),
-        ..config(10.0, Some("[[rule]]\nring = 1.0\ntalk = 100.0\n"))
+        ..config(10.0, Some("[[rule]]\nring = 1.0\ntalk = 130.0\n"))
     })
     .await
     .expect("start");

@@ -8,7 +8,7 @@ use super::bus::{Bus, SimEvent, lock};
 use super::clock;
 use super::scenario::Scenario;
 use super::templates::{Kind, Stamp, Templates};
-use super::{OriginateLog, SimConfig, SimProtocol};
+use super::{OriginateLog, SimConfig};
 use crate::switch::HangupCause;
 use crate::switch::esl::Originate;
 use crate::switch::esl::event::EslEvent;
@@ -40,7 +40,6 @@ pub struct ChannelEntry {
 }
 
 pub struct Core {
-    pub protocol: SimProtocol,
     /// The ESL password; the AMI user's secret.
     pub password: String,
     pub scenario: Scenario,
@@ -71,7 +70,6 @@ pub struct Core {
 impl Core {
     pub fn new(config: &SimConfig) -> Result<Core, String> {
         Ok(Core {
-            protocol: config.protocol,
             password: config.password.clone(),
             scenario: config.scenario.clone(),
             seed: config.seed,

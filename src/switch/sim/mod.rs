@@ -17,7 +17,7 @@
 //! - `core`: the state they share;
 //! - `ami/`: the Asterisk side (sessions, events, calls over Local channels).
 
-pub mod ami;
+mod ami;
 mod api;
 mod bus;
 mod call;

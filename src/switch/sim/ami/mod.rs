@@ -71,5 +71,3 @@ impl AmiState {
         this
     }
 }
-
-pub use call::Reply;

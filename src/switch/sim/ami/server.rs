@@ -7,7 +7,8 @@ use super::bus::{self, AmiEvent, AmiListener};
 use super::call::{self, Reply};
 use super::originate::{AmiOriginate, header};
 use crate::switch::HangupCause;
-use crate::switch::ami::{AmiPacket, AmiServerCodec};
+use crate::switch::ami::frame::key_value;
+use crate::switch::ami::{AmiError, AmiPacket, AmiServerCodec};
 use crate::switch::sim::clock;
 use crate::switch::sim::core::Core;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -21,7 +22,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::FramedRead;
+use tokio_util::codec::{Decoder, FramedRead};
 
 /// `AMI_VERSION` of Asterisk 22.
 pub const BANNER: &[u8] = b"Asterisk Call Manager/11.0.0\r\n";
@@ -72,6 +73,51 @@ async fn session(core: Arc<Core>, sock: TcpStream) {
     core.remove_session(id);
 }
 
+/// The project's server codec, reading actions as Asterisk reads them: a
+/// line without a colon is kept by manager.c as a header that no lookup
+/// matches, where the codec refuses it. Such a line is turned into one
+/// (`Malformed-Line: …`), so the action is answered as Asterisk answers it
+/// (an action that is nothing but such a line: "Missing action in request").
+#[derive(Debug, Default)]
+struct Actions(AmiServerCodec);
+
+impl Decoder for Actions {
+    type Item = AmiPacket;
+    type Error = AmiError;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<AmiPacket>, AmiError> {
+        loop {
+            match self.0.decode(src) {
+                Err(AmiError::MalformedLine { line }) => {
+                    if !mend_first_malformed_line(src) {
+                        return Err(AmiError::MalformedLine { line });
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Prefixes the first whole line that has no `Key:` part; `false` when
+/// there is none.
+fn mend_first_malformed_line(src: &mut BytesMut) -> bool {
+    let mut pos = 0;
+    while let Some(nl) = memchr::memchr(b'\n', &src[pos..]) {
+        let end = pos + nl;
+        let line = &src[pos..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if !line.is_empty() && key_value(line).is_err() {
+            let tail = src.split_off(pos);
+            src.put_slice(b"Malformed-Line: ");
+            src.unsplit(tail);
+            return true;
+        }
+        pos = end + 1;
+    }
+    false
+}
+
 /// What to do after an action.
 enum Next {
     Continue,
@@ -82,7 +128,7 @@ enum Next {
 struct Session {
     core: Arc<Core>,
     id: u64,
-    actions: FramedRead<OwnedReadHalf, AmiServerCodec>,
+    actions: FramedRead<OwnedReadHalf, Actions>,
     out: OwnedWriteHalf,
     listener: Arc<AmiListener>,
     /// The session's events; there only once it is logged in.
@@ -175,7 +221,7 @@ impl Session {
         Session {
             core,
             id,
-            actions: FramedRead::new(rd, AmiServerCodec),
+            actions: FramedRead::new(rd, Actions::default()),
             out,
             listener,
             rx: None,
@@ -514,6 +560,17 @@ impl Session {
         } else {
             Pattern::Name(target.clone())
         };
+        if let Pattern::Name(name) = &pattern
+            && self.core.channel_exists(name)
+        {
+            // A Uniqueid (what dialpop knows, its ChannelId): no need to
+            // list every channel to find it.
+            return if self.core.kill(name, cause) {
+                self.ack(id, "Channel Hungup").await
+            } else {
+                self.error(id, "No such channel").await
+            };
+        }
         let channels: Vec<(String, String)> = self
             .core
             .rows()
@@ -627,6 +684,21 @@ async fn next_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_without_a_colon_are_kept_not_fatal() {
+        let mut codec = Actions::default();
+        let mut buf = BytesMut::from(
+            &b"Action: Ping\r\ngarbage here\r\nActionID: 1\r\n\r\nnonsense\r\n\r\n"[..],
+        );
+        let p = codec.decode(&mut buf).expect("decodes").expect("a packet");
+        assert_eq!(header(&p, "Action"), "Ping");
+        assert_eq!(header(&p, "ActionID"), "1");
+        let p = codec.decode(&mut buf).expect("decodes").expect("a packet");
+        assert_eq!(header(&p, "Action"), "");
+        assert_eq!(header(&p, "Malformed-Line"), "nonsense");
+        assert!(buf.is_empty());
+    }
 
     #[test]
     fn responses_as_astman_writes_them() {

@@ -178,13 +178,6 @@ impl Snapshot {
             _ => Cow::Borrowed(&self.linkedid),
         }
     }
-
-    /// The 14 snapshot lines with `prefix` (CoreShowChannel, tests).
-    pub fn write(&self, prefix: &str, out: &mut BytesMut) {
-        for (i, key) in SNAPSHOT_KEYS.iter().enumerate() {
-            line(out, prefix, key, &self.value(i));
-        }
-    }
 }
 
 fn line(out: &mut BytesMut, prefix: &str, key: &str, value: &str) {
@@ -220,6 +213,7 @@ pub struct Template {
     #[cfg_attr(not(test), allow(dead_code))]
     pub captured_keys: Vec<String>,
     /// How many snapshot blocks the event carries.
+    #[cfg_attr(not(test), allow(dead_code))]
     pub blocks: usize,
 }
 

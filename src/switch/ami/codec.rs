@@ -17,7 +17,11 @@ fn skip_blank_lines(src: &mut BytesMut) {
     let _ = src.split_to(n);
 }
 
-fn decode_packet(src: &mut BytesMut, at_start: bool) -> Result<Option<AmiMessage>, AmiError> {
+fn decode_packet(
+    src: &mut BytesMut,
+    at_start: bool,
+    lenient: bool,
+) -> Result<Option<AmiMessage>, AmiError> {
     if !at_start {
         skip_blank_lines(src);
     }
@@ -29,7 +33,12 @@ fn decode_packet(src: &mut BytesMut, at_start: bool) -> Result<Option<AmiMessage
         }
         AmiScan::Packet { len, output } => {
             let bytes: Bytes = src.split_to(len).freeze();
-            AmiPacket::from_bytes(bytes, output).map(|p| Some(AmiMessage::Packet(p)))
+            let p = if lenient {
+                AmiPacket::from_bytes_lenient(bytes, output)
+            } else {
+                AmiPacket::from_bytes(bytes, output)
+            };
+            p.map(|p| Some(AmiMessage::Packet(p)))
         }
         AmiScan::Incomplete => Ok(None),
     }
@@ -55,7 +64,7 @@ impl Decoder for AmiClientCodec {
         if src.is_empty() {
             return Ok(None);
         }
-        let msg = decode_packet(src, self.at_start)?;
+        let msg = decode_packet(src, self.at_start, false)?;
         if msg.is_some() {
             self.at_start = false;
         }
@@ -122,7 +131,8 @@ impl Decoder for AmiServerCodec {
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<AmiPacket>, AmiError> {
         loop {
-            match decode_packet(src, false)? {
+            // Lenient, as Asterisk reads actions.
+            match decode_packet(src, false, true)? {
                 Some(AmiMessage::Packet(p)) if p.headers.is_empty() => continue,
                 Some(AmiMessage::Packet(p)) => return Ok(Some(p)),
                 Some(AmiMessage::Banner(_)) => continue,

@@ -197,6 +197,24 @@ pub enum PacketKind {
 impl AmiPacket {
     /// Builds the packet from exactly the bytes `scan` described.
     pub fn from_bytes(bytes: Bytes, output: Option<(usize, usize)>) -> Result<AmiPacket, AmiError> {
+        Self::parse(bytes, output, false)
+    }
+
+    /// As Asterisk's manager.c reads an action: a line without a colon is
+    /// kept (as `Malformed-Line: <line>`, a header no lookup matches) rather
+    /// than refused, so the action gets the answer Asterisk would give.
+    pub fn from_bytes_lenient(
+        bytes: Bytes,
+        output: Option<(usize, usize)>,
+    ) -> Result<AmiPacket, AmiError> {
+        Self::parse(bytes, output, true)
+    }
+
+    fn parse(
+        bytes: Bytes,
+        output: Option<(usize, usize)>,
+        lenient: bool,
+    ) -> Result<AmiPacket, AmiError> {
         let head_end = output.map_or(bytes.len(), |(s, _)| s);
         let mut headers = Headers::with_capacity(bytes.clone(), 16);
         let mut pos = 0;
@@ -208,15 +226,22 @@ impl AmiPacket {
                 return Err(AmiError::TooManyLines { limit: MAX_LINES });
             }
             let line = &bytes[pos..end];
-            let (value, key) = key_value(line).map_err(|_| AmiError::MalformedLine {
-                line: printable(line),
-            })?;
-            let value_at = end - value.len();
-            headers.push_raw(
-                (pos, pos + key.len()),
-                (value_at, end),
-                ValueDecoding::Verbatim,
-            );
+            match key_value(line) {
+                Ok((value, key)) => {
+                    let value_at = end - value.len();
+                    headers.push_raw(
+                        (pos, pos + key.len()),
+                        (value_at, end),
+                        ValueDecoding::Verbatim,
+                    );
+                }
+                Err(_) if lenient => headers.push_owned(b"Malformed-Line", line),
+                Err(_) => {
+                    return Err(AmiError::MalformedLine {
+                        line: printable(line),
+                    });
+                }
+            }
             pos = next;
         }
         let output = output.map(|(s, e)| bytes.slice(s..e));

@@ -7,8 +7,7 @@ use super::bus::{self, AmiEvent, AmiListener};
 use super::call::{self, Reply};
 use super::originate::{AmiOriginate, header};
 use crate::switch::HangupCause;
-use crate::switch::ami::{AmiError, AmiPacket, AmiServerCodec};
-use crate::switch::headers::header_line as key_value;
+use crate::switch::ami::{AmiPacket, AmiServerCodec};
 use crate::switch::sim::clock;
 use crate::switch::sim::core::Core;
 use bytes::{BufMut, Bytes, BytesMut};
@@ -22,7 +21,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
-use tokio_util::codec::{Decoder, FramedRead};
+use tokio_util::codec::FramedRead;
 
 /// `AMI_VERSION` of Asterisk 22.
 pub const BANNER: &[u8] = b"Asterisk Call Manager/11.0.0\r\n";
@@ -73,50 +72,10 @@ async fn session(core: Arc<Core>, sock: TcpStream) {
     core.remove_session(id);
 }
 
-/// The project's server codec, reading actions as Asterisk reads them: a
-/// line without a colon is kept by manager.c as a header that no lookup
-/// matches, where the codec refuses it. Such a line is turned into one
-/// (`Malformed-Line: …`), so the action is answered as Asterisk answers it
-/// (an action that is nothing but such a line: "Missing action in request").
-#[derive(Debug, Default)]
-struct Actions(AmiServerCodec);
-
-impl Decoder for Actions {
-    type Item = AmiPacket;
-    type Error = AmiError;
-
-    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<AmiPacket>, AmiError> {
-        loop {
-            match self.0.decode(src) {
-                Err(AmiError::MalformedLine { line }) => {
-                    if !mend_first_malformed_line(src) {
-                        return Err(AmiError::MalformedLine { line });
-                    }
-                }
-                other => return other,
-            }
-        }
-    }
-}
-
-/// Prefixes the first whole line that has no `Key:` part; `false` when
-/// there is none.
-fn mend_first_malformed_line(src: &mut BytesMut) -> bool {
-    let mut pos = 0;
-    while let Some(nl) = memchr::memchr(b'\n', &src[pos..]) {
-        let end = pos + nl;
-        let line = &src[pos..end];
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if !line.is_empty() && key_value(line).is_err() {
-            let tail = src.split_off(pos);
-            src.put_slice(b"Malformed-Line: ");
-            src.unsplit(tail);
-            return true;
-        }
-        pos = end + 1;
-    }
-    false
-}
+/// The project's server codec reads actions as Asterisk reads them (a line
+/// without a colon is kept as `Malformed-Line: …`, so an action that is
+/// nothing but such a line gets "Missing action in request").
+type Actions = AmiServerCodec;
 
 /// What to do after an action.
 enum Next {
@@ -684,6 +643,7 @@ async fn next_event(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio_util::codec::Decoder;
 
     #[test]
     fn lines_without_a_colon_are_kept_not_fatal() {

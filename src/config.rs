@@ -104,6 +104,10 @@ pub struct SwitchConfig {
     /// AMI only: manager.conf's user (default "dialpop").
     #[serde(default)]
     pub username: Option<String>,
+    /// AMI only: "plain" (default) or "md5" (challenge; the secret never
+    /// crosses the wire).
+    #[serde(default)]
+    pub ami_auth: Option<String>,
     /// ESL: event_socket.conf.xml's password; AMI: the manager user's secret.
     pub password: String,
     /// e.g. `sofia/gateway/{gateway}/{phone}`.
@@ -248,6 +252,12 @@ impl Config {
             }
             if sw.max_calls == 0 {
                 return Err(bad(&key("max_calls"), "must be at least 1"));
+            }
+            if let Some(a) = &sw.ami_auth
+                && a != "plain"
+                && a != "md5"
+            {
+                return Err(bad(&key("ami_auth"), "must be \"plain\" or \"md5\""));
             }
             if !names.insert(sw.name.clone()) {
                 return Err(bad(

@@ -183,11 +183,15 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
                 sw.address.clone(),
                 sw.password.clone(),
             )),
-            SwitchProtocol::Ami => SwitchConnect::Ami(AmiClientConfig::new(
-                sw.address.clone(),
-                sw.username.clone().unwrap_or_else(|| "dialpop".into()),
-                sw.password.clone(),
-            )),
+            SwitchProtocol::Ami => {
+                let mut c = AmiClientConfig::new(
+                    sw.address.clone(),
+                    sw.username.clone().unwrap_or_else(|| "dialpop".into()),
+                    sw.password.clone(),
+                );
+                c.md5 = sw.ami_auth.as_deref() == Some("md5");
+                SwitchConnect::Ami(c)
+            }
         });
         plans.push(SwitchPlan {
             name: sw.name.clone(),

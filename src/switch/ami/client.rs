@@ -23,6 +23,9 @@ pub struct AmiClientConfig {
     pub addr: String,
     pub username: String,
     pub secret: String,
+    /// Log in with Asterisk's MD5 challenge, so the secret never crosses
+    /// the wire.
+    pub md5: bool,
     /// `Events:` for Login: the event classes dialpop needs.
     pub events: String,
     pub connect_timeout: Duration,
@@ -45,6 +48,7 @@ impl AmiClientConfig {
             addr: addr.into(),
             username: username.into(),
             secret: secret.into(),
+            md5: false,
             events: "call".into(),
             connect_timeout: Duration::from_secs(5),
             ping_interval: Duration::from_secs(20),
@@ -397,15 +401,49 @@ async fn establish(config: &AmiClientConfig) -> Result<(Conn, Vec<AmiPacket>), A
         Some(AmiMessage::Banner(b)) if b.starts_with("Asterisk Call Manager/") => {}
         other => return Err(err(format!("expected the AMI banner, got {other:?}"))),
     }
-    let login = vec![
+    let mut early = Vec::new();
+    let mut login = vec![
         ("Action".to_string(), "Login".to_string()),
         ("ActionID".to_string(), "dialpop-login".to_string()),
         ("Username".to_string(), config.username.clone()),
-        ("Secret".to_string(), config.secret.clone()),
-        ("Events".to_string(), config.events.clone()),
     ];
+    if config.md5 {
+        let challenge = [
+            ("Action".to_string(), "Challenge".to_string()),
+            ("ActionID".to_string(), "dialpop-challenge".to_string()),
+            ("AuthType".to_string(), "MD5".to_string()),
+        ];
+        write_action(&mut write, &challenge).await?;
+        let value = loop {
+            match side.next(config.connect_timeout).await? {
+                Some(AmiMessage::Packet(p)) if p.get("ActionID") == Some(b"dialpop-challenge") => {
+                    match p.get_str("Challenge") {
+                        Some(c) if !c.is_empty() => break c.into_owned(),
+                        _ => {
+                            return Err(AmiClientError::LoginRejected {
+                                addr,
+                                message: format!(
+                                    "no MD5 challenge: {}",
+                                    p.get_str("Message").unwrap_or_default()
+                                ),
+                            });
+                        }
+                    }
+                }
+                Some(AmiMessage::Packet(p)) if matches!(p.kind(), PacketKind::Event(_)) => {
+                    early.push(p)
+                }
+                Some(_) => {}
+                None => return Err(AmiClientError::ConnectionLost("closed during login".into())),
+            }
+        };
+        login.push(("AuthType".into(), "MD5".into()));
+        login.push(("Key".into(), md5_key(&value, &config.secret)));
+    } else {
+        login.push(("Secret".into(), config.secret.clone()));
+    }
+    login.push(("Events".into(), config.events.clone()));
     write_action(&mut write, &login).await?;
-    let mut early = Vec::new();
     loop {
         match side.next(config.connect_timeout).await? {
             Some(AmiMessage::Packet(p)) => match p.kind() {
@@ -426,6 +464,12 @@ async fn establish(config: &AmiClientConfig) -> Result<(Conn, Vec<AmiPacket>), A
         }
     }
     Ok((Conn { side, write }, early))
+}
+
+/// `md5(challenge + secret)` in lower-case hex, as manager.c expects.
+pub fn md5_key(challenge: &str, secret: &str) -> String {
+    use md5::Digest;
+    hex::encode(md5::Md5::digest(format!("{challenge}{secret}").as_bytes()))
 }
 
 enum Ended {

@@ -344,8 +344,9 @@ impl ReadSide {
             if let Some(m) = self.codec.decode(&mut self.buf)? {
                 return Ok(Some(m));
             }
-            if self.buf.capacity() - self.buf.len() < 64 * 1024 {
-                self.buf.reserve(256 * 1024);
+            // Large reads: one syscall per small AMI packet would cap the rate.
+            if self.buf.capacity() - self.buf.len() < 256 * 1024 {
+                self.buf.reserve(1024 * 1024);
             }
             let n = tokio::time::timeout(timeout, self.read.read_buf(&mut self.buf))
                 .await
@@ -564,10 +565,10 @@ async fn run(
             if p.headers.is_empty() {
                 continue;
             }
-            let unrouted = reader_routes
-                .lock()
-                .ok()
-                .and_then(|mut r| r.route(p.clone()));
+            let unrouted = match reader_routes.lock() {
+                Ok(mut r) => r.route(p),
+                Err(_) => Some(p),
+            };
             if let Some(p) = unrouted
                 && matches!(p.kind(), PacketKind::Event(_))
                 && reader_notices.send(AmiNotice::Event(p)).await.is_err()

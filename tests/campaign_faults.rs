@@ -6,7 +6,7 @@ mod common;
 
 use common::{API_TOKEN, CAMPAIGN, MAX_ATTEMPTS, agent_client, check_campaign, lab_on};
 use dialpop::store::token_hash;
-use dialpop::switch::sim::SimProtocol;
+use dialpop::switch::sim::{SimConfig, SimProtocol, SimSwitch};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -85,7 +85,33 @@ async fn daemon_on_asterisk_killed_and_restarted_mid_campaign() {
     daemon_killed_and_restarted(SimProtocol::Ami).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_on_freeswitch_and_asterisk_killed_and_restarted_mid_campaign() {
+    daemon_killed_and_restarted_with(SimProtocol::Esl, true).await;
+}
+
 async fn daemon_killed_and_restarted(protocol: SimProtocol) {
+    daemon_killed_and_restarted_with(protocol, false).await;
+}
+
+/// The switch table of a config file for one simulated switch.
+fn switch_table(lab: &common::Lab, sim: &SimSwitch, name: &str, many: bool) -> String {
+    let (_, plan) = lab.switch(sim, name);
+    let (proto, user) = match sim.protocol() {
+        SimProtocol::Esl => ("esl", ""),
+        SimProtocol::Ami => ("ami", "username = \"dialpop\"\n"),
+    };
+    format!(
+        "{}\nname = \"{name}\"\nprotocol = \"{proto}\"\n{user}address = \"{}\"\npassword = \"ClueCon\"\ncustomer_dial_string = \"{}\"\ngateway = \"lab\"\nagent_dial_string = \"{}\"\nmax_calls = {}\n",
+        if many { "[[switch]]" } else { "[switch]" },
+        sim.local_addr(),
+        plan.customer_dial_string,
+        plan.agent_dial_string,
+        if many { 2 } else { 100 },
+    )
+}
+
+async fn daemon_killed_and_restarted_with(protocol: SimProtocol, mixed: bool) {
     let lab = lab_on(
         protocol,
         "sigkill",
@@ -94,11 +120,25 @@ async fn daemon_killed_and_restarted(protocol: SimProtocol) {
         10.0,
     )
     .await;
-    let (_, plan) = lab.switch(&lab.sim, "sim");
-    let (proto, user) = match protocol {
-        SimProtocol::Esl => ("esl", ""),
-        SimProtocol::Ami => ("ami", "username = \"dialpop\"\n"),
+    // The second switch of a mixed pair is a simulated Asterisk.
+    let asterisk = if mixed {
+        Some(
+            SimSwitch::start(SimConfig {
+                protocol: SimProtocol::Ami,
+                speed: 10.0,
+                seed: 3,
+                ..SimConfig::default()
+            })
+            .await
+            .expect("simulated Asterisk"),
+        )
+    } else {
+        None
     };
+    let mut switches = switch_table(&lab, &lab.sim, "sim", mixed);
+    if let Some(a) = &asterisk {
+        switches.push_str(&switch_table(&lab, a, "asterisk", true));
+    }
     let port = free_port();
     let mut agents = String::new();
     for (a, token) in &lab.agents {
@@ -117,15 +157,7 @@ listen = "127.0.0.1:{port}"
 url = "{db}"
 [api]
 token_sha256 = "{api}"
-[switch]
-name = "sim"
-protocol = "{proto}"
-{user}address = "{sim}"
-password = "ClueCon"
-customer_dial_string = "{customer}"
-gateway = "lab"
-agent_dial_string = "{agent}"
-[dialer]
+{switches}[dialer]
 wrap_up_seconds = 0.5
 ring_timeout_seconds = 30
 [[campaign]]
@@ -137,9 +169,6 @@ retry_delay_seconds = 0.2
 {agents}"#,
         db = lab.db_url,
         api = token_hash(API_TOKEN),
-        sim = lab.sim.local_addr(),
-        customer = plan.customer_dial_string,
-        agent = plan.agent_dial_string,
     );
     let path = lab.dir.join("dialpop.toml");
     std::fs::write(&path, config).expect("config written");
@@ -155,12 +184,13 @@ retry_delay_seconds = 0.2
         );
     }
     // Kill it twice, each time with calls up and work left.
+    let live_calls = || lab.sim.live_calls() + asterisk.as_ref().map_or(0, |a| a.live_calls());
     let mut kills = Vec::new();
     for round in 0..2 {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
         loop {
             let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
-            if c.done + c.failed >= 6 * (round + 1) as u64 && lab.sim.live_calls() > 0 {
+            if c.done + c.failed >= 6 * (round + 1) as u64 && live_calls() > 0 {
                 break;
             }
             assert!(
@@ -169,7 +199,7 @@ retry_delay_seconds = 0.2
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let live = lab.sim.live_calls();
+        let live = live_calls();
         daemon.kill().await.expect("SIGKILL");
         let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
         kills.push((live, c.clone()));
@@ -177,9 +207,17 @@ retry_delay_seconds = 0.2
         daemon = serve(&path);
     }
     lab.wait_done(Duration::from_secs(90)).await;
-    let counts = check_campaign(&lab, &pages).await;
+    let mut counts = check_campaign(&lab, &pages).await;
+    if let Some(a) = &asterisk {
+        // Every attempt was one originate on one of the two switches.
+        counts.originates += a.originates().variables_of_each().len();
+        assert_eq!(counts.originates, counts.attempts);
+    }
     for (i, (live, c)) in kills.iter().enumerate() {
-        println!("kill {}: {live} calls up on the switch, tasks {c:?}", i + 1);
+        println!(
+            "kill {}: {live} calls up on the switches, tasks {c:?}",
+            i + 1
+        );
     }
     println!("after 2 kills: {counts:?}");
     assert_eq!(counts.tasks, 38);

@@ -58,11 +58,16 @@ async fn switch_connection_cut_three_times(protocol: SimProtocol) {
     daemon.stop().await;
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+/// A port for a daemon that must come back on the same address after a
+/// SIGKILL: below the kernel's ephemeral range (32768 and up), so no
+/// `bind(0)` elsewhere (other tests run in parallel) can be handed it while
+/// the daemon is down; distinct per test and per test process.
+fn restart_port(test: u16) -> u16 {
+    let base = 20_000 + (std::process::id() % 1_000) as u16 * 8;
+    (0..64)
+        .map(|k| base + test + k * 8_000 % 12_000)
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
 fn serve(config: &std::path::Path) -> tokio::process::Child {
@@ -77,21 +82,17 @@ fn serve(config: &std::path::Path) -> tokio::process::Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_on_freeswitch_killed_and_restarted_mid_campaign() {
-    daemon_killed_and_restarted(SimProtocol::Esl).await;
+    daemon_killed_and_restarted_with(SimProtocol::Esl, false, 0).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_on_asterisk_killed_and_restarted_mid_campaign() {
-    daemon_killed_and_restarted(SimProtocol::Ami).await;
+    daemon_killed_and_restarted_with(SimProtocol::Ami, false, 1).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_on_freeswitch_and_asterisk_killed_and_restarted_mid_campaign() {
-    daemon_killed_and_restarted_with(SimProtocol::Esl, true).await;
-}
-
-async fn daemon_killed_and_restarted(protocol: SimProtocol) {
-    daemon_killed_and_restarted_with(protocol, false).await;
+    daemon_killed_and_restarted_with(SimProtocol::Esl, true, 2).await;
 }
 
 /// The switch table of a config file for one simulated switch.
@@ -111,10 +112,10 @@ fn switch_table(lab: &common::Lab, sim: &SimSwitch, name: &str, many: bool) -> S
     )
 }
 
-async fn daemon_killed_and_restarted_with(protocol: SimProtocol, mixed: bool) {
+async fn daemon_killed_and_restarted_with(protocol: SimProtocol, mixed: bool, test: u16) {
     let lab = lab_on(
         protocol,
-        "sigkill",
+        if mixed { "sigkill-mixed" } else { "sigkill" },
         4,
         &[(1, 24), (5, 6), (2, 4), (3, 2), (4, 2)],
         10.0,
@@ -139,7 +140,7 @@ async fn daemon_killed_and_restarted_with(protocol: SimProtocol, mixed: bool) {
     if let Some(a) = &asterisk {
         switches.push_str(&switch_table(&lab, a, "asterisk", true));
     }
-    let port = free_port();
+    let port = restart_port(test);
     let mut agents = String::new();
     for (a, token) in &lab.agents {
         agents.push_str(&format!(

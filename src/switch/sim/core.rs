@@ -333,3 +333,33 @@ impl Core {
             .join(", ")
     }
 }
+
+/// Accepts connections until the switch shuts down, each served by
+/// `session` on its own task. Shared by the ESL and AMI servers.
+pub async fn accept_loop<F, Fut>(
+    core: Arc<Core>,
+    listener: tokio::net::TcpListener,
+    protocol: &'static str,
+    session: F,
+) where
+    F: Fn(Arc<Core>, tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let accepted = tokio::select! {
+            _ = core.shutdown.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((sock, peer)) => {
+                tracing::debug!(%peer, protocol, "connection");
+                tokio::spawn(session(core.clone(), sock));
+            }
+            Err(e) => {
+                // Out of descriptors and the like: wait a little, go on.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+}

@@ -24,23 +24,7 @@ use tokio_util::codec::FramedRead;
 
 /// Accepts connections until the switch shuts down.
 pub async fn serve(core: Arc<Core>, listener: TcpListener) {
-    loop {
-        let accepted = tokio::select! {
-            _ = core.shutdown.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        match accepted {
-            Ok((sock, peer)) => {
-                tracing::debug!(%peer, "ESL connection");
-                tokio::spawn(session(core.clone(), sock));
-            }
-            Err(e) => {
-                // Out of descriptors and the like: wait a little, go on.
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    crate::switch::sim::core::accept_loop(core, listener, "ESL", session).await;
 }
 
 async fn session(core: Arc<Core>, sock: TcpStream) {

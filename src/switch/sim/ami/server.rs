@@ -36,22 +36,7 @@ const WRITE_BATCH: usize = 64 * 1024;
 
 /// Accepts connections until the switch shuts down.
 pub async fn serve(core: Arc<Core>, listener: TcpListener) {
-    loop {
-        let accepted = tokio::select! {
-            _ = core.shutdown.cancelled() => return,
-            a = listener.accept() => a,
-        };
-        match accepted {
-            Ok((sock, peer)) => {
-                tracing::debug!(%peer, "AMI connection");
-                tokio::spawn(session(core.clone(), sock));
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    }
+    crate::switch::sim::core::accept_loop(core, listener, "AMI", session).await;
 }
 
 async fn session(core: Arc<Core>, sock: TcpStream) {

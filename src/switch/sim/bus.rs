@@ -13,7 +13,7 @@ use bytes::Bytes;
 use regex::{Regex, RegexBuilder};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -453,28 +453,20 @@ impl Listener {
 /// Every listener of the switch.
 #[derive(Debug, Default)]
 pub struct Bus {
-    listeners: RwLock<Vec<Arc<Listener>>>,
+    listeners: crate::switch::sim::registry::Registry<Listener>,
 }
 
 impl Bus {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<Listener>>> {
-        self.listeners
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.listeners.read()
     }
 
     pub fn add(&self, l: Arc<Listener>) {
-        self.listeners
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(l);
+        self.listeners.add(l);
     }
 
     pub fn remove(&self, id: u64) {
-        self.listeners
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|l| l.id != id);
+        self.listeners.remove(id);
     }
 
     /// Whether any listener could want an event of this type; when none
@@ -499,6 +491,12 @@ impl Bus {
                 Err(mpsc::error::TrySendError::Closed(_)) => {}
             }
         }
+    }
+}
+
+impl crate::switch::sim::registry::Registered for Listener {
+    fn id(&self) -> u64 {
+        self.id
     }
 }
 

@@ -26,6 +26,7 @@ mod clock;
 mod core;
 pub mod dial;
 mod esl_server;
+mod registry;
 pub mod scenario;
 mod templates;
 mod wire;

@@ -10,8 +10,8 @@
 //! its write timeout (`writetimeout`), not by the queue.
 
 use bytes::Bytes;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, RwLock};
 use tokio::sync::mpsc;
 
 // EVENT_FLAG_* of include/asterisk/manager.h.
@@ -155,28 +155,20 @@ impl AmiListener {
 /// Every logged-in AMI session.
 #[derive(Debug, Default)]
 pub struct AmiBus {
-    listeners: RwLock<Vec<Arc<AmiListener>>>,
+    listeners: crate::switch::sim::registry::Registry<AmiListener>,
 }
 
 impl AmiBus {
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<Arc<AmiListener>>> {
-        self.listeners
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.listeners.read()
     }
 
     pub fn add(&self, l: Arc<AmiListener>) {
-        self.listeners
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(l);
+        self.listeners.add(l);
     }
 
     pub fn remove(&self, id: u64) {
-        self.listeners
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|l| l.id != id);
+        self.listeners.remove(id);
     }
 
     /// Whether any session takes events of this category; when none does
@@ -192,6 +184,12 @@ impl AmiBus {
                 let _ = l.tx.send(ev.clone());
             }
         }
+    }
+}
+
+impl crate::switch::sim::registry::Registered for AmiListener {
+    fn id(&self) -> u64 {
+        self.id
     }
 }
 

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod customer;
 pub mod daemon;
 pub mod dialer;
 pub mod popup;

@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod keys;
+pub mod mapping;
 pub mod rest;
 pub mod source;
 pub mod sql;

@@ -3,6 +3,7 @@
 //! fields into dialpop's, caches it, merges several sources into one view,
 //! and fetches it ahead of the answer.
 
+pub mod breaker;
 pub mod config;
 pub mod keys;
 pub mod mapping;

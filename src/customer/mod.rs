@@ -4,6 +4,7 @@
 //! and fetches it ahead of the answer.
 
 pub mod breaker;
+pub mod cache;
 pub mod config;
 pub mod keys;
 pub mod mapping;

@@ -1,0 +1,414 @@
+//! The customer cache: moka in the process (a TTL per source, bounded by
+//! entry count, concurrent lookups of one key waiting for one request), and
+//! optionally Redis behind it, shared by several daemons.
+//!
+//! Entries hold mapped answers (what a source said, in dialpop's fields),
+//! together with the keys of the customer they belong to, so that one
+//! customer can be invalidated by any of its keys.
+
+use super::keys::{Lookup, normalize_email, normalize_phone};
+use super::source::{PageRequest, SourceError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// A source's answer, mapped.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fetched {
+    Record { fields: Map<String, Value> },
+    History { page: HistoryPage },
+    NotFound,
+}
+
+/// One page of a history source.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub items: Vec<Map<String, Value>>,
+    /// Where the next page starts, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_offset: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub next_cursor: Option<String>,
+    /// How many there are in all, when the source says.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub total: Option<u64>,
+}
+
+/// The customer's keys, normalised, as known when the answer was fetched.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub customer_id: Option<String>,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Identity {
+    pub fn of(l: &Lookup) -> Identity {
+        Identity {
+            customer_id: l.customer_id.clone(),
+            phone: l.phone.clone(),
+            email: l.email.clone(),
+        }
+    }
+
+    /// The key's forms under which it may have been stored: as a
+    /// customer id, as a phone number, as an e-mail address.
+    fn forms(&self) -> Vec<String> {
+        let mut v = Vec::new();
+        if let Some(i) = &self.customer_id {
+            v.push(format!("id:{i}"));
+        }
+        if let Some(p) = &self.phone {
+            v.push(format!("phone:{p}"));
+        }
+        if let Some(e) = &self.email {
+            v.push(format!("email:{e}"));
+        }
+        v
+    }
+
+    /// Every reading of an operator-given key.
+    pub fn readings_of(key: &str, region: &str) -> Identity {
+        let key = key.trim();
+        Identity {
+            customer_id: (!key.is_empty()).then(|| key.to_string()),
+            phone: normalize_phone(key, region),
+            email: normalize_email(key),
+        }
+    }
+
+    fn shares_a_key_with(&self, other: &Identity) -> bool {
+        let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
+        same(&self.customer_id, &other.customer_id)
+            || same(&self.phone, &other.phone)
+            || same(&self.email, &other.email)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    pub source: Arc<str>,
+    /// The normalised key the source is asked by.
+    pub key: String,
+    pub page: PageRequest,
+}
+
+impl CacheKey {
+    /// The Redis key: hashed, so no phone number or e-mail address is
+    /// written in clear into a shared cache's key space.
+    fn redis_key(&self) -> String {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        for part in [
+            self.source.as_bytes(),
+            self.key.as_bytes(),
+            self.page.limit.to_string().as_bytes(),
+            self.page.offset.to_string().as_bytes(),
+            self.page.cursor.as_deref().unwrap_or("").as_bytes(),
+        ] {
+            h.update((part.len() as u64).to_le_bytes());
+            h.update(part);
+        }
+        format!("{PREFIX}e:{}", hex::encode(h.finalize()))
+    }
+}
+
+const PREFIX: &str = "dialpop:customer:v1:";
+
+fn redis_index_key(form: &str) -> String {
+    use sha2::Digest;
+    format!(
+        "{PREFIX}i:{}",
+        hex::encode(sha2::Sha256::digest(form.as_bytes()))
+    )
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    value: Arc<Fetched>,
+    identity: Arc<Identity>,
+    ttl: Duration,
+}
+
+struct PerEntryTtl;
+
+impl moka::Expiry<CacheKey, Entry> for PerEntryTtl {
+    fn expire_after_create(
+        &self,
+        _key: &CacheKey,
+        value: &Entry,
+        _created_at: std::time::Instant,
+    ) -> Option<Duration> {
+        Some(value.ttl)
+    }
+}
+
+/// Where an answer came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// This call asked the source.
+    Source,
+    /// The in-process cache (or another lookup's request this one waited
+    /// for).
+    Memory,
+    /// The shared Redis level.
+    Redis,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    value: Fetched,
+    identity: Identity,
+}
+
+pub struct CustomerCache {
+    memory: moka::future::Cache<CacheKey, Entry>,
+    redis: Option<RedisLevel>,
+}
+
+struct RedisLevel {
+    conn: redis::aio::ConnectionManager,
+    /// What a Redis round trip may cost a lookup before it is skipped.
+    timeout: Duration,
+}
+
+impl CustomerCache {
+    pub fn new(max_entries: u64, redis_url: Option<&str>) -> Result<CustomerCache, String> {
+        let redis = match redis_url {
+            None => None,
+            Some(url) => {
+                let client = redis::Client::open(url)
+                    .map_err(|e| format!("customer.redis_url: {e}"))?;
+                // Connected on first use and reconnected by the manager: a
+                // Redis that is down costs the second level, not the daemon.
+                let conn = client
+                    .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())
+                    .map_err(|e| format!("customer.redis_url: {e}"))?;
+                Some(RedisLevel {
+                    conn,
+                    timeout: Duration::from_millis(250),
+                })
+            }
+        };
+        Ok(CustomerCache {
+            memory: moka::future::Cache::builder()
+                .max_capacity(max_entries)
+                .expire_after(PerEntryTtl)
+                .build(),
+            redis,
+        })
+    }
+
+    pub fn has_redis(&self) -> bool {
+        self.redis.is_some()
+    }
+
+    /// The cached answer, or `fetch`'s. Concurrent calls for one key wait
+    /// for one fetch; a failed fetch is not cached (each waiter gets its
+    /// error). `ttl` zero: no caching at all.
+    pub async fn get_or_fetch<F>(
+        &self,
+        key: CacheKey,
+        ttl: Duration,
+        identity: Identity,
+        fetch: F,
+    ) -> Result<(Arc<Fetched>, Origin), Arc<SourceError>>
+    where
+        F: Future<Output = Result<Fetched, SourceError>> + Send,
+    {
+        if ttl.is_zero() {
+            return fetch
+                .await
+                .map(|v| (Arc::new(v), Origin::Source))
+                .map_err(Arc::new);
+        }
+        let ran = AtomicBool::new(false);
+        let from_redis = AtomicBool::new(false);
+        let key_for_redis = key.clone();
+        let init = async {
+            ran.store(true, Ordering::Relaxed);
+            if let Some(stored) = self.redis_get(&key_for_redis).await {
+                from_redis.store(true, Ordering::Relaxed);
+                return Ok(Entry {
+                    value: Arc::new(stored.value),
+                    identity: Arc::new(stored.identity),
+                    ttl,
+                });
+            }
+            let value = fetch.await?;
+            // "Not found" is remembered for less long: the customer may be
+            // created in the CRM any minute.
+            let ttl = if value == Fetched::NotFound {
+                ttl.min(Duration::from_secs(30))
+            } else {
+                ttl
+            };
+            let entry = Entry {
+                value: Arc::new(value),
+                identity: Arc::new(identity),
+                ttl,
+            };
+            self.redis_put(&key_for_redis, &entry).await;
+            Ok(entry)
+        };
+        let entry = self.memory.try_get_with(key, init).await?;
+        let origin = match (ran.load(Ordering::Relaxed), from_redis.load(Ordering::Relaxed)) {
+            (true, true) => Origin::Redis,
+            (true, false) => Origin::Source,
+            (false, _) => Origin::Memory,
+        };
+        Ok((entry.value, origin))
+    }
+
+    /// Drops every answer about the customer `key` names (as a customer id,
+    /// a phone number or an e-mail address), here and in Redis. Returns how
+    /// many entries went.
+    pub async fn invalidate(&self, key: &str, region: &str) -> u64 {
+        let target = Identity::readings_of(key, region);
+        self.invalidate_identity(&target).await
+    }
+
+    pub async fn invalidate_identity(&self, target: &Identity) -> u64 {
+        let doomed: Vec<Arc<CacheKey>> = self
+            .memory
+            .iter()
+            .filter(|(_, e)| e.identity.shares_a_key_with(target))
+            .map(|(k, _)| k)
+            .collect();
+        let mut n = doomed.len() as u64;
+        for k in doomed {
+            self.memory.invalidate(k.as_ref()).await;
+        }
+        if let Some(r) = &self.redis {
+            match tokio::time::timeout(r.timeout * 4, redis_invalidate(r.conn.clone(), target))
+                .await
+            {
+                Ok(Ok(gone)) => n = n.max(gone),
+                Ok(Err(e)) => tracing::warn!(error = %e, "redis: could not invalidate"),
+                Err(_) => tracing::warn!("redis: invalidation timed out"),
+            }
+        }
+        n
+    }
+
+    /// Entries held in the process (after pending evictions ran).
+    pub async fn len(&self) -> u64 {
+        self.memory.run_pending_tasks().await;
+        self.memory.entry_count()
+    }
+
+    async fn redis_get(&self, key: &CacheKey) -> Option<Stored> {
+        let r = self.redis.as_ref()?;
+        let mut conn = r.conn.clone();
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(key.redis_key());
+        let get = cmd.query_async::<Option<Vec<u8>>>(&mut conn);
+        match tokio::time::timeout(r.timeout, get).await {
+            Ok(Ok(Some(bytes))) => match serde_json::from_slice(&bytes) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    tracing::warn!(error = %e, "redis: unreadable cache entry ignored");
+                    None
+                }
+            },
+            Ok(Ok(None)) => None,
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "redis: read failed; asking the source");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("redis: read timed out; asking the source");
+                None
+            }
+        }
+    }
+
+    async fn redis_put(&self, key: &CacheKey, e: &Entry) {
+        let Some(r) = &self.redis else { return };
+        let stored = Stored {
+            value: (*e.value).clone(),
+            identity: (*e.identity).clone(),
+        };
+        let Ok(bytes) = serde_json::to_vec(&stored) else {
+            return;
+        };
+        let ms = e.ttl.as_millis().max(1) as u64;
+        let rk = key.redis_key();
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET").arg(&rk).arg(bytes).arg("PX").arg(ms).ignore();
+        // An index per key form, so that invalidation finds the entries.
+        for form in e.identity.forms() {
+            let ik = redis_index_key(&form);
+            pipe.cmd("SADD").arg(&ik).arg(&rk).ignore();
+            pipe.cmd("PEXPIRE").arg(&ik).arg(ms).arg("GT").ignore();
+            pipe.cmd("PEXPIRE").arg(&ik).arg(ms).arg("NX").ignore();
+        }
+        let mut conn = r.conn.clone();
+        match tokio::time::timeout(r.timeout, pipe.query_async::<()>(&mut conn)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "redis: write failed"),
+            Err(_) => tracing::warn!("redis: write timed out"),
+        }
+    }
+}
+
+async fn redis_invalidate(
+    mut conn: redis::aio::ConnectionManager,
+    target: &Identity,
+) -> redis::RedisResult<u64> {
+    let mut gone = 0;
+    for form in target.forms() {
+        let ik = redis_index_key(&form);
+        let members: Vec<String> = redis::cmd("SMEMBERS").arg(&ik).query_async(&mut conn).await?;
+        let mut del = redis::cmd("DEL");
+        del.arg(&ik);
+        for m in &members {
+            del.arg(m);
+        }
+        let n: u64 = del.query_async(&mut conn).await?;
+        gone += n.saturating_sub(1);
+    }
+    Ok(gone)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identities_match_on_any_shared_key() {
+        let stored = Identity {
+            customer_id: Some("C-1".into()),
+            phone: Some("+14155550123".into()),
+            email: None,
+        };
+        assert!(stored.shares_a_key_with(&Identity::readings_of("C-1", "US")));
+        assert!(stored.shares_a_key_with(&Identity::readings_of("(415) 555-0123", "US")));
+        assert!(!stored.shares_a_key_with(&Identity::readings_of("C-2", "US")));
+        assert!(!stored.shares_a_key_with(&Identity::default()));
+    }
+
+    #[test]
+    fn redis_keys_do_not_carry_the_customer_key() {
+        let k = CacheKey {
+            source: "crm".into(),
+            key: "+14155550123".into(),
+            page: PageRequest::default(),
+        };
+        let rk = k.redis_key();
+        assert!(!rk.contains("4155550123"));
+        assert!(rk.starts_with(PREFIX));
+        let other = CacheKey {
+            page: PageRequest {
+                limit: 10,
+                ..Default::default()
+            },
+            ..k.clone()
+        };
+        assert_ne!(rk, other.redis_key());
+    }
+}

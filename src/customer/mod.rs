@@ -3,9 +3,11 @@
 //! fields into dialpop's, caches it, merges several sources into one view,
 //! and fetches it ahead of the answer.
 
+pub mod aggregate;
 pub mod breaker;
 pub mod cache;
 pub mod config;
+pub mod internal;
 pub mod keys;
 pub mod mapping;
 pub mod rest;

@@ -178,6 +178,13 @@ pub trait Store: Send + Sync + 'static {
     /// Attempts not yet closed (for reconciling with the switch at start).
     async fn open_attempts(&self) -> StoreResult<Vec<Attempt>>;
     async fn attempts_for_task(&self, task_id: i64) -> StoreResult<Vec<Attempt>>;
+    /// A customer's finished calls, newest first, a page at a time.
+    async fn customer_calls(
+        &self,
+        customer_id: &str,
+        limit: u32,
+        offset: u64,
+    ) -> StoreResult<Vec<(Attempt, String)>>;
     /// Tasks marked dialing with no open attempt: left so by a process that
     /// died between two writes.
     async fn orphaned_dialing_tasks(&self) -> StoreResult<Vec<Task>>;

@@ -379,6 +379,29 @@ impl Store for SqliteStore {
         rows.iter().map(attempt_from).collect()
     }
 
+    async fn customer_calls(
+        &self,
+        customer_id: &str,
+        limit: u32,
+        offset: u64,
+    ) -> StoreResult<Vec<(Attempt, String)>> {
+        let rows = sqlx::query(
+            "SELECT a.call_id, a.task_id, a.agent_id, a.switch_name, a.originate_ms, a.ring_ms,
+                    a.answer_ms, a.hangup_ms, a.outcome, a.hangup_cause, t.campaign_id
+             FROM attempts a JOIN tasks t ON t.id = a.task_id
+             WHERE t.customer_id = ? AND a.hangup_ms IS NOT NULL
+             ORDER BY a.originate_ms DESC, a.call_id LIMIT ? OFFSET ?",
+        )
+        .bind(customer_id)
+        .bind(i64::from(limit))
+        .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((attempt_from(r)?, r.try_get("campaign_id")?)))
+            .collect()
+    }
+
     async fn orphaned_dialing_tasks(&self) -> StoreResult<Vec<Task>> {
         let rows = sqlx::query(
             "SELECT id, campaign_id, customer_id, phone, priority, status, attempts FROM tasks

@@ -11,9 +11,11 @@ pub mod internal;
 pub mod keys;
 pub mod mapping;
 pub mod rest;
+pub mod service;
 pub mod source;
 pub mod sql;
 pub mod standin;
 
 pub use keys::{KeyKind, Lookup};
 pub use source::{FailureKind, PageRequest, Query, Raw, SourceDriver, SourceError};
+pub use service::{CustomerService, CustomerView, HistoryBlock, SourceFailure};

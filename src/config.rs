@@ -20,6 +20,12 @@ pub struct Config {
     pub campaigns: Vec<CampaignConfig>,
     #[serde(default, rename = "agent")]
     pub agents: Vec<AgentConfig>,
+    #[serde(default)]
+    pub customer: crate::customer::config::CustomerConfig,
+    /// Where customer records come from, in order of precedence (none:
+    /// dialpop's own customers and call history).
+    #[serde(default, rename = "source")]
+    pub sources: Vec<crate::customer::config::SourceConfig>,
 }
 
 /// A table or an array of tables.

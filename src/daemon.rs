@@ -4,6 +4,8 @@
 
 use crate::api::{AppState, router};
 use crate::config::{Config, SwitchProtocol};
+use crate::customer::CustomerService;
+use crate::customer::config::{CustomerConfig, SourceConfig};
 use crate::dialer::{DialPlan, Dialer, DialerHandle, SwitchLink, SwitchPlan};
 use crate::popup::hub::AgentHub;
 use crate::store::{Agent, Campaign, Store};
@@ -27,6 +29,9 @@ pub struct DaemonSetup {
     /// How to reach each switch, in the order of `plan.switches`.
     pub switches: Vec<SwitchConnect>,
     pub plan: DialPlan,
+    /// Where customer records come from (no source: dialpop's own store).
+    pub customer: CustomerConfig,
+    pub sources: Vec<SourceConfig>,
 }
 
 /// How to reach the switch.
@@ -41,6 +46,7 @@ pub struct Daemon {
     pub store: Arc<dyn Store>,
     pub hub: AgentHub,
     pub dialer: DialerHandle,
+    pub customers: CustomerService,
     drivers: Vec<Arc<dyn SwitchControl>>,
     http: JoinHandle<()>,
 }
@@ -52,6 +58,9 @@ impl Daemon {
         if setup.switches.len() != setup.plan.switches.len() || setup.switches.is_empty() {
             anyhow::bail!("one connection per switch plan is needed");
         }
+        let customers =
+            CustomerService::new(&setup.customer, &setup.sources, setup.store.clone())
+                .map_err(|e| anyhow::anyhow!("customer sources: {e}"))?;
         let mut drivers = Vec::new();
         let mut links = Vec::new();
         for (how, plan) in setup.switches.iter().zip(setup.plan.switches.iter()) {
@@ -68,6 +77,7 @@ impl Daemon {
         let agents = setup.store.agents().await?;
         let dialer = Dialer::start(
             setup.store.clone(),
+            customers.clone(),
             links,
             hub.clone(),
             presence,
@@ -81,6 +91,7 @@ impl Daemon {
             store: setup.store.clone(),
             dialer: dialer.clone(),
             hub: hub.clone(),
+            customers: customers.clone(),
             api_token_sha256: setup.api_token_sha256.clone(),
         });
         let http = tokio::spawn(async move {
@@ -94,6 +105,7 @@ impl Daemon {
             store: setup.store,
             hub,
             dialer,
+            customers,
             drivers,
             http,
         })
@@ -215,5 +227,7 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
             ring_timeout: Duration::from_secs(cfg.dialer.ring_timeout_seconds),
             wrap_up: Duration::from_secs_f64(cfg.dialer.wrap_up_seconds),
         },
+        customer: cfg.customer.clone(),
+        sources: cfg.sources.clone(),
     })
 }

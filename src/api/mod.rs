@@ -18,6 +18,7 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub dialer: DialerHandle,
     pub hub: AgentHub,
+    pub customers: crate::customer::CustomerService,
     /// SHA-256 (hex) of the API bearer token.
     pub api_token_sha256: String,
 }

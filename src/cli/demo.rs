@@ -338,6 +338,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             ring_timeout: Duration::from_secs(30),
             wrap_up: Duration::from_secs_f64(10.0 / opts.speed),
         },
+        customer: Default::default(),
+        sources: Vec::new(),
     };
     let started = Instant::now();
     let daemon = Daemon::start(setup).await?;

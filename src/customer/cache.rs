@@ -209,12 +209,14 @@ impl CustomerCache {
 
     /// The cached answer, or `fetch`'s. Concurrent calls for one key wait
     /// for one fetch; a failed fetch is not cached (each waiter gets its
-    /// error). `ttl` zero: no caching at all.
+    /// error). `ttl` zero: no caching at all. `shared`: the answer may go
+    /// to the Redis level (not dialpop's own store, which is per daemon).
     pub async fn get_or_fetch<F>(
         &self,
         key: CacheKey,
         ttl: Duration,
         identity: Identity,
+        shared: bool,
         fetch: F,
     ) -> Result<(Arc<Fetched>, Origin), Arc<SourceError>>
     where
@@ -231,7 +233,8 @@ impl CustomerCache {
         let key_for_redis = key.clone();
         let init = async {
             ran.store(true, Ordering::Relaxed);
-            if let Some(stored) = self.redis_get(&key_for_redis).await {
+            let redis = shared.then_some(()).and(self.redis.as_ref());
+            if let Some(stored) = self.redis_get(redis, &key_for_redis).await {
                 from_redis.store(true, Ordering::Relaxed);
                 return Ok(Entry {
                     value: Arc::new(stored.value),
@@ -252,7 +255,7 @@ impl CustomerCache {
                 identity: Arc::new(identity),
                 ttl,
             };
-            self.redis_put(&key_for_redis, &entry).await;
+            self.redis_put(redis, &key_for_redis, &entry).await;
             Ok(entry)
         };
         let entry = self.memory.try_get_with(key, init).await?;
@@ -273,17 +276,31 @@ impl CustomerCache {
     }
 
     pub async fn invalidate_identity(&self, target: &Identity) -> u64 {
+        self.invalidate_identity_in(target, None).await
+    }
+
+    /// As `invalidate_identity`, limited to the named sources when given.
+    pub async fn invalidate_identity_in(
+        &self,
+        target: &Identity,
+        sources: Option<&[Arc<str>]>,
+    ) -> u64 {
         let doomed: Vec<Arc<CacheKey>> = self
             .memory
             .iter()
-            .filter(|(_, e)| e.identity.shares_a_key_with(target))
+            .filter(|(k, e)| {
+                e.identity.shares_a_key_with(target)
+                    && sources.is_none_or(|s| s.contains(&k.source))
+            })
             .map(|(k, _)| k)
             .collect();
         let mut n = doomed.len() as u64;
         for k in doomed {
             self.memory.invalidate(k.as_ref()).await;
         }
-        if let Some(r) = &self.redis {
+        // Only shared sources reach Redis, and its index is per key: a
+        // source-limited invalidation is for local sources only.
+        if let (Some(r), None) = (&self.redis, sources) {
             match tokio::time::timeout(r.timeout * 4, redis_invalidate(r.conn.clone(), target))
                 .await
             {
@@ -301,8 +318,8 @@ impl CustomerCache {
         self.memory.entry_count()
     }
 
-    async fn redis_get(&self, key: &CacheKey) -> Option<Stored> {
-        let r = self.redis.as_ref()?;
+    async fn redis_get(&self, r: Option<&RedisLevel>, key: &CacheKey) -> Option<Stored> {
+        let r = r?;
         let mut conn = r.conn.clone();
         let mut cmd = redis::cmd("GET");
         cmd.arg(key.redis_key());
@@ -327,8 +344,8 @@ impl CustomerCache {
         }
     }
 
-    async fn redis_put(&self, key: &CacheKey, e: &Entry) {
-        let Some(r) = &self.redis else { return };
+    async fn redis_put(&self, r: Option<&RedisLevel>, key: &CacheKey, e: &Entry) {
+        let Some(r) = r else { return };
         let stored = Stored {
             value: (*e.value).clone(),
             identity: (*e.identity).clone(),

@@ -36,7 +36,7 @@ impl std::fmt::Display for SourceFailure {
 }
 
 /// The first page of one history source, as the pop carries it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct HistoryBlock {
     pub source: String,
     pub title: String,
@@ -475,7 +475,13 @@ impl CustomerService {
         let out = self
             .inner
             .cache
-            .get_or_fetch(ck, ttl, Identity::of(lookup), self.request(e, lookup, page))
+            .get_or_fetch(
+                ck,
+                ttl,
+                Identity::of(lookup),
+                e.cfg.kind != SourceKind::Internal,
+                self.request(e, lookup, page),
+            )
             .await;
         match &out {
             Ok((_, Origin::Memory)) => {
@@ -581,6 +587,25 @@ impl CustomerService {
         self.inner
             .cache
             .invalidate_identity(&Identity::of(lookup))
+            .await
+    }
+
+    /// After a call: dialpop's own call history for the customer has
+    /// changed, so its cached pages go (other sources' entries stay).
+    pub async fn after_call(&self, lookup: &Lookup) -> u64 {
+        let own: Vec<Arc<str>> = self
+            .inner
+            .sources
+            .iter()
+            .filter(|e| e.cfg.kind == SourceKind::Internal && e.cfg.role == SourceRole::History)
+            .map(|e| e.name.clone())
+            .collect();
+        if own.is_empty() {
+            return 0;
+        }
+        self.inner
+            .cache
+            .invalidate_identity_in(&Identity::of(lookup), Some(&own))
             .await
     }
 

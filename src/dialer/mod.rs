@@ -9,7 +9,8 @@ pub mod agents;
 use crate::popup::build_pop;
 use crate::popup::hub::{AgentHub, Presence};
 use crate::popup::messages::{AgentStateName, ServerMsg};
-use crate::store::{Agent, Customer, NewAttempt, NewPop, Store, Task, TaskNext, now_ms};
+use crate::customer::{CustomerService, CustomerView, Lookup};
+use crate::store::{Agent, NewAttempt, NewPop, Store, Task, TaskNext, now_ms};
 use crate::switch::calls::{CallEnd, CallState};
 use crate::switch::manager::{CallManager, CallUpdate};
 use crate::switch::{AnswerAction, CallId, HangupCause, OriginateRequest};
@@ -105,7 +106,7 @@ enum Command {
 }
 
 enum Internal {
-    CustomerLoaded(CallId, Result<Option<Customer>, String>),
+    CustomerLoaded(CallId, Box<CustomerView>),
     /// A claim job took a task for the agent and wrote the attempt.
     Claimed {
         agent: Agent,
@@ -169,7 +170,11 @@ struct LiveCall {
     switch: usize,
     task: Task,
     agent_id: String,
-    customer: Option<Result<Option<Customer>, String>>,
+    lookup: Lookup,
+    /// The customer, once every source answered (or failed).
+    customer: Option<Box<CustomerView>>,
+    /// A lookup is under way (the preload, or one started at answer).
+    resolving: bool,
     /// When the answer was read off the switch, while the pop waits for the
     /// preload to finish.
     answer_waiting: Option<Instant>,
@@ -182,6 +187,7 @@ struct LiveCall {
 
 pub struct Dialer {
     store: Arc<dyn Store>,
+    customers: CustomerService,
     switches: Vec<Switch>,
     hub: AgentHub,
     plan: DialPlan,
@@ -201,8 +207,10 @@ pub struct Dialer {
 impl Dialer {
     /// Starts the dialer for these agents. Open attempts from before a
     /// restart are handed to the call manager to rebuild first.
+    #[allow(clippy::too_many_arguments)]
     pub async fn start(
         store: Arc<dyn Store>,
+        customers: CustomerService,
         links: Vec<SwitchLink>,
         hub: AgentHub,
         presence: mpsc::Receiver<Presence>,
@@ -234,6 +242,7 @@ impl Dialer {
         }
         let mut d = Dialer {
             store,
+            customers,
             switches,
             hub,
             plan,
@@ -329,7 +338,9 @@ impl Dialer {
                 id.clone(),
                 LiveCall {
                     switch: sw,
+                    lookup: self.customers.lookup_for_task(&task),
                     customer: None,
+                    resolving: false,
                     answer_waiting: owes_pop.then(Instant::now),
                     answered,
                     popped: answered && !owes_pop,
@@ -338,7 +349,9 @@ impl Dialer {
                     agent_id: a.agent_id,
                 },
             );
-            self.preload(&id);
+            if owes_pop || self.customers.preload_enabled() {
+                self.resolve(&id);
+            }
             self.switches[sw].load += 1;
             ids[sw].push(id);
         }
@@ -524,17 +537,22 @@ impl Dialer {
             call_id.clone(),
             LiveCall {
                 switch: sw,
+                lookup: self.customers.lookup_for_task(&task),
                 task,
                 agent_id: agent.id,
                 customer: None,
+                resolving: false,
                 answer_waiting: None,
                 answered: false,
                 popped: false,
                 unacked_pop: None,
             },
         );
-        // Preload: the record is fetched while the customer's phone rings.
-        self.preload(&call_id);
+        // Preload: the record is fetched while the customer's phone rings,
+        // so that the answer finds it cached.
+        if self.customers.preload_enabled() {
+            self.resolve(&call_id);
+        }
         self.stats.calls += 1;
         let manager = self.switches[sw].manager.clone();
         let tx = self.internal_tx.clone();
@@ -558,30 +576,34 @@ impl Dialer {
         }
     }
 
-    fn preload(&self, id: &CallId) {
-        let Some(call) = self.calls.get(id) else {
+    /// Starts finding the call's customer, once: an answer that comes
+    /// first waits for this lookup instead of starting another.
+    fn resolve(&mut self, id: &CallId) {
+        let Some(call) = self.calls.get_mut(id) else {
             return;
         };
-        let store = self.store.clone();
-        let customer_id = call.task.customer_id.clone();
+        if call.resolving || call.customer.is_some() {
+            return;
+        }
+        call.resolving = true;
+        let customers = self.customers.clone();
+        let lookup = call.lookup.clone();
         let tx = self.internal_tx.clone();
         let id = id.clone();
         tokio::spawn(async move {
-            let r = store
-                .customer(&customer_id)
-                .await
-                .map_err(|e| e.to_string());
-            let _ = tx.send(Internal::CustomerLoaded(id, r)).await;
+            let view = customers.resolve(&lookup).await;
+            let _ = tx.send(Internal::CustomerLoaded(id, Box::new(view))).await;
         });
     }
 
     async fn on_internal(&mut self, i: Internal) {
         match i {
-            Internal::CustomerLoaded(id, r) => {
+            Internal::CustomerLoaded(id, view) => {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;
                 };
-                call.customer = Some(r);
+                call.resolving = false;
+                call.customer = Some(view);
                 if let Some(at) = call.answer_waiting.take() {
                     self.pop(&id, at).await;
                 }
@@ -694,7 +716,12 @@ impl Dialer {
                 if !loaded {
                     call.answer_waiting = Some(received);
                 }
+                let must_start = !loaded && !call.resolving;
                 self.stats.answered += 1;
+                if must_start {
+                    // No preload (switched off): the lookup starts now.
+                    self.resolve(&id);
+                }
                 if loaded {
                     self.pop(&id, received).await;
                 } else {
@@ -736,16 +763,7 @@ impl Dialer {
         let pop_id = resend
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let (customer, reasons) = match &call.customer {
-            Some(Ok(Some(c))) => (Some(c.clone()), Vec::new()),
-            Some(Ok(None)) => (
-                None,
-                vec![format!("customer {} not found", call.task.customer_id)],
-            ),
-            Some(Err(e)) => (None, vec![format!("customer lookup failed: {e}")]),
-            None => (None, vec!["customer lookup did not finish".into()]),
-        };
-        let msg = build_pop(&pop_id, id.as_str(), &call.task, customer.as_ref(), reasons);
+        let msg = build_pop(&pop_id, id.as_str(), &call.task, call.customer.as_deref());
         let degraded = matches!(&msg, ServerMsg::Pop { degraded: true, .. });
         let agent_id = call.agent_id.clone();
         let rec = NewPop {
@@ -820,6 +838,12 @@ impl Dialer {
                 tracing::error!(error = %e, "could not update a task");
             }
             let _ = tx.send(Internal::TaskSettled(campaign)).await;
+        });
+        // The call is now part of the customer's history: the next pop
+        // must not show a cached history without it.
+        let (customers, lookup) = (self.customers.clone(), call.lookup.clone());
+        tokio::spawn(async move {
+            customers.after_call(&lookup).await;
         });
         self.hub.call_ended(id.as_str()).await;
         self.hub

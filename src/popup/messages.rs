@@ -45,6 +45,12 @@ pub enum ServerMsg {
         task_id: i64,
         trigger: String,
         customer: serde_json::Map<String, serde_json::Value>,
+        /// Per customer field, the source it came from.
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        sources: serde_json::Map<String, serde_json::Value>,
+        /// The first page of each history source.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        history: Vec<crate::customer::HistoryBlock>,
         degraded: bool,
         reasons: Vec<String>,
     },

@@ -4,38 +4,38 @@
 pub mod hub;
 pub mod messages;
 
-use crate::store::{Customer, Task};
+use crate::customer::CustomerView;
+use crate::store::Task;
 use messages::ServerMsg;
 
-/// The pop for a call, from the customer record (or, when it could not be
-/// had, from the task's own fields, marked degraded with the reasons).
+/// The pop for a call, from the customer view (or, when nothing could be
+/// had, from the task's own fields), marked degraded with the reasons when
+/// a source failed or none knew the customer.
 pub fn build_pop(
     pop_id: &str,
     call_id: &str,
     task: &Task,
-    customer: Option<&Customer>,
-    reasons: Vec<String>,
+    view: Option<&CustomerView>,
 ) -> ServerMsg {
-    let mut c = serde_json::Map::new();
-    match customer {
-        Some(cust) => {
-            c.insert("id".into(), cust.id.clone().into());
-            c.insert("name".into(), cust.name.clone().into());
-            c.insert("phone".into(), cust.phone.clone().into());
-            if let Some(t) = &cust.tier {
-                c.insert("tier".into(), t.clone().into());
+    let mut customer = view.map(|v| v.fields.clone()).unwrap_or_default();
+    // The task's own keys fill what no source gave.
+    if !customer.contains_key("id") {
+        customer.insert("id".into(), task.customer_id.clone().into());
+    }
+    if !customer.contains_key("phone") {
+        customer.insert("phone".into(), task.phone.clone().into());
+    }
+    let mut reasons: Vec<String> = Vec::new();
+    match view {
+        None => reasons.push("the customer lookup did not finish".into()),
+        Some(v) => {
+            reasons.extend(v.failures.iter().map(|f| f.to_string()));
+            if !v.found && v.failures.is_empty() {
+                reasons.push(format!(
+                    "customer {} was not found in any source",
+                    task.customer_id
+                ));
             }
-            c.insert("vip".into(), cust.vip.into());
-            if let Some(e) = &cust.email {
-                c.insert("email".into(), e.clone().into());
-            }
-            for (k, v) in &cust.fields {
-                c.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-        }
-        None => {
-            c.insert("id".into(), task.customer_id.clone().into());
-            c.insert("phone".into(), task.phone.clone().into());
         }
     }
     ServerMsg::Pop {
@@ -44,8 +44,10 @@ pub fn build_pop(
         campaign_id: task.campaign_id.clone(),
         task_id: task.id,
         trigger: "answer".into(),
-        customer: c,
-        degraded: customer.is_none() || !reasons.is_empty(),
+        customer,
+        sources: view.map(|v| v.sources.clone()).unwrap_or_default(),
+        history: view.map(|v| v.history.clone()).unwrap_or_default(),
+        degraded: !reasons.is_empty(),
         reasons,
     }
 }

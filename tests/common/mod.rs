@@ -181,6 +181,8 @@ impl Lab {
                 ring_timeout: Duration::from_secs(30),
                 wrap_up: Duration::from_secs_f64(5.0 / self.speed),
             },
+            customer: Default::default(),
+            sources: Vec::new(),
         }
     }
 

@@ -2,6 +2,7 @@ use clap::{Parser, Subcommand};
 use dialpop::cli::decode::{self, Protocol};
 use dialpop::cli::demo::{self, DemoOptions};
 use dialpop::cli::simswitch::{self, SimswitchArgs};
+use dialpop::cli::source;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -56,6 +57,11 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Customer sources: list them, or test one with a real request.
+    Source {
+        #[command(subcommand)]
+        action: SourceAction,
+    },
     /// Everything in one process: the daemon, the simulated switch, and a
     /// fresh SQLite database with sample customers, agents and a campaign.
     Demo {
@@ -79,6 +85,33 @@ enum Command {
         /// Where the agent page is served (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+    },
+}
+
+#[derive(Subcommand)]
+enum SourceAction {
+    /// The configured sources, where they point, their TTL and timeout.
+    List {
+        #[arg(long, default_value = "config/dialpop.toml")]
+        config: PathBuf,
+    },
+    /// One real request to the source, past the cache: the mapped result,
+    /// the raw response, the time taken, or why it failed.
+    #[command(group(clap::ArgGroup::new("key").required(true).multiple(true)))]
+    Test {
+        /// The source's name (`dialpop source list`).
+        name: String,
+        #[arg(long, default_value = "config/dialpop.toml")]
+        config: PathBuf,
+        #[arg(long, group = "key")]
+        customer_id: Option<String>,
+        #[arg(long, group = "key")]
+        phone: Option<String>,
+        #[arg(long, group = "key")]
+        email: Option<String>,
+        /// The report as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -119,6 +152,7 @@ fn main() -> ExitCode {
             daemon.stop().await;
             Ok(())
         }),
+        Command::Source { action } => run_source(action),
         Command::Demo {
             protocol,
             agents,
@@ -158,6 +192,44 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+    }
+}
+
+fn run_source(action: SourceAction) -> ExitCode {
+    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = failed.clone();
+    let code = run_async("source", "error", async move {
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        match action {
+            SourceAction::List { config } => source::list(&config, &mut out).await,
+            SourceAction::Test {
+                name,
+                config,
+                customer_id,
+                phone,
+                email,
+                json,
+            } => {
+                let ok = source::test(
+                    &config,
+                    &name,
+                    customer_id.as_deref(),
+                    phone.as_deref(),
+                    email.as_deref(),
+                    json,
+                    &mut out,
+                )
+                .await?;
+                flag.store(!ok, std::sync::atomic::Ordering::Relaxed);
+                Ok(())
+            }
+        }
+    });
+    if failed.load(std::sync::atomic::Ordering::Relaxed) {
+        ExitCode::from(1)
+    } else {
+        code
     }
 }
 

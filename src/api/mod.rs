@@ -1,5 +1,6 @@
 //! HTTP: the agent page and its WebSocket, the REST API, health.
 
+pub mod customers;
 pub mod tasks;
 pub mod ws;
 
@@ -9,7 +10,7 @@ use crate::store::Store;
 use axum::Router;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Json, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::json;
 use std::sync::Arc;
 
@@ -30,6 +31,13 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/agent", get(ws::agent_socket))
         .route("/api/outbound/tasks", post(tasks::create))
         .route("/api/status", get(status))
+        .route("/api/sources", get(customers::list))
+        .route("/api/sources/{name}/test", post(customers::test))
+        .route("/api/customers/{key}/cache", delete(customers::invalidate))
+        .route(
+            "/api/customers/{key}/history/{source}",
+            get(customers::history),
+        )
         .with_state(state)
 }
 

@@ -67,3 +67,79 @@ fn several_switches_side_by_side() {
         .to_string();
     assert!(err.contains("switch[1].name"), "{err}");
 }
+
+fn with_sources() -> String {
+    format!(
+        "{}\n{}",
+        example(),
+        std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/config/sources.example.toml"
+        ))
+        .expect("read config/sources.example.toml")
+    )
+}
+
+async fn memory_store() -> std::sync::Arc<dyn dialpop::store::Store> {
+    dialpop::store::open("sqlite::memory:")
+        .await
+        .expect("in-memory store")
+}
+
+#[tokio::test]
+async fn the_annotated_sources_example_loads_and_builds() {
+    let text = with_sources();
+    let cfg = Config::parse(&text, "config/dialpop.toml").expect("parses");
+    let names: Vec<&str> = cfg.sources.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["internal", "crm", "orders_db", "orders", "calls"]);
+    // Field order is the file's order: it is the order the pop shows.
+    let crm_fields: Vec<&String> = cfg.sources[1].fields.keys().collect();
+    assert_eq!(
+        crm_fields,
+        ["name", "tier", "vip", "email", "balance", "customer_since", "open_tickets"]
+    );
+    // The secret comes from the environment; unset, the error names it.
+    let store = memory_store().await;
+    let err = dialpop::customer::CustomerService::new(&cfg.customer, &cfg.sources, store.clone())
+        .err()
+        .expect("the secret's variable is not set");
+    assert!(err.contains("CRM_CLIENT_SECRET"), "{err}");
+    assert!(err.contains("source[1] (crm)"), "{err}");
+    let text = text.replace("{ env = \"CRM_CLIENT_SECRET\" }", "\"s3cret\"");
+    let cfg = Config::parse(&text, "config/dialpop.toml").expect("parses");
+    let service = dialpop::customer::CustomerService::new(&cfg.customer, &cfg.sources, store)
+        .expect("every source builds");
+    let listed = service.sources();
+    assert_eq!(listed.len(), 5);
+    // Listings never show a secret.
+    let shown = serde_json::to_string(&listed).expect("json");
+    assert!(!shown.contains("s3cret"));
+}
+
+#[tokio::test]
+async fn source_errors_name_the_source_and_the_key() {
+    let store = memory_store().await;
+    let cases = [
+        ("name = \"orders_db\"", "name = \"crm\"", "source[2] (crm): name"),
+        ("page_size = 5\npaging", "page_size = 500\npaging", "page_size"),
+        ("Account.Name", "Account..Name", "fields.name"),
+        ("type = \"money\" }\ncustomer", "type = \"cash\" }\ncustomer", "fields.balance.type"),
+        ("precedence = { name = [\"crm\"", "precedence = { name = [\"crn\"", "customer.precedence.name"),
+        ("default_region = \"US\"", "default_region = \"XX\"", "customer.default_region"),
+        ("params = [\"phone\"]", "params = [\"phone_number\"]", "params"),
+        ("{customer_id}/orders", "{customer}/orders", "url"),
+    ];
+    for (from, to, key) in cases {
+        let text = with_sources()
+            .replace("{ env = \"CRM_CLIENT_SECRET\" }", "\"s3cret\"")
+            .replacen(from, to, 1);
+        assert_ne!(text, with_sources(), "{from} not found in the example");
+        let err = match Config::parse(&text, "config/dialpop.toml") {
+            Err(e) => e.to_string(),
+            Ok(cfg) => dialpop::customer::CustomerService::new(&cfg.customer, &cfg.sources, store.clone())
+                .err()
+                .unwrap_or_else(|| panic!("{to:?} should be refused")),
+        };
+        assert!(err.contains(key), "{to:?}: {err:?} should name {key}");
+    }
+}

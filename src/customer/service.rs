@@ -461,7 +461,7 @@ impl CustomerService {
         let Some(key) = lookup.key(e.cfg.key) else {
             return Err(SourceFailure {
                 source: e.name.to_string(),
-                kind: FailureKind::Mapping,
+                kind: FailureKind::MissingKey,
                 detail: format!("no {} to look the customer up by", e.cfg.key.name()),
             });
         };
@@ -662,7 +662,7 @@ impl CustomerService {
         };
         if lookup.key(e.cfg.key).is_none() {
             report.error = Some(TestError {
-                kind: FailureKind::Mapping,
+                kind: FailureKind::MissingKey,
                 detail: format!(
                     "this source is looked up by {}; give --{}",
                     e.cfg.key.name(),

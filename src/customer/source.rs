@@ -119,6 +119,9 @@ pub enum FailureKind {
     Database,
     /// The response exceeded the size dialpop accepts.
     TooLarge,
+    /// The lookup lacks the key the source is asked by (no e-mail address
+    /// known for an e-mail-keyed source).
+    MissingKey,
 }
 
 impl FailureKind {
@@ -136,6 +139,7 @@ impl FailureKind {
             FailureKind::CircuitOpen => "circuit_open",
             FailureKind::Database => "database",
             FailureKind::TooLarge => "too_large",
+            FailureKind::MissingKey => "missing_key",
         }
     }
 }

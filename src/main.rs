@@ -85,6 +85,13 @@ enum Command {
         /// Where the agent page is served (port 0: any free port).
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// Put a CRM stand-in (real HTTP with OAuth) answering in this many
+        /// milliseconds behind the pops, beside the store.
+        #[arg(long)]
+        crm_latency_ms: Option<u64>,
+        /// Fetch customers only at answer, not when the call is placed.
+        #[arg(long)]
+        no_preload: bool,
     },
 }
 
@@ -162,6 +169,8 @@ fn main() -> ExitCode {
             exit_when_done,
             report,
             listen,
+            crm_latency_ms,
+            no_preload,
         } => {
             let listen = if exit_when_done && listen.port() == 8080 {
                 SocketAddr::from(([127, 0, 0, 1], 0))
@@ -180,6 +189,8 @@ fn main() -> ExitCode {
                     Protocol::Esl => dialpop::switch::sim::SimProtocol::Esl,
                     Protocol::Ami => dialpop::switch::sim::SimProtocol::Ami,
                 },
+                crm_latency_ms,
+                preload: !no_preload,
             };
             run_async("demo", "warn", async move {
                 if let Some(report) = demo::run(opts.clone()).await? {

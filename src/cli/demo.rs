@@ -4,6 +4,7 @@
 //! Ctrl-C; with `--exit-when-done`, simulated agents (real WebSocket clients)
 //! work the campaign to its end and a report is printed.
 
+use crate::customer::standin::{CrmStandin, StandinAuth, StandinConfig, StandinCustomer};
 use crate::daemon::{Daemon, DaemonSetup};
 use crate::dialer::{DialPlan, SwitchPlan};
 use crate::popup::messages::{ClientMsg, ServerMsg};
@@ -27,6 +28,11 @@ pub struct DemoOptions {
     pub report_json: bool,
     pub listen: SocketAddr,
     pub protocol: crate::switch::sim::SimProtocol,
+    /// A CRM stand-in (real HTTP, OAuth) answering in this many ms becomes
+    /// a customer source beside the store.
+    pub crm_latency_ms: Option<u64>,
+    /// Fetch customers when the call is placed (the default).
+    pub preload: bool,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -51,6 +57,73 @@ pub struct DemoReport {
     pub tasks_left: u64,
     pub wall_s: f64,
     pub calls_per_s: f64,
+    /// Pops that went out with a source missing.
+    pub pops_degraded: u64,
+    pub preload: bool,
+    /// With `--crm-latency-ms`: the CRM behind the pops.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crm: Option<CrmReport>,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CrmReport {
+    pub latency_ms: u64,
+    /// API requests the CRM received (records and order pages).
+    pub requests: u64,
+    pub token_requests: u64,
+}
+
+/// The CRM stand-in's sources: a record with nested fields and the first
+/// page of open orders, both behind OAuth.
+fn crm_sources(base: &str, secret: &str) -> anyhow::Result<Vec<crate::customer::config::SourceConfig>> {
+    let text = format!(
+        r#"
+        [[source]]
+        name = "internal"
+        kind = "internal"
+
+        [[source]]
+        name = "crm"
+        kind = "rest"
+        url = "{base}/api/v1/customers/{{customer_id}}"
+        record_path = "data"
+        timeout_ms = 1000
+        auth = {{ type = "oauth2", token_url = "{base}/oauth/token", client_id = "dialpop-demo", client_secret = "{secret}" }}
+        [source.fields]
+        tier = {{ path = "Account.Tier", type = "string" }}
+        balance = {{ path = "Account.Balance", type = "money" }}
+        customer_since = {{ path = "Account.Since", type = "date" }}
+        open_tickets = {{ path = "Flags.OpenTickets", type = "integer", default = 0 }}
+
+        [[source]]
+        name = "orders"
+        kind = "rest"
+        role = "history"
+        title = "Orders"
+        url = "{base}/api/v1/customers/{{customer_id}}/orders?limit={{limit}}&offset={{offset}}"
+        items_path = "items"
+        page_size = 3
+        timeout_ms = 1000
+        auth = {{ type = "oauth2", token_url = "{base}/oauth/token", client_id = "dialpop-demo", client_secret = "{secret}" }}
+        [source.fields]
+        order = "OrderId"
+        total = {{ path = "Total", type = "money" }}
+        placed = {{ path = "Placed", type = "date" }}
+        status = "Status"
+
+        [[source]]
+        name = "calls"
+        kind = "internal"
+        role = "history"
+        title = "Previous calls"
+        page_size = 5
+        "#
+    );
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        source: Vec<crate::customer::config::SourceConfig>,
+    }
+    Ok(toml::from_str::<Doc>(&text)?.source)
 }
 
 const CAMPAIGN: &str = "demo";
@@ -234,6 +307,7 @@ async fn simulated_agent(
     token: String,
     wrap_up: Duration,
     stop: tokio_util::sync::CancellationToken,
+    degraded: Arc<std::sync::atomic::AtomicU64>,
 ) -> anyhow::Result<()> {
     let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
     let (mut tx, mut rx) = ws.split();
@@ -250,7 +324,14 @@ async fn simulated_agent(
             continue;
         };
         let reply = match serde_json::from_str::<ServerMsg>(&text) {
-            Ok(ServerMsg::Pop { pop_id, .. }) => Some(ClientMsg::Ack { pop_id }),
+            Ok(ServerMsg::Pop {
+                pop_id, degraded: d, ..
+            }) => {
+                if d {
+                    degraded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Some(ClientMsg::Ack { pop_id })
+            }
             Ok(ServerMsg::State {
                 state: crate::popup::messages::AgentStateName::WrapUp,
                 ..
@@ -281,6 +362,41 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     }
     let store = crate::store::open(&format!("sqlite://{}", db.display())).await?;
     let agents = seed(&store, &opts).await?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0xc0ffee);
+    let crm = match opts.crm_latency_ms {
+        None => None,
+        Some(ms) => {
+            let secret = token(&mut rng);
+            let standin = CrmStandin::start(StandinConfig {
+                auth: StandinAuth::OAuth {
+                    client_id: "dialpop-demo".into(),
+                    client_secret: secret.clone(),
+                },
+                latency: Duration::from_millis(ms),
+                ..StandinConfig::default()
+            })
+            .await?;
+            for i in 0..opts.customers {
+                let id = format!("c{i:06}");
+                let Some(c) = store.customer(&id).await? else {
+                    continue;
+                };
+                standin.put_customer(StandinCustomer {
+                    id: c.id,
+                    name: c.name,
+                    phone: c.phone,
+                    email: c.email.unwrap_or_default(),
+                    tier: ["bronze", "silver", "gold", "platinum"][rng.random_range(0..4usize)].into(),
+                    vip: c.vip,
+                    balance: format!("{}.{:02}", rng.random_range(0..5000u32), rng.random_range(0..100u32)),
+                    since: format!("20{:02}-{:02}-01T09:00:00Z", rng.random_range(10..26u32), rng.random_range(1..13u32)),
+                    orders: rng.random_range(0..40usize),
+                });
+            }
+            let sources = crm_sources(&standin.base_url(), &secret)?;
+            Some((standin, sources, ms))
+        }
+    };
 
     let sim = SimSwitch::start(SimConfig {
         protocol: opts.protocol,
@@ -338,8 +454,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             ring_timeout: Duration::from_secs(30),
             wrap_up: Duration::from_secs_f64(10.0 / opts.speed),
         },
-        customer: Default::default(),
-        sources: Vec::new(),
+        customer: crate::customer::config::CustomerConfig {
+            preload: opts.preload,
+            ..Default::default()
+        },
+        sources: crm.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
     };
     let started = Instant::now();
     let daemon = Daemon::start(setup).await?;
@@ -376,6 +495,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     }
 
     let stop = tokio_util::sync::CancellationToken::new();
+    let degraded = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut workers = Vec::new();
     for (_, t) in &agents {
         let wrap = Duration::from_secs_f64((2.0 / opts.speed).min(0.2));
@@ -384,6 +504,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             t.clone(),
             wrap,
             stop.clone(),
+            degraded.clone(),
         )));
     }
     // Work until no task is pending or being dialed.
@@ -424,6 +545,18 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let double_dialed = double_dialed(&sim, &store).await?;
     daemon.stop().await;
     sim.shutdown().await;
+    let crm = match crm {
+        Some((standin, _, ms)) => {
+            let r = CrmReport {
+                latency_ms: ms,
+                requests: standin.api_requests(),
+                token_requests: standin.token_requests(),
+            };
+            standin.shutdown().await;
+            Some(r)
+        }
+        None => None,
+    };
     if std::env::var_os("DIALPOP_DEMO_KEEP_DB").is_none() {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -444,6 +577,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         tasks_left: counts.pending + counts.dialing,
         wall_s: wall.as_secs_f64(),
         calls_per_s: s.calls as f64 / wall.as_secs_f64().max(1e-9),
+        pops_degraded: degraded.load(std::sync::atomic::Ordering::Relaxed),
+        preload: opts.preload,
+        crm,
     }))
 }
 

@@ -168,7 +168,12 @@ struct Stored {
 pub struct CustomerCache {
     memory: moka::future::Cache<CacheKey, Entry>,
     redis: Option<RedisLevel>,
+    /// Stops the invalidation listener with the cache.
+    _listener: Option<tokio_util::sync::DropGuard>,
 }
+
+/// Where one daemon tells the others which customer to forget.
+const INVALIDATE_CHANNEL: &str = "dialpop:customer:v1:invalidate";
 
 struct RedisLevel {
     conn: redis::aio::ConnectionManager,
@@ -178,6 +183,11 @@ struct RedisLevel {
 
 impl CustomerCache {
     pub fn new(max_entries: u64, redis_url: Option<&str>) -> Result<CustomerCache, String> {
+        let memory = moka::future::Cache::builder()
+            .max_capacity(max_entries)
+            .expire_after(PerEntryTtl)
+            .build();
+        let mut listener = None;
         let redis = match redis_url {
             None => None,
             Some(url) => {
@@ -188,6 +198,15 @@ impl CustomerCache {
                 let conn = client
                     .get_connection_manager_lazy(redis::aio::ConnectionManagerConfig::new())
                     .map_err(|e| format!("customer.redis_url: {e}"))?;
+                if tokio::runtime::Handle::try_current().is_ok() {
+                    let stop = tokio_util::sync::CancellationToken::new();
+                    tokio::spawn(listen_for_invalidations(
+                        client.clone(),
+                        memory.clone(),
+                        stop.clone(),
+                    ));
+                    listener = Some(stop.drop_guard());
+                }
                 Some(RedisLevel {
                     conn,
                     timeout: Duration::from_millis(250),
@@ -195,11 +214,9 @@ impl CustomerCache {
             }
         };
         Ok(CustomerCache {
-            memory: moka::future::Cache::builder()
-                .max_capacity(max_entries)
-                .expire_after(PerEntryTtl)
-                .build(),
+            memory,
             redis,
+            _listener: listener,
         })
     }
 
@@ -285,26 +302,14 @@ impl CustomerCache {
         target: &Identity,
         sources: Option<&[Arc<str>]>,
     ) -> u64 {
-        let doomed: Vec<Arc<CacheKey>> = self
-            .memory
-            .iter()
-            .filter(|(k, e)| {
-                e.identity.shares_a_key_with(target)
-                    && sources.is_none_or(|s| s.contains(&k.source))
-            })
-            .map(|(k, _)| k)
-            .collect();
-        let mut n = doomed.len() as u64;
-        for k in doomed {
-            self.memory.invalidate(k.as_ref()).await;
-        }
+        let mut n = forget(&self.memory, target, sources).await;
         // Only shared sources reach Redis, and its index is per key: a
         // source-limited invalidation is for local sources only.
         if let (Some(r), None) = (&self.redis, sources) {
             match tokio::time::timeout(r.timeout * 4, redis_invalidate(r.conn.clone(), target))
                 .await
             {
-                Ok(Ok(gone)) => n = n.max(gone),
+                Ok(Ok(gone)) => n += gone,
                 Ok(Err(e)) => tracing::warn!(error = %e, "redis: could not invalidate"),
                 Err(_) => tracing::warn!("redis: invalidation timed out"),
             }
@@ -373,10 +378,86 @@ impl CustomerCache {
     }
 }
 
+/// Drops the in-process entries of the customer; returns how many went.
+async fn forget(
+    memory: &moka::future::Cache<CacheKey, Entry>,
+    target: &Identity,
+    sources: Option<&[Arc<str>]>,
+) -> u64 {
+    let doomed: Vec<Arc<CacheKey>> = memory
+        .iter()
+        .filter(|(k, e)| {
+            e.identity.shares_a_key_with(target) && sources.is_none_or(|s| s.contains(&k.source))
+        })
+        .map(|(k, _)| k)
+        .collect();
+    for k in &doomed {
+        memory.invalidate(k.as_ref()).await;
+    }
+    doomed.len() as u64
+}
+
+/// Applies the other daemons' invalidations to this one's memory, for as
+/// long as the cache lives; reconnects when Redis goes away.
+async fn listen_for_invalidations(
+    client: redis::Client,
+    memory: moka::future::Cache<CacheKey, Entry>,
+    stop: tokio_util::sync::CancellationToken,
+) {
+    use futures::StreamExt;
+    let mut wait = Duration::from_millis(200);
+    while !stop.is_cancelled() {
+        let subscribed = async {
+            let mut ps = client.get_async_pubsub().await?;
+            ps.subscribe(INVALIDATE_CHANNEL).await?;
+            Ok::<_, redis::RedisError>(ps)
+        };
+        let ps = tokio::select! {
+            _ = stop.cancelled() => return,
+            r = tokio::time::timeout(Duration::from_secs(5), subscribed) => r,
+        };
+        match ps {
+            Ok(Ok(ps)) => {
+                wait = Duration::from_millis(200);
+                let mut messages = ps.into_on_message();
+                loop {
+                    let msg = tokio::select! {
+                        _ = stop.cancelled() => return,
+                        m = messages.next() => m,
+                    };
+                    let Some(msg) = msg else { break };
+                    match serde_json::from_slice::<Identity>(msg.get_payload_bytes()) {
+                        Ok(target) => {
+                            forget(&memory, &target, None).await;
+                        }
+                        Err(e) => tracing::warn!(error = %e, "redis: unreadable invalidation ignored"),
+                    }
+                }
+                tracing::warn!("redis: invalidation channel closed; resubscribing");
+            }
+            Ok(Err(e)) => tracing::warn!(error = %e, "redis: cannot subscribe to invalidations"),
+            Err(_) => tracing::warn!("redis: subscribing to invalidations timed out"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(Duration::from_secs(5));
+    }
+}
+
 async fn redis_invalidate(
     mut conn: redis::aio::ConnectionManager,
     target: &Identity,
 ) -> redis::RedisResult<u64> {
+    // The other daemons drop their in-process copies too.
+    if let Ok(payload) = serde_json::to_vec(target) {
+        redis::cmd("PUBLISH")
+            .arg(INVALIDATE_CHANNEL)
+            .arg(payload)
+            .query_async::<()>(&mut conn)
+            .await?;
+    }
     let mut gone = 0;
     for form in target.forms() {
         let ik = redis_index_key(&form);

@@ -212,7 +212,7 @@ async fn one_oauth_token_serves_many_requests_even_concurrent_ones() {
 async fn an_oauth_token_is_renewed_before_it_expires() {
     let s = CrmStandin::start(StandinConfig {
         auth: oauth_standin_auth(),
-        token_ttl: Duration::from_secs(2),
+        token_ttl: Duration::from_secs(4),
         ..Default::default()
     })
     .await
@@ -223,8 +223,8 @@ async fn an_oauth_token_is_renewed_before_it_expires() {
     found(fetch(&src, &l).await);
     found(fetch(&src, &l).await);
     assert_eq!(s.token_requests(), 1);
-    // Past the renewal point (half of a 2 s life) but before expiry.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Past the renewal point (half of a 4 s life) but before expiry.
+    tokio::time::sleep(Duration::from_millis(2300)).await;
     found(fetch(&src, &l).await);
     assert_eq!(s.token_requests(), 2);
     // No request was refused on the way: the old token was never late.

@@ -6,6 +6,11 @@
 //! parameter, a header or a request line. A POST body is a JSON template
 //! filled the same way, with serde doing the escaping.
 //!
+//! A value that would fill a whole path segment with nothing, `.` or `..`
+//! (no customer id, say) is not sent at all: URL parsers fold such
+//! segments, so the request would name another resource (`/customers/..`
+//! is `/`). The lookup is answered `NotFound` without a request.
+//!
 //! Finding the record inside the answer (`record_path`, `items_path`) is the
 //! mapping layer's job: this driver hands back the whole body.
 //!

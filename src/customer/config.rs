@@ -91,8 +91,9 @@ impl Secret {
     pub fn resolve(&self) -> Result<String, String> {
         match self {
             Secret::Literal(s) => Ok(s.clone()),
-            Secret::Env { env } => std::env::var(env)
-                .map_err(|_| format!("environment variable {env} is not set")),
+            Secret::Env { env } => {
+                std::env::var(env).map_err(|_| format!("environment variable {env} is not set"))
+            }
         }
     }
 }
@@ -119,7 +120,9 @@ pub enum ApiKeyPlace {
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum AuthConfig {
     /// `Authorization: Bearer <token>`.
-    Bearer { token: Secret },
+    Bearer {
+        token: Secret,
+    },
     /// A key in a header (`X-Api-Key` by default) or a query parameter.
     ApiKey {
         #[serde(default = "default_api_key_name")]
@@ -128,7 +131,10 @@ pub enum AuthConfig {
         place: ApiKeyPlace,
         value: Secret,
     },
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
     /// OAuth 2.0 client credentials: the token is fetched, cached, renewed
     /// before it expires, and fetched again once on a 401.
     Oauth2 {
@@ -267,8 +273,7 @@ fn default_page_size() -> u32 {
 impl SourceConfig {
     /// Whether a failed request may be sent again.
     pub fn is_idempotent(&self) -> bool {
-        self.idempotent
-            .unwrap_or(self.method == HttpMethod::Get)
+        self.idempotent.unwrap_or(self.method == HttpMethod::Get)
     }
 
     pub fn timeout(&self) -> std::time::Duration {

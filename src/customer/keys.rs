@@ -116,8 +116,7 @@ pub fn normalize_phone(raw: &str, region: &str) -> Option<String> {
 
 pub fn normalize_email(raw: &str) -> Option<String> {
     let e = raw.trim();
-    (e.len() >= 3 && e.contains('@') && !e.chars().any(char::is_control))
-        .then(|| e.to_lowercase())
+    (e.len() >= 3 && e.contains('@') && !e.chars().any(char::is_control)).then(|| e.to_lowercase())
 }
 
 #[cfg(test)]

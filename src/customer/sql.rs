@@ -121,7 +121,7 @@ impl SqlSource {
                  campaign_id, task_id, limit, offset, cursor, var.NAME)"
             ));
         }
-        let wanted = placeholder_count(sql, dialect);
+        let wanted = placeholder_count(sql, dialect).map_err(|e| format!("query: {e}"))?;
         if wanted != cfg.params.len() {
             let how = match dialect {
                 Dialect::Postgres => format!("its highest placeholder is ${wanted}"),
@@ -402,10 +402,13 @@ fn int(v: impl Into<serde_json::Number>) -> Value {
 }
 
 fn float(v: f64) -> Value {
-    // JSON has no NaN or infinity: those travel as the words.
-    serde_json::Number::from_f64(v)
-        .map(Value::Number)
-        .unwrap_or_else(|| Value::String(v.to_string()))
+    // JSON has no NaN or infinity: those travel as PostgreSQL spells them.
+    match serde_json::Number::from_f64(v) {
+        Some(n) => Value::Number(n),
+        None if v.is_nan() => Value::String("NaN".into()),
+        None if v > 0.0 => Value::String("Infinity".into()),
+        None => Value::String("-Infinity".into()),
+    }
 }
 
 fn float32(v: f32) -> Value {
@@ -440,7 +443,7 @@ fn bytes(v: Vec<u8>) -> Value {
 }
 
 const NUMERIC_HINT: &str = " (more than 28 significant digits, NaN or infinity: cast it to text)";
-const DATE_HINT: &str = " (out of range, or a zero date: cast it to text)";
+const DATE_HINT: &str = " (out of range, or a partial zero date: cast it to text)";
 
 fn pg_cell(row: &PgRow, i: usize) -> Result<Value, CellError> {
     let raw = row
@@ -465,18 +468,11 @@ fn pg_cell(row: &PgRow, i: usize) -> Result<Value, CellError> {
             cell!(row, i, Decimal, decimal)
         }
         "TEXT" | "VARCHAR" | "CHAR" | "NAME" | "UNKNOWN" => cell!(row, i, String, Value::String),
-        "DATE" => {
-            hint = DATE_HINT;
-            cell!(row, i, NaiveDate, date)
-        }
-        "TIME" => cell!(row, i, NaiveTime, time),
-        "TIMESTAMP" => {
-            hint = DATE_HINT;
-            cell!(row, i, NaiveDateTime, naive_timestamp)
-        }
-        "TIMESTAMPTZ" => {
-            hint = DATE_HINT;
-            cell!(row, i, DateTime<Utc>, utc_timestamp)
+        // sqlx's chrono decoders panic on PostgreSQL's infinities and on
+        // dates beyond chrono's range: these are read from the wire here.
+        "DATE" | "TIME" | "TIMESTAMP" | "TIMESTAMPTZ" => {
+            return pg_datetime(&raw, name)
+                .ok_or_else(|| CellError::Decode(name.to_string(), DATE_HINT));
         }
         "JSON" | "JSONB" => cell!(row, i, Value, |v| v),
         "BYTEA" => cell!(row, i, Vec<u8>, bytes),
@@ -506,6 +502,50 @@ fn pg_cell(row: &PgRow, i: usize) -> Result<Value, CellError> {
         _ => return Err(CellError::Unsupported(name.to_string())),
     };
     v.map_err(|_| CellError::Decode(name.to_string(), hint))
+}
+
+/// A PostgreSQL DATE, TIME, TIMESTAMP or TIMESTAMPTZ as JSON; `None` when
+/// it cannot be represented.
+fn pg_datetime(raw: &sqlx::postgres::PgValueRef<'_>, name: &str) -> Option<Value> {
+    if raw.format() == PgValueFormat::Text {
+        return raw.as_str().ok().map(|s| Value::String(s.to_string()));
+    }
+    let b = raw.as_bytes().ok()?;
+    // The binary forms count from 2000-01-01 (days for DATE, microseconds
+    // otherwise); the extreme values stand for ±infinity.
+    let epoch = NaiveDate::from_ymd_opt(2000, 1, 1)?;
+    if name == "DATE" {
+        let days = i32::from_be_bytes(b.try_into().ok()?);
+        return Some(match days {
+            i32::MAX => Value::String("infinity".into()),
+            i32::MIN => Value::String("-infinity".into()),
+            d => date(epoch.checked_add_signed(chrono::TimeDelta::try_days(d.into())?)?),
+        });
+    }
+    let us = i64::from_be_bytes(b.try_into().ok()?);
+    if name == "TIME" {
+        let secs = u32::try_from(us.div_euclid(1_000_000)).ok()?;
+        let nanos = u32::try_from(us.rem_euclid(1_000_000) * 1000).ok()?;
+        // PostgreSQL allows 24:00:00; chrono has no such time of day.
+        if secs == 86_400 && nanos == 0 {
+            return Some(Value::String("24:00:00".into()));
+        }
+        return NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos).map(time);
+    }
+    match us {
+        i64::MAX => Some(Value::String("infinity".into())),
+        i64::MIN => Some(Value::String("-infinity".into())),
+        us => {
+            let at = epoch
+                .and_hms_opt(0, 0, 0)?
+                .checked_add_signed(chrono::TimeDelta::microseconds(us))?;
+            Some(if name == "TIMESTAMPTZ" {
+                utc_timestamp(at.and_utc())
+            } else {
+                naive_timestamp(at)
+            })
+        }
+    }
 }
 
 fn mysql_cell(row: &MySqlRow, i: usize) -> Result<Value, CellError> {
@@ -539,19 +579,20 @@ fn mysql_cell(row: &MySqlRow, i: usize) -> Result<Value, CellError> {
             hint = NUMERIC_HINT;
             cell!(row, i, Decimal, decimal)
         }
+        // A zero date ('0000-00-00') is MySQL's "no date": null.
         "DATE" => {
             hint = DATE_HINT;
-            cell!(row, i, NaiveDate, date)
+            zero_date_is_null(cell!(row, i, NaiveDate, date))
         }
         "DATETIME" => {
             hint = DATE_HINT;
-            cell!(row, i, NaiveDateTime, naive_timestamp)
+            zero_date_is_null(cell!(row, i, NaiveDateTime, naive_timestamp))
         }
         // sqlx sets the session time zone to UTC, so TIMESTAMP values
         // arrive in UTC.
         "TIMESTAMP" => {
             hint = DATE_HINT;
-            cell!(row, i, DateTime<Utc>, utc_timestamp)
+            zero_date_is_null(cell!(row, i, DateTime<Utc>, utc_timestamp))
         }
         "TIME" => cell!(row, i, MySqlTime, mysql_time),
         "JSON" => cell!(row, i, Value, |v| v),
@@ -570,6 +611,17 @@ fn mysql_cell(row: &MySqlRow, i: usize) -> Result<Value, CellError> {
         _ => return Err(CellError::Unsupported(name.to_string())),
     };
     v.map_err(|_| CellError::Decode(name.to_string(), hint))
+}
+
+fn zero_date_is_null(r: Result<Value, sqlx::Error>) -> Result<Value, sqlx::Error> {
+    match r {
+        Err(sqlx::Error::ColumnDecode { source, .. })
+            if source.is::<sqlx::error::UnexpectedNullError>() =>
+        {
+            Ok(Value::Null)
+        }
+        other => other,
+    }
 }
 
 fn mysql_time(t: MySqlTime) -> Value {
@@ -799,15 +851,16 @@ fn is_ident(b: u8) -> bool {
 }
 
 /// How many parameters the query takes: the highest `$n` for PostgreSQL,
-/// the `?` for MySQL, SQLite's numbering (`?`, `?NNN`, `:name`, `@name`,
-/// `$name`) for SQLite; placeholders inside string literals, quoted
-/// identifiers and comments do not count.
-fn placeholder_count(sql: &str, d: Dialect) -> usize {
+/// the number of `?` for MySQL, either for SQLite (`?`, or `?NNN`/`$NNN`);
+/// placeholders inside string literals, quoted identifiers and comments do
+/// not count. Err for placeholders sqlx cannot bind (SQLite's named ones)
+/// or a mix it would bind in a surprising order.
+fn placeholder_count(sql: &str, d: Dialect) -> Result<usize, String> {
     let b = sql.as_bytes();
     let n = b.len();
     let mut i = 0;
     let mut highest = 0usize;
-    let mut named: Vec<&[u8]> = Vec::new();
+    let mut bare = 0usize;
     let at = |j: usize| b.get(j).copied().unwrap_or(0);
     while i < n {
         let c = b[i];
@@ -855,36 +908,32 @@ fn placeholder_count(sql: &str, d: Dialect) -> usize {
                     i = skip_dollar_quoted(b, i);
                 }
             }
+            b'?' | b'$' if d == Dialect::Sqlite && at(i + 1).is_ascii_digit() => {
+                let (num, next) = digits(b, i + 1);
+                highest = highest.max(num);
+                i = next;
+            }
             b'?' if d != Dialect::Postgres => {
-                if d == Dialect::Sqlite && at(i + 1).is_ascii_digit() {
-                    let (num, next) = digits(b, i + 1);
-                    highest = highest.max(num);
-                    i = next;
-                } else {
-                    highest += 1;
-                    i += 1;
-                }
+                bare += 1;
+                i += 1;
             }
             b':' | b'@' | b'$'
                 if d == Dialect::Sqlite
                     && (at(i + 1).is_ascii_alphabetic() || at(i + 1) == b'_')
                     && (i == 0 || !is_ident(b[i - 1])) =>
             {
-                let start = i;
-                i += 1;
-                while i < n && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
-                    i += 1;
-                }
-                let name = &b[start..i];
-                if !named.contains(&name) {
-                    named.push(name);
-                    highest += 1;
-                }
+                return Err(
+                    "named placeholders (:name, @name, $name) cannot be bound: use ? or ?NNN"
+                        .into(),
+                );
             }
             _ => i += 1,
         }
     }
-    highest
+    if bare > 0 && highest > 0 {
+        return Err("mixes ? with numbered placeholders: use one or the other".into());
+    }
+    Ok(highest.max(bare))
 }
 
 fn digits(b: &[u8], mut i: usize) -> (usize, usize) {
@@ -969,7 +1018,7 @@ mod tests {
 
     #[test]
     fn postgres_placeholders_outside_literals_and_comments() {
-        let pg = |s| placeholder_count(s, Dialect::Postgres);
+        let pg = |s| placeholder_count(s, Dialect::Postgres).unwrap_or(usize::MAX);
         assert_eq!(pg("SELECT * FROM t WHERE id = $1"), 1);
         assert_eq!(pg("SELECT $2, $1"), 2);
         assert_eq!(pg("SELECT '$3' FROM t WHERE a = $1"), 1);
@@ -984,7 +1033,7 @@ mod tests {
 
     #[test]
     fn mysql_and_sqlite_question_marks() {
-        let my = |s| placeholder_count(s, Dialect::MySql);
+        let my = |s| placeholder_count(s, Dialect::MySql).unwrap_or(usize::MAX);
         let lite = |s| placeholder_count(s, Dialect::Sqlite);
         assert_eq!(my("SELECT * FROM t WHERE a = ? AND b = ?"), 2);
         assert_eq!(
@@ -994,11 +1043,13 @@ mod tests {
         assert_eq!(my("SELECT 1 # ?\n, ? -- ?\n, ? /* ? */"), 2);
         // `--` without a space is no comment in MySQL.
         assert_eq!(my("SELECT 1--?"), 1);
-        assert_eq!(lite("SELECT ?, ?"), 2);
-        assert_eq!(lite("SELECT ?3, ?"), 4);
-        assert_eq!(lite("SELECT :a, @b, :a, $c"), 3);
-        assert_eq!(lite("SELECT [?], '?', 'it''s ?', ?"), 1);
-        assert_eq!(lite("SELECT '12:30' AS t, ?"), 1);
+        assert_eq!(lite("SELECT ?, ?"), Ok(2));
+        assert_eq!(lite("SELECT ?3, ?1, $2"), Ok(3));
+        assert_eq!(lite("SELECT [?], '?', 'it''s ?', ?"), Ok(1));
+        assert_eq!(lite("SELECT '12:30' AS t, \"a:b\", ?"), Ok(1));
+        assert!(lite("SELECT ?2, ?").is_err());
+        assert!(lite("SELECT * FROM t WHERE a = :phone").is_err());
+        assert!(lite("SELECT @a").is_err());
     }
 
     #[test]

@@ -122,7 +122,7 @@ async fn source_errors_name_the_source_and_the_key() {
     let cases = [
         ("name = \"orders_db\"", "name = \"crm\"", "source[2] (crm): name"),
         ("page_size = 5\npaging", "page_size = 500\npaging", "page_size"),
-        ("Account.Name", "Account..Name", "fields.name"),
+        ("name = \"Account.Name\"", "name = \"Account..Name\"", "fields.name"),
         ("type = \"money\" }\ncustomer", "type = \"cash\" }\ncustomer", "fields.balance.type"),
         ("precedence = { name = [\"crm\"", "precedence = { name = [\"crn\"", "customer.precedence.name"),
         ("default_region = \"US\"", "default_region = \"XX\"", "customer.default_region"),

@@ -726,6 +726,15 @@ fn io_error(io: &std::io::Error, phase: Phase) -> SourceError {
             format!("the host name did not resolve: {text}"),
         );
     }
+    // rustls's errors reach sqlx wrapped in an io::Error (InvalidData);
+    // rustls is not a direct dependency, so they are told by their wording.
+    let lower = text.to_ascii_lowercase();
+    if ["certificate", "handshake", "tls", "alert"]
+        .iter()
+        .any(|w| lower.contains(w))
+    {
+        return SourceError::new(FailureKind::Tls, format!("TLS: {text}"));
+    }
     let kind = match io.kind() {
         K::TimedOut => FailureKind::Timeout,
         _ => FailureKind::Connect,

@@ -58,9 +58,8 @@ impl Daemon {
         if setup.switches.len() != setup.plan.switches.len() || setup.switches.is_empty() {
             anyhow::bail!("one connection per switch plan is needed");
         }
-        let customers =
-            CustomerService::new(&setup.customer, &setup.sources, setup.store.clone())
-                .map_err(|e| anyhow::anyhow!("customer sources: {e}"))?;
+        let customers = CustomerService::new(&setup.customer, &setup.sources, setup.store.clone())
+            .map_err(|e| anyhow::anyhow!("customer sources: {e}"))?;
         let mut drivers = Vec::new();
         let mut links = Vec::new();
         for (how, plan) in setup.switches.iter().zip(setup.plan.switches.iter()) {

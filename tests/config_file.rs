@@ -96,7 +96,15 @@ async fn the_annotated_sources_example_loads_and_builds() {
     let crm_fields: Vec<&String> = cfg.sources[1].fields.keys().collect();
     assert_eq!(
         crm_fields,
-        ["name", "tier", "vip", "email", "balance", "customer_since", "open_tickets"]
+        [
+            "name",
+            "tier",
+            "vip",
+            "email",
+            "balance",
+            "customer_since",
+            "open_tickets"
+        ]
     );
     // The secret comes from the environment; unset, the error names it.
     let store = memory_store().await;
@@ -120,13 +128,41 @@ async fn the_annotated_sources_example_loads_and_builds() {
 async fn source_errors_name_the_source_and_the_key() {
     let store = memory_store().await;
     let cases = [
-        ("name = \"orders_db\"", "name = \"crm\"", "source[2] (crm): name"),
-        ("page_size = 5\npaging", "page_size = 500\npaging", "page_size"),
-        ("name = \"Account.Name\"", "name = \"Account..Name\"", "fields.name"),
-        ("type = \"money\" }\ncustomer", "type = \"cash\" }\ncustomer", "fields.balance.type"),
-        ("precedence = { name = [\"crm\"", "precedence = { name = [\"crn\"", "customer.precedence.name"),
-        ("default_region = \"US\"", "default_region = \"XX\"", "customer.default_region"),
-        ("params = [\"phone\"]", "params = [\"phone_number\"]", "params"),
+        (
+            "name = \"orders_db\"",
+            "name = \"crm\"",
+            "source[2] (crm): name",
+        ),
+        (
+            "page_size = 5\npaging",
+            "page_size = 500\npaging",
+            "page_size",
+        ),
+        (
+            "name = \"Account.Name\"",
+            "name = \"Account..Name\"",
+            "fields.name",
+        ),
+        (
+            "type = \"money\" }\ncustomer",
+            "type = \"cash\" }\ncustomer",
+            "fields.balance.type",
+        ),
+        (
+            "precedence = { name = [\"crm\"",
+            "precedence = { name = [\"crn\"",
+            "customer.precedence.name",
+        ),
+        (
+            "default_region = \"US\"",
+            "default_region = \"XX\"",
+            "customer.default_region",
+        ),
+        (
+            "params = [\"phone\"]",
+            "params = [\"phone_number\"]",
+            "params",
+        ),
         ("{customer_id}/orders", "{customer}/orders", "url"),
     ];
     for (from, to, key) in cases {
@@ -136,9 +172,11 @@ async fn source_errors_name_the_source_and_the_key() {
         assert_ne!(text, with_sources(), "{from} not found in the example");
         let err = match Config::parse(&text, "config/dialpop.toml") {
             Err(e) => e.to_string(),
-            Ok(cfg) => dialpop::customer::CustomerService::new(&cfg.customer, &cfg.sources, store.clone())
-                .err()
-                .unwrap_or_else(|| panic!("{to:?} should be refused")),
+            Ok(cfg) => {
+                dialpop::customer::CustomerService::new(&cfg.customer, &cfg.sources, store.clone())
+                    .err()
+                    .unwrap_or_else(|| panic!("{to:?} should be refused"))
+            }
         };
         assert!(err.contains(key), "{to:?}: {err:?} should name {key}");
     }

@@ -7,7 +7,9 @@ mod common;
 
 use common::{API_TOKEN, agent_client, lab};
 use dialpop::customer::config::SourceConfig;
-use dialpop::customer::standin::{CrmStandin, StandinAuth, StandinConfig, StandinCustomer, StandinMode};
+use dialpop::customer::standin::{
+    CrmStandin, StandinAuth, StandinConfig, StandinCustomer, StandinMode,
+};
 use dialpop::popup::messages::ServerMsg;
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -89,7 +91,10 @@ async fn crm_for(lab: &common::Lab, customers: usize) -> CrmStandin {
 
 /// Runs `agents` answered calls with the CRM hanging from the moment every
 /// call was placed and preloaded; returns the pops received.
-async fn pops_with_a_crm_that_hangs_after_dialing(name: &str, preload: bool) -> (Vec<ServerMsg>, u64) {
+async fn pops_with_a_crm_that_hangs_after_dialing(
+    name: &str,
+    preload: bool,
+) -> (Vec<ServerMsg>, u64) {
     const N: usize = 4;
     // Speed 1: the simulated customers answer after 1 s of ringing.
     let lab = lab(name, N, &[(1, N)], 1.0).await;
@@ -103,7 +108,12 @@ async fn pops_with_a_crm_that_hangs_after_dialing(name: &str, preload: bool) -> 
     let pages: HashMap<_, _> = lab
         .agents
         .iter()
-        .map(|(a, t)| (a.id.clone(), agent_client(url.clone(), t.clone(), stop.clone())))
+        .map(|(a, t)| {
+            (
+                a.id.clone(),
+                agent_client(url.clone(), t.clone(), stop.clone()),
+            )
+        })
         .collect();
     // Every call placed: with preload, each customer's record and first
     // orders page have been asked for (2 requests per call).
@@ -113,7 +123,10 @@ async fn pops_with_a_crm_that_hangs_after_dialing(name: &str, preload: bool) -> 
         if snap.stats.calls as usize == N && (!preload || crm.api_requests() as usize >= 2 * N) {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "calls not placed: {snap:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "calls not placed: {snap:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let before = crm.api_requests();
@@ -129,7 +142,11 @@ async fn pops_with_a_crm_that_hangs_after_dialing(name: &str, preload: bool) -> 
         if pops.len() >= N {
             break pops;
         }
-        assert!(tokio::time::Instant::now() < deadline, "only {} pops", pops.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} pops",
+            pops.len()
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let during = crm.api_requests() - before;
@@ -142,14 +159,29 @@ async fn pops_with_a_crm_that_hangs_after_dialing(name: &str, preload: bool) -> 
 async fn with_preload_the_answer_to_pop_path_asks_no_source() {
     let (pops, requests_after_dialing) =
         pops_with_a_crm_that_hangs_after_dialing("preload-on", true).await;
-    assert_eq!(requests_after_dialing, 0, "no source was asked after the calls were placed");
+    assert_eq!(
+        requests_after_dialing, 0,
+        "no source was asked after the calls were placed"
+    );
     for p in &pops {
-        let ServerMsg::Pop { customer, sources, history, degraded, reasons, .. } = p else {
+        let ServerMsg::Pop {
+            customer,
+            sources,
+            history,
+            degraded,
+            reasons,
+            ..
+        } = p
+        else {
             unreachable!()
         };
         assert!(!degraded, "{reasons:?}");
         assert_eq!(customer["crm_tier"], json!("platinum"));
-        assert!(customer["balance"].as_str().is_some_and(|b| b.ends_with(".50")));
+        assert!(
+            customer["balance"]
+                .as_str()
+                .is_some_and(|b| b.ends_with(".50"))
+        );
         assert_eq!(sources["balance"], json!("crm"));
         assert_eq!(sources["name"], json!("internal"));
         assert_eq!(history[0].source, "orders");
@@ -165,20 +197,26 @@ async fn without_preload_the_answer_waits_for_the_sources() {
         pops_with_a_crm_that_hangs_after_dialing("preload-off", false).await;
     assert!(requests_after_dialing >= 4, "{requests_after_dialing}");
     for p in &pops {
-        let ServerMsg::Pop { customer, degraded, reasons, .. } = p else { unreachable!() };
+        let ServerMsg::Pop {
+            customer,
+            degraded,
+            reasons,
+            ..
+        } = p
+        else {
+            unreachable!()
+        };
         assert!(degraded);
-        assert!(reasons.iter().any(|r| r.starts_with("crm: timeout")), "{reasons:?}");
+        assert!(
+            reasons.iter().any(|r| r.starts_with("crm: timeout")),
+            "{reasons:?}"
+        );
         // The store's record still made the pop.
         assert!(customer["name"].as_str().is_some_and(|n| !n.is_empty()));
     }
 }
 
-async fn http(
-    method: &str,
-    url: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (u16, Value) {
+async fn http(method: &str, url: &str, token: Option<&str>, body: Option<Value>) -> (u16, Value) {
     let client = reqwest::Client::new();
     let mut req = client.request(method.parse().expect("method"), url);
     if let Some(t) = token {
@@ -223,7 +261,10 @@ async fn the_api_lists_tests_and_invalidates_sources() {
         .filter_map(|s| s["name"].as_str())
         .collect();
     assert_eq!(names, ["internal", "crm", "orders"]);
-    assert!(!list.to_string().contains("s3cret"), "no secret in the listing");
+    assert!(
+        !list.to_string().contains("s3cret"),
+        "no secret in the listing"
+    );
 
     // A real request: mapped, raw, timed.
     let (status, r) = http(
@@ -236,7 +277,11 @@ async fn the_api_lists_tests_and_invalidates_sources() {
     assert_eq!(status, 200, "{r}");
     assert_eq!(r["outcome"], json!("found"));
     assert_eq!(r["mapped"]["fields"]["balance"], json!("1.50"));
-    assert!(r["raw"].as_str().is_some_and(|raw| raw.contains("\"Account\"")));
+    assert!(
+        r["raw"]
+            .as_str()
+            .is_some_and(|raw| raw.contains("\"Account\""))
+    );
     assert!(r["elapsed_ms"].as_f64().is_some());
     let (status, r) = http(
         "POST",
@@ -257,9 +302,21 @@ async fn the_api_lists_tests_and_invalidates_sources() {
     assert_eq!(r["outcome"], json!("failed"));
     assert_eq!(r["error"]["kind"], json!({"http_status": 502}));
     crm.set_mode(StandinMode::Normal);
-    let (status, r) = http("POST", &format!("{base}/api/sources/nope/test"), Some(API_TOKEN), Some(json!({"customer_id": "x"}))).await;
+    let (status, r) = http(
+        "POST",
+        &format!("{base}/api/sources/nope/test"),
+        Some(API_TOKEN),
+        Some(json!({"customer_id": "x"})),
+    )
+    .await;
     assert_eq!(status, 404, "{r}");
-    let (status, r) = http("POST", &format!("{base}/api/sources/crm/test"), Some(API_TOKEN), Some(json!({}))).await;
+    let (status, r) = http(
+        "POST",
+        &format!("{base}/api/sources/crm/test"),
+        Some(API_TOKEN),
+        Some(json!({})),
+    )
+    .await;
     assert_eq!(status, 400, "{r}");
     let (status, r) = http(
         "POST",
@@ -271,7 +328,8 @@ async fn the_api_lists_tests_and_invalidates_sources() {
     assert_eq!((status, r["field"].clone()), (400, json!("customer_id")));
 
     // Cached by a lookup, then invalidated by the phone number.
-    let lookup = dialpop::customer::Lookup::new(Some("cust0000"), Some(&common::phone(1, 0)), None, "US");
+    let lookup =
+        dialpop::customer::Lookup::new(Some("cust0000"), Some(&common::phone(1, 0)), None, "US");
     daemon.customers.resolve(&lookup).await;
     let asked = crm.api_requests();
     daemon.customers.resolve(&lookup).await;

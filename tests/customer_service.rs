@@ -3,7 +3,9 @@
 //! the HTTP or SQL socket is mocked.
 
 use dialpop::customer::config::{CustomerConfig, SourceConfig};
-use dialpop::customer::standin::{CrmStandin, StandinAuth, StandinConfig, StandinCustomer, StandinMode};
+use dialpop::customer::standin::{
+    CrmStandin, StandinAuth, StandinConfig, StandinCustomer, StandinMode,
+};
 use dialpop::customer::{CustomerService, FailureKind, Lookup};
 use dialpop::store::{Customer, Store, Task};
 use serde_json::json;
@@ -85,7 +87,7 @@ fn crm_customer(id: &str, n: usize) -> StandinCustomer {
         phone: format!("+1415555{n:04}"),
         email: format!("Ana.Lima{n}@Example.com"),
         tier: "gold".into(),
-        vip: n % 2 == 0,
+        vip: n.is_multiple_of(2),
         balance: "1234.5".into(),
         since: "2019-03-01T10:00:00Z".into(),
         orders: 10_000,
@@ -172,7 +174,9 @@ async fn sources_merge_by_precedence_and_keys_found_on_the_way_open_other_source
     let mut cfg = CustomerConfig::default();
     cfg.precedence.insert("name".into(), vec!["crm".into()]);
     let s = service(cfg, sources(&text), store);
-    let v = s.resolve(&Lookup::new(Some("C-7"), Some("4155550007"), None, "US")).await;
+    let v = s
+        .resolve(&Lookup::new(Some("C-7"), Some("4155550007"), None, "US"))
+        .await;
     assert!(v.failures.is_empty(), "{:?}", v.failures);
     assert!(v.found);
     // Precedence: the CRM's name; the store's tier (declared first).
@@ -193,7 +197,13 @@ async fn sources_merge_by_precedence_and_keys_found_on_the_way_open_other_source
         .find(|r| r.raw_path_and_query.contains("by-email"))
         .expect("the support source was asked");
     // Normalised (lower case) and percent-encoded in its own segment.
-    assert!(email_request.raw_path_and_query.ends_with("/ana.lima7%40example.com"), "{}", email_request.raw_path_and_query);
+    assert!(
+        email_request
+            .raw_path_and_query
+            .ends_with("/ana.lima7%40example.com"),
+        "{}",
+        email_request.raw_path_and_query
+    );
     // History: the first page only, of a customer with 10,000 orders.
     assert_eq!(v.history.len(), 1);
     let h = &v.history[0];
@@ -207,7 +217,15 @@ async fn sources_merge_by_precedence_and_keys_found_on_the_way_open_other_source
     let mut seen = h.page.items.clone();
     for _ in 0..3 {
         let page = s
-            .history_page("orders", &lookup, dialpop::customer::PageRequest { limit: 0, offset, cursor: None })
+            .history_page(
+                "orders",
+                &lookup,
+                dialpop::customer::PageRequest {
+                    limit: 0,
+                    offset,
+                    cursor: None,
+                },
+            )
             .await
             .expect("a history source")
             .expect("a page");
@@ -217,8 +235,16 @@ async fn sources_merge_by_precedence_and_keys_found_on_the_way_open_other_source
     }
     let ids: std::collections::HashSet<_> = seen.iter().map(|o| o["order"].clone()).collect();
     assert_eq!(ids.len(), 12, "pages do not overlap");
-    for r in crm.request_log().iter().filter(|r| r.raw_path_and_query.contains("/orders")) {
-        assert!(r.raw_path_and_query.contains("limit=3"), "{}", r.raw_path_and_query);
+    for r in crm
+        .request_log()
+        .iter()
+        .filter(|r| r.raw_path_and_query.contains("/orders"))
+    {
+        assert!(
+            r.raw_path_and_query.contains("limit=3"),
+            "{}",
+            r.raw_path_and_query
+        );
     }
 }
 
@@ -266,7 +292,12 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
     let p = pop(&v);
     assert_eq!(p["degraded"], json!(true));
     assert_eq!(p["customer"]["name"], json!("Ana from the store"));
-    assert!(p["reasons"][0].as_str().is_some_and(|r| r.starts_with("crm: ") && r.contains("503")), "{p}");
+    assert!(
+        p["reasons"][0]
+            .as_str()
+            .is_some_and(|r| r.starts_with("crm: ") && r.contains("503")),
+        "{p}"
+    );
 
     // Malformed JSON, then a timeout: each its own reason.
     crm.set_mode(StandinMode::Malformed);
@@ -280,18 +311,22 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
     // path, but not the customer's value (pops and logs carry no data
     // beyond the pop's own fields).
     crm.set_mode(StandinMode::Normal);
-    let text = format!(
-        "{}",
-        crm_toml(&crm.base_url(), "ttl_seconds = 0").replace(
-            "name = \"Account.Name\"",
-            "name = { path = \"Account.Name\", type = \"integer\" }"
-        )
+    let text = crm_toml(&crm.base_url(), "ttl_seconds = 0").replace(
+        "name = \"Account.Name\"",
+        "name = { path = \"Account.Name\", type = \"integer\" }",
     );
-    let s2 = service(CustomerConfig::default(), sources(&text), memory_store().await);
+    let s2 = service(
+        CustomerConfig::default(),
+        sources(&text),
+        memory_store().await,
+    );
     let v = s2.resolve(&s2.lookup_for_task(&task)).await;
     assert_eq!(v.failures[0].kind, FailureKind::Mapping);
     let d = &v.failures[0].detail;
-    assert!(d.contains("crm") && d.contains("field name") && d.contains("Account.Name"), "{d}");
+    assert!(
+        d.contains("crm") && d.contains("field name") && d.contains("Account.Name"),
+        "{d}"
+    );
     assert!(!d.contains("Ana Lima"), "{d}");
     // The connection test shows the value to whoever runs it.
     let report = s2.test_source("crm", &by_id("C-2")).await.expect("source");
@@ -325,7 +360,11 @@ async fn a_dead_crm_costs_one_timeout_per_interval_not_one_per_call() {
         "retries = 0\nbreaker = { failures = 2, open_seconds = 0.6 }",
     )
     .replace("timeout_ms = 1000", "timeout_ms = 150");
-    let s = service(CustomerConfig::default(), sources(&text), memory_store().await);
+    let s = service(
+        CustomerConfig::default(),
+        sources(&text),
+        memory_store().await,
+    );
     // Twenty calls in a row, each a different customer (no cache to help).
     let mut kinds = Vec::new();
     for i in 0..20 {
@@ -333,7 +372,10 @@ async fn a_dead_crm_costs_one_timeout_per_interval_not_one_per_call() {
         kinds.push(v.failures[0].kind);
     }
     assert_eq!(&kinds[..2], &[FailureKind::Timeout, FailureKind::Timeout]);
-    assert!(kinds[2..].iter().all(|k| *k == FailureKind::CircuitOpen), "{kinds:?}");
+    assert!(
+        kinds[2..].iter().all(|k| *k == FailureKind::CircuitOpen),
+        "{kinds:?}"
+    );
     assert_eq!(crm.api_requests(), 2, "the open breaker sent nothing");
     // After the interval, one trial; it fails, so the breaker opens again.
     tokio::time::sleep(Duration::from_millis(700)).await;
@@ -345,7 +387,10 @@ async fn a_dead_crm_costs_one_timeout_per_interval_not_one_per_call() {
     .await;
     assert_eq!(crm.api_requests(), 3, "one trial request, not ten");
     assert_eq!(
-        trials.iter().filter(|v| v.failures[0].kind == FailureKind::Timeout).count(),
+        trials
+            .iter()
+            .filter(|v| v.failures[0].kind == FailureKind::Timeout)
+            .count(),
         1
     );
     // The CRM is back: after the interval the trial succeeds and closes it.
@@ -357,7 +402,15 @@ async fn a_dead_crm_costs_one_timeout_per_interval_not_one_per_call() {
     assert!(v.failures.is_empty(), "{:?}", v.failures);
     let listed = &s.sources()[0];
     assert_eq!(listed.counters.failures.get("timeout"), Some(&3));
-    assert!(listed.counters.failures.get("circuit_open").copied().unwrap_or(0) >= 18);
+    assert!(
+        listed
+            .counters
+            .failures
+            .get("circuit_open")
+            .copied()
+            .unwrap_or(0)
+            >= 18
+    );
 }
 
 /// The real Redis, or a loud failure.
@@ -369,7 +422,9 @@ async fn redis_or_fail() {
     };
     match tokio::time::timeout(Duration::from_secs(3), ping).await {
         Ok(Ok(_)) => {}
-        other => panic!("Redis at {REDIS_URL} is needed for this test and is unreachable: {other:?}"),
+        other => {
+            panic!("Redis at {REDIS_URL} is needed for this test and is unreachable: {other:?}")
+        }
     }
 }
 
@@ -408,9 +463,17 @@ async fn redis_shares_answers_between_daemons_and_invalidation_reaches_all() {
         assert!(waited < 150, "the other daemon never dropped its copy");
     }
     b.resolve(&lookup).await;
-    assert_eq!(crm.api_requests(), 2, "after invalidation the CRM is asked again");
+    assert_eq!(
+        crm.api_requests(),
+        2,
+        "after invalidation the CRM is asked again"
+    );
     a.resolve(&lookup).await;
-    assert_eq!(crm.api_requests(), 2, "and the answer is shared again through Redis");
+    assert_eq!(
+        crm.api_requests(),
+        2,
+        "and the answer is shared again through Redis"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -421,7 +484,11 @@ async fn an_unreachable_redis_costs_the_second_level_not_the_lookup() {
         redis_url: Some("redis://127.0.0.1:1".into()),
         ..CustomerConfig::default()
     };
-    let s = service(cfg, sources(&crm_toml(&crm.base_url(), "")), memory_store().await);
+    let s = service(
+        cfg,
+        sources(&crm_toml(&crm.base_url(), "")),
+        memory_store().await,
+    );
     let v = s.resolve(&by_id("U-1")).await;
     assert!(v.failures.is_empty(), "{:?}", v.failures);
     assert_eq!(v.fields["name"], json!("Ana Lima 1"));

@@ -876,7 +876,12 @@ async fn postgres_failures_are_classified() {
     // verifying it fails, and the failure says TLS.
     let e = failure(
         fetch(
-            &simple(&format!("{PG_URL}?sslmode=verify-full"), "SELECT 1", &[], 2000),
+            &simple(
+                &format!("{PG_URL}?sslmode=verify-full"),
+                "SELECT 1",
+                &[],
+                2000,
+            ),
             &by_id("x"),
         )
         .await,

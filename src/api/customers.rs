@@ -17,7 +17,11 @@ fn reply(r: Result<Response, ApiError>) -> Response {
 fn checked<'a>(value: &'a str, field: &'static str) -> Result<&'a str, ApiError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(error(StatusCode::BAD_REQUEST, format!("{field} is empty"), Some(field)));
+        return Err(error(
+            StatusCode::BAD_REQUEST,
+            format!("{field} is empty"),
+            Some(field),
+        ));
     }
     if v.len() > 256 {
         return Err(error(
@@ -38,15 +42,17 @@ fn checked<'a>(value: &'a str, field: &'static str) -> Result<&'a str, ApiError>
 
 /// `GET /api/sources`
 pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    reply(async {
-        check_bearer(&headers, &s.api_token_sha256)?;
-        Ok(Json(json!({
-            "sources": s.customers.sources(),
-            "cache": {"entries": s.customers.cached_entries().await},
-        }))
-        .into_response())
-    }
-    .await)
+    reply(
+        async {
+            check_bearer(&headers, &s.api_token_sha256)?;
+            Ok(Json(json!({
+                "sources": s.customers.sources(),
+                "cache": {"entries": s.customers.cached_entries().await},
+            }))
+            .into_response())
+        }
+        .await,
+    )
 }
 
 /// `POST /api/sources/{name}/test` with `{"customer_id"|"phone"|"email": ..}`:
@@ -57,41 +63,51 @@ pub async fn test(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    reply(async {
-        check_bearer(&headers, &s.api_token_sha256)?;
-        let body: Value = if body.is_empty() {
-            json!({})
-        } else {
-            serde_json::from_slice(&body).map_err(|e| {
-                error(StatusCode::BAD_REQUEST, format!("body is not valid JSON: {e}"), None)
-            })?
-        };
-        let field = |k: &'static str| -> Result<Option<&str>, ApiError> {
-            match body.get(k) {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(v)) => checked(v, k).map(Some),
-                Some(_) => Err(error(StatusCode::BAD_REQUEST, format!("{k} must be a string"), Some(k))),
+    reply(
+        async {
+            check_bearer(&headers, &s.api_token_sha256)?;
+            let body: Value = if body.is_empty() {
+                json!({})
+            } else {
+                serde_json::from_slice(&body).map_err(|e| {
+                    error(
+                        StatusCode::BAD_REQUEST,
+                        format!("body is not valid JSON: {e}"),
+                        None,
+                    )
+                })?
+            };
+            let field = |k: &'static str| -> Result<Option<&str>, ApiError> {
+                match body.get(k) {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(v)) => checked(v, k).map(Some),
+                    Some(_) => Err(error(
+                        StatusCode::BAD_REQUEST,
+                        format!("{k} must be a string"),
+                        Some(k),
+                    )),
+                }
+            };
+            let (id, phone, email) = (field("customer_id")?, field("phone")?, field("email")?);
+            if id.is_none() && phone.is_none() && email.is_none() {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "give customer_id, phone or email",
+                    None,
+                ));
             }
-        };
-        let (id, phone, email) = (field("customer_id")?, field("phone")?, field("email")?);
-        if id.is_none() && phone.is_none() && email.is_none() {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "give customer_id, phone or email",
-                None,
-            ));
+            let lookup = Lookup::new(id, phone, email, s.customers.region());
+            match s.customers.test_source(&name, &lookup).await {
+                Some(report) => Ok(Json(report).into_response()),
+                None => Err(error(
+                    StatusCode::NOT_FOUND,
+                    format!("no source named {name:?}"),
+                    None,
+                )),
+            }
         }
-        let lookup = Lookup::new(id, phone, email, s.customers.region());
-        match s.customers.test_source(&name, &lookup).await {
-            Some(report) => Ok(Json(report).into_response()),
-            None => Err(error(
-                StatusCode::NOT_FOUND,
-                format!("no source named {name:?}"),
-                None,
-            )),
-        }
-    }
-    .await)
+        .await,
+    )
 }
 
 /// `DELETE /api/customers/{key}/cache`: the key is a customer id, a phone
@@ -101,13 +117,15 @@ pub async fn invalidate(
     Path(key): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    reply(async {
-        check_bearer(&headers, &s.api_token_sha256)?;
-        let key = checked(&key, "key")?;
-        let n = s.customers.invalidate(key).await;
-        Ok(Json(json!({"invalidated": n})).into_response())
-    }
-    .await)
+    reply(
+        async {
+            check_bearer(&headers, &s.api_token_sha256)?;
+            let key = checked(&key, "key")?;
+            let n = s.customers.invalidate(key).await;
+            Ok(Json(json!({"invalidated": n})).into_response())
+        }
+        .await,
+    )
 }
 
 #[derive(Deserialize)]
@@ -127,32 +145,30 @@ pub async fn history(
     Query(p): Query<PageParams>,
     headers: HeaderMap,
 ) -> Response {
-    reply(async {
-        check_bearer(&headers, &s.api_token_sha256)?;
-        let key = checked(&key, "key")?;
-        if let Some(c) = &p.cursor {
-            checked(c, "cursor")?;
+    reply(
+        async {
+            check_bearer(&headers, &s.api_token_sha256)?;
+            let key = checked(&key, "key")?;
+            if let Some(c) = &p.cursor {
+                checked(c, "cursor")?;
+            }
+            let region = s.customers.region();
+            let lookup = Lookup::new(Some(key), Some(key), Some(key), region);
+            let page = PageRequest {
+                limit: p.limit.unwrap_or(0),
+                offset: p.offset.unwrap_or(0),
+                cursor: p.cursor.clone(),
+            };
+            match s.customers.history_page(&source, &lookup, page).await {
+                None => Err(error(
+                    StatusCode::NOT_FOUND,
+                    format!("no history source named {source:?}"),
+                    None,
+                )),
+                Some(Ok(page)) => Ok(Json(page).into_response()),
+                Some(Err(f)) => Err(error(StatusCode::BAD_GATEWAY, f.to_string(), None)),
+            }
         }
-        let region = s.customers.region();
-        let lookup = Lookup::new(Some(key), Some(key), Some(key), region);
-        let page = PageRequest {
-            limit: p.limit.unwrap_or(0),
-            offset: p.offset.unwrap_or(0),
-            cursor: p.cursor.clone(),
-        };
-        match s.customers.history_page(&source, &lookup, page).await {
-            None => Err(error(
-                StatusCode::NOT_FOUND,
-                format!("no history source named {source:?}"),
-                None,
-            )),
-            Some(Ok(page)) => Ok(Json(page).into_response()),
-            Some(Err(f)) => Err(error(
-                StatusCode::BAD_GATEWAY,
-                f.to_string(),
-                None,
-            )),
-        }
-    }
-    .await)
+        .await,
+    )
 }

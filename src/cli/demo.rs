@@ -75,7 +75,10 @@ pub struct CrmReport {
 
 /// The CRM stand-in's sources: a record with nested fields and the first
 /// page of open orders, both behind OAuth.
-fn crm_sources(base: &str, secret: &str) -> anyhow::Result<Vec<crate::customer::config::SourceConfig>> {
+fn crm_sources(
+    base: &str,
+    secret: &str,
+) -> anyhow::Result<Vec<crate::customer::config::SourceConfig>> {
     let text = format!(
         r#"
         [[source]]
@@ -325,7 +328,9 @@ async fn simulated_agent(
         };
         let reply = match serde_json::from_str::<ServerMsg>(&text) {
             Ok(ServerMsg::Pop {
-                pop_id, degraded: d, ..
+                pop_id,
+                degraded: d,
+                ..
             }) => {
                 if d {
                     degraded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -386,10 +391,19 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
                     name: c.name,
                     phone: c.phone,
                     email: c.email.unwrap_or_default(),
-                    tier: ["bronze", "silver", "gold", "platinum"][rng.random_range(0..4usize)].into(),
+                    tier: ["bronze", "silver", "gold", "platinum"][rng.random_range(0..4usize)]
+                        .into(),
                     vip: c.vip,
-                    balance: format!("{}.{:02}", rng.random_range(0..5000u32), rng.random_range(0..100u32)),
-                    since: format!("20{:02}-{:02}-01T09:00:00Z", rng.random_range(10..26u32), rng.random_range(1..13u32)),
+                    balance: format!(
+                        "{}.{:02}",
+                        rng.random_range(0..5000u32),
+                        rng.random_range(0..100u32)
+                    ),
+                    since: format!(
+                        "20{:02}-{:02}-01T09:00:00Z",
+                        rng.random_range(10..26u32),
+                        rng.random_range(1..13u32)
+                    ),
                     orders: rng.random_range(0..40usize),
                 });
             }

@@ -63,7 +63,12 @@ pub async fn test(
 fn print_report(r: &TestReport, out: &mut impl Write) -> std::io::Result<()> {
     writeln!(out, "source  {}  ({})", r.source, r.target)?;
     match &r.error {
-        None => writeln!(out, "result  {} in {:.1} ms", r.outcome.replace('_', " "), r.elapsed_ms)?,
+        None => writeln!(
+            out,
+            "result  {} in {:.1} ms",
+            r.outcome.replace('_', " "),
+            r.elapsed_ms
+        )?,
         Some(e) => writeln!(
             out,
             "result  FAILED after {:.1} ms: {} ({})",

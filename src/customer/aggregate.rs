@@ -25,13 +25,14 @@ pub fn merge(
     }
     for name in names {
         let preferred = precedence.get(name.as_str());
-        let ranked = preferred
-            .into_iter()
-            .flatten()
-            .filter_map(|p| records.iter().find(|(s, _)| *s == p.as_str()))
-            .chain(records.iter().filter(|(s, _)| {
-                !preferred.is_some_and(|p| p.iter().any(|x| x.as_str() == *s))
-            }));
+        let ranked =
+            preferred
+                .into_iter()
+                .flatten()
+                .filter_map(|p| records.iter().find(|(s, _)| *s == p.as_str()))
+                .chain(records.iter().filter(|(s, _)| {
+                    !preferred.is_some_and(|p| p.iter().any(|x| x.as_str() == *s))
+                }));
         for (source, rec) in ranked {
             if let Some(v) = rec.get(name.as_str()).filter(|v| !is_empty(v)) {
                 fields.insert(name.clone(), v.clone());
@@ -62,13 +63,17 @@ mod tests {
 
     #[test]
     fn precedence_per_field_then_declared_order() {
-        let internal = obj(json!({"id": "C1", "name": "ana lima", "tier": "silver", "phone": "+1555"}));
+        let internal =
+            obj(json!({"id": "C1", "name": "ana lima", "tier": "silver", "phone": "+1555"}));
         let crm = obj(json!({"name": "Ana Lima", "tier": "", "balance": "10.00"}));
         let erp = obj(json!({"tier": "gold", "name": "A. Lima"}));
         let records = [("internal", &internal), ("crm", &crm), ("erp", &erp)];
         let mut p = BTreeMap::new();
         p.insert("name".to_string(), vec!["crm".to_string()]);
-        p.insert("tier".to_string(), vec!["crm".to_string(), "erp".to_string()]);
+        p.insert(
+            "tier".to_string(),
+            vec!["crm".to_string(), "erp".to_string()],
+        );
         let (fields, origin) = merge(&records, &p);
         assert_eq!(
             Value::Object(fields),

@@ -110,11 +110,9 @@ impl Breaker {
         *s = match (&*s, ok) {
             (_, true) => State::Closed { failures: 0 },
             (_, false) if self.threshold == 0 => State::Closed { failures: 0 },
-            (State::Closed { failures }, false) if failures + 1 < self.threshold => {
-                State::Closed {
-                    failures: failures + 1,
-                }
-            }
+            (State::Closed { failures }, false) if failures + 1 < self.threshold => State::Closed {
+                failures: failures + 1,
+            },
             (_, false) => State::Open {
                 until: Instant::now() + self.open_for,
             },

@@ -191,8 +191,8 @@ impl CustomerCache {
         let redis = match redis_url {
             None => None,
             Some(url) => {
-                let client = redis::Client::open(url)
-                    .map_err(|e| format!("customer.redis_url: {e}"))?;
+                let client =
+                    redis::Client::open(url).map_err(|e| format!("customer.redis_url: {e}"))?;
                 // Connected on first use and reconnected by the manager: a
                 // Redis that is down costs the second level, not the daemon.
                 let conn = client
@@ -276,7 +276,10 @@ impl CustomerCache {
             Ok(entry)
         };
         let entry = self.memory.try_get_with(key, init).await?;
-        let origin = match (ran.load(Ordering::Relaxed), from_redis.load(Ordering::Relaxed)) {
+        let origin = match (
+            ran.load(Ordering::Relaxed),
+            from_redis.load(Ordering::Relaxed),
+        ) {
             (true, true) => Origin::Redis,
             (true, false) => Origin::Source,
             (false, _) => Origin::Memory,
@@ -318,7 +321,7 @@ impl CustomerCache {
     }
 
     /// Entries held in the process (after pending evictions ran).
-    pub async fn len(&self) -> u64 {
+    pub async fn entry_count(&self) -> u64 {
         self.memory.run_pending_tasks().await;
         self.memory.entry_count()
     }
@@ -361,7 +364,12 @@ impl CustomerCache {
         let ms = e.ttl.as_millis().max(1) as u64;
         let rk = key.redis_key();
         let mut pipe = redis::pipe();
-        pipe.cmd("SET").arg(&rk).arg(bytes).arg("PX").arg(ms).ignore();
+        pipe.cmd("SET")
+            .arg(&rk)
+            .arg(bytes)
+            .arg("PX")
+            .arg(ms)
+            .ignore();
         // An index per key form, so that invalidation finds the entries.
         for form in e.identity.forms() {
             let ik = redis_index_key(&form);
@@ -430,7 +438,9 @@ async fn listen_for_invalidations(
                         Ok(target) => {
                             forget(&memory, &target, None).await;
                         }
-                        Err(e) => tracing::warn!(error = %e, "redis: unreadable invalidation ignored"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "redis: unreadable invalidation ignored")
+                        }
                     }
                 }
                 tracing::warn!("redis: invalidation channel closed; resubscribing");
@@ -461,7 +471,10 @@ async fn redis_invalidate(
     let mut gone = 0;
     for form in target.forms() {
         let ik = redis_index_key(&form);
-        let members: Vec<String> = redis::cmd("SMEMBERS").arg(&ik).query_async(&mut conn).await?;
+        let members: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&ik)
+            .query_async(&mut conn)
+            .await?;
         let mut del = redis::cmd("DEL");
         del.arg(&ik);
         for m in &members {

@@ -28,7 +28,8 @@ fn ms_to_rfc3339(ms: i64) -> Value {
 #[async_trait]
 impl SourceDriver for InternalSource {
     async fn fetch(&self, q: &Query<'_>) -> Result<Raw, SourceError> {
-        let db = |e: crate::store::StoreError| SourceError::new(FailureKind::Database, e.to_string());
+        let db =
+            |e: crate::store::StoreError| SourceError::new(FailureKind::Database, e.to_string());
         let Some(id) = q.lookup.customer_id.as_deref() else {
             return Ok(Raw::NotFound { raw: String::new() });
         };

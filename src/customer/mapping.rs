@@ -24,7 +24,11 @@ enum Step {
 
 impl fmt::Display for JsonPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.text.is_empty() { "$" } else { &self.text })
+        f.write_str(if self.text.is_empty() {
+            "$"
+        } else {
+            &self.text
+        })
     }
 }
 
@@ -98,10 +102,7 @@ impl JsonPath {
                 Step::Key(k) => walk(v.as_object()?.get(k)?, rest),
                 Step::Index(i) => walk(v.as_array()?.get(*i)?, rest),
                 Step::Every => Some(Value::Array(
-                    v.as_array()?
-                        .iter()
-                        .filter_map(|e| walk(e, rest))
-                        .collect(),
+                    v.as_array()?.iter().filter_map(|e| walk(e, rest)).collect(),
                 )),
             }
         }
@@ -373,9 +374,9 @@ pub fn convert(v: &Value, to: Conversion) -> Result<Value, String> {
             },
             _ => Err(bad("a bool")),
         },
-        Conversion::Date => {
-            parse_time(v).map(|t| Value::String(t.date_text)).map_err(|e| e.to_string())
-        }
+        Conversion::Date => parse_time(v)
+            .map(|t| Value::String(t.date_text))
+            .map_err(|e| e.to_string()),
         Conversion::DateTime => parse_time(v)
             .and_then(|t| t.utc.ok_or("expected a date with a time"))
             .map(|u| Value::String(u.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
@@ -394,7 +395,8 @@ pub fn convert(v: &Value, to: Conversion) -> Result<Value, String> {
                 }
                 _ => return Err(bad("an amount")),
             };
-            let d = d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            let d =
+                d.round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
             Ok(Value::String(format!("{d:.2}")))
         }
     }
@@ -486,13 +488,19 @@ mod tests {
         assert_eq!(convert(&json!("Yes"), Bool), Ok(json!(true)));
         assert_eq!(convert(&json!(0), Bool), Ok(json!(false)));
         assert!(convert(&json!("maybe"), Bool).is_err());
-        assert_eq!(convert(&json!("2019-03-01T23:30:00-05:00"), Date), Ok(json!("2019-03-01")));
+        assert_eq!(
+            convert(&json!("2019-03-01T23:30:00-05:00"), Date),
+            Ok(json!("2019-03-01"))
+        );
         assert_eq!(
             convert(&json!("2019-03-01T23:30:00-05:00"), DateTime),
             Ok(json!("2019-03-02T04:30:00Z"))
         );
         assert_eq!(convert(&json!(1551398400), Date), Ok(json!("2019-03-01")));
-        assert_eq!(convert(&json!(1551398400000i64), Date), Ok(json!("2019-03-01")));
+        assert_eq!(
+            convert(&json!(1551398400000i64), Date),
+            Ok(json!("2019-03-01"))
+        );
         assert_eq!(convert(&json!("2019-03-01"), Date), Ok(json!("2019-03-01")));
         assert!(convert(&json!("01/03/2019"), Date).is_err());
         assert_eq!(convert(&json!("1234.5"), Money), Ok(json!("1234.50")));
@@ -512,14 +520,20 @@ mod tests {
             "vip": {"path": "Account.Vip", "type": "bool"},
         }));
         let ok = m
-            .apply("crm", &json!({"Account": {"Name": "Ana", "Balance": 10, "Vip": "no"}}))
+            .apply(
+                "crm",
+                &json!({"Account": {"Name": "Ana", "Balance": 10, "Vip": "no"}}),
+            )
             .expect("maps");
         assert_eq!(
             Value::Object(ok),
             json!({"name": "Ana", "tier": "standard", "balance": "10.00", "vip": false})
         );
         let err = m
-            .apply("crm", &json!({"Account": {"Name": "Ana", "Vip": "perhaps"}}))
+            .apply(
+                "crm",
+                &json!({"Account": {"Name": "Ana", "Vip": "perhaps"}}),
+            )
             .expect_err("bad bool");
         assert_eq!(err.source_name, "crm");
         assert_eq!(err.field, "vip");
@@ -548,7 +562,9 @@ mod tests {
     #[test]
     fn no_rules_takes_the_record_as_it_is() {
         let m = Mapping::default();
-        let r = m.apply("db", &json!({"name": "Ana", "n": 1})).expect("object");
+        let r = m
+            .apply("db", &json!({"name": "Ana", "n": 1}))
+            .expect("object");
         assert_eq!(Value::Object(r), json!({"name": "Ana", "n": 1}));
         assert!(m.apply("db", &json!([1])).is_err());
     }

@@ -17,5 +17,5 @@ pub mod sql;
 pub mod standin;
 
 pub use keys::{KeyKind, Lookup};
-pub use source::{FailureKind, PageRequest, Query, Raw, SourceDriver, SourceError};
 pub use service::{CustomerService, CustomerView, HistoryBlock, SourceFailure};
+pub use source::{FailureKind, PageRequest, Query, Raw, SourceDriver, SourceError};

@@ -117,6 +117,9 @@ pub struct TestError {
     pub detail: String,
 }
 
+/// One source's answer to one lookup.
+type Answer = Result<(Arc<Fetched>, Origin), SourceFailure>;
+
 struct SourceEntry {
     cfg: SourceConfig,
     name: Arc<str>,
@@ -185,7 +188,11 @@ impl CustomerService {
         } else {
             sources
         };
-        if cfg.default_region.parse::<phonenumber::country::Id>().is_err() {
+        if cfg
+            .default_region
+            .parse::<phonenumber::country::Id>()
+            .is_err()
+        {
             return Err(format!(
                 "customer.default_region: {:?} is not an ISO 3166 country code",
                 cfg.default_region
@@ -215,7 +222,9 @@ impl CustomerService {
                 return Err(at("timeout_ms: must be at least 1".into()));
             }
             if !(s.breaker.open_seconds >= 0.0 && s.breaker.open_seconds.is_finite()) {
-                return Err(at("breaker.open_seconds: must be a non-negative number".into()));
+                return Err(at(
+                    "breaker.open_seconds: must be a non-negative number".into()
+                ));
             }
             if s.role == SourceRole::History && !(1..=100).contains(&s.page_size) {
                 return Err(at("page_size: between 1 and 100".into()));
@@ -234,9 +243,7 @@ impl CustomerService {
             let driver: Arc<dyn SourceDriver> = match s.kind {
                 SourceKind::Internal => {
                     if s.key != KeyKind::CustomerId {
-                        return Err(at(
-                            "key: the internal source is keyed by customer_id".into(),
-                        ));
+                        return Err(at("key: the internal source is keyed by customer_id".into()));
                     }
                     Arc::new(InternalSource::new(store.clone(), s.role))
                 }
@@ -297,7 +304,8 @@ impl CustomerService {
             None,
             &self.inner.region,
         );
-        l.vars.insert("campaign_id".into(), task.campaign_id.clone());
+        l.vars
+            .insert("campaign_id".into(), task.campaign_id.clone());
         l.vars.insert("task_id".into(), task.id.to_string());
         l
     }
@@ -308,8 +316,7 @@ impl CustomerService {
     pub async fn resolve(&self, lookup: &Lookup) -> CustomerView {
         let n = self.inner.sources.len();
         let mut lookup = lookup.clone();
-        let mut results: Vec<Option<Result<(Arc<Fetched>, Origin), SourceFailure>>> =
-            vec![None; n];
+        let mut results: Vec<Option<Answer>> = vec![None; n];
         for _round in 0..2 {
             let ready: Vec<usize> = (0..n)
                 .filter(|&i| {
@@ -356,7 +363,13 @@ impl CustomerService {
                     .and_then(Value::as_str)
                     .and_then(normalize_email);
             }
-            if before == (lookup.customer_id.clone(), lookup.phone.clone(), lookup.email.clone()) {
+            if before
+                == (
+                    lookup.customer_id.clone(),
+                    lookup.phone.clone(),
+                    lookup.email.clone(),
+                )
+            {
                 break;
             }
         }
@@ -389,10 +402,7 @@ impl CustomerService {
         view
     }
 
-    fn merged(
-        &self,
-        results: &[Option<Result<(Arc<Fetched>, Origin), SourceFailure>>],
-    ) -> (Map<String, Value>, Map<String, Value>) {
+    fn merged(&self, results: &[Option<Answer>]) -> (Map<String, Value>, Map<String, Value>) {
         let records: Vec<(&str, &Map<String, Value>)> = results
             .iter()
             .enumerate()
@@ -610,7 +620,7 @@ impl CustomerService {
     }
 
     pub async fn cached_entries(&self) -> u64 {
-        self.inner.cache.len().await
+        self.inner.cache.entry_count().await
     }
 
     pub fn sources(&self) -> Vec<SourceInfo> {
@@ -793,15 +803,15 @@ fn map_answer(e: &SourceEntry, raw: &Raw, page: &PageRequest) -> Result<Fetched,
                     }
                 }
                 Paging::Cursor => {
-                    out.next_cursor = e
-                        .cursor_path
-                        .as_ref()
-                        .and_then(|p| p.get(doc))
-                        .and_then(|v| match v {
-                            Value::String(s) if !s.is_empty() => Some(s),
-                            Value::Number(n) => Some(n.to_string()),
-                            _ => None,
-                        });
+                    out.next_cursor =
+                        e.cursor_path
+                            .as_ref()
+                            .and_then(|p| p.get(doc))
+                            .and_then(|v| match v {
+                                Value::String(s) if !s.is_empty() => Some(s),
+                                Value::Number(n) => Some(n.to_string()),
+                                _ => None,
+                            });
                 }
             }
             Ok(Fetched::History { page: out })

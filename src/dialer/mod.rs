@@ -6,10 +6,10 @@
 
 pub mod agents;
 
+use crate::customer::{CustomerService, CustomerView, Lookup};
 use crate::popup::build_pop;
 use crate::popup::hub::{AgentHub, Presence};
 use crate::popup::messages::{AgentStateName, ServerMsg};
-use crate::customer::{CustomerService, CustomerView, Lookup};
 use crate::store::{Agent, NewAttempt, NewPop, Store, Task, TaskNext, now_ms};
 use crate::switch::calls::{CallEnd, CallState};
 use crate::switch::manager::{CallManager, CallUpdate};

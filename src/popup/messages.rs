@@ -20,7 +20,9 @@ pub struct AgentInfo {
     pub extension: String,
 }
 
-/// Server → page.
+/// Server → page. (A pop is much larger than the other messages; each is
+/// built once and serialized at once, so it is not boxed.)
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {

@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --bench customer_lookup`
 
-use dialpop::customer::config::{CustomerConfig, SourceConfig};
+use dialpop::customer::config::{CustomerConfig, SourceConfig, parse_sources};
 use dialpop::customer::standin::{CrmStandin, StandinAuth, StandinConfig, StandinCustomer};
 use dialpop::customer::{CustomerService, Lookup};
 use rand::{RngExt, SeedableRng};
@@ -20,30 +20,10 @@ const RING_MS: u64 = 100;
 /// Calls in flight at once.
 const CONCURRENT: usize = 200;
 
-fn sources(base: &str) -> Vec<SourceConfig> {
-    let text = format!(
-        r#"
-        [[source]]
-        name = "crm"
-        kind = "rest"
-        url = "{base}/api/v1/customers/{{customer_id}}"
-        record_path = "data"
-        timeout_ms = 2000
-        auth = {{ type = "oauth2", token_url = "{base}/oauth/token", client_id = "bench", client_secret = "s3cret" }}
-        [source.fields]
-        name = "Account.Name"
-        tier = {{ path = "Account.Tier", type = "string" }}
-        vip = {{ path = "Account.Vip", type = "bool" }}
-        email = "Contacts[0].Email"
-        balance = {{ path = "Account.Balance", type = "money" }}
-        customer_since = {{ path = "Account.Since", type = "date" }}
-        "#
-    );
-    #[derive(serde::Deserialize)]
-    struct Doc {
-        source: Vec<SourceConfig>,
-    }
-    toml::from_str::<Doc>(&text).expect("bench sources").source
+/// The stand-in's record source, as an operator would declare it.
+fn sources(crm: &CrmStandin) -> Vec<SourceConfig> {
+    let all = parse_sources(&crm.sources_toml()).expect("bench sources");
+    all.into_iter().filter(|s| s.name == "crm").collect()
 }
 
 async fn crm(latency_ms: u64) -> CrmStandin {
@@ -73,11 +53,11 @@ async fn crm(latency_ms: u64) -> CrmStandin {
     crm
 }
 
-async fn service(base: &str) -> CustomerService {
+async fn service(crm: &CrmStandin) -> CustomerService {
     let store = dialpop::store::open("sqlite::memory:")
         .await
         .expect("store");
-    CustomerService::new(&CustomerConfig::default(), &sources(base), store).expect("service")
+    CustomerService::new(&CustomerConfig::default(), &sources(crm), store).expect("service")
 }
 
 fn lookup(i: usize) -> Lookup {
@@ -107,8 +87,8 @@ fn summarize(mut d: Vec<Duration>, wall: Duration, requests: u64) -> Run {
 }
 
 /// Cache hits: every key warm, then lookups one after another.
-async fn hits(base: &str, crm: &CrmStandin) -> Run {
-    let s = service(base).await;
+async fn hits(crm: &CrmStandin) -> Run {
+    let s = service(crm).await;
     for i in 0..KEYS {
         s.resolve(&lookup(i)).await;
     }
@@ -128,8 +108,8 @@ async fn hits(base: &str, crm: &CrmStandin) -> Run {
 
 /// The baseline: one request to the CRM per lookup (what dialpop would cost
 /// without its cache), same stand-in, same mapping.
-async fn uncached(base: &str, crm: &CrmStandin) -> Run {
-    let s = service(base).await;
+async fn uncached(crm: &CrmStandin) -> Run {
+    let s = service(crm).await;
     let before = crm.api_requests();
     let n = 2_000;
     let mut d = Vec::with_capacity(n);
@@ -149,8 +129,8 @@ async fn uncached(base: &str, crm: &CrmStandin) -> Run {
 /// 10,000 calls over 1,000 customers, CONCURRENT at a time; each answers
 /// after RING_MS. With preload the lookup starts when the call is placed;
 /// without, at the answer. Measured: the lookup at the answer.
-async fn calls(base: &str, crm: &CrmStandin, preload: bool) -> Run {
-    let s = service(base).await;
+async fn calls(crm: &CrmStandin, preload: bool) -> Run {
+    let s = service(crm).await;
     let mut rng = rand::rngs::StdRng::seed_from_u64(7);
     let order: Vec<usize> = (0..LOOKUPS).map(|_| rng.random_range(0..KEYS)).collect();
     let before = crm.api_requests();
@@ -194,9 +174,8 @@ fn main() {
         .expect("runtime");
     rt.block_on(async {
         let fast = crm(0).await;
-        let base = fast.base_url();
-        let hit = hits(&base, &fast).await;
-        let raw = uncached(&base, &fast).await;
+        let hit = hits(&fast).await;
+        let raw = uncached(&fast).await;
         println!("cache hits vs a request per lookup (CRM stand-in at 0 ms, OAuth, loopback)");
         println!("{:<28} {:>12} {:>10} {:>10} {:>9}", "", "lookups/s", "p50 ms", "p99 ms", "requests");
         println!("{:<28} {:>12.0} {:>10.4} {:>10.4} {:>9}", "cache hit", hit.per_s, hit.p50, hit.p99, hit.requests);
@@ -204,9 +183,8 @@ fn main() {
         println!("ratio: cache hits are {:.0}x the baseline's lookups/s, p99 {:.0}x lower\n", hit.per_s / raw.per_s, raw.p99 / hit.p99);
 
         let slow = crm(CRM_MS).await;
-        let base = slow.base_url();
-        let without = calls(&base, &slow, false).await;
-        let with = calls(&base, &slow, true).await;
+        let without = calls(&slow, false).await;
+        let with = calls(&slow, true).await;
         println!(
             "{LOOKUPS} answers over {KEYS} customers, CRM at {CRM_MS} ms, ring {RING_MS} ms, {CONCURRENT} calls at once"
         );

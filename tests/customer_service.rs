@@ -2,7 +2,7 @@
 //! own SQLite store, and the real Redis on 127.0.0.1:6379. Nothing below
 //! the HTTP or SQL socket is mocked.
 
-use dialpop::customer::config::{CustomerConfig, SourceConfig};
+use dialpop::customer::config::{CustomerConfig, SourceConfig, parse_sources};
 use dialpop::customer::standin::{
     CrmStandin, StandinAuth, StandinConfig, StandinCustomer, StandinMode,
 };
@@ -15,56 +15,25 @@ use std::time::Duration;
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
 
 fn sources(text: &str) -> Vec<SourceConfig> {
-    #[derive(serde::Deserialize)]
-    struct Doc {
-        source: Vec<SourceConfig>,
-    }
-    toml::from_str::<Doc>(text)
-        .unwrap_or_else(|e| panic!("test sources do not parse: {e}\n{text}"))
-        .source
+    parse_sources(text).unwrap_or_else(|e| panic!("test sources do not parse: {e}\n{text}"))
 }
 
-/// The CRM record source (by customer id), with OAuth.
-fn crm_toml(base: &str, extra: &str) -> String {
-    format!(
-        r#"
-        [[source]]
-        name = "crm"
-        kind = "rest"
-        url = "{base}/api/v1/customers/{{customer_id}}"
-        record_path = "data"
-        timeout_ms = 1000
-        {extra}
-        auth = {{ type = "oauth2", token_url = "{base}/oauth/token", client_id = "dialpop", client_secret = "s3cret" }}
-        [source.fields]
-        name = "Account.Name"
-        tier = {{ path = "Account.Tier", type = "string" }}
-        vip = {{ path = "Account.Vip", type = "bool" }}
-        email = "Contacts[0].Email"
-        balance = {{ path = "Account.Balance", type = "money" }}
-        customer_since = {{ path = "Account.Since", type = "date" }}
-        "#
-    )
+/// The stand-in's `crm` record source, with `extra` settings.
+fn crm_toml(crm: &CrmStandin, extra: &str) -> String {
+    let all = crm.sources_toml();
+    let orders = all
+        .find("[[source]]\nname = \"orders\"")
+        .expect("orders source");
+    all[..orders].replace("name = \"crm\"\n", &format!("name = \"crm\"\n{extra}\n"))
 }
 
-fn orders_toml(base: &str) -> String {
-    format!(
-        r#"
-        [[source]]
-        name = "orders"
-        kind = "rest"
-        role = "history"
-        title = "Orders"
-        url = "{base}/api/v1/customers/{{customer_id}}/orders?limit={{limit}}&offset={{offset}}"
-        items_path = "items"
-        page_size = 3
-        auth = {{ type = "oauth2", token_url = "{base}/oauth/token", client_id = "dialpop", client_secret = "s3cret" }}
-        [source.fields]
-        order = "OrderId"
-        total = {{ path = "Total", type = "money" }}
-        placed = {{ path = "Placed", type = "date" }}
-        "#
-    )
+/// The stand-in's `orders` history source.
+fn orders_toml(crm: &CrmStandin) -> String {
+    let all = crm.sources_toml();
+    let orders = all
+        .find("[[source]]\nname = \"orders\"")
+        .expect("orders source");
+    all[orders..].to_string()
 }
 
 async fn standin(latency_ms: u64) -> CrmStandin {
@@ -114,7 +83,7 @@ async fn a_thousand_concurrent_lookups_of_one_key_make_one_request() {
     crm.put_customer(crm_customer("C-1", 1));
     let s = service(
         CustomerConfig::default(),
-        sources(&crm_toml(&crm.base_url(), "")),
+        sources(&crm_toml(&crm, "")),
         memory_store().await,
     );
     let lookup = by_id("C-1");
@@ -167,12 +136,15 @@ async fn sources_merge_by_precedence_and_keys_found_on_the_way_open_other_source
     );
     let text = format!(
         "[[source]]\nname = \"internal\"\nkind = \"internal\"\n{}{}{}",
-        crm_toml(&base, ""),
+        crm_toml(&crm, ""),
         by_email,
-        orders_toml(&base)
+        orders_toml(&crm)
     );
     let mut cfg = CustomerConfig::default();
     cfg.precedence.insert("name".into(), vec!["crm".into()]);
+    // The CRM has a count too, but the support desk's is the one to show.
+    cfg.precedence
+        .insert("open_tickets".into(), vec!["support".into()]);
     let s = service(cfg, sources(&text), store);
     let v = s
         .resolve(&Lookup::new(Some("C-7"), Some("4155550007"), None, "US"))
@@ -267,7 +239,7 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
         .expect("customer");
     let text = format!(
         "[[source]]\nname = \"internal\"\nkind = \"internal\"\n{}",
-        crm_toml(&crm.base_url(), "retries = 0\nttl_seconds = 0")
+        crm_toml(&crm, "retries = 0\nttl_seconds = 0")
     );
     let s = service(CustomerConfig::default(), sources(&text), store);
     let task = Task {
@@ -311,7 +283,7 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
     // path, but not the customer's value (pops and logs carry no data
     // beyond the pop's own fields).
     crm.set_mode(StandinMode::Normal);
-    let text = crm_toml(&crm.base_url(), "ttl_seconds = 0").replace(
+    let text = crm_toml(&crm, "ttl_seconds = 0").replace(
         "name = \"Account.Name\"",
         "name = { path = \"Account.Name\", type = \"integer\" }",
     );
@@ -337,7 +309,7 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
     crm.set_mode(StandinMode::Failing(500));
     let s3 = service(
         CustomerConfig::default(),
-        sources(&crm_toml(&crm.base_url(), "retries = 0")),
+        sources(&crm_toml(&crm, "retries = 0")),
         memory_store().await,
     );
     let v = s3.resolve(&s3.lookup_for_task(&task)).await;
@@ -356,7 +328,7 @@ async fn a_dead_crm_costs_one_timeout_per_interval_not_one_per_call() {
     }
     crm.set_mode(StandinMode::Hang);
     let text = crm_toml(
-        &crm.base_url(),
+        &crm,
         "retries = 0\nbreaker = { failures = 2, open_seconds = 0.6 }",
     )
     .replace("timeout_ms = 1000", "timeout_ms = 150");
@@ -439,7 +411,7 @@ async fn redis_shares_answers_between_daemons_and_invalidation_reaches_all() {
         redis_url: Some(REDIS_URL.into()),
         ..CustomerConfig::default()
     };
-    let text = crm_toml(&crm.base_url(), "");
+    let text = crm_toml(&crm, "");
     let a = service(cfg.clone(), sources(&text), memory_store().await);
     let b = service(cfg, sources(&text), memory_store().await);
     let lookup = Lookup::new(Some(&id), Some("+14155550003"), None, "US");
@@ -484,11 +456,7 @@ async fn an_unreachable_redis_costs_the_second_level_not_the_lookup() {
         redis_url: Some("redis://127.0.0.1:1".into()),
         ..CustomerConfig::default()
     };
-    let s = service(
-        cfg,
-        sources(&crm_toml(&crm.base_url(), "")),
-        memory_store().await,
-    );
+    let s = service(cfg, sources(&crm_toml(&crm, "")), memory_store().await);
     let v = s.resolve(&by_id("U-1")).await;
     assert!(v.failures.is_empty(), "{:?}", v.failures);
     assert_eq!(v.fields["name"], json!("Ana Lima 1"));

@@ -73,60 +73,16 @@ pub struct CrmReport {
     pub token_requests: u64,
 }
 
-/// The CRM stand-in's sources: a record with nested fields and the first
-/// page of open orders, both behind OAuth.
-fn crm_sources(
-    base: &str,
-    secret: &str,
-) -> anyhow::Result<Vec<crate::customer::config::SourceConfig>> {
+/// The store's record and calls around the CRM stand-in's record and
+/// orders (the tier from the CRM, the rest from the store first).
+fn crm_sources(crm: &CrmStandin) -> anyhow::Result<Vec<crate::customer::config::SourceConfig>> {
     let text = format!(
-        r#"
-        [[source]]
-        name = "internal"
-        kind = "internal"
-
-        [[source]]
-        name = "crm"
-        kind = "rest"
-        url = "{base}/api/v1/customers/{{customer_id}}"
-        record_path = "data"
-        timeout_ms = 1000
-        auth = {{ type = "oauth2", token_url = "{base}/oauth/token", client_id = "dialpop-demo", client_secret = "{secret}" }}
-        [source.fields]
-        tier = {{ path = "Account.Tier", type = "string" }}
-        balance = {{ path = "Account.Balance", type = "money" }}
-        customer_since = {{ path = "Account.Since", type = "date" }}
-        open_tickets = {{ path = "Flags.OpenTickets", type = "integer", default = 0 }}
-
-        [[source]]
-        name = "orders"
-        kind = "rest"
-        role = "history"
-        title = "Orders"
-        url = "{base}/api/v1/customers/{{customer_id}}/orders?limit={{limit}}&offset={{offset}}"
-        items_path = "items"
-        page_size = 3
-        timeout_ms = 1000
-        auth = {{ type = "oauth2", token_url = "{base}/oauth/token", client_id = "dialpop-demo", client_secret = "{secret}" }}
-        [source.fields]
-        order = "OrderId"
-        total = {{ path = "Total", type = "money" }}
-        placed = {{ path = "Placed", type = "date" }}
-        status = "Status"
-
-        [[source]]
-        name = "calls"
-        kind = "internal"
-        role = "history"
-        title = "Previous calls"
-        page_size = 5
-        "#
+        "[[source]]\nname = \"internal\"\nkind = \"internal\"\n{}\n\
+         [[source]]\nname = \"calls\"\nkind = \"internal\"\nrole = \"history\"\n\
+         title = \"Previous calls\"\npage_size = 5\n",
+        crm.sources_toml()
     );
-    #[derive(serde::Deserialize)]
-    struct Doc {
-        source: Vec<crate::customer::config::SourceConfig>,
-    }
-    Ok(toml::from_str::<Doc>(&text)?.source)
+    crate::customer::config::parse_sources(&text).map_err(|e| anyhow::anyhow!("demo sources: {e}"))
 }
 
 const CAMPAIGN: &str = "demo";
@@ -407,7 +363,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
                     orders: rng.random_range(0..40usize),
                 });
             }
-            let sources = crm_sources(&standin.base_url(), &secret)?;
+            let sources = crm_sources(&standin)?;
             Some((standin, sources, ms))
         }
     };
@@ -470,6 +426,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         },
         customer: crate::customer::config::CustomerConfig {
             preload: opts.preload,
+            precedence: crm
+                .iter()
+                .map(|_| ("tier".to_string(), vec!["crm".to_string()]))
+                .collect(),
             ..Default::default()
         },
         sources: crm.as_ref().map(|c| c.1.clone()).unwrap_or_default(),

@@ -270,6 +270,18 @@ fn default_page_size() -> u32 {
     10
 }
 
+/// `[[source]]` tables from TOML text (a config file's, or a fragment).
+pub fn parse_sources(text: &str) -> Result<Vec<SourceConfig>, String> {
+    #[derive(Deserialize)]
+    struct Doc {
+        #[serde(default)]
+        source: Vec<SourceConfig>,
+    }
+    toml::from_str::<Doc>(text)
+        .map(|d| d.source)
+        .map_err(|e| e.to_string().trim().replace('\n', " "))
+}
+
 impl SourceConfig {
     /// Whether a failed request may be sent again.
     pub fn is_idempotent(&self) -> bool {

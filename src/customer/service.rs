@@ -160,14 +160,8 @@ pub fn default_sources() -> Vec<SourceConfig> {
         title = "Previous calls"
         page_size = 5
     "#;
-    #[derive(serde::Deserialize)]
-    struct Doc {
-        source: Vec<SourceConfig>,
-    }
     // A constant that is parsed by a test; it cannot fail at run time.
-    toml::from_str::<Doc>(text)
-        .map(|d| d.source)
-        .unwrap_or_default()
+    super::config::parse_sources(text).unwrap_or_default()
 }
 
 const RAW_SHOWN: usize = 4096;

@@ -234,6 +234,68 @@ impl CrmStandin {
         format!("http://{}", self.addr)
     }
 
+    /// The `[[source]]` tables that read this CRM the way an operator would
+    /// declare them: `crm`, the record by customer id with its nested
+    /// fields mapped, and `orders`, the history, three a page. Credentials
+    /// follow the stand-in's current auth.
+    pub fn sources_toml(&self) -> String {
+        let base = self.base_url();
+        let auth = match &self.shared.data().auth {
+            StandinAuth::None => String::new(),
+            StandinAuth::Bearer(t) => format!("auth = {{ type = \"bearer\", token = {t:?} }}"),
+            StandinAuth::OAuth {
+                client_id,
+                client_secret,
+            } => format!(
+                "auth = {{ type = \"oauth2\", token_url = \"{base}/oauth/token\", client_id = {client_id:?}, client_secret = {client_secret:?} }}"
+            ),
+            StandinAuth::ApiKeyHeader(n, v) => {
+                format!("auth = {{ type = \"api_key\", name = {n:?}, value = {v:?} }}")
+            }
+            StandinAuth::ApiKeyQuery(n, v) => format!(
+                "auth = {{ type = \"api_key\", in = \"query\", name = {n:?}, value = {v:?} }}"
+            ),
+            StandinAuth::Basic(u, p) => {
+                format!("auth = {{ type = \"basic\", username = {u:?}, password = {p:?} }}")
+            }
+        };
+        format!(
+            r#"
+[[source]]
+name = "crm"
+kind = "rest"
+url = "{base}/api/v1/customers/{{customer_id}}"
+record_path = "data"
+timeout_ms = 1000
+{auth}
+[source.fields]
+name = "Account.Name"
+tier = {{ path = "Account.Tier", type = "string" }}
+vip = {{ path = "Account.Vip", type = "bool" }}
+email = "Contacts[0].Email"
+balance = {{ path = "Account.Balance", type = "money" }}
+customer_since = {{ path = "Account.Since", type = "date" }}
+open_tickets = {{ path = "Flags.OpenTickets", type = "integer", default = 0 }}
+
+[[source]]
+name = "orders"
+kind = "rest"
+role = "history"
+title = "Orders"
+url = "{base}/api/v1/customers/{{customer_id}}/orders?limit={{limit}}&offset={{offset}}"
+items_path = "items"
+page_size = 3
+timeout_ms = 1000
+{auth}
+[source.fields]
+order = "OrderId"
+total = {{ path = "Total", type = "money" }}
+placed = {{ path = "Placed", type = "date" }}
+status = "Status"
+"#
+        )
+    }
+
     /// Adds a customer, or replaces the one with the same id.
     pub fn put_customer(&self, c: StandinCustomer) {
         let mut d = self.shared.data();

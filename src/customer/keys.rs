@@ -76,6 +76,43 @@ impl Lookup {
         }
     }
 
+    /// Takes the keys it lacks from a customer record's `id`, `phone` and
+    /// `email` fields; whether it learned any.
+    pub fn learn_keys(
+        &mut self,
+        fields: &serde_json::Map<String, serde_json::Value>,
+        region: &str,
+    ) -> bool {
+        use serde_json::Value;
+        let mut learned = false;
+        if self.customer_id.is_none() {
+            self.customer_id = fields
+                .get("id")
+                .and_then(|v| match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Number(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .filter(|s| !s.is_empty());
+            learned |= self.customer_id.is_some();
+        }
+        if self.phone.is_none() {
+            self.phone = fields
+                .get("phone")
+                .and_then(Value::as_str)
+                .and_then(|p| normalize_phone(p, region));
+            learned |= self.phone.is_some();
+        }
+        if self.email.is_none() {
+            self.email = fields
+                .get("email")
+                .and_then(Value::as_str)
+                .and_then(normalize_email);
+            learned |= self.email.is_some();
+        }
+        learned
+    }
+
     /// Whether this lookup names `key` in any of its forms (for cache
     /// invalidation by whatever key the operator has at hand).
     pub fn matches(&self, key: &str, region: &str) -> bool {

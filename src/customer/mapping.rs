@@ -310,15 +310,25 @@ fn kind_of(v: &Value) -> &'static str {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// At most `max` bytes of `s`, cut at a character boundary.
+pub(crate) fn char_prefix(s: &str, max: usize) -> &str {
     if s.len() <= max {
-        return s.to_string();
+        return s;
     }
     let mut end = max;
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &s[..end])
+    &s[..end]
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    let shown = char_prefix(s, max);
+    if shown.len() == s.len() {
+        s.to_string()
+    } else {
+        format!("{shown}…")
+    }
 }
 
 /// Converts one value; the error says what was expected.

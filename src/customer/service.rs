@@ -8,7 +8,7 @@ use super::breaker::{Breaker, BreakerState};
 use super::cache::{CacheKey, CustomerCache, Fetched, HistoryPage, Identity, Origin};
 use super::config::{CustomerConfig, Paging, SourceConfig, SourceKind, SourceRole};
 use super::internal::InternalSource;
-use super::keys::{KeyKind, Lookup, normalize_email, normalize_phone};
+use super::keys::{KeyKind, Lookup};
 use super::mapping::{JsonPath, Mapping, MappingError};
 use super::rest::RestSource;
 use super::source::{FailureKind, PageRequest, Query, Raw, SourceDriver, SourceError};
@@ -311,6 +311,7 @@ impl CustomerService {
         let n = self.inner.sources.len();
         let mut lookup = lookup.clone();
         let mut results: Vec<Option<Answer>> = vec![None; n];
+        let mut merged = (Map::new(), Map::new());
         for _round in 0..2 {
             let ready: Vec<usize> = (0..n)
                 .filter(|&i| {
@@ -329,45 +330,12 @@ impl CustomerService {
             for (i, out) in ready.into_iter().zip(outs) {
                 results[i] = Some(out);
             }
-            let (fields, _) = self.merged(&results);
-            let before = (
-                lookup.customer_id.clone(),
-                lookup.phone.clone(),
-                lookup.email.clone(),
-            );
-            if lookup.customer_id.is_none() {
-                lookup.customer_id = fields
-                    .get("id")
-                    .and_then(|v| match v {
-                        Value::String(s) => Some(s.clone()),
-                        Value::Number(n) => Some(n.to_string()),
-                        _ => None,
-                    })
-                    .filter(|s| !s.is_empty());
-            }
-            if lookup.phone.is_none() {
-                lookup.phone = fields
-                    .get("phone")
-                    .and_then(Value::as_str)
-                    .and_then(|p| normalize_phone(p, &self.inner.region));
-            }
-            if lookup.email.is_none() {
-                lookup.email = fields
-                    .get("email")
-                    .and_then(Value::as_str)
-                    .and_then(normalize_email);
-            }
-            if before
-                == (
-                    lookup.customer_id.clone(),
-                    lookup.phone.clone(),
-                    lookup.email.clone(),
-                )
-            {
+            merged = self.merged(&results);
+            if !lookup.learn_keys(&merged.0, &self.inner.region) {
                 break;
             }
         }
-        let (fields, sources) = self.merged(&results);
+        let (fields, sources) = merged;
         let mut view = CustomerView {
             found: !fields.is_empty(),
             fields,
@@ -711,14 +679,11 @@ impl CustomerService {
 }
 
 fn cut(s: &str, max: usize) -> String {
-    if s.len() <= max {
+    let shown = super::mapping::char_prefix(s, max);
+    if shown.len() == s.len() {
         return s.to_string();
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… ({} bytes in all)", &s[..end], s.len())
+    format!("{shown}… ({} bytes in all)", s.len())
 }
 
 /// A source's answer in dialpop's fields.

@@ -164,6 +164,17 @@ impl DialerHandle {
     }
 }
 
+/// Where the call's customer lookup stands.
+enum CustomerLookup {
+    NotStarted,
+    /// Under way (the preload, or one started at answer).
+    Resolving,
+    /// Every source answered (or failed); taken by the pop.
+    Ready(Box<CustomerView>),
+    /// The pop went out with it.
+    Used,
+}
+
 /// The business side of one live call.
 struct LiveCall {
     /// Index of the switch it is on.
@@ -171,10 +182,7 @@ struct LiveCall {
     task: Task,
     agent_id: String,
     lookup: Lookup,
-    /// The customer, once every source answered (or failed).
-    customer: Option<Box<CustomerView>>,
-    /// A lookup is under way (the preload, or one started at answer).
-    resolving: bool,
+    customer: CustomerLookup,
     /// When the answer was read off the switch, while the pop waits for the
     /// preload to finish.
     answer_waiting: Option<Instant>,
@@ -339,8 +347,7 @@ impl Dialer {
                 LiveCall {
                     switch: sw,
                     lookup: self.customers.lookup_for_task(&task),
-                    customer: None,
-                    resolving: false,
+                    customer: CustomerLookup::NotStarted,
                     answer_waiting: owes_pop.then(Instant::now),
                     answered,
                     popped: answered && !owes_pop,
@@ -540,8 +547,7 @@ impl Dialer {
                 lookup: self.customers.lookup_for_task(&task),
                 task,
                 agent_id: agent.id,
-                customer: None,
-                resolving: false,
+                customer: CustomerLookup::NotStarted,
                 answer_waiting: None,
                 answered: false,
                 popped: false,
@@ -582,10 +588,10 @@ impl Dialer {
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
-        if call.resolving || call.customer.is_some() {
+        if !matches!(call.customer, CustomerLookup::NotStarted) {
             return;
         }
-        call.resolving = true;
+        call.customer = CustomerLookup::Resolving;
         let customers = self.customers.clone();
         let lookup = call.lookup.clone();
         let tx = self.internal_tx.clone();
@@ -602,8 +608,7 @@ impl Dialer {
                 let Some(call) = self.calls.get_mut(&id) else {
                     return;
                 };
-                call.resolving = false;
-                call.customer = Some(view);
+                call.customer = CustomerLookup::Ready(view);
                 if let Some(at) = call.answer_waiting.take() {
                     self.pop(&id, at).await;
                 }
@@ -712,14 +717,14 @@ impl Dialer {
                     return;
                 }
                 call.answered = true;
-                let loaded = call.customer.is_some();
+                let loaded = matches!(call.customer, CustomerLookup::Ready(_));
                 if !loaded {
                     call.answer_waiting = Some(received);
                 }
-                let must_start = !loaded && !call.resolving;
                 self.stats.answered += 1;
-                if must_start {
-                    // No preload (switched off): the lookup starts now.
+                if !loaded {
+                    // Awaits the preload under way, or (preload switched
+                    // off) starts the lookup now.
                     self.resolve(&id);
                 }
                 if loaded {
@@ -763,7 +768,13 @@ impl Dialer {
         let pop_id = resend
             .clone()
             .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        let msg = build_pop(&pop_id, id.as_str(), &call.task, call.customer.as_deref());
+        // The view goes into the pop as it is: nothing is copied on the
+        // answer-to-pop path.
+        let view = match std::mem::replace(&mut call.customer, CustomerLookup::Used) {
+            CustomerLookup::Ready(v) => Some(*v),
+            _ => None,
+        };
+        let msg = build_pop(&pop_id, id.as_str(), &call.task, view);
         let degraded = matches!(&msg, ServerMsg::Pop { degraded: true, .. });
         let agent_id = call.agent_id.clone();
         let rec = NewPop {

@@ -15,19 +15,14 @@ pub fn build_pop(
     pop_id: &str,
     call_id: &str,
     task: &Task,
-    view: Option<&CustomerView>,
+    view: Option<CustomerView>,
 ) -> ServerMsg {
-    let mut customer = view.map(|v| v.fields.clone()).unwrap_or_default();
-    // The task's own keys fill what no source gave.
-    if !customer.contains_key("id") {
-        customer.insert("id".into(), task.customer_id.clone().into());
-    }
-    if !customer.contains_key("phone") {
-        customer.insert("phone".into(), task.phone.clone().into());
-    }
     let mut reasons: Vec<String> = Vec::new();
-    match view {
-        None => reasons.push("the customer lookup did not finish".into()),
+    let (mut customer, sources, history) = match view {
+        None => {
+            reasons.push("the customer lookup did not finish".into());
+            Default::default()
+        }
         Some(v) => {
             reasons.extend(v.failures.iter().map(|f| f.to_string()));
             if !v.found && v.failures.is_empty() {
@@ -36,7 +31,15 @@ pub fn build_pop(
                     task.customer_id
                 ));
             }
+            (v.fields, v.sources, v.history)
         }
+    };
+    // The task's own keys fill what no source gave.
+    if !customer.contains_key("id") {
+        customer.insert("id".into(), task.customer_id.clone().into());
+    }
+    if !customer.contains_key("phone") {
+        customer.insert("phone".into(), task.phone.clone().into());
     }
     ServerMsg::Pop {
         pop_id: pop_id.to_string(),
@@ -45,8 +48,8 @@ pub fn build_pop(
         task_id: task.id,
         trigger: "answer".into(),
         customer,
-        sources: view.map(|v| v.sources.clone()).unwrap_or_default(),
-        history: view.map(|v| v.history.clone()).unwrap_or_default(),
+        sources,
+        history,
         degraded: !reasons.is_empty(),
         reasons,
     }

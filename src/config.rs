@@ -154,6 +154,8 @@ fn default_max_calls() -> usize {
 pub struct DialerConfig {
     pub wrap_up_seconds: f64,
     pub ring_timeout_seconds: u64,
+    /// On SIGTERM or Ctrl-C, how long calls in progress may go on.
+    pub drain_seconds: u64,
 }
 
 impl Default for DialerConfig {
@@ -161,6 +163,7 @@ impl Default for DialerConfig {
         DialerConfig {
             wrap_up_seconds: 10.0,
             ring_timeout_seconds: 30,
+            drain_seconds: 30,
         }
     }
 }
@@ -210,6 +213,15 @@ pub enum ConfigError {
         problem: String,
     },
 }
+
+/// A day: longer wrap-ups are a typo.
+pub const MAX_WRAP_UP_SECONDS: f64 = 86_400.0;
+/// An hour of ringing is already far beyond any carrier's timer.
+pub const MAX_RING_TIMEOUT_SECONDS: u64 = 3_600;
+/// An hour for calls to finish at shutdown.
+pub const MAX_DRAIN_SECONDS: u64 = 3_600;
+/// Thirty days between attempts.
+pub const MAX_RETRY_DELAY_SECONDS: f64 = 30.0 * 86_400.0;
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -275,10 +287,23 @@ impl Config {
         if self.switch.iter().next().is_none() {
             return Err(bad("switch", "at least one switch is needed"));
         }
-        if !(self.dialer.wrap_up_seconds >= 0.0 && self.dialer.wrap_up_seconds.is_finite()) {
+        // Bounded, so that no duration built from them can overflow.
+        if !(0.0..=MAX_WRAP_UP_SECONDS).contains(&self.dialer.wrap_up_seconds) {
             return Err(bad(
                 "dialer.wrap_up_seconds",
-                "must be a non-negative number",
+                &format!("must be a number of seconds from 0 to {MAX_WRAP_UP_SECONDS}"),
+            ));
+        }
+        if self.dialer.drain_seconds > MAX_DRAIN_SECONDS {
+            return Err(bad(
+                "dialer.drain_seconds",
+                &format!("must be a whole number of seconds from 0 to {MAX_DRAIN_SECONDS}"),
+            ));
+        }
+        if !(1..=MAX_RING_TIMEOUT_SECONDS).contains(&self.dialer.ring_timeout_seconds) {
+            return Err(bad(
+                "dialer.ring_timeout_seconds",
+                &format!("must be a whole number of seconds from 1 to {MAX_RING_TIMEOUT_SECONDS}"),
             ));
         }
         for (i, c) in self.campaigns.iter().enumerate() {
@@ -288,10 +313,10 @@ impl Config {
                     "must be at least 1",
                 ));
             }
-            if !(c.retry_delay_seconds >= 0.0 && c.retry_delay_seconds.is_finite()) {
+            if !(0.0..=MAX_RETRY_DELAY_SECONDS).contains(&c.retry_delay_seconds) {
                 return Err(bad(
                     &format!("campaign[{i}].retry_delay_seconds"),
-                    "must be a non-negative number",
+                    &format!("must be a number of seconds from 0 to {MAX_RETRY_DELAY_SECONDS}"),
                 ));
             }
         }

@@ -6,8 +6,9 @@ use crate::api::{AppState, router};
 use crate::config::{Config, SwitchProtocol};
 use crate::customer::CustomerService;
 use crate::customer::config::{CustomerConfig, SourceConfig};
-use crate::dialer::{DialPlan, Dialer, DialerHandle, SwitchLink, SwitchPlan};
+use crate::dialer::{DialPlan, Dialer, DialerHandle, DialerParts, SwitchLink, SwitchPlan};
 use crate::popup::hub::AgentHub;
+use crate::store::writer::StoreWriter;
 use crate::store::{Agent, Campaign, Store};
 use crate::switch::ami::client::{AmiClientConfig, AmiClientError};
 use crate::switch::ami::driver::AmiDriver;
@@ -44,45 +45,71 @@ pub enum SwitchConnect {
 pub struct Daemon {
     pub addr: SocketAddr,
     pub store: Arc<dyn Store>,
+    pub writer: StoreWriter,
     pub hub: AgentHub,
     pub dialer: DialerHandle,
     pub customers: CustomerService,
-    drivers: Vec<Arc<dyn SwitchControl>>,
+    managers: Vec<CallManager>,
+    connecting: Vec<JoinHandle<()>>,
     http: JoinHandle<()>,
+    http_stop: tokio_util::sync::CancellationToken,
 }
 
+/// How long a graceful stop lets calls in progress go on.
+pub const DEFAULT_DRAIN: Duration = Duration::from_secs(30);
+
 impl Daemon {
-    /// Connects to the switch (retrying while it is unreachable, but not on
-    /// a wrong password), then starts dialing and serving.
+    /// Starts serving at once; each switch is connected in the background
+    /// (retried while unreachable, given up on a refused login), so a
+    /// switch that is down delays neither HTTP nor the other switches.
     pub async fn start(setup: DaemonSetup) -> anyhow::Result<Daemon> {
         if setup.switches.len() != setup.plan.switches.len() || setup.switches.is_empty() {
             anyhow::bail!("one connection per switch plan is needed");
         }
         let customers = CustomerService::new(&setup.customer, &setup.sources, setup.store.clone())
             .map_err(|e| anyhow::anyhow!("customer sources: {e}"))?;
-        let mut drivers = Vec::new();
+        let writer = StoreWriter::start(setup.store.clone(), 16 * 1024);
+        let (upd_tx, updates) = tokio::sync::mpsc::channel(16 * 1024);
         let mut links = Vec::new();
-        for (how, plan) in setup.switches.iter().zip(setup.plan.switches.iter()) {
-            let (driver, notices) = connect_switch(how).await?;
-            let (manager, updates) = CallManager::start(driver.clone(), notices);
-            drivers.push(driver);
+        let mut managers = Vec::new();
+        let mut connecting = Vec::new();
+        for (i, (how, plan)) in setup
+            .switches
+            .iter()
+            .zip(setup.plan.switches.iter())
+            .enumerate()
+        {
+            let manager = CallManager::start(i, upd_tx.clone());
+            let (m, how, name) = (manager.clone(), how.clone(), plan.name.clone());
+            connecting.push(tokio::spawn(async move {
+                match connect_switch(&how, &name).await {
+                    Ok((driver, notices)) => m.attach(driver, notices).await,
+                    Err(e) => {
+                        tracing::error!(switch = %name, error = %e, "cannot connect to the switch; no calls will be placed on it");
+                        m.give_up(e.to_string()).await;
+                    }
+                }
+            }));
+            managers.push(manager.clone());
             links.push(SwitchLink {
                 plan: plan.clone(),
                 manager,
-                updates,
             });
         }
-        let (hub, presence) = AgentHub::start(setup.store.clone());
+        drop(upd_tx);
+        let (hub, presence) = AgentHub::start(writer.clone());
         let agents = setup.store.agents().await?;
-        let dialer = Dialer::start(
-            setup.store.clone(),
-            customers.clone(),
+        let dialer = Dialer::start(DialerParts {
+            store: setup.store.clone(),
+            writer: writer.clone(),
+            customers: customers.clone(),
             links,
-            hub.clone(),
+            updates,
+            hub: hub.clone(),
             presence,
-            setup.plan.clone(),
+            plan: setup.plan.clone(),
             agents,
-        )
+        })
         .await?;
         let listener = tokio::net::TcpListener::bind(setup.listen).await?;
         let addr = listener.local_addr()?;
@@ -93,8 +120,12 @@ impl Daemon {
             customers: customers.clone(),
             api_token_sha256: setup.api_token_sha256.clone(),
         });
+        let http_stop = tokio_util::sync::CancellationToken::new();
+        let stop = http_stop.clone();
         let http = tokio::spawn(async move {
-            if let Err(e) = axum::serve(listener, app).await {
+            let serve = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await });
+            if let Err(e) = serve.await {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         });
@@ -102,31 +133,73 @@ impl Daemon {
         Ok(Daemon {
             addr,
             store: setup.store,
+            writer,
             hub,
             dialer,
             customers,
-            drivers,
+            managers,
+            connecting,
             http,
+            http_stop,
         })
     }
 
-    /// Leaves the switch politely and stops serving.
+    /// Leaves the switches politely and stops serving, at once.
     pub async fn stop(self) {
-        for d in &self.drivers {
-            d.shutdown().await;
+        for c in &self.connecting {
+            c.abort();
         }
+        for m in &self.managers {
+            m.shutdown().await;
+        }
+        self.writer.flush().await;
         self.http.abort();
+    }
+
+    /// A graceful stop (SIGTERM, Ctrl-C): no new calls; calls in progress
+    /// go on for up to `drain` (what is still up then is left to the next
+    /// start's recovery); every write is flushed; the pages are told the
+    /// server is restarting. Returns how many calls were left up.
+    pub async fn shutdown(self, drain: Duration) -> usize {
+        self.dialer.drain().await;
+        let deadline = tokio::time::Instant::now() + drain;
+        let left = loop {
+            let up = self.dialer.snapshot().await.map_or(0, |s| s.live_calls);
+            if up == 0 || tokio::time::Instant::now() >= deadline {
+                break up;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        if left > 0 {
+            tracing::warn!(
+                calls = left,
+                "calls still up at the drain deadline; the next start re-adopts them"
+            );
+        }
+        self.writer.flush().await;
+        self.hub.restarting().await;
+        self.http_stop.cancel();
+        for c in &self.connecting {
+            c.abort();
+        }
+        for m in &self.managers {
+            m.shutdown().await;
+        }
+        self.writer.flush().await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.http).await;
+        left
     }
 }
 
 async fn connect_switch(
     how: &SwitchConnect,
+    name: &str,
 ) -> anyhow::Result<(
     Arc<dyn SwitchControl>,
     tokio::sync::mpsc::Receiver<DriverNotice>,
 )> {
-    // Unreachable at start is retried (the PBX may still be booting); a
-    // refused password is not.
+    // Unreachable is retried (the PBX may still be booting); a refused
+    // password is not.
     let (initial, max) = match how {
         SwitchConnect::Esl(c) => (c.backoff_initial, c.backoff_max),
         SwitchConnect::Ami(c) => (c.backoff_initial, c.backoff_max),
@@ -148,8 +221,9 @@ async fn connect_switch(
         match attempt {
             Ok(pair) => return Ok(pair),
             Err((true, e)) => {
-                tracing::warn!(error = %e, retry_in = ?wait, "switch unreachable; retrying");
-                tokio::time::sleep(wait).await;
+                let pause = crate::switch::backoff::jittered(wait);
+                tracing::warn!(switch = %name, error = %e, retry_in = ?pause, "switch unreachable; retrying");
+                tokio::time::sleep(pause).await;
                 wait = crate::switch::backoff::next_ceiling(wait, max);
             }
             Err((false, e)) => return Err(e),
@@ -224,7 +298,9 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
         plan: DialPlan {
             switches: plans,
             ring_timeout: Duration::from_secs(cfg.dialer.ring_timeout_seconds),
-            wrap_up: Duration::from_secs_f64(cfg.dialer.wrap_up_seconds),
+            wrap_up: Duration::try_from_secs_f64(cfg.dialer.wrap_up_seconds).map_err(|e| {
+                anyhow::anyhow!("dialer.wrap_up_seconds {}: {e}", cfg.dialer.wrap_up_seconds)
+            })?,
         },
         customer: cfg.customer.clone(),
         sources: cfg.sources.clone(),

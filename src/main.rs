@@ -155,8 +155,13 @@ fn main() -> ExitCode {
             let setup = dialpop::daemon::setup_from_config(&cfg).await?;
             let daemon = dialpop::daemon::Daemon::start(setup).await?;
             shutdown_signal().await;
-            tracing::info!("stopping");
-            daemon.stop().await;
+            let drain = std::time::Duration::from_secs(cfg.dialer.drain_seconds);
+            tracing::info!(
+                drain_seconds = cfg.dialer.drain_seconds,
+                "stopping: no new calls; calls in progress may finish"
+            );
+            let left = daemon.shutdown(drain).await;
+            tracing::info!(calls_left = left, "stopped");
             Ok(())
         }),
         Command::Source { action } => run_source(action),

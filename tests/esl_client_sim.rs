@@ -121,7 +121,7 @@ struct Harness {
 impl Harness {
     async fn new(sim: &SimSwitch) -> Harness {
         let (driver, notices) = EslDriver::connect(config(sim)).await.expect("connects");
-        let (manager, updates) = CallManager::start(Arc::new(driver), notices);
+        let (manager, updates) = CallManager::start_with(Arc::new(driver), notices);
         Harness {
             manager,
             updates,

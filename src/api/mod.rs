@@ -27,6 +27,7 @@ pub struct AppState {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/agent", get(agent_page))
         .route("/ws/agent", get(ws::agent_socket))
         .route("/api/outbound/tasks", post(tasks::create))
@@ -43,6 +44,45 @@ pub fn router(state: AppState) -> Router {
 
 async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
+}
+
+/// Readiness: the store answers and at least one switch takes calls. The
+/// status code is for probes; the details (each switch's link and health,
+/// the store, each source's counters) need the API token.
+async fn readyz(
+    axum::extract::State(s): axum::extract::State<AppState>,
+    headers: HeaderMap,
+) -> Response {
+    let store_ok = s.store.task_counts("").await.is_ok();
+    let snap = s.dialer.snapshot().await;
+    let switch_ok = snap.as_ref().is_some_and(|d| {
+        d.switches
+            .iter()
+            .any(|w| w.link == crate::dialer::switches::Link::Up && w.healthy)
+    });
+    let ready = store_ok && switch_ok;
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    if check_bearer(&headers, &s.api_token_sha256).is_err() {
+        return (code, Json(json!({"ready": ready}))).into_response();
+    }
+    let sources: Vec<serde_json::Value> = s
+        .customers
+        .sources()
+        .into_iter()
+        .map(|st| serde_json::to_value(st).unwrap_or_default())
+        .collect();
+    let body = json!({
+        "ready": ready,
+        "store": {"ok": store_ok, "writer": snap.as_ref().map(|d| d.writer)},
+        "switches": snap.as_ref().map(|d| d.switches.clone()).unwrap_or_default(),
+        "draining": snap.as_ref().is_some_and(|d| d.draining),
+        "sources": sources,
+    });
+    (code, Json(body)).into_response()
 }
 
 async fn agent_page() -> impl IntoResponse {

@@ -18,7 +18,14 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 
 pub async fn agent_socket(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
+    // A page sends acks and sends little else; the server sends pops of a
+    // few kilobytes. tungstenite's defaults (128 KiB read buffer, 128 KiB
+    // write buffer) would make each idle page cost a quarter of a megabyte.
     ws.max_message_size(64 * 1024)
+        .max_frame_size(64 * 1024)
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(1024 * 1024)
         .on_upgrade(move |socket| session(s, socket))
 }
 
@@ -62,7 +69,7 @@ async fn session(s: AppState, mut socket: WebSocket) {
         }
     };
     drop(token);
-    let (tx, mut rx) = mpsc::channel::<Arc<str>>(256);
+    let (tx, mut rx) = mpsc::channel::<Arc<str>>(64);
     let hello = ServerMsg::Hello {
         agent: AgentInfo {
             id: agent.id.clone(),

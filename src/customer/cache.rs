@@ -80,6 +80,7 @@ impl Identity {
         }
     }
 
+    #[cfg(test)]
     fn shares_a_key_with(&self, other: &Identity) -> bool {
         let same = |a: &Option<String>, b: &Option<String>| a.is_some() && a == b;
         same(&self.customer_id, &other.customer_id)
@@ -131,6 +132,71 @@ struct Entry {
     value: Arc<Fetched>,
     identity: Arc<Identity>,
     ttl: Duration,
+    /// Tells this entry apart from a later one under the same key.
+    serial: u64,
+}
+
+/// Which cache keys hold answers about a customer key form (`id:C-1`,
+/// `phone:+1555…`): invalidation looks its customer up here instead of
+/// walking the whole cache (a walk per call made the per-call cost grow
+/// with the cache).
+#[derive(Clone, Default)]
+struct KeyIndex {
+    inner: Arc<
+        std::sync::Mutex<
+            std::collections::HashMap<String, std::collections::HashMap<CacheKey, u64>>,
+        >,
+    >,
+    serial: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl KeyIndex {
+    fn next_serial(&self) -> u64 {
+        self.serial.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Called as the entry is made, before the cache holds it, so that its
+    /// eviction always comes after.
+    fn add(&self, key: &CacheKey, e: &Entry) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for form in e.identity.forms() {
+            m.entry(form).or_default().insert(key.clone(), e.serial);
+        }
+    }
+
+    /// The entry left the cache: unindexed, unless a newer one took its key.
+    fn remove(&self, key: &CacheKey, e: &Entry) {
+        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        for form in e.identity.forms() {
+            if let Some(keys) = m.get_mut(&form) {
+                if keys.get(key) == Some(&e.serial) {
+                    keys.remove(key);
+                }
+                if keys.is_empty() {
+                    m.remove(&form);
+                }
+            }
+        }
+    }
+
+    /// The keys that may hold answers about the customer.
+    fn keys_of(&self, target: &Identity) -> Vec<CacheKey> {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<CacheKey> = Vec::new();
+        for form in target.forms() {
+            if let Some(keys) = m.get(&form) {
+                out.extend(keys.keys().cloned());
+            }
+        }
+        out.sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
+        out.dedup();
+        out
+    }
+
+    fn len(&self) -> usize {
+        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        m.values().map(|k| k.len()).sum()
+    }
 }
 
 struct PerEntryTtl;
@@ -167,6 +233,7 @@ struct Stored {
 
 pub struct CustomerCache {
     memory: moka::future::Cache<CacheKey, Entry>,
+    index: KeyIndex,
     redis: Option<RedisLevel>,
     /// Stops the invalidation listener with the cache.
     _listener: Option<tokio_util::sync::DropGuard>,
@@ -183,9 +250,12 @@ struct RedisLevel {
 
 impl CustomerCache {
     pub fn new(max_entries: u64, redis_url: Option<&str>) -> Result<CustomerCache, String> {
+        let index = KeyIndex::default();
+        let unindex = index.clone();
         let memory = moka::future::Cache::builder()
             .max_capacity(max_entries)
             .expire_after(PerEntryTtl)
+            .eviction_listener(move |k: Arc<CacheKey>, e: Entry, _cause| unindex.remove(&k, &e))
             .build();
         let mut listener = None;
         let redis = match redis_url {
@@ -203,6 +273,7 @@ impl CustomerCache {
                     tokio::spawn(listen_for_invalidations(
                         client.clone(),
                         memory.clone(),
+                        index.clone(),
                         stop.clone(),
                     ));
                     listener = Some(stop.drop_guard());
@@ -215,6 +286,7 @@ impl CustomerCache {
         };
         Ok(CustomerCache {
             memory,
+            index,
             redis,
             _listener: listener,
         })
@@ -253,11 +325,14 @@ impl CustomerCache {
             let redis = shared.then_some(()).and(self.redis.as_ref());
             if let Some(stored) = self.redis_get(redis, &key_for_redis).await {
                 from_redis.store(true, Ordering::Relaxed);
-                return Ok(Entry {
+                let entry = Entry {
                     value: Arc::new(stored.value),
                     identity: Arc::new(stored.identity),
                     ttl,
-                });
+                    serial: self.index.next_serial(),
+                };
+                self.index.add(&key_for_redis, &entry);
+                return Ok(entry);
             }
             let value = fetch.await?;
             // "Not found" is remembered for less long: the customer may be
@@ -271,7 +346,9 @@ impl CustomerCache {
                 value: Arc::new(value),
                 identity: Arc::new(identity),
                 ttl,
+                serial: self.index.next_serial(),
             };
+            self.index.add(&key_for_redis, &entry);
             self.redis_put(redis, &key_for_redis, &entry).await;
             Ok(entry)
         };
@@ -305,7 +382,7 @@ impl CustomerCache {
         target: &Identity,
         sources: Option<&[Arc<str>]>,
     ) -> u64 {
-        let mut n = forget(&self.memory, target, sources).await;
+        let mut n = forget(&self.memory, &self.index, target, sources).await;
         // Only shared sources reach Redis, and its index is per key: a
         // source-limited invalidation is for local sources only.
         if let (Some(r), None) = (&self.redis, sources) {
@@ -324,6 +401,13 @@ impl CustomerCache {
     pub async fn entry_count(&self) -> u64 {
         self.memory.run_pending_tasks().await;
         self.memory.entry_count()
+    }
+
+    /// Index entries (cache key per customer key form), after pending
+    /// evictions ran: it shrinks with the cache.
+    pub async fn index_len(&self) -> usize {
+        self.memory.run_pending_tasks().await;
+        self.index.len()
     }
 
     async fn redis_get(&self, r: Option<&RedisLevel>, key: &CacheKey) -> Option<Stored> {
@@ -387,22 +471,23 @@ impl CustomerCache {
 }
 
 /// Drops the in-process entries of the customer; returns how many went.
+/// Reached through the index: the work is the customer's own entries.
 async fn forget(
     memory: &moka::future::Cache<CacheKey, Entry>,
+    index: &KeyIndex,
     target: &Identity,
     sources: Option<&[Arc<str>]>,
 ) -> u64 {
-    let doomed: Vec<Arc<CacheKey>> = memory
-        .iter()
-        .filter(|(k, e)| {
-            e.identity.shares_a_key_with(target) && sources.is_none_or(|s| s.contains(&k.source))
-        })
-        .map(|(k, _)| k)
-        .collect();
-    for k in &doomed {
-        memory.invalidate(k.as_ref()).await;
+    let mut n = 0;
+    for k in index.keys_of(target) {
+        if sources.is_some_and(|s| !s.contains(&k.source)) {
+            continue;
+        }
+        if memory.remove(&k).await.is_some() {
+            n += 1;
+        }
     }
-    doomed.len() as u64
+    n
 }
 
 /// Applies the other daemons' invalidations to this one's memory, for as
@@ -410,6 +495,7 @@ async fn forget(
 async fn listen_for_invalidations(
     client: redis::Client,
     memory: moka::future::Cache<CacheKey, Entry>,
+    index: KeyIndex,
     stop: tokio_util::sync::CancellationToken,
 ) {
     use futures::StreamExt;
@@ -436,7 +522,7 @@ async fn listen_for_invalidations(
                     let Some(msg) = msg else { break };
                     match serde_json::from_slice::<Identity>(msg.get_payload_bytes()) {
                         Ok(target) => {
-                            forget(&memory, &target, None).await;
+                            forget(&memory, &index, &target, None).await;
                         }
                         Err(e) => {
                             tracing::warn!(error = %e, "redis: unreadable invalidation ignored")

@@ -3,7 +3,7 @@
 use crate::popup::messages::AgentStateName;
 use crate::store::Agent;
 use crate::switch::CallId;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,11 +43,19 @@ struct Slot {
     state: AgentState,
     online: bool,
     /// Since when the agent has been available: the longest idle is served first.
-    idle_since: Instant,
+    idle_since: (Instant, u64),
 }
 
+/// Agent states with two indexes kept beside them, so that neither the
+/// next agent to serve nor the wrap-ups that are over are found by a scan:
+/// per campaign, the available connected agents by how long they have been
+/// idle; and every wrap-up by when it ends.
 pub struct Agents {
     slots: HashMap<String, Slot>,
+    available: HashMap<String, BTreeSet<((Instant, u64), String)>>,
+    wrap_ups: BTreeSet<(Instant, String)>,
+    /// Breaks ties between agents made available at the same instant.
+    seq: u64,
 }
 
 impl Agents {
@@ -63,11 +71,14 @@ impl Agents {
                             agent: a,
                             state: AgentState::LoggedOut,
                             online: false,
-                            idle_since: now,
+                            idle_since: (now, 0),
                         },
                     )
                 })
                 .collect(),
+            available: HashMap::new(),
+            wrap_ups: BTreeSet::new(),
+            seq: 0,
         }
     }
 
@@ -75,19 +86,53 @@ impl Agents {
         self.slots.get(id).map(|s| &s.state)
     }
 
-    pub fn set(&mut self, id: &str, state: AgentState) {
-        if let Some(s) = self.slots.get_mut(id) {
-            if state == AgentState::Available && s.state != AgentState::Available {
-                s.idle_since = Instant::now();
-            }
-            s.state = state;
+    /// The agent's campaign.
+    pub fn campaign(&self, id: &str) -> Option<&str> {
+        self.slots.get(id).map(|s| s.agent.campaign_id.as_str())
+    }
+
+    fn unindex(&mut self, id: &str) {
+        let Some(s) = self.slots.get(id) else { return };
+        if let Some(set) = self.available.get_mut(&s.agent.campaign_id) {
+            set.remove(&(s.idle_since, id.to_string()));
+        }
+        if let AgentState::WrapUp(until) = s.state {
+            self.wrap_ups.remove(&(until, id.to_string()));
         }
     }
 
+    fn index(&mut self, id: &str) {
+        let Some(s) = self.slots.get(id) else { return };
+        if s.online && s.state == AgentState::Available {
+            self.available
+                .entry(s.agent.campaign_id.clone())
+                .or_default()
+                .insert((s.idle_since, id.to_string()));
+        }
+        if let AgentState::WrapUp(until) = s.state {
+            self.wrap_ups.insert((until, id.to_string()));
+        }
+    }
+
+    pub fn set(&mut self, id: &str, state: AgentState) {
+        self.unindex(id);
+        self.seq += 1;
+        let seq = self.seq;
+        if let Some(s) = self.slots.get_mut(id) {
+            if state == AgentState::Available && s.state != AgentState::Available {
+                s.idle_since = (Instant::now(), seq);
+            }
+            s.state = state;
+        }
+        self.index(id);
+    }
+
     pub fn set_online(&mut self, id: &str, online: bool) {
+        self.unindex(id);
         if let Some(s) = self.slots.get_mut(id) {
             s.online = online;
         }
+        self.index(id);
     }
 
     pub fn is_online(&self, id: &str) -> bool {
@@ -95,24 +140,39 @@ impl Agents {
     }
 
     /// The available, connected agent idle the longest whose campaign
-    /// `may_dial` allows.
+    /// `may_dial` allows: one look per campaign, not per agent.
     pub fn next_available(&self, may_dial: impl Fn(&str) -> bool) -> Option<Agent> {
-        self.slots
-            .values()
-            .filter(|s| {
-                s.online && s.state == AgentState::Available && may_dial(&s.agent.campaign_id)
-            })
-            .min_by_key(|s| s.idle_since)
+        self.available
+            .iter()
+            .filter(|(campaign, _)| may_dial(campaign))
+            .filter_map(|(_, set)| set.first())
+            .min()
+            .and_then(|(_, id)| self.slots.get(id))
             .map(|s| s.agent.clone())
     }
 
-    /// Agents whose wrap-up is over by `now`.
+    /// Agents whose wrap-up is over by `now`, soonest first.
     pub fn wrap_ups_over(&self, now: Instant) -> Vec<String> {
-        self.slots
-            .values()
-            .filter(|s| matches!(s.state, AgentState::WrapUp(until) if until <= now))
-            .map(|s| s.agent.id.clone())
+        self.wrap_ups
+            .iter()
+            .take_while(|(until, _)| *until <= now)
+            .map(|(_, id)| id.clone())
             .collect()
+    }
+
+    /// When the next wrap-up ends, if one is under way.
+    pub fn next_wrap_up_end(&self) -> Option<Instant> {
+        self.wrap_ups.first().map(|(t, _)| *t)
+    }
+
+    /// How many agents are in each state, by state name.
+    pub fn counts(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut m = std::collections::BTreeMap::new();
+        for s in self.slots.values() {
+            *m.entry(format!("{:?}", s.state.name()).to_lowercase())
+                .or_default() += 1;
+        }
+        m
     }
 
     /// (agent id, state name) for status pages and reports.
@@ -129,5 +189,62 @@ impl Agents {
             .collect();
         v.sort();
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn agent(id: &str, campaign: &str) -> Agent {
+        Agent {
+            id: id.into(),
+            name: id.into(),
+            extension: "8001".into(),
+            campaign_id: campaign.into(),
+        }
+    }
+
+    #[test]
+    fn the_longest_idle_connected_agent_of_a_dialable_campaign_is_next() {
+        let mut a = Agents::new(vec![agent("a", "x"), agent("b", "x"), agent("c", "y")]);
+        assert!(a.next_available(|_| true).is_none(), "nobody is online");
+        for id in ["c", "a", "b"] {
+            a.set_online(id, true);
+            a.set(id, AgentState::Available);
+        }
+        assert_eq!(a.next_available(|_| true).map(|g| g.id), Some("c".into()));
+        assert_eq!(
+            a.next_available(|c| c == "x").map(|g| g.id),
+            Some("a".into())
+        );
+        a.set("a", AgentState::Claiming);
+        assert_eq!(
+            a.next_available(|c| c == "x").map(|g| g.id),
+            Some("b".into())
+        );
+        a.set_online("b", false);
+        assert!(a.next_available(|c| c == "x").is_none());
+        // Back to available: now the most recent, so served last.
+        a.set("a", AgentState::Available);
+        a.set_online("b", true);
+        assert_eq!(
+            a.next_available(|c| c == "x").map(|g| g.id),
+            Some("b".into())
+        );
+    }
+
+    #[test]
+    fn wrap_ups_come_out_in_order_and_once() {
+        let mut a = Agents::new(vec![agent("a", "x"), agent("b", "x")]);
+        let t = Instant::now();
+        a.set("a", AgentState::WrapUp(t + Duration::from_secs(2)));
+        a.set("b", AgentState::WrapUp(t + Duration::from_secs(1)));
+        assert_eq!(a.next_wrap_up_end(), Some(t + Duration::from_secs(1)));
+        assert!(a.wrap_ups_over(t).is_empty());
+        assert_eq!(a.wrap_ups_over(t + Duration::from_secs(3)), ["b", "a"]);
+        a.set("b", AgentState::Available);
+        assert_eq!(a.wrap_ups_over(t + Duration::from_secs(3)), ["a"]);
     }
 }

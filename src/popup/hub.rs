@@ -3,10 +3,11 @@
 //! goes, and closes each pop's latency measurement when the page acks it.
 
 use super::messages::ServerMsg;
-use crate::store::{Store, now_ms};
-use std::collections::HashMap;
+use crate::store::writer::StoreWriter;
+use crate::store::{Write, now_ms};
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 /// What the dialer hears from the hub.
@@ -19,17 +20,42 @@ pub enum Presence {
     Ready(String),
 }
 
-/// Pop latencies (answer event read off the switch → ack received), ms.
-#[derive(Clone, Default)]
+/// Pop latencies (answer event read off the switch → ack received), in a
+/// fixed-size histogram: a run of a million calls costs what a run of ten
+/// does.
+#[derive(Clone)]
 pub struct PopStats {
     inner: Arc<Mutex<PopStatsInner>>,
 }
 
-#[derive(Default)]
 struct PopStatsInner {
     delivered: u64,
     acked: u64,
-    latencies_ms: Vec<f64>,
+    /// Microseconds, 1 µs to 1 h, 3 significant digits.
+    latency_us: hdrhistogram::Histogram<u64>,
+}
+
+impl Default for PopStats {
+    fn default() -> Self {
+        let latency_us = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+            .unwrap_or_else(|_| {
+                hdrhistogram::Histogram::new(3).unwrap_or_else(|_| unreachable_hist())
+            });
+        PopStats {
+            inner: Arc::new(Mutex::new(PopStatsInner {
+                delivered: 0,
+                acked: 0,
+                latency_us,
+            })),
+        }
+    }
+}
+
+/// The bounds above are constants that hdrhistogram accepts; this is never
+/// reached, and exists so that no `unwrap` stands in the code.
+fn unreachable_hist() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_max(3_600_000_000, 2)
+        .unwrap_or_else(|_| std::process::abort())
 }
 
 impl PopStats {
@@ -39,10 +65,11 @@ impl PopStats {
         }
     }
 
-    fn acked(&self, ms: f64) {
+    fn acked(&self, latency: std::time::Duration) {
         if let Ok(mut s) = self.inner.lock() {
             s.acked += 1;
-            s.latencies_ms.push(ms);
+            let us = (latency.as_micros() as u64).clamp(1, 3_600_000_000);
+            let _ = s.latency_us.record(us);
         }
     }
 
@@ -51,21 +78,17 @@ impl PopStats {
         let Ok(s) = self.inner.lock() else {
             return (0, 0, 0.0, 0.0, 0.0);
         };
-        let mut v = s.latencies_ms.clone();
-        v.sort_by(f64::total_cmp);
-        let pick = |q: f64| {
-            if v.is_empty() {
-                0.0
-            } else {
-                v[((v.len() as f64 - 1.0) * q).round() as usize]
-            }
-        };
+        let h = &s.latency_us;
+        let ms = |us: u64| us as f64 / 1000.0;
+        if h.is_empty() {
+            return (s.delivered, s.acked, 0.0, 0.0, 0.0);
+        }
         (
             s.delivered,
             s.acked,
-            pick(0.5),
-            pick(0.99),
-            v.last().copied().unwrap_or(0.0),
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.max()),
         )
     }
 }
@@ -102,6 +125,9 @@ enum Command {
     Ready {
         agent_id: String,
     },
+    Restarting {
+        reply: tokio::sync::oneshot::Sender<()>,
+    },
 }
 
 #[derive(Clone)]
@@ -111,12 +137,22 @@ pub struct AgentHub {
 }
 
 impl AgentHub {
-    pub fn start(store: Arc<dyn Store>) -> (AgentHub, mpsc::Receiver<Presence>) {
+    /// Starts the hub; acknowledgements are recorded through `writer`.
+    pub fn start(writer: StoreWriter) -> (AgentHub, mpsc::Receiver<Presence>) {
         let (tx, rx) = mpsc::channel(16 * 1024);
         let (ptx, prx) = mpsc::channel(16 * 1024);
         let stats = PopStats::default();
-        tokio::spawn(run(rx, ptx, store, stats.clone()));
+        tokio::spawn(run(rx, ptx, writer, stats.clone()));
         (AgentHub { tx, stats }, prx)
+    }
+
+    /// Tells every open page that the server is going away (they reconnect
+    /// on their own), and closes them.
+    pub async fn restarting(&self) {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        if self.tx.send(Command::Restarting { reply }).await.is_ok() {
+            let _ = rx.await;
+        }
     }
 
     /// Registers one open page; its messages arrive as JSON text on `tx`.
@@ -208,24 +244,122 @@ impl AgentHub {
 /// Each agent's open pages: (connection id, its outgoing queue).
 type Pages = HashMap<String, Vec<(u64, mpsc::Sender<Arc<str>>)>>;
 
+/// How long a pop whose call ended stays acknowledgeable with its latency
+/// measured; an ack after that is still recorded, without a latency.
+const ENDED_POP_GRACE: Duration = Duration::from_secs(300);
+
 struct OpenPop {
     agent_id: String,
     call_id: String,
     /// When the answer was read off the switch socket.
     answered_at: Instant,
     text: Arc<str>,
+    /// Some page of the agent has it.
+    delivered: bool,
+    /// The call is over: no longer shown to pages that open.
+    ended: bool,
+}
+
+/// Pops not yet acknowledged, reachable by pop, by agent and by call, so
+/// that nothing done per call scans them all.
+#[derive(Default)]
+struct OpenPops {
+    by_id: HashMap<String, OpenPop>,
+    by_agent: HashMap<String, Vec<String>>,
+    by_call: HashMap<String, Vec<String>>,
+    /// Pops whose call ended, oldest first, forgotten after the grace.
+    ended: VecDeque<(Instant, String)>,
+}
+
+fn unlink(index: &mut HashMap<String, Vec<String>>, key: &str, pop_id: &str) {
+    if let Some(v) = index.get_mut(key) {
+        v.retain(|p| p != pop_id);
+        if v.is_empty() {
+            index.remove(key);
+        }
+    }
+}
+
+impl OpenPops {
+    fn insert(&mut self, pop_id: String, p: OpenPop) {
+        // The same pop sent again (after a restart) keeps one entry.
+        if let Some(old) = self.by_id.remove(&pop_id) {
+            unlink(&mut self.by_agent, &old.agent_id, &pop_id);
+            unlink(&mut self.by_call, &old.call_id, &pop_id);
+        }
+        self.by_agent
+            .entry(p.agent_id.clone())
+            .or_default()
+            .push(pop_id.clone());
+        self.by_call
+            .entry(p.call_id.clone())
+            .or_default()
+            .push(pop_id.clone());
+        self.by_id.insert(pop_id, p);
+    }
+
+    /// Sends the agent's pops whose call is still up to a page that just
+    /// opened; counts those no page had before.
+    fn replay(&mut self, agent_id: &str, tx: &mpsc::Sender<Arc<str>>, stats: &PopStats) {
+        let Some(ids) = self.by_agent.get(agent_id) else {
+            return;
+        };
+        for id in ids {
+            if let Some(p) = self.by_id.get_mut(id)
+                && !p.ended
+                && tx.try_send(p.text.clone()).is_ok()
+                && !p.delivered
+            {
+                p.delivered = true;
+                stats.delivered();
+            }
+        }
+    }
+
+    fn call_ended(&mut self, call_id: &str, now: Instant) {
+        for pop_id in self.by_call.remove(call_id).unwrap_or_default() {
+            if let Some(p) = self.by_id.get_mut(&pop_id) {
+                p.ended = true;
+                unlink(&mut self.by_agent, &p.agent_id, &pop_id);
+                self.ended.push_back((now, pop_id));
+            }
+        }
+    }
+
+    fn take_if_owner(&mut self, pop_id: &str, agent_id: &str) -> Option<OpenPop> {
+        if self.by_id.get(pop_id)?.agent_id != agent_id {
+            return None;
+        }
+        let p = self.by_id.remove(pop_id)?;
+        unlink(&mut self.by_agent, &p.agent_id, pop_id);
+        unlink(&mut self.by_call, &p.call_id, pop_id);
+        Some(p)
+    }
+
+    fn forget_old(&mut self, now: Instant) {
+        while let Some((at, _)) = self.ended.front() {
+            if now.duration_since(*at) < ENDED_POP_GRACE {
+                break;
+            }
+            if let Some((_, id)) = self.ended.pop_front()
+                && self.by_id.get(&id).is_some_and(|p| p.ended)
+            {
+                self.by_id.remove(&id);
+            }
+        }
+    }
 }
 
 async fn run(
     mut rx: mpsc::Receiver<Command>,
     presence: mpsc::Sender<Presence>,
-    store: Arc<dyn Store>,
+    writer: StoreWriter,
     stats: PopStats,
 ) {
     let mut pages: Pages = HashMap::new();
     // Pops not yet acknowledged, kept until their call ends so that a page
     // that opens meanwhile (a reload, a daemon restart) still shows them.
-    let mut open_pops: HashMap<String, OpenPop> = HashMap::new();
+    let mut open = OpenPops::default();
     let mut next_conn = 1u64;
     while let Some(cmd) = rx.recv().await {
         match cmd {
@@ -236,9 +370,7 @@ async fn run(
             } => {
                 let conn = next_conn;
                 next_conn += 1;
-                for p in open_pops.values().filter(|p| p.agent_id == agent_id) {
-                    let _ = tx.try_send(p.text.clone());
-                }
+                open.replay(&agent_id, &tx, &stats);
                 pages.entry(agent_id.clone()).or_default().push((conn, tx));
                 let _ = reply.send(conn);
                 let _ = presence.send(Presence::Online(agent_id)).await;
@@ -268,21 +400,26 @@ async fn run(
                     continue;
                 };
                 let text: Arc<str> = Arc::from(text);
-                if fan_out(&mut pages, &agent_id, &text) > 0 {
+                let delivered = fan_out(&mut pages, &agent_id, &text) > 0;
+                if delivered {
                     stats.delivered();
                 }
-                open_pops.insert(
+                open.insert(
                     pop_id,
                     OpenPop {
                         agent_id,
                         call_id,
                         answered_at,
                         text,
+                        delivered,
+                        ended: false,
                     },
                 );
             }
             Command::CallEnded { call_id } => {
-                open_pops.retain(|_, p| p.call_id != call_id);
+                let now = Instant::now();
+                open.call_ended(&call_id, now);
+                open.forget_old(now);
             }
             Command::Ack {
                 agent_id,
@@ -291,31 +428,36 @@ async fn run(
             } => {
                 // An agent can only acknowledge its own pop; the first ack
                 // from any of its pages closes the measurement.
-                let mine = matches!(open_pops.get(&pop_id), Some(p) if p.agent_id == agent_id);
-                if mine && let Some(p) = open_pops.remove(&pop_id) {
-                    stats.acked(at.duration_since(p.answered_at).as_secs_f64() * 1000.0);
-                    let store = store.clone();
-                    tokio::spawn(async move {
-                        // The pop's row is written beside its delivery; a fast
-                        // page can ack before it lands, so wait for it a little.
-                        let at = now_ms();
-                        for wait_ms in [0u64, 5, 20, 50, 100, 250, 500, 1000] {
-                            tokio::time::sleep(std::time::Duration::from_millis(wait_ms)).await;
-                            match store.pop_acked(&pop_id, &agent_id, at).await {
-                                Ok(true) => return,
-                                Ok(false) => continue,
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "could not record a pop acknowledgement");
-                                    return;
-                                }
-                            }
-                        }
-                        tracing::warn!("a pop acknowledgement found no pop record to update");
-                    });
+                if let Some(p) = open.take_if_owner(&pop_id, &agent_id) {
+                    stats.acked(at.duration_since(p.answered_at));
                 }
+                // Recorded however late it comes (after the hang-up, after
+                // a restart): the store checks that the agent owns the pop,
+                // and the writer writes it after the pop's own row.
+                writer
+                    .submit(Write::PopAcked {
+                        pop_id,
+                        agent_id,
+                        at_ms: now_ms(),
+                    })
+                    .await;
             }
             Command::Ready { agent_id } => {
                 let _ = presence.send(Presence::Ready(agent_id)).await;
+            }
+            Command::Restarting { reply } => {
+                let msg = ServerMsg::Restarting;
+                if let Ok(text) = serde_json::to_string(&msg) {
+                    let text: Arc<str> = Arc::from(text);
+                    let ids: Vec<String> = pages.keys().cloned().collect();
+                    for id in ids {
+                        fan_out(&mut pages, &id, &text);
+                    }
+                }
+                // Dropping the queues ends each page's socket task, which
+                // closes its socket after sending what is queued.
+                pages.clear();
+                let _ = reply.send(());
             }
         }
     }

@@ -55,6 +55,11 @@ pub enum ServerMsg {
         history: Vec<crate::customer::HistoryBlock>,
         degraded: bool,
         reasons: Vec<String>,
+        /// The call was over before its record could be shown (it ended
+        /// while the lookup was under way): shown for the record, not for
+        /// a conversation.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        call_ended: bool,
     },
     Call {
         call_id: String,
@@ -62,6 +67,9 @@ pub enum ServerMsg {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         cause: Option<String>,
     },
+    /// The server is stopping (a restart or an upgrade): the page keeps
+    /// what it shows and reconnects.
+    Restarting,
 }
 
 /// Page → server.

@@ -10,12 +10,14 @@ use messages::ServerMsg;
 
 /// The pop for a call, from the customer view (or, when nothing could be
 /// had, from the task's own fields), marked degraded with the reasons when
-/// a source failed or none knew the customer.
+/// a source failed or none knew the customer. `call_ended`: the call was
+/// over before the pop could go out.
 pub fn build_pop(
     pop_id: &str,
     call_id: &str,
     task: &Task,
     view: Option<CustomerView>,
+    call_ended: bool,
 ) -> ServerMsg {
     let mut reasons: Vec<String> = Vec::new();
     let (mut customer, sources, history) = match view {
@@ -52,5 +54,6 @@ pub fn build_pop(
         history,
         degraded: !reasons.is_empty(),
         reasons,
+        call_ended,
     }
 }

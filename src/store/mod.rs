@@ -5,6 +5,7 @@
 //! since the Unix epoch.
 
 pub mod sqlite;
+pub mod writer;
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -82,6 +83,44 @@ pub enum TaskNext {
     Done,
     RetryAt(i64),
     Failed,
+    /// The attempt never reached the customer (the switch did not place
+    /// it): pending again at once, and the attempt it was charged is given
+    /// back.
+    Requeue,
+}
+
+/// One write off the hot path, applied with others in one transaction by
+/// the store writer, in the order they were submitted.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Write {
+    Ringing {
+        call_id: String,
+        at_ms: i64,
+    },
+    /// The answer and, when given, the pop that went out for it.
+    Answer {
+        call_id: String,
+        at_ms: i64,
+        pop: Option<NewPop>,
+    },
+    CloseAttempt {
+        call_id: String,
+        at_ms: i64,
+        outcome: String,
+        cause: Option<String>,
+    },
+    FinishTask {
+        task_id: i64,
+        next: TaskNext,
+        cause: Option<String>,
+    },
+    /// Only the agent the pop went to can acknowledge it; the first ack
+    /// counts.
+    PopAcked {
+        pop_id: String,
+        agent_id: String,
+        at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -192,6 +231,8 @@ pub trait Store: Send + Sync + 'static {
     async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32>;
 
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool>;
+    /// Applies the writes in order, in one transaction: all or none.
+    async fn apply(&self, writes: &[Write]) -> StoreResult<()>;
     async fn pops_for_call(&self, call_id: &str)
     -> StoreResult<Vec<(String, String, Option<i64>)>>;
 }

@@ -90,6 +90,48 @@ fn agent_from(row: &SqliteRow) -> StoreResult<Agent> {
     })
 }
 
+async fn finish_task_on(
+    conn: &mut sqlx::SqliteConnection,
+    task_id: i64,
+    next: &TaskNext,
+    cause: Option<&str>,
+) -> StoreResult<()> {
+    let (status, next_ms, give_back) = match next {
+        TaskNext::Done => ("done", 0, 0),
+        TaskNext::Failed => ("failed", 0, 0),
+        TaskNext::RetryAt(at) => ("pending", *at, 0),
+        TaskNext::Requeue => ("pending", now_ms(), 1),
+    };
+    sqlx::query("UPDATE tasks SET status = ?, next_attempt_ms = ?, last_cause = ?, updated_ms = ?, attempts = MAX(attempts - ?, 0) WHERE id = ?")
+        .bind(status)
+        .bind(next_ms)
+        .bind(cause)
+        .bind(now_ms())
+        .bind(give_back)
+        .bind(task_id)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+async fn pop_acked_on(
+    conn: &mut sqlx::SqliteConnection,
+    pop_id: &str,
+    agent_id: &str,
+    at_ms: i64,
+) -> StoreResult<bool> {
+    // Only the agent the pop went to can acknowledge it.
+    let r = sqlx::query(
+        "UPDATE pops SET acked_ms = ? WHERE pop_id = ? AND agent_id = ? AND acked_ms IS NULL",
+    )
+    .bind(at_ms)
+    .bind(pop_id)
+    .bind(agent_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
 const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause";
 
 #[async_trait]
@@ -234,20 +276,8 @@ impl Store for SqliteStore {
         next: TaskNext,
         cause: Option<&str>,
     ) -> StoreResult<()> {
-        let (status, next_ms) = match next {
-            TaskNext::Done => ("done", 0),
-            TaskNext::Failed => ("failed", 0),
-            TaskNext::RetryAt(at) => ("pending", at),
-        };
-        sqlx::query("UPDATE tasks SET status = ?, next_attempt_ms = ?, last_cause = ?, updated_ms = ? WHERE id = ?")
-            .bind(status)
-            .bind(next_ms)
-            .bind(cause)
-            .bind(now_ms())
-            .bind(task_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut conn = self.pool.acquire().await?;
+        finish_task_on(&mut conn, task_id, &next, cause).await
     }
 
     async fn task(&self, id: i64) -> StoreResult<Option<Task>> {
@@ -300,12 +330,11 @@ impl Store for SqliteStore {
     }
 
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
-        sqlx::query("UPDATE attempts SET ring_ms = COALESCE(ring_ms, ?) WHERE call_id = ?")
-            .bind(at_ms)
-            .bind(call_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.apply(&[Write::Ringing {
+            call_id: call_id.to_string(),
+            at_ms,
+        }])
+        .await
     }
 
     async fn record_answer(
@@ -314,25 +343,12 @@ impl Store for SqliteStore {
         at_ms: i64,
         pop: Option<&NewPop>,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE attempts SET answer_ms = COALESCE(answer_ms, ?) WHERE call_id = ?")
-            .bind(at_ms)
-            .bind(call_id)
-            .execute(&mut *tx)
-            .await?;
-        if let Some(p) = pop {
-            sqlx::query("INSERT INTO pops (pop_id, call_id, agent_id, customer_id, sent_ms, degraded) VALUES (?, ?, ?, ?, ?, ?)")
-                .bind(&p.pop_id)
-                .bind(&p.call_id)
-                .bind(&p.agent_id)
-                .bind(&p.customer_id)
-                .bind(p.sent_ms)
-                .bind(p.degraded as i64)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        self.apply(&[Write::Answer {
+            call_id: call_id.to_string(),
+            at_ms,
+            pop: pop.cloned(),
+        }])
+        .await
     }
 
     async fn close_attempt(
@@ -342,14 +358,13 @@ impl Store for SqliteStore {
         outcome: &str,
         cause: Option<&str>,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE attempts SET hangup_ms = ?, outcome = ?, hangup_cause = ? WHERE call_id = ? AND hangup_ms IS NULL")
-            .bind(at_ms)
-            .bind(outcome)
-            .bind(cause)
-            .bind(call_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.apply(&[Write::CloseAttempt {
+            call_id: call_id.to_string(),
+            at_ms,
+            outcome: outcome.to_string(),
+            cause: cause.map(str::to_string),
+        }])
+        .await
     }
 
     async fn attempt(&self, call_id: &str) -> StoreResult<Option<Attempt>> {
@@ -414,7 +429,7 @@ impl Store for SqliteStore {
 
     async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32> {
         let row = sqlx::query(
-            "UPDATE tasks SET attempts = (SELECT COUNT(*) FROM attempts WHERE task_id = ?) WHERE id = ? RETURNING attempts",
+            "UPDATE tasks SET attempts = (SELECT COUNT(*) FROM attempts WHERE task_id = ? AND (outcome IS NULL OR outcome != 'not_placed')) WHERE id = ? RETURNING attempts",
         )
         .bind(task_id)
         .bind(task_id)
@@ -427,16 +442,80 @@ impl Store for SqliteStore {
     }
 
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool> {
-        // Only the agent the pop went to can acknowledge it.
-        let r = sqlx::query(
-            "UPDATE pops SET acked_ms = ? WHERE pop_id = ? AND agent_id = ? AND acked_ms IS NULL",
-        )
-        .bind(at_ms)
-        .bind(pop_id)
-        .bind(agent_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(r.rows_affected() == 1)
+        let mut conn = self.pool.acquire().await?;
+        pop_acked_on(&mut conn, pop_id, agent_id, at_ms).await
+    }
+
+    async fn apply(&self, writes: &[Write]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for w in writes {
+            match w {
+                Write::Ringing { call_id, at_ms } => {
+                    sqlx::query(
+                        "UPDATE attempts SET ring_ms = COALESCE(ring_ms, ?) WHERE call_id = ?",
+                    )
+                    .bind(at_ms)
+                    .bind(call_id)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Write::Answer {
+                    call_id,
+                    at_ms,
+                    pop,
+                } => {
+                    sqlx::query(
+                        "UPDATE attempts SET answer_ms = COALESCE(answer_ms, ?) WHERE call_id = ?",
+                    )
+                    .bind(at_ms)
+                    .bind(call_id)
+                    .execute(&mut *tx)
+                    .await?;
+                    if let Some(p) = pop {
+                        // A pop delivered again after a restart keeps its
+                        // first row.
+                        sqlx::query("INSERT INTO pops (pop_id, call_id, agent_id, customer_id, sent_ms, degraded) VALUES (?, ?, ?, ?, ?, ?)
+                                     ON CONFLICT(pop_id) DO NOTHING")
+                            .bind(&p.pop_id)
+                            .bind(&p.call_id)
+                            .bind(&p.agent_id)
+                            .bind(&p.customer_id)
+                            .bind(p.sent_ms)
+                            .bind(p.degraded as i64)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                Write::CloseAttempt {
+                    call_id,
+                    at_ms,
+                    outcome,
+                    cause,
+                } => {
+                    sqlx::query("UPDATE attempts SET hangup_ms = ?, outcome = ?, hangup_cause = ? WHERE call_id = ? AND hangup_ms IS NULL")
+                        .bind(at_ms)
+                        .bind(outcome)
+                        .bind(cause)
+                        .bind(call_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Write::FinishTask {
+                    task_id,
+                    next,
+                    cause,
+                } => finish_task_on(&mut tx, *task_id, next, cause.as_deref()).await?,
+                Write::PopAcked {
+                    pop_id,
+                    agent_id,
+                    at_ms,
+                } => {
+                    pop_acked_on(&mut tx, pop_id, agent_id, *at_ms).await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn pops_for_call(

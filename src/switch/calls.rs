@@ -5,6 +5,7 @@
 //! Events for ids it did not place (other legs, other dialers' calls) are
 //! ignored, so nothing is ever attributed to the wrong call.
 
+use super::fault::SwitchFault;
 use super::{CallEvent, CallEventKind, CallId, HangupCause};
 use std::collections::HashMap;
 
@@ -28,6 +29,9 @@ pub enum CallEnd {
     /// It was gone from the switch when dialpop reconnected: it ended during
     /// the gap and its cause cannot be known.
     Vanished,
+    /// The switch never tried it (not connected, refused the command): no
+    /// customer was dialed.
+    NotPlaced(SwitchFault),
 }
 
 /// What applying an event did.
@@ -60,44 +64,30 @@ impl CallTable {
         self.calls.get(id)
     }
 
-    /// Calls not yet ended.
-    pub fn live(&self) -> impl Iterator<Item = &CallId> {
-        self.calls
-            .iter()
-            .filter(|(_, s)| !matches!(s, CallState::Ended(_)))
-            .map(|(id, _)| id)
-    }
-
+    /// Calls in the table: every call not yet ended (an ended call leaves
+    /// it as it ends, so the table never outgrows the calls up).
     pub fn live_count(&self) -> usize {
-        self.live().count()
+        self.calls.len()
     }
 
-    /// Forgets ended calls (their outcome has been persisted by the owner).
-    pub fn remove_ended(&mut self) -> Vec<(CallId, CallEnd)> {
-        let ended: Vec<CallId> = self
-            .calls
-            .iter()
-            .filter(|(_, s)| matches!(s, CallState::Ended(_)))
-            .map(|(id, _)| id.clone())
-            .collect();
-        ended
-            .into_iter()
-            .filter_map(|id| match self.calls.remove(&id) {
-                Some(CallState::Ended(end)) => Some((id, end)),
-                _ => None,
-            })
-            .collect()
+    /// The switch never took the call: it ends here, without an event.
+    pub fn not_placed(&mut self, id: &CallId, fault: SwitchFault) -> Applied {
+        match self.calls.remove(id) {
+            Some(from) => Applied::Changed {
+                from,
+                to: CallState::Ended(CallEnd::NotPlaced(fault)),
+            },
+            None => Applied::Unknown,
+        }
     }
 
+    /// Applies one event. A call that ends leaves the table: later events
+    /// about it (the BACKGROUND_JOB after a hangup, the other leg's
+    /// hangup) find no call and change nothing.
     pub fn apply(&mut self, ev: &CallEvent) -> Applied {
         let Some(state) = self.calls.get_mut(&ev.call_id) else {
             return Applied::Unknown;
         };
-        if matches!(state, CallState::Ended(_)) {
-            // Both the hangup and the failed job report a busy call; the
-            // first one to arrive decides.
-            return Applied::Unchanged;
-        }
         let next = match &ev.kind {
             CallEventKind::Originated => CallState::Originated,
             CallEventKind::Ringing => CallState::Ringing,
@@ -115,6 +105,9 @@ impl CallTable {
             return Applied::Unchanged;
         }
         let from = std::mem::replace(state, next.clone());
+        if matches!(next, CallState::Ended(_)) {
+            self.calls.remove(&ev.call_id);
+        }
         Applied::Changed { from, to: next }
     }
 
@@ -127,14 +120,15 @@ impl CallTable {
         on_switch: impl IntoIterator<Item = &'a str>,
     ) -> Vec<(CallId, CallState)> {
         let present: std::collections::HashSet<&str> = on_switch.into_iter().collect();
-        let mut vanished = Vec::new();
-        for (id, state) in self.calls.iter_mut() {
-            if !matches!(state, CallState::Ended(_)) && !present.contains(id.as_str()) {
-                let was = std::mem::replace(state, CallState::Ended(CallEnd::Vanished));
-                vanished.push((id.clone(), was));
-            }
-        }
-        vanished
+        let gone: Vec<CallId> = self
+            .calls
+            .keys()
+            .filter(|id| !present.contains(id.as_str()))
+            .cloned()
+            .collect();
+        gone.into_iter()
+            .filter_map(|id| self.calls.remove(&id).map(|was| (id, was)))
+            .collect()
     }
 }
 
@@ -185,13 +179,10 @@ mod tests {
         let failed = CallEventKind::OriginateFailed {
             cause: HangupCause::UserBusy,
         };
-        assert_eq!(t.apply(&ev("a", failed)), Applied::Unchanged);
-        assert_eq!(
-            t.state(&CallId::from("a")),
-            Some(&CallState::Ended(CallEnd::HungUp(
-                HangupCause::NormalClearing
-            )))
-        );
+        // The first end decides; the call has left the table.
+        assert_eq!(t.apply(&ev("a", failed)), Applied::Unknown);
+        assert_eq!(t.state(&CallId::from("a")), None);
+        assert_eq!(t.live_count(), 0);
     }
 
     #[test]
@@ -209,6 +200,21 @@ mod tests {
         let gone = t.reconcile(["a", "unrelated"]);
         assert_eq!(gone, vec![(CallId::from("b"), CallState::Dialing)]);
         assert_eq!(t.live_count(), 1);
-        assert_eq!(t.remove_ended().len(), 2);
+    }
+
+    #[test]
+    fn a_call_the_switch_never_took_ends_once() {
+        let mut t = CallTable::default();
+        t.dialing(CallId::from("a"));
+        let f = SwitchFault::from_refusal("Asterisk is shutting down");
+        assert!(matches!(
+            t.not_placed(&CallId::from("a"), f.clone()),
+            Applied::Changed {
+                to: CallState::Ended(CallEnd::NotPlaced(_)),
+                ..
+            }
+        ));
+        assert_eq!(t.not_placed(&CallId::from("a"), f), Applied::Unknown);
+        assert_eq!(t.live_count(), 0);
     }
 }

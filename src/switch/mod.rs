@@ -7,6 +7,7 @@ pub mod calls;
 pub mod cause;
 pub mod driver;
 pub mod esl;
+pub mod fault;
 pub mod headers;
 pub mod manager;
 pub mod sim;

@@ -293,6 +293,7 @@ pub struct Counts {
     pub pops: usize,
     pub originates: usize,
     pub double_dialed: u64,
+    pub not_placed: usize,
 }
 
 pub async fn check_campaign(lab: &Lab, pages: &HashMap<String, Arc<Mutex<Seen>>>) -> Counts {
@@ -323,7 +324,21 @@ pub async fn check_campaign(lab: &Lab, pages: &HashMap<String, Arc<Mutex<Seen>>>
     while let Some(task) = store.task(task_id).await.expect("task") {
         task_id += 1;
         counts.tasks += 1;
-        let attempts = store.attempts_for_task(task.id).await.expect("attempts");
+        let all = store.attempts_for_task(task.id).await.expect("attempts");
+        // Calls the switch never placed are no attempt on the customer:
+        // closed, with their reason, and not counted.
+        for a in all
+            .iter()
+            .filter(|a| a.outcome.as_deref() == Some("not_placed"))
+        {
+            assert!(a.hangup_ms.is_some(), "not placed {} not closed", a.call_id);
+            assert!(a.answer_ms.is_none());
+            counts.not_placed += 1;
+        }
+        let attempts: Vec<_> = all
+            .into_iter()
+            .filter(|a| a.outcome.as_deref() != Some("not_placed"))
+            .collect();
         counts.attempts += attempts.len();
         counts.vanished += attempts
             .iter()

@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod slow_store;
 pub mod stub_daemon;

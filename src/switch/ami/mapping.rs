@@ -32,7 +32,7 @@ pub fn originate_reason(reason: u32) -> HangupCause {
         3 => HangupCause::NoAnswer,
         5 => HangupCause::UserBusy,
         8 => HangupCause::NormalCircuitCongestion,
-        _ => HangupCause::Other("ORIGINATE_FAILED".into()),
+        _ => HangupCause::Other(crate::switch::fault::ORIGINATE_NO_CHANNEL.into()),
     }
 }
 

@@ -272,6 +272,10 @@ fn originate(core: &Arc<Core>, run: ApiRun) {
         .unwrap_or(&uuid)
         .to_string();
     core.log_originate(&key, &o);
+    if let Some(super::Refusal::EslNoSession { cause }) = core.refusal() {
+        // switch_core_session_request_uuid refused: no channel, no event.
+        return run.finish(core, format!("-ERR {cause}\n"));
+    }
     let endpoint = match parse_dial_string(&o.dial_string) {
         Ok(e) => e,
         Err(cause) => return run.finish(core, format!("-ERR {}\n", cause.name())),

@@ -65,9 +65,23 @@ pub struct Core {
     originates: Mutex<OriginateLog>,
     /// Open ESL or AMI sessions: cancelling a token closes that socket at once.
     sessions: Mutex<HashMap<u64, CancellationToken>>,
+    /// While set, every originate is refused the way the real switch
+    /// refuses it in that state (a test hook for switch-side faults).
+    refusal: Mutex<Option<super::Refusal>>,
 }
 
 impl Core {
+    pub fn set_refusal(&self, r: Option<super::Refusal>) {
+        *self.refusal.lock().unwrap_or_else(|p| p.into_inner()) = r;
+    }
+
+    pub fn refusal(&self) -> Option<super::Refusal> {
+        self.refusal
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     pub fn new(config: &SimConfig) -> Result<Core, String> {
         Ok(Core {
             password: config.password.clone(),
@@ -91,6 +105,7 @@ impl Core {
             attempts: Mutex::new(HashMap::new()),
             originates: Mutex::new(OriginateLog::default()),
             sessions: Mutex::new(HashMap::new()),
+            refusal: Mutex::new(None),
         })
     }
 

@@ -92,6 +92,25 @@ impl Default for SimConfig {
     }
 }
 
+/// How a switch in trouble refuses an originate, as the real ones do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// FreeSWITCH whose core refuses new sessions (shutting down, `fsctl
+    /// pause outbound`, max-sessions or sessions-per-second reached): the
+    /// bgapi is accepted, no channel is created, and BACKGROUND_JOB says
+    /// `-ERR DESTINATION_OUT_OF_ORDER` (sofia's default cause when the
+    /// session cannot be made). `SYSTEM_SHUTDOWN` is what `sofia global
+    /// standby` gives.
+    EslNoSession { cause: String },
+    /// Asterisk refusing the action itself: `Response: Error` with this
+    /// `Message:` (`Asterisk is shutting down`, `Permission denied`).
+    AmiError { message: String },
+    /// Asterisk that queues the originate but cannot allocate its channel
+    /// (shutting down, channel driver not loaded): OriginateResponse
+    /// Failure, Reason 0, no channel events.
+    AmiNoChannel,
+}
+
 /// What the switch was asked to originate (a test hook).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OriginateLog {
@@ -183,6 +202,12 @@ impl SimSwitch {
         for t in self.tasks.drain(..) {
             let _ = t.await;
         }
+    }
+
+    /// From now on, every originate is refused this way (`None`: accepted
+    /// again). Calls already up go on.
+    pub fn refuse_originates(&self, how: Option<Refusal>) {
+        self.core.set_refusal(how);
     }
 
     /// Closes every client socket at once, as a network cut would; the

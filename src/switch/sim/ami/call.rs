@@ -358,6 +358,19 @@ fn emit_originate_response(
     }));
 }
 
+/// An originate the switch queues but cannot allocate a channel for (it is
+/// shutting down, the channel driver is not loaded): logged, then
+/// OriginateResponse Failure with Reason 0 and no channel events.
+pub fn refuse(core: &Core, o: &AmiOriginate, reply: Reply) {
+    let key = o
+        .channel_id
+        .clone()
+        .or_else(|| o.action_id.clone())
+        .unwrap_or_else(|| o.channel.clone());
+    core.log_ami_originate(&key, o);
+    unroutable(core, o, reply);
+}
+
 /// Creates the call's channels and starts its task; logs the originate.
 pub fn start(core: &Arc<Core>, o: AmiOriginate, reply: Reply) {
     let Some(dest) = parse_dest(&o.channel) else {

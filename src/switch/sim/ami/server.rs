@@ -444,6 +444,19 @@ impl Session {
                 )
                 .await;
         }
+        match self.core.refusal() {
+            Some(crate::switch::sim::Refusal::AmiError { message }) => {
+                return self.error(id, &message).await;
+            }
+            Some(crate::switch::sim::Refusal::AmiNoChannel) if o.is_async => {
+                let reply = Reply::Event {
+                    action_id: o.action_id.clone(),
+                };
+                call::refuse(&self.core, &o, reply);
+                return self.ack(id, "Originate successfully queued").await;
+            }
+            _ => {}
+        }
         if o.is_async {
             let reply = Reply::Event {
                 action_id: o.action_id.clone(),

@@ -1,0 +1,53 @@
+//! What the dialer knows about one call it placed.
+
+use crate::customer::{CustomerView, Lookup};
+use crate::store::Task;
+use std::time::Instant;
+
+/// Where the call's customer lookup stands.
+pub enum CustomerLookup {
+    NotStarted,
+    /// Under way (the preload, or one started at answer).
+    Resolving,
+    /// Every source answered (or failed); taken by the pop.
+    Ready(Box<CustomerView>),
+    /// The pop went out with it.
+    Used,
+}
+
+/// The business side of one live call.
+pub struct LiveCall {
+    /// Index of the switch it is on.
+    pub switch: usize,
+    pub task: Task,
+    pub agent_id: String,
+    pub lookup: Lookup,
+    pub customer: CustomerLookup,
+    /// When the answer was read off the switch, while the pop waits for the
+    /// preload to finish.
+    pub answer_waiting: Option<Instant>,
+    pub answered: bool,
+    pub popped: bool,
+    /// A pop recorded by a previous run but never acknowledged: sent again
+    /// under the same id (the page shows a pop id once).
+    pub unacked_pop: Option<String>,
+    /// The call is over; only its pop is still owed (the lookup is late).
+    pub ended: bool,
+}
+
+impl LiveCall {
+    pub fn new(switch: usize, task: Task, agent_id: String, lookup: Lookup) -> LiveCall {
+        LiveCall {
+            switch,
+            task,
+            agent_id,
+            lookup,
+            customer: CustomerLookup::NotStarted,
+            answer_waiting: None,
+            answered: false,
+            popped: false,
+            unacked_pop: None,
+            ended: false,
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! After a restart: settling what a death between two writes left behind,
+//! and re-owning the calls the store says were open.
+
+use super::Dialer;
+use super::agents::AgentState;
+use super::live_call::LiveCall;
+use crate::store::{TaskNext, now_ms};
+use crate::switch::CallId;
+use std::time::Instant;
+
+impl Dialer {
+    /// Re-owns the attempts a previous run left open: their agents are
+    /// busy with them, and the managers ask the switches which still exist.
+    pub(super) async fn recover(&mut self) -> Result<(), crate::store::StoreError> {
+        // A task claimed but never dialed, or whose attempt was closed but
+        // not the task itself: settle it from its recorded attempts.
+        for task in self.store.orphaned_dialing_tasks().await? {
+            let history = self.store.attempts_for_task(task.id).await?;
+            // Attempts the switch never placed are not counted.
+            let attempts = self.store.sync_task_attempts(task.id).await?;
+            let max = self
+                .store
+                .campaign(&task.campaign_id)
+                .await?
+                .map_or(1, |c| c.max_attempts);
+            let next = if history
+                .iter()
+                .any(|a| a.outcome.as_deref() == Some("answered"))
+            {
+                TaskNext::Done
+            } else if attempts < max {
+                TaskNext::RetryAt(now_ms())
+            } else {
+                TaskNext::Failed
+            };
+            tracing::info!(
+                task = task.id,
+                ?next,
+                "settling a task left dialing by the previous run"
+            );
+            self.store.finish_task(task.id, next, None).await?;
+        }
+        let open = self.store.open_attempts().await?;
+        if open.is_empty() {
+            return Ok(());
+        }
+        tracing::info!(
+            open = open.len(),
+            "re-adopting calls left open by the previous run"
+        );
+        let mut ids: Vec<Vec<CallId>> = vec![Vec::new(); self.switches.len()];
+        for a in open {
+            let Some(task) = self.store.task(a.task_id).await? else {
+                continue;
+            };
+            let id = CallId(a.call_id.clone());
+            let Some(sw) = self
+                .switches
+                .iter()
+                .position(|s| s.plan.name == a.switch_name)
+            else {
+                // Its switch is no longer configured: the call cannot be
+                // followed, so it counts as lost and the task goes on.
+                tracing::warn!(call = %id, switch = %a.switch_name, "open attempt on a switch that is not configured");
+                self.store
+                    .close_attempt(&a.call_id, now_ms(), "vanished", None)
+                    .await?;
+                self.store
+                    .finish_task(task.id, TaskNext::RetryAt(now_ms()), None)
+                    .await?;
+                continue;
+            };
+            let answered = a.answer_ms.is_some();
+            let pops = self.store.pops_for_call(&a.call_id).await?;
+            // Answered but its pop never recorded, or never acknowledged: the
+            // agent is still on the call, so it is shown (again).
+            let acked = pops.iter().any(|p| p.2.is_some());
+            let owes_pop = answered && !acked;
+            let unacked_pop = pops.first().map(|p| p.0.clone()).filter(|_| owes_pop);
+            self.agents.set(
+                &a.agent_id,
+                if answered {
+                    AgentState::OnCall(id.clone())
+                } else {
+                    AgentState::Reserved(id.clone())
+                },
+            );
+            let lookup = self.customers.lookup_for_task(&task);
+            let mut call = LiveCall::new(sw, task, a.agent_id, lookup);
+            call.answer_waiting = owes_pop.then(Instant::now);
+            call.answered = answered;
+            call.popped = answered && !owes_pop;
+            call.unacked_pop = unacked_pop;
+            self.calls.insert(id.clone(), call);
+            if owes_pop || self.customers.preload_enabled() {
+                self.resolve(&id);
+            }
+            self.switches[sw].load += 1;
+            ids[sw].push(id);
+        }
+        for (sw, ids) in ids.into_iter().enumerate() {
+            if !ids.is_empty() {
+                self.switches[sw].rebuilt = false;
+                self.switches[sw].manager.adopt(ids).await;
+            }
+        }
+        Ok(())
+    }
+}

@@ -252,8 +252,14 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
         attempts: 1,
     };
     let pop = |v: &dialpop::customer::CustomerView| {
-        serde_json::to_value(dialpop::popup::build_pop("p", "c", &task, Some(v.clone())))
-            .expect("json")
+        serde_json::to_value(dialpop::popup::build_pop(
+            "p",
+            "c",
+            &task,
+            Some(v.clone()),
+            false,
+        ))
+        .expect("json")
     };
 
     // A 503: the store's fields, degraded, the reason names the source.

@@ -50,8 +50,12 @@ pub struct DemoReport {
     pub no_answer: u64,
     pub failed: u64,
     pub vanished: u64,
+    /// Originates the switch refused (no attempt charged).
+    pub not_placed: u64,
     pub pops_delivered: u64,
     pub pops_acked: u64,
+    /// Store writes that failed after their retries.
+    pub writes_failed: u64,
     pub pop_latency_ms: LatencyMs,
     pub double_dialed: u64,
     pub tasks_left: u64,
@@ -59,6 +63,9 @@ pub struct DemoReport {
     pub calls_per_s: f64,
     /// Pops that went out with a source missing.
     pub pops_degraded: u64,
+    /// The process's peak resident memory (VmHWM) and CPU time used.
+    pub peak_rss_mb: f64,
+    pub cpu_s: f64,
     pub preload: bool,
     /// With `--crm-latency-ms`: the CRM behind the pops.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -515,6 +522,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         .await
         .ok_or_else(|| anyhow::anyhow!("dialer stopped"))?;
     let (delivered, acked, p50, p99, max) = daemon.hub.stats.summary();
+    daemon.writer.flush().await;
+    let writes_failed = daemon.writer.stats().failed;
     let counts = store.task_counts(CAMPAIGN).await?;
     let double_dialed = double_dialed(&sim, &store).await?;
     daemon.stop().await;
@@ -544,17 +553,47 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         no_answer: s.no_answer,
         failed: s.failed,
         vanished: s.vanished,
+        not_placed: s.not_placed,
         pops_delivered: delivered,
         pops_acked: acked,
+        writes_failed,
         pop_latency_ms: LatencyMs { p50, p99, max },
         double_dialed,
         tasks_left: counts.pending + counts.dialing,
         wall_s: wall.as_secs_f64(),
         calls_per_s: s.calls as f64 / wall.as_secs_f64().max(1e-9),
         pops_degraded: degraded.load(std::sync::atomic::Ordering::Relaxed),
+        peak_rss_mb: process_figures().0,
+        cpu_s: process_figures().1,
         preload: opts.preload,
         crm,
     }))
+}
+
+/// (peak RSS in MB, CPU seconds) of this process, from /proc (Linux; zeros
+/// elsewhere).
+pub fn process_figures() -> (f64, f64) {
+    let rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0);
+    // utime and stime, in clock ticks (100 per second on Linux).
+    let cpu = std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let after = s.rsplit_once(')')?.1.to_string();
+            let f: Vec<&str> = after.split_whitespace().collect();
+            let u: f64 = f.get(11)?.parse().ok()?;
+            let k: f64 = f.get(12)?.parse().ok()?;
+            Some((u + k) / 100.0)
+        })
+        .unwrap_or(0.0);
+    (rss, cpu)
 }
 
 /// Tasks the switch saw originated more often than the attempts recorded

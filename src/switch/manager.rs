@@ -97,9 +97,9 @@ impl CallManager {
         let (tx, mut tagged) = mpsc::channel(16 * 1024);
         let (out, rx) = mpsc::channel(16 * 1024);
         let m = CallManager::start(0, tx);
-        let attach = m.clone();
+        // First in the fresh queue: before any originate the caller sends.
+        let _ = m.commands.try_send(Command::Attach(driver, notices));
         tokio::spawn(async move {
-            attach.attach(driver, notices).await;
             while let Some((_, u)) = tagged.recv().await {
                 if out.send(u).await.is_err() {
                     return;
@@ -396,8 +396,15 @@ async fn run(
                         st.start_rebuild();
                     }
                     Command::Attach(driver, n) => {
+                        // A driver is attached once it has connected (its
+                        // Connected notice is queued behind): calls may go.
                         st.driver = Some(driver);
                         notices = Some(n);
+                        if st.rebuild_pending {
+                            st.start_rebuild();
+                        } else if st.link == Link::Down {
+                            st.link = Link::Up;
+                        }
                     }
                     Command::GiveUp(reason) => {
                         st.tell(CallUpdate::Fatal(reason)).await;

@@ -221,9 +221,29 @@ pub fn agent_client(
     token: String,
     stop: tokio_util::sync::CancellationToken,
 ) -> Arc<Mutex<Seen>> {
+    agent_client_acking(url, token, stop, AckWhen::AtOnce)
+}
+
+/// When a test page acknowledges its pops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckWhen {
+    AtOnce,
+    /// Only once the call has ended (a page whose agent looked late).
+    AfterHangup,
+}
+
+pub fn agent_client_acking(
+    url: String,
+    token: String,
+    stop: tokio_util::sync::CancellationToken,
+    when: AckWhen,
+) -> Arc<Mutex<Seen>> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let out = seen.clone();
     tokio::spawn(async move {
+        // Per call: the pop waiting for its hang-up, and the calls ended.
+        let mut held: HashMap<String, String> = HashMap::new();
+        let mut ended: HashSet<String> = HashSet::new();
         while !stop.is_cancelled() {
             let Ok((ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
                 tokio::time::sleep(Duration::from_millis(50)).await;
@@ -249,9 +269,19 @@ pub fn agent_client(
                     continue;
                 };
                 let reply = match &msg {
+                    ServerMsg::Pop {
+                        pop_id, call_id, ..
+                    } if when == AckWhen::AfterHangup && !ended.contains(call_id) => {
+                        held.insert(call_id.clone(), pop_id.clone());
+                        None
+                    }
                     ServerMsg::Pop { pop_id, .. } => Some(ClientMsg::Ack {
                         pop_id: pop_id.clone(),
                     }),
+                    ServerMsg::Call { call_id, state, .. } if state == "ended" => {
+                        ended.insert(call_id.clone());
+                        held.remove(call_id).map(|pop_id| ClientMsg::Ack { pop_id })
+                    }
                     ServerMsg::State {
                         state: AgentStateName::WrapUp,
                         ..

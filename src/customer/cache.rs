@@ -140,13 +140,12 @@ struct Entry {
 /// `phone:+1555…`): invalidation looks its customer up here instead of
 /// walking the whole cache (a walk per call made the per-call cost grow
 /// with the cache).
+/// Key form → the cache keys under it, each with its entry's serial.
+type FormIndex = std::collections::HashMap<String, std::collections::HashMap<CacheKey, u64>>;
+
 #[derive(Clone, Default)]
 struct KeyIndex {
-    inner: Arc<
-        std::sync::Mutex<
-            std::collections::HashMap<String, std::collections::HashMap<CacheKey, u64>>,
-        >,
-    >,
+    inner: Arc<std::sync::Mutex<FormIndex>>,
     serial: Arc<std::sync::atomic::AtomicU64>,
 }
 

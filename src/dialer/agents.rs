@@ -38,12 +38,15 @@ impl AgentState {
     }
 }
 
+/// When an agent became available, and a sequence number for ties.
+type IdleSince = (Instant, u64);
+
 struct Slot {
     agent: Agent,
     state: AgentState,
     online: bool,
     /// Since when the agent has been available: the longest idle is served first.
-    idle_since: (Instant, u64),
+    idle_since: IdleSince,
 }
 
 /// Agent states with two indexes kept beside them, so that neither the
@@ -52,7 +55,7 @@ struct Slot {
 /// idle; and every wrap-up by when it ends.
 pub struct Agents {
     slots: HashMap<String, Slot>,
-    available: HashMap<String, BTreeSet<((Instant, u64), String)>>,
+    available: HashMap<String, BTreeSet<(IdleSince, String)>>,
     wrap_ups: BTreeSet<(Instant, String)>,
     /// Breaks ties between agents made available at the same instant.
     seq: u64,

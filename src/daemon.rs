@@ -146,6 +146,12 @@ impl Daemon {
 
     /// Leaves the switches politely and stops serving, at once.
     pub async fn stop(self) {
+        self.leave_switches().await;
+        self.http.abort();
+    }
+
+    /// Stops connecting, leaves every switch, then writes what is queued.
+    async fn leave_switches(&self) {
         for c in &self.connecting {
             c.abort();
         }
@@ -153,7 +159,6 @@ impl Daemon {
             m.shutdown().await;
         }
         self.writer.flush().await;
-        self.http.abort();
     }
 
     /// A graceful stop (SIGTERM, Ctrl-C): no new calls; calls in progress
@@ -176,16 +181,9 @@ impl Daemon {
                 "calls still up at the drain deadline; the next start re-adopts them"
             );
         }
-        self.writer.flush().await;
         self.hub.restarting().await;
         self.http_stop.cancel();
-        for c in &self.connecting {
-            c.abort();
-        }
-        for m in &self.managers {
-            m.shutdown().await;
-        }
-        self.writer.flush().await;
+        self.leave_switches().await;
         let _ = tokio::time::timeout(Duration::from_secs(5), self.http).await;
         left
     }

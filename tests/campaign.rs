@@ -3,10 +3,9 @@
 
 mod common;
 
-use common::{API_TOKEN, CAMPAIGN, agent_client, check_campaign, lab, lab_on};
+use common::{API_TOKEN, AckWhen, CAMPAIGN, agent_client, check_campaign, lab, lab_on};
 use dialpop::popup::messages::{AgentStateName, ServerMsg};
 use dialpop::switch::sim::SimProtocol;
-use std::collections::HashMap;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -29,15 +28,8 @@ async fn campaign_pops_every_answered_call_once(protocol: SimProtocol) {
     )
     .await;
     let daemon = lab.start_daemon().await;
-    let url = format!("ws://{}/ws/agent", daemon.addr);
     let stop = tokio_util::sync::CancellationToken::new();
-    let mut pages = HashMap::new();
-    for (a, token) in &lab.agents {
-        pages.insert(
-            a.id.clone(),
-            agent_client(url.clone(), token.clone(), stop.clone()),
-        );
-    }
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
     lab.wait_done(Duration::from_secs(60)).await;
     let counts = check_campaign(&lab, &pages).await;
     println!("campaign: {counts:?}");

@@ -4,10 +4,9 @@
 
 mod common;
 
-use common::{API_TOKEN, CAMPAIGN, MAX_ATTEMPTS, agent_client, check_campaign, lab_on};
+use common::{API_TOKEN, AckWhen, CAMPAIGN, MAX_ATTEMPTS, check_campaign, lab_on};
 use dialpop::store::token_hash;
 use dialpop::switch::sim::{SimConfig, SimProtocol, SimSwitch};
-use std::collections::HashMap;
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,15 +29,8 @@ async fn switch_connection_cut_three_times(protocol: SimProtocol) {
     )
     .await;
     let daemon = lab.start_daemon().await;
-    let url = format!("ws://{}/ws/agent", daemon.addr);
     let stop = tokio_util::sync::CancellationToken::new();
-    let mut pages = HashMap::new();
-    for (a, token) in &lab.agents {
-        pages.insert(
-            a.id.clone(),
-            agent_client(url.clone(), token.clone(), stop.clone()),
-        );
-    }
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
     let mut cut_with_calls_up = 0;
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
@@ -175,15 +167,8 @@ retry_delay_seconds = 0.2
     std::fs::write(&path, config).expect("config written");
 
     let mut daemon = serve(&path);
-    let url = format!("ws://127.0.0.1:{port}/ws/agent");
     let stop = tokio_util::sync::CancellationToken::new();
-    let mut pages = HashMap::new();
-    for (a, token) in &lab.agents {
-        pages.insert(
-            a.id.clone(),
-            agent_client(url.clone(), token.clone(), stop.clone()),
-        );
-    }
+    let pages = lab.pages(format!("127.0.0.1:{port}"), &stop, AckWhen::AtOnce);
     // Kill it twice, each time with calls up and work left.
     let live_calls = || lab.sim.live_calls() + asterisk.as_ref().map_or(0, |a| a.live_calls());
     let mut kills = Vec::new();

@@ -6,12 +6,11 @@
 mod common;
 mod support;
 
-use common::{AckWhen, CAMPAIGN, Lab, agent_client_acking, check_campaign, lab_on};
+use common::{AckWhen, CAMPAIGN, Lab, check_campaign, lab_on};
 use dialpop::daemon::Daemon;
 use dialpop::popup::messages::{ClientMsg, ServerMsg};
 use dialpop::switch::sim::SimProtocol;
 use futures::{SinkExt, StreamExt};
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -25,24 +24,6 @@ async fn start_slow(lab: &Lab, delays: &Arc<Delays>) -> Daemon {
         delays: delays.clone(),
     });
     Daemon::start(setup).await.expect("daemon")
-}
-
-fn pages_for(
-    lab: &Lab,
-    daemon: &Daemon,
-    when: AckWhen,
-    stop: &tokio_util::sync::CancellationToken,
-) -> HashMap<String, Arc<std::sync::Mutex<common::Seen>>> {
-    let url = format!("ws://{}/ws/agent", daemon.addr);
-    lab.agents
-        .iter()
-        .map(|(a, t)| {
-            (
-                a.id.clone(),
-                agent_client_acking(url.clone(), t.clone(), stop.clone(), when),
-            )
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -97,7 +78,7 @@ async fn acks_after_the_hangup_are_recorded() {
     let lab = lab_on(SimProtocol::Esl, "ack-late", 3, &[(1, 9), (2, 2)], 10.0).await;
     let daemon = lab.start_daemon().await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let pages = pages_for(&lab, &daemon, AckWhen::AfterHangup, &stop);
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AfterHangup);
     lab.wait_done(Duration::from_secs(60)).await;
     daemon.writer.flush().await;
     // Every pop acknowledged, each after its call had ended.
@@ -126,7 +107,7 @@ async fn an_ack_before_the_pop_row_is_written_is_recorded() {
     delays.apply_ms.store(300, Ordering::Relaxed);
     let daemon = start_slow(&lab, &delays).await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let pages = pages_for(&lab, &daemon, AckWhen::AtOnce, &stop);
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
     lab.wait_done(Duration::from_secs(60)).await;
     daemon.writer.flush().await;
     let counts = check_campaign(&lab, &pages).await;
@@ -146,7 +127,7 @@ async fn a_call_that_ends_before_its_lookup_pops_once() {
     delays.customer_ms.store(3000, Ordering::Relaxed);
     let daemon = start_slow(&lab, &delays).await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let pages = pages_for(&lab, &daemon, AckWhen::AtOnce, &stop);
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
     lab.wait_done(Duration::from_secs(90)).await;
     // The last pops wait for their lookups.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);

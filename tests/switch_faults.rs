@@ -7,25 +7,17 @@
 mod common;
 mod support;
 
-use common::{API_TOKEN, CAMPAIGN, agent_client, check_campaign, lab_on};
+use common::{API_TOKEN, AckWhen, CAMPAIGN, check_campaign, lab_on};
 use dialpop::daemon::Daemon;
 use dialpop::switch::sim::{Refusal, SimProtocol};
-use std::collections::HashMap;
 use std::time::Duration;
 
 async fn refusing_switch_consumes_nothing(protocol: SimProtocol, refusal: Refusal, tag: &str) {
     let lab = lab_on(protocol, tag, 3, &[(1, 8), (2, 2), (3, 2)], 10.0).await;
     lab.sim.refuse_originates(Some(refusal.clone()));
     let daemon = lab.start_daemon().await;
-    let url = format!("ws://{}/ws/agent", daemon.addr);
     let stop = tokio_util::sync::CancellationToken::new();
-    let mut pages = HashMap::new();
-    for (a, token) in &lab.agents {
-        pages.insert(
-            a.id.clone(),
-            agent_client(url.clone(), token.clone(), stop.clone()),
-        );
-    }
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
     // While the switch refuses: its back-off (1 s, then 2 s) lets a trial
     // through now and then, never the queue.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -175,15 +167,8 @@ async fn a_switch_down_at_start_delays_nothing() {
         .await
         .expect("HTTP answers");
     assert!(health.status().is_success());
-    let url = format!("ws://{}/ws/agent", daemon.addr);
     let stop = tokio_util::sync::CancellationToken::new();
-    let mut pages = HashMap::new();
-    for (a, token) in &lab.agents {
-        pages.insert(
-            a.id.clone(),
-            agent_client(url.clone(), token.clone(), stop.clone()),
-        );
-    }
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
     lab.wait_done(Duration::from_secs(60)).await;
     let counts = check_campaign(&lab, &pages).await;
     assert_eq!((counts.done, counts.failed), (6, 2), "{counts:?}");

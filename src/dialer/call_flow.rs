@@ -2,12 +2,14 @@
 //! its pop, the end and what it means for the task and the agent.
 
 use super::agents::AgentState;
-use super::live_call::CustomerLookup;
+use super::live_call::{CustomerLookup, LiveCall};
 use super::policy::{self, Outcome};
 use super::{Dialer, Internal};
 use crate::popup::build_pop;
+use crate::popup::hub::AgentHub;
 use crate::popup::messages::ServerMsg;
-use crate::store::{NewPop, Task, TaskNext, Write, now_ms};
+use crate::store::writer::StoreWriter;
+use crate::store::{NewPop, TaskNext, Write, now_ms};
 use crate::switch::CallId;
 use crate::switch::calls::{CallEnd, CallState};
 use std::time::Instant;
@@ -21,9 +23,9 @@ impl Dialer {
         to: CallState,
         received: Instant,
     ) {
-        if !self.calls.contains_key(&id) {
+        let Some(call) = self.calls.get_mut(&id) else {
             return;
-        }
+        };
         // The first sign of a channel: the switch took the call, so it works.
         if from == CallState::Dialing
             && !matches!(to, CallState::Ended(_))
@@ -31,28 +33,16 @@ impl Dialer {
         {
             s.health.worked();
         }
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let agent_id = call.agent_id.clone();
         match to {
             CallState::Ringing | CallState::EarlyMedia => {
+                let agent_id = call.agent_id.clone();
                 self.writer
                     .submit(Write::Ringing {
                         call_id: id.to_string(),
                         at_ms: now_ms(),
                     })
                     .await;
-                self.hub
-                    .send(
-                        &agent_id,
-                        ServerMsg::Call {
-                            call_id: id.to_string(),
-                            state: "ringing".into(),
-                            cause: None,
-                        },
-                    )
-                    .await;
+                tell_call(&self.hub, &agent_id, &id, "ringing", None).await;
             }
             CallState::Answered | CallState::Bridged => {
                 if call.answered {
@@ -61,12 +51,12 @@ impl Dialer {
                 call.answered = true;
                 self.stats.answered += 1;
                 if matches!(call.customer, CustomerLookup::Ready(_)) {
-                    self.pop(&id, received).await;
+                    send_pop(&self.writer, &self.hub, &id, call, received).await;
                 } else {
+                    // The answer is recorded now (a restart then knows a pop
+                    // is owed); the pop waits for the preload under way, or
+                    // (preload switched off) for a lookup started now.
                     call.answer_waiting = Some(received);
-                    // Awaits the preload under way, or (preload switched
-                    // off) starts the lookup now.
-                    self.resolve(&id);
                     self.writer
                         .submit(Write::Answer {
                             call_id: id.to_string(),
@@ -74,79 +64,46 @@ impl Dialer {
                             pop: None,
                         })
                         .await;
+                    self.resolve(&id);
                 }
-                self.hub
-                    .send(
-                        &agent_id,
-                        ServerMsg::Call {
-                            call_id: id.to_string(),
-                            state: "answered".into(),
-                            cause: None,
-                        },
-                    )
-                    .await;
-                self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
-                    .await;
+                let agent_id = self.calls.get(&id).map(|c| c.agent_id.clone());
+                if let Some(agent_id) = agent_id {
+                    tell_call(&self.hub, &agent_id, &id, "answered", None).await;
+                    self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
+                        .await;
+                }
             }
             CallState::Ended(end) => self.on_end(id, from, end).await,
             CallState::Dialing | CallState::Originated => {}
         }
     }
 
-    /// Sends the call's pop, once. Its row is queued for the writer first,
-    /// so that an acknowledgement, queued after it, always finds it.
-    pub(super) async fn pop(&mut self, id: &CallId, answered_at: Instant) {
+    /// The lookup of a call whose answer waits for it is back: the pop goes.
+    pub(super) async fn pop_waiting(&mut self, id: &CallId) {
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
-        if call.popped {
-            return;
+        if let Some(at) = call.answer_waiting.take() {
+            send_pop(&self.writer, &self.hub, id, call, at).await;
         }
-        call.popped = true;
-        let resend = call.unacked_pop.take();
-        let pop_id = resend
-            .clone()
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-        // The view goes into the pop as it is: nothing is copied on the
-        // answer-to-pop path.
-        let view = match std::mem::replace(&mut call.customer, CustomerLookup::Used) {
-            CustomerLookup::Ready(v) => Some(*v),
-            _ => None,
-        };
-        let msg = build_pop(&pop_id, id.as_str(), &call.task, view, call.ended);
-        let degraded = matches!(&msg, ServerMsg::Pop { degraded: true, .. });
-        let agent_id = call.agent_id.clone();
-        let rec = NewPop {
-            pop_id: pop_id.clone(),
-            call_id: id.to_string(),
-            agent_id: agent_id.clone(),
-            customer_id: call.task.customer_id.clone(),
-            sent_ms: now_ms(),
-            degraded,
-        };
-        self.writer
-            .submit(Write::Answer {
-                call_id: id.to_string(),
-                at_ms: now_ms(),
-                pop: Some(rec),
-            })
-            .await;
-        self.hub
-            .pop(&agent_id, &pop_id, id.as_str(), answered_at, msg)
-            .await;
+        // An answered call that ended while its lookup ran: its pop has gone
+        // out now, and the call can be forgotten.
+        if call.ended {
+            self.calls.remove(id);
+            self.hub.call_ended(id.as_str()).await;
+        }
     }
 
     async fn on_end(&mut self, id: CallId, from: CallState, end: CallEnd) {
-        let Some(call) = self.calls.get_mut(&id) else {
+        let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
-        let (sw, answered) = (call.switch, call.answered);
         let now = Instant::now();
-        let fault = (!answered)
+        let fault = (!call.answered)
             .then(|| policy::switch_fault(&from, &end))
             .flatten();
-        let outcome = policy::outcome(answered, &from, &end);
-        if let Some(s) = self.switches.get_mut(sw) {
+        let outcome = policy::outcome(call.answered, &from, &end);
+        if let Some(s) = self.switches.get_mut(call.switch) {
             // The switch has room again.
             s.load = s.load.saturating_sub(1);
             match &fault {
@@ -171,66 +128,32 @@ impl Dialer {
             (None, CallEnd::HungUp(c) | CallEnd::Failed(c)) => Some(c.name().to_string()),
             (None, _) => None,
         };
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        let (task, agent_id) = (call.task.clone(), call.agent_id.clone());
-        let rules = self.rules_for(&task.campaign_id).await;
-        let next = policy::next_step(&task, outcome, rules, now_ms());
-        self.settle(
-            &id,
-            &task,
-            outcome,
-            next,
-            cause.clone(),
-            task.campaign_id.clone(),
-        )
-        .await;
+        let rules = self.rules_for(&call.task.campaign_id).await;
+        let next = policy::next_step(&call.task, outcome, rules, now_ms());
+        self.settle(&id, &call.task, outcome, next, cause.clone())
+            .await;
         // The call is now part of the customer's history: the next pop
         // must not show a cached history without it.
-        if let Some(call) = self.calls.get(&id) {
-            let (customers, lookup) = (self.customers.clone(), call.lookup.clone());
-            tokio::spawn(async move {
-                customers.after_call(&lookup).await;
-            });
-        }
+        let (customers, lookup) = (self.customers.clone(), call.lookup.clone());
+        tokio::spawn(async move {
+            customers.after_call(&lookup).await;
+        });
         // An answered call owes its agent a pop, however short it was.
-        let owes_pop = self.calls.get(&id).is_some_and(|c| c.answered && !c.popped);
-        if owes_pop {
-            let waiting = match self.calls.get_mut(&id) {
-                Some(c) => {
-                    c.ended = true;
-                    matches!(c.customer, CustomerLookup::Resolving)
-                }
-                None => false,
-            };
-            if waiting {
-                // The pop goes when the lookup is back (CustomerLoaded),
-                // and says the call has ended.
-            } else {
-                let at = self
-                    .calls
-                    .get_mut(&id)
-                    .and_then(|c| c.answer_waiting.take())
-                    .unwrap_or(now);
-                self.pop(&id, at).await;
-                self.calls.remove(&id);
-                self.hub.call_ended(id.as_str()).await;
-            }
+        let (agent_id, answered) = (call.agent_id.clone(), call.answered);
+        if answered && !call.popped && matches!(call.customer, CustomerLookup::Resolving) {
+            // The pop goes when the lookup is back, and says the call ended.
+            call.ended = true;
+            self.calls.insert(id.clone(), call);
         } else {
-            self.calls.remove(&id);
+            if answered && !call.popped {
+                call.ended = true;
+                let at = call.answer_waiting.take().unwrap_or(now);
+                send_pop(&self.writer, &self.hub, &id, &mut call, at).await;
+            }
             self.hub.call_ended(id.as_str()).await;
         }
-        self.hub
-            .send(
-                &agent_id,
-                ServerMsg::Call {
-                    call_id: id.to_string(),
-                    state: "ended".into(),
-                    cause: cause.or_else(|| Some("LOST_DURING_RECONNECT".into())),
-                },
-            )
-            .await;
+        let shown = cause.or_else(|| Some("LOST_DURING_RECONNECT".into()));
+        tell_call(&self.hub, &agent_id, &id, "ended", shown).await;
         // Wrap-up follows a conversation; an agent who never spoke to the
         // customer goes straight back to available.
         let next_state = if answered {
@@ -248,12 +171,12 @@ impl Dialer {
     pub(super) async fn settle(
         &mut self,
         call_id: &CallId,
-        task: &Task,
+        task: &crate::store::Task,
         outcome: Outcome,
         next: TaskNext,
         cause: Option<String>,
-        campaign: String,
     ) {
+        let campaign = task.campaign_id.clone();
         match next {
             TaskNext::RetryAt(at) => {
                 let due = self.idle_until.entry(campaign.clone()).or_insert(at);
@@ -292,4 +215,68 @@ impl Dialer {
             )
             .await;
     }
+}
+
+/// Sends the call's pop, once. Its row is queued for the writer first, so
+/// that an acknowledgement, queued after it, always finds it.
+async fn send_pop(
+    writer: &StoreWriter,
+    hub: &AgentHub,
+    id: &CallId,
+    call: &mut LiveCall,
+    answered_at: Instant,
+) {
+    if call.popped {
+        return;
+    }
+    call.popped = true;
+    let resend = call.unacked_pop.take();
+    let pop_id = resend
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    // The view goes into the pop as it is: nothing is copied on the
+    // answer-to-pop path.
+    let view = match std::mem::replace(&mut call.customer, CustomerLookup::Used) {
+        CustomerLookup::Ready(v) => Some(*v),
+        _ => None,
+    };
+    let msg = build_pop(&pop_id, id.as_str(), &call.task, view, call.ended);
+    let degraded = matches!(&msg, ServerMsg::Pop { degraded: true, .. });
+    let at_ms = now_ms();
+    let rec = NewPop {
+        pop_id: pop_id.clone(),
+        call_id: id.to_string(),
+        agent_id: call.agent_id.clone(),
+        customer_id: call.task.customer_id.clone(),
+        sent_ms: at_ms,
+        degraded,
+    };
+    writer
+        .submit(Write::Answer {
+            call_id: id.to_string(),
+            at_ms,
+            pop: Some(rec),
+        })
+        .await;
+    hub.pop(&call.agent_id, &pop_id, id.as_str(), answered_at, msg)
+        .await;
+}
+
+/// Tells the agent's pages where the call stands.
+async fn tell_call(
+    hub: &AgentHub,
+    agent_id: &str,
+    id: &CallId,
+    state: &str,
+    cause: Option<String>,
+) {
+    hub.send(
+        agent_id,
+        ServerMsg::Call {
+            call_id: id.to_string(),
+            state: state.into(),
+            cause,
+        },
+    )
+    .await;
 }

@@ -126,7 +126,6 @@ pub(crate) enum Internal {
     },
     /// A task's outcome is written: its campaign may have work again.
     TaskSettled(String),
-    OriginateFailed(CallId, String),
 }
 
 #[derive(Clone)]
@@ -384,14 +383,12 @@ impl Dialer {
             tracing::info!(agent = %agent.id, task = task.id, "agent signed out during the claim; the task goes back");
             self.switches[sw].load = self.switches[sw].load.saturating_sub(1);
             self.switches[sw].health.trial_void(Instant::now());
-            let campaign = task.campaign_id.clone();
             self.settle(
                 &call_id,
                 &task,
                 policy::Outcome::NotPlaced,
                 crate::store::TaskNext::Requeue,
                 Some("AGENT_SIGNED_OUT".into()),
-                campaign,
             )
             .await;
             return;
@@ -434,14 +431,11 @@ impl Dialer {
             self.resolve(&call_id);
         }
         self.stats.calls += 1;
+        // A call the switch does not take comes back from the manager as
+        // ended, not placed (and is logged there, with its fault).
         let manager = self.switches[sw].manager.clone();
-        let tx = self.internal_tx.clone();
         tokio::spawn(async move {
-            if let Err(e) = manager.originate(req.clone()).await {
-                let _ = tx
-                    .send(Internal::OriginateFailed(req.call_id, e.to_string()))
-                    .await;
-            }
+            let _ = manager.originate(req).await;
         });
     }
 
@@ -479,18 +473,9 @@ impl Dialer {
     async fn on_internal(&mut self, i: Internal) {
         match i {
             Internal::CustomerLoaded(id, view) => {
-                let Some(call) = self.calls.get_mut(&id) else {
-                    return;
-                };
-                call.customer = CustomerLookup::Ready(view);
-                if let Some(at) = call.answer_waiting.take() {
-                    self.pop(&id, at).await;
-                }
-                // An answered call that ended while its lookup ran: its pop
-                // has gone out now, and the call can be forgotten.
-                if self.calls.get(&id).is_some_and(|c| c.ended) {
-                    self.calls.remove(&id);
-                    self.hub.call_ended(id.as_str()).await;
+                if let Some(call) = self.calls.get_mut(&id) {
+                    call.customer = CustomerLookup::Ready(view);
+                    self.pop_waiting(&id).await;
                 }
             }
             Internal::Claimed {
@@ -527,12 +512,6 @@ impl Dialer {
             }
             Internal::TaskSettled(campaign) => {
                 self.idle_until.remove(&campaign);
-            }
-            Internal::OriginateFailed(id, reason) => {
-                // The manager ends the call as not placed too (or, if the
-                // bytes may have left, leaves it to the rebuild); this is
-                // only for the log.
-                tracing::warn!(call = %id, %reason, "originate not accepted");
             }
         }
     }

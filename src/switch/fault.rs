@@ -74,7 +74,7 @@ impl SwitchFault {
         let t = text.trim();
         let lower = t.to_ascii_lowercase();
         let has = |s: &str| lower.contains(s);
-        let kind = if has("shutting down") || has("system_shutdown") || has("shutdown") {
+        let kind = if has("shutting down") || has("shutdown") {
             FaultKind::ShuttingDown
         } else if has("permission") || has("not allowed") || has("privilege") {
             FaultKind::Permission
@@ -123,7 +123,6 @@ impl SwitchFault {
             // allocated (the tech is not loaded, maxcalls reached, the
             // switch stopping): the call never left the switch.
             H::Other(s) if s == ORIGINATE_NO_CHANNEL => FaultKind::Refused,
-            H::Other(s) if s.starts_with("NOT_SENT") => FaultKind::Refused,
             _ => return None,
         };
         Some(SwitchFault {

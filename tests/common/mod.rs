@@ -214,6 +214,29 @@ pub struct Seen {
     pub refused: Option<String>,
 }
 
+/// Each agent's page received, by agent id.
+pub type Pages = HashMap<String, Arc<Mutex<Seen>>>;
+
+impl Lab {
+    /// A page for every agent of the lab, on the daemon's `/ws/agent` at
+    /// `addr`, acknowledging pops `when` said.
+    pub fn pages(
+        &self,
+        addr: impl std::fmt::Display,
+        stop: &tokio_util::sync::CancellationToken,
+        when: AckWhen,
+    ) -> Pages {
+        let url = format!("ws://{addr}/ws/agent");
+        self.agents
+            .iter()
+            .map(|(a, token)| {
+                let page = agent_client_acking(url.clone(), token.clone(), stop.clone(), when);
+                (a.id.clone(), page)
+            })
+            .collect()
+    }
+}
+
 /// An agent's page as a WebSocket client: acks pops, ends wrap-up after a
 /// moment, reconnects while `url` answers, records everything.
 pub fn agent_client(

@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod demo_run;
 pub mod slow_store;
 pub mod stub_daemon;

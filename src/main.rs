@@ -92,6 +92,41 @@ enum Command {
         /// Fetch customers only at answer, not when the call is placed.
         #[arg(long)]
         no_preload: bool,
+        /// Tasks for the first N customers only.
+        #[arg(long)]
+        tasks: Option<usize>,
+        /// Look every customer up once before dialing (a full cache).
+        #[arg(long)]
+        warm_cache: bool,
+        /// Agents in another process: write their tokens to this file
+        /// (`dialpop bench-agents` reads it) instead of simulating them here.
+        #[arg(long)]
+        external_agents: Option<PathBuf>,
+    },
+    /// Load benchmark: agent pages as WebSocket clients, in their own
+    /// process, signing in with the tokens file a demo or the floor wrote.
+    BenchAgents {
+        #[arg(long)]
+        url: String,
+        #[arg(long)]
+        tokens: PathBuf,
+        /// How long a page waits in wrap-up before it says ready.
+        #[arg(long, default_value_t = 20)]
+        wrap_ms: u64,
+    },
+    /// Load benchmark: the WebSocket floor, one pop-sized message and its
+    /// ack at a steady rate over the same number of connections.
+    BenchFloor {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        rate: f64,
+        #[arg(long, default_value_t = 20.0)]
+        seconds: f64,
+        #[arg(long)]
+        tokens: PathBuf,
     },
 }
 
@@ -165,6 +200,33 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Source { action } => run_source(action),
+        Command::BenchAgents {
+            url,
+            tokens,
+            wrap_ms,
+        } => run_async("bench-agents", "warn", async move {
+            dialpop::cli::bench::agents(&url, &tokens, std::time::Duration::from_millis(wrap_ms))
+                .await
+        }),
+        Command::BenchFloor {
+            listen,
+            connections,
+            rate,
+            seconds,
+            tokens,
+        } => run_async("bench-floor", "warn", async move {
+            if !(rate.is_finite() && rate > 0.0 && seconds.is_finite() && seconds > 0.0) {
+                anyhow::bail!("--rate and --seconds must be positive numbers");
+            }
+            dialpop::cli::bench::floor(dialpop::cli::bench::FloorOptions {
+                listen,
+                connections,
+                rate,
+                seconds,
+                tokens,
+            })
+            .await
+        }),
         Command::Demo {
             protocol,
             agents,
@@ -176,6 +238,9 @@ fn main() -> ExitCode {
             listen,
             crm_latency_ms,
             no_preload,
+            tasks,
+            warm_cache,
+            external_agents,
         } => {
             let listen = if exit_when_done && listen.port() == 8080 {
                 SocketAddr::from(([127, 0, 0, 1], 0))
@@ -196,6 +261,9 @@ fn main() -> ExitCode {
                 },
                 crm_latency_ms,
                 preload: !no_preload,
+                tasks,
+                warm_cache,
+                external_agents,
             };
             run_async("demo", "warn", async move {
                 if let Some(report) = demo::run(opts.clone()).await? {

@@ -4,14 +4,14 @@
 //! Ctrl-C; with `--exit-when-done`, simulated agents (real WebSocket clients)
 //! work the campaign to its end and a report is printed.
 
+use super::agents::simulated_agent;
 use crate::customer::standin::{CrmStandin, StandinAuth, StandinConfig, StandinCustomer};
 use crate::daemon::{Daemon, DaemonSetup};
 use crate::dialer::{DialPlan, SwitchPlan};
-use crate::popup::messages::{ClientMsg, ServerMsg};
-use crate::store::{Agent, Campaign, Customer, NewTask, Store, token_hash};
+use crate::store::{Agent, Campaign, Customer, NewTask, Store, Task, token_hash};
 use crate::switch::esl::client::EslClientConfig;
 use crate::switch::sim::{SimConfig, SimSwitch};
-use futures::{SinkExt, StreamExt};
+use futures::StreamExt;
 use rand::{Rng, RngExt, SeedableRng};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -33,6 +33,15 @@ pub struct DemoOptions {
     pub crm_latency_ms: Option<u64>,
     /// Fetch customers when the call is placed (the default).
     pub preload: bool,
+    /// Tasks for the first this many customers only (all without it).
+    pub tasks: Option<usize>,
+    /// Look every customer up once before the campaign starts, so that the
+    /// cache holds all of them (a large cache, as in production).
+    pub warm_cache: bool,
+    /// No simulated agents here: their tokens go to this file (one
+    /// `agent_id token` line each), for agents in another process
+    /// (`dialpop bench-agents`); the campaign starts when all have signed in.
+    pub external_agents: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -63,9 +72,22 @@ pub struct DemoReport {
     pub calls_per_s: f64,
     /// Pops that went out with a source missing.
     pub pops_degraded: u64,
-    /// The process's peak resident memory (VmHWM) and CPU time used.
+    /// Answered calls per second of the campaign.
+    pub answers_per_s: f64,
+    /// The most calls up at once (sampled every 100 ms).
+    pub max_live_calls: usize,
+    /// Customer entries in the cache when the campaign started.
+    pub cache_entries: u64,
+    /// Resident memory before the agents signed in (after seeding and
+    /// warming), and the process's peak (VmHWM), in MB.
+    pub rss_before_agents_mb: f64,
+    /// With external agents: resident memory once all had signed in,
+    /// before the first call.
+    pub rss_signed_in_mb: f64,
     pub peak_rss_mb: f64,
+    /// CPU time the process used in all, and during the campaign.
     pub cpu_s: f64,
+    pub campaign_cpu_s: f64,
     pub preload: bool,
     /// With `--crm-latency-ms`: the CRM behind the pops.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -242,6 +264,9 @@ async fn seed(store: &Arc<dyn Store>, opts: &DemoOptions) -> anyhow::Result<Vec<
     for i in 0..opts.customers {
         let c = customer(i, &mut rng);
         store.upsert_customer(&c).await?;
+        if opts.tasks.is_some_and(|n| i >= n) {
+            continue;
+        }
         store
             .add_task(&NewTask {
                 campaign_id: CAMPAIGN.into(),
@@ -264,59 +289,6 @@ async fn seed(store: &Arc<dyn Store>, opts: &DemoOptions) -> anyhow::Result<Vec<
         agents.push((a, t));
     }
     Ok(agents)
-}
-
-/// A simulated agent: signs in, acknowledges every pop at once, and ends
-/// each wrap-up after a moment, until told to stop.
-async fn simulated_agent(
-    url: String,
-    token: String,
-    wrap_up: Duration,
-    stop: tokio_util::sync::CancellationToken,
-    degraded: Arc<std::sync::atomic::AtomicU64>,
-) -> anyhow::Result<()> {
-    let (ws, _) = tokio_tungstenite::connect_async(url.as_str()).await?;
-    let (mut tx, mut rx) = ws.split();
-    let auth = serde_json::to_string(&ClientMsg::Auth { token })?;
-    tx.send(tokio_tungstenite::tungstenite::Message::Text(auth.into()))
-        .await?;
-    loop {
-        let msg = tokio::select! {
-            _ = stop.cancelled() => return Ok(()),
-            m = rx.next() => m,
-        };
-        let Some(msg) = msg else { return Ok(()) };
-        let tokio_tungstenite::tungstenite::Message::Text(text) = msg? else {
-            continue;
-        };
-        let reply = match serde_json::from_str::<ServerMsg>(&text) {
-            Ok(ServerMsg::Pop {
-                pop_id,
-                degraded: d,
-                ..
-            }) => {
-                if d {
-                    degraded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                Some(ClientMsg::Ack { pop_id })
-            }
-            Ok(ServerMsg::State {
-                state: crate::popup::messages::AgentStateName::WrapUp,
-                ..
-            }) => {
-                tokio::time::sleep(wrap_up).await;
-                Some(ClientMsg::Ready)
-            }
-            Ok(ServerMsg::Error { error }) => anyhow::bail!("agent refused: {error}"),
-            _ => None,
-        };
-        if let Some(r) = reply {
-            tx.send(tokio_tungstenite::tungstenite::Message::Text(
-                serde_json::to_string(&r)?.into(),
-            ))
-            .await?;
-        }
-    }
 }
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
@@ -433,6 +405,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         },
         customer: crate::customer::config::CustomerConfig {
             preload: opts.preload,
+            // Room for every customer's record and history page.
+            cache_max_entries: (opts.customers as u64 * 4).max(100_000),
             precedence: crm
                 .iter()
                 .map(|_| ("tier".to_string(), vec!["crm".to_string()]))
@@ -475,19 +449,55 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         return Ok(None);
     }
 
+    if opts.warm_cache {
+        warm(&daemon, &store, opts.customers).await?;
+    }
+    let cache_entries = daemon.customers.cached_entries().await;
+    let rss_before_agents_mb = current_rss_mb();
     let stop = tokio_util::sync::CancellationToken::new();
     let degraded = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut workers = Vec::new();
-    for (_, t) in &agents {
-        let wrap = Duration::from_secs_f64((2.0 / opts.speed).min(0.2));
-        workers.push(tokio::spawn(simulated_agent(
-            ws_url.clone(),
-            t.clone(),
-            wrap,
-            stop.clone(),
-            degraded.clone(),
-        )));
+    let mut started = started;
+    let mut rss_signed_in_mb = 0.0;
+    if let Some(path) = &opts.external_agents {
+        let lines: String = agents
+            .iter()
+            .map(|(a, t)| format!("{} {t}\n", a.id))
+            .collect();
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, lines)?;
+        std::fs::rename(&tmp, path)?;
+        // The campaign's clock starts when every agent has signed in.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let snap = daemon.dialer.snapshot().await;
+            let out = snap.as_ref().map_or(usize::MAX, |s| {
+                s.agent_counts.get("loggedout").copied().unwrap_or(0)
+            });
+            if out == 0 {
+                break;
+            }
+            if Instant::now() > deadline {
+                anyhow::bail!("{out} external agents did not sign in within 120 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        started = Instant::now();
+        rss_signed_in_mb = current_rss_mb();
+    } else {
+        for (_, t) in &agents {
+            let wrap = Duration::from_secs_f64((2.0 / opts.speed).min(0.2));
+            workers.push(tokio::spawn(simulated_agent(
+                ws_url.clone(),
+                t.clone(),
+                wrap,
+                stop.clone(),
+                degraded.clone(),
+            )));
+        }
     }
+    let cpu_at_start = process_figures().1;
+    let mut max_live_calls = 0;
     // Work until no task is pending or being dialed.
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -495,11 +505,15 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         if counts.pending == 0 && counts.dialing == 0 {
             break;
         }
-        if workers.iter().all(|w| w.is_finished()) {
+        if let Some(s) = daemon.dialer.snapshot().await {
+            max_live_calls = max_live_calls.max(s.live_calls);
+        }
+        if !workers.is_empty() && workers.iter().all(|w| w.is_finished()) {
             anyhow::bail!("every simulated agent stopped");
         }
     }
     let wall = started.elapsed();
+    let campaign_cpu_s = process_figures().1 - cpu_at_start;
     // Let the last pops reach their pages and come back acknowledged.
     let settle = Instant::now() + Duration::from_secs(5);
     while Instant::now() < settle {
@@ -563,11 +577,62 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         wall_s: wall.as_secs_f64(),
         calls_per_s: s.calls as f64 / wall.as_secs_f64().max(1e-9),
         pops_degraded: degraded.load(std::sync::atomic::Ordering::Relaxed),
+        answers_per_s: s.answered as f64 / wall.as_secs_f64().max(1e-9),
+        max_live_calls,
+        cache_entries,
+        rss_before_agents_mb,
+        rss_signed_in_mb,
         peak_rss_mb: process_figures().0,
         cpu_s: process_figures().1,
+        campaign_cpu_s,
         preload: opts.preload,
         crm,
     }))
+}
+
+/// Looks every customer up once through the daemon's own customer service,
+/// as calls would, so that the cache holds them all.
+async fn warm(daemon: &Daemon, store: &Arc<dyn Store>, customers: usize) -> anyhow::Result<()> {
+    let mut tasks = Vec::with_capacity(customers);
+    for i in 0..customers {
+        if let Some(c) = store.customer(&format!("c{i:06}")).await? {
+            tasks.push(Task {
+                id: 0,
+                campaign_id: CAMPAIGN.into(),
+                customer_id: c.id,
+                phone: c.phone,
+                priority: 0,
+                status: "pending".into(),
+                attempts: 0,
+            });
+        }
+    }
+    let service = daemon.customers.clone();
+    futures::stream::iter(tasks)
+        .map(|t| {
+            let service = service.clone();
+            async move {
+                let lookup = service.lookup_for_task(&t);
+                service.resolve(&lookup).await;
+            }
+        })
+        .buffer_unordered(64)
+        .collect::<Vec<()>>()
+        .await;
+    Ok(())
+}
+
+/// Resident memory now (VmRSS), in MB.
+pub fn current_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
 }
 
 /// (peak RSS in MB, CPU seconds) of this process, from /proc (Linux; zeros

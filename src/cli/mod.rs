@@ -1,5 +1,7 @@
 //! Subcommands other than the daemon itself.
 
+pub mod agents;
+pub mod bench;
 pub mod decode;
 pub mod demo;
 pub mod simswitch;

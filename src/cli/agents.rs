@@ -1,0 +1,69 @@
+//! A simulated agent page: a real WebSocket client that signs in,
+//! acknowledges every pop at once and ends each wrap-up after a moment. The
+//! demo runs them in its own process; `dialpop bench-agents` runs them in
+//! another, for load runs where the agents must not share the daemon's CPU.
+
+use crate::popup::messages::{ClientMsg, ServerMsg};
+use futures::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A simulated agent: signs in, acknowledges every pop at once, and ends
+/// each wrap-up after a moment, until told to stop.
+pub async fn simulated_agent(
+    url: String,
+    token: String,
+    wrap_up: Duration,
+    stop: tokio_util::sync::CancellationToken,
+    degraded: Arc<std::sync::atomic::AtomicU64>,
+) -> anyhow::Result<()> {
+    // Small buffers: a page gets a few kilobytes at a time, and with
+    // tungstenite's default 128 KiB read buffer a thousand simulated pages
+    // cost 128 MB, which load runs would count as the daemon's.
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0);
+    let (ws, _) =
+        tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), false).await?;
+    let (mut tx, mut rx) = ws.split();
+    let auth = serde_json::to_string(&ClientMsg::Auth { token })?;
+    tx.send(tokio_tungstenite::tungstenite::Message::Text(auth.into()))
+        .await?;
+    loop {
+        let msg = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            m = rx.next() => m,
+        };
+        let Some(msg) = msg else { return Ok(()) };
+        let tokio_tungstenite::tungstenite::Message::Text(text) = msg? else {
+            continue;
+        };
+        let reply = match serde_json::from_str::<ServerMsg>(&text) {
+            Ok(ServerMsg::Pop {
+                pop_id,
+                degraded: d,
+                ..
+            }) => {
+                if d {
+                    degraded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                Some(ClientMsg::Ack { pop_id })
+            }
+            Ok(ServerMsg::State {
+                state: crate::popup::messages::AgentStateName::WrapUp,
+                ..
+            }) => {
+                tokio::time::sleep(wrap_up).await;
+                Some(ClientMsg::Ready)
+            }
+            Ok(ServerMsg::Error { error }) => anyhow::bail!("agent refused: {error}"),
+            _ => None,
+        };
+        if let Some(r) = reply {
+            tx.send(tokio_tungstenite::tungstenite::Message::Text(
+                serde_json::to_string(&r)?.into(),
+            ))
+            .await?;
+        }
+    }
+}

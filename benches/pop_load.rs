@@ -79,7 +79,11 @@ struct Point {
 /// rate it reached with as many connections.
 fn run_point(dir: &Path, p: &Point) -> Value {
     let rate = ANSWERS_PER_AGENT_SPEED * p.agents as f64 * p.speed;
-    let tasks = ((rate * SECONDS / ANSWERED_PER_TASK) as usize).clamp(1000, CUSTOMERS);
+    // Enough for the rate to hold for SECONDS, and for every agent to take
+    // several calls (a run of one call each is all ramp-up and tail).
+    let tasks = ((rate * SECONDS / ANSWERED_PER_TASK) as usize)
+        .max(p.agents * 6)
+        .clamp(1000, CUSTOMERS);
     let wrap_ms = ((2.0 / p.speed).min(0.2) * 1000.0) as u64;
     let port = free_port();
     let tokens = dir.join(format!("tokens-{}-{}", p.agents, p.speed));
@@ -171,10 +175,13 @@ fn print_row(r: &Value) {
     let answered = f(d, &["answered"]);
     let missing = answered - f(d, &["pops_acked"]);
     let live = f(d, &["max_live_calls"]).max(1.0);
-    let per_1000 = (f(d, &["peak_rss_mb"]) - f(d, &["rss_before_agents_mb"])) / live * 1000.0;
+    // What the calls up add to the daemon with its agents signed in.
+    let per_1000 = (f(d, &["rss_at_max_live_mb"]) - f(d, &["rss_signed_in_mb"])) / live * 1000.0;
+    let per_conn_kb = (f(d, &["rss_signed_in_mb"]) - f(d, &["rss_before_agents_mb"])) * 1024.0
+        / f(r, &["agents"]);
     let floor_per_1000 = f(fl, &["rss_connected_mb"]) / f(r, &["agents"]) * 1000.0;
     println!(
-        "| {} | {:.0} | {:.0} | {:.2} / {:.2} / {:.1} | {:.2} / {:.2} / {:.1} | {:.1}x | {:.0} / {:.0} / {} | {:.2} | {:.0} MB ({:.0} MB/1k calls) | {:.0} MB/1k conns |",
+        "| {} | {:.0} | {:.0} | {:.2} / {:.2} / {:.1} | {:.2} / {:.2} / {:.1} | {:.1}x | {:.0} / {:.0} / {} | {:.2} | {:.0} MB | {:.1} KB | {:.0} ({:.1} MB/1k) | {:.0} MB/1k conns |",
         r["agents"],
         f(d, &["answers_per_s"]),
         f(d, &["calls_per_s"]),
@@ -190,6 +197,8 @@ fn print_row(r: &Value) {
         missing,
         f(d, &["campaign_cpu_s"]) / f(d, &["wall_s"]),
         f(d, &["peak_rss_mb"]),
+        per_conn_kb,
+        live,
         per_1000,
         floor_per_1000,
     );
@@ -212,9 +221,9 @@ fn main() {
         });
     }
     println!(
-        "| agents | answers/s | calls/s | pop p50 / p99 / max ms | floor p50 / p99 / max ms | p99 vs floor | delivered / acked / missing | daemon cores | daemon peak RSS | floor RSS |"
+        "| agents | answers/s | calls/s | pop p50 / p99 / max ms | floor p50 / p99 / max ms | p99 vs floor | delivered / acked / missing | daemon cores | daemon peak RSS | per idle page | most calls up (RSS they add) | floor RSS |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
     let mut results = Vec::new();
     for p in &points {
         let r = run_point(&dir, p);

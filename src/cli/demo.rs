@@ -13,7 +13,6 @@ use crate::switch::esl::client::EslClientConfig;
 use crate::switch::sim::{SimConfig, SimSwitch};
 use futures::StreamExt;
 use rand::{Rng, RngExt, SeedableRng};
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,8 +73,10 @@ pub struct DemoReport {
     pub pops_degraded: u64,
     /// Answered calls per second of the campaign.
     pub answers_per_s: f64,
-    /// The most calls up at once (sampled every 100 ms).
+    /// The most calls up at once (sampled every 100 ms), and the resident
+    /// memory at that moment.
     pub max_live_calls: usize,
+    pub rss_at_max_live_mb: f64,
     /// Customer entries in the cache when the campaign started.
     pub cache_entries: u64,
     /// Resident memory before the agents signed in (after seeding and
@@ -351,6 +352,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         protocol: opts.protocol,
         seed: opts.seed,
         speed: opts.speed,
+        // Counts only: the report needs no more, and memory stays flat.
+        keep_originates: false,
         ..SimConfig::default()
     })
     .await?;
@@ -498,6 +501,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     }
     let cpu_at_start = process_figures().1;
     let mut max_live_calls = 0;
+    let mut rss_at_max_live_mb = 0.0;
     // Work until no task is pending or being dialed.
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -505,8 +509,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         if counts.pending == 0 && counts.dialing == 0 {
             break;
         }
-        if let Some(s) = daemon.dialer.snapshot().await {
-            max_live_calls = max_live_calls.max(s.live_calls);
+        if let Some(s) = daemon.dialer.snapshot().await
+            && s.live_calls > max_live_calls
+        {
+            max_live_calls = s.live_calls;
+            rss_at_max_live_mb = current_rss_mb();
         }
         if !workers.is_empty() && workers.iter().all(|w| w.is_finished()) {
             anyhow::bail!("every simulated agent stopped");
@@ -579,6 +586,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         pops_degraded: degraded.load(std::sync::atomic::Ordering::Relaxed),
         answers_per_s: s.answered as f64 / wall.as_secs_f64().max(1e-9),
         max_live_calls,
+        rss_at_max_live_mb,
         cache_entries,
         rss_before_agents_mb,
         rss_signed_in_mb,
@@ -664,15 +672,11 @@ pub fn process_figures() -> (f64, f64) {
 /// Tasks the switch saw originated more often than the attempts recorded
 /// for them (each attempt is one originate).
 pub async fn double_dialed(sim: &SimSwitch, store: &Arc<dyn Store>) -> anyhow::Result<u64> {
-    let mut per_task: HashMap<i64, usize> = HashMap::new();
-    for vars in sim.originates().variables_of_each() {
-        let task = vars.iter().find(|(k, _)| k == "dialpop_task_id");
-        if let Some(id) = task.and_then(|(_, v)| v.parse().ok()) {
-            *per_task.entry(id).or_default() += 1;
-        }
-    }
     let mut doubled = 0;
-    for (task, n) in per_task {
+    for (task, n) in sim.originates().by_task {
+        let Ok(task) = task.parse::<i64>() else {
+            continue;
+        };
         if n > store.attempts_for_task(task).await?.len() {
             doubled += 1;
         }

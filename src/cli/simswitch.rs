@@ -36,6 +36,8 @@ pub async fn run(args: SimswitchArgs) -> anyhow::Result<()> {
         scenario,
         seed: args.seed,
         speed: args.speed,
+        // A standalone switch runs for as long as it is left: counts only.
+        keep_originates: false,
         ..SimConfig::default()
     };
     let switch = SimSwitch::start(config)

@@ -68,6 +68,9 @@ pub struct Core {
     /// While set, every originate is refused the way the real switch
     /// refuses it in that state (a test hook for switch-side faults).
     refusal: Mutex<Option<super::Refusal>>,
+    /// Keep every originate whole in the log (tests), or only the counts
+    /// (long runs, whose memory must not grow with every call).
+    keep_originates: bool,
 }
 
 impl Core {
@@ -106,6 +109,7 @@ impl Core {
             originates: Mutex::new(OriginateLog::default()),
             sessions: Mutex::new(HashMap::new()),
             refusal: Mutex::new(None),
+            keep_originates: config.keep_originates,
         })
     }
 
@@ -184,15 +188,19 @@ impl Core {
 
     pub fn log_originate(&self, key: &str, o: &Originate) {
         let mut log = lock(&self.originates);
-        *log.counts.entry(key.to_string()).or_insert(0) += 1;
-        log.commands.push(o.clone());
+        log.count(key, o.variable("dialpop_task_id"));
+        if self.keep_originates {
+            log.commands.push(o.clone());
+        }
     }
 
     /// An AMI Originate, under its ChannelId (or the Uniqueid given).
     pub fn log_ami_originate(&self, key: &str, o: &AmiOriginate) {
         let mut log = lock(&self.originates);
-        *log.counts.entry(key.to_string()).or_insert(0) += 1;
-        log.actions.push(o.clone());
+        log.count(key, o.variable("dialpop_task_id"));
+        if self.keep_originates {
+            log.actions.push(o.clone());
+        }
     }
 
     pub fn originate_log(&self) -> OriginateLog {

@@ -74,6 +74,10 @@ pub struct SimConfig {
     pub speed: f64,
     /// HEARTBEAT (followed by RE_SCHEDULE) every this often.
     pub heartbeat_interval: Duration,
+    /// Keep each originate whole in `originates()` (tests); without it only
+    /// the counts are kept, so a long load run's memory does not grow with
+    /// its calls.
+    pub keep_originates: bool,
 }
 
 impl Default for SimConfig {
@@ -88,6 +92,7 @@ impl Default for SimConfig {
             seed: 1,
             speed: 1.0,
             heartbeat_interval: Duration::from_secs(20),
+            keep_originates: true,
         }
     }
 }
@@ -122,9 +127,19 @@ pub struct OriginateLog {
     pub commands: Vec<Originate>,
     /// AMI: every Originate action that was accepted, in arrival order.
     pub actions: Vec<AmiOriginate>,
+    /// Originates per `dialpop_task_id` variable, kept even when the whole
+    /// originates are not.
+    pub by_task: HashMap<String, usize>,
 }
 
 impl OriginateLog {
+    fn count(&mut self, key: &str, task: Option<&str>) {
+        *self.counts.entry(key.to_string()).or_insert(0) += 1;
+        if let Some(t) = task {
+            *self.by_task.entry(t.to_string()).or_insert(0) += 1;
+        }
+    }
+
     /// Each originate's channel variables (ESL `{...}`, AMI `Variable:`),
     /// in arrival order, whichever protocol the switch speaks.
     pub fn variables_of_each(&self) -> Vec<Vec<(String, String)>> {

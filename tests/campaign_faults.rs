@@ -104,35 +104,9 @@ fn switch_table(lab: &common::Lab, sim: &SimSwitch, name: &str, many: bool) -> S
     )
 }
 
-async fn daemon_killed_and_restarted_with(protocol: SimProtocol, mixed: bool, test: u16) {
-    let lab = lab_on(
-        protocol,
-        if mixed { "sigkill-mixed" } else { "sigkill" },
-        4,
-        &[(1, 24), (5, 6), (2, 4), (3, 2), (4, 2)],
-        10.0,
-    )
-    .await;
-    // The second switch of a mixed pair is a simulated Asterisk.
-    let asterisk = if mixed {
-        Some(
-            SimSwitch::start(SimConfig {
-                protocol: SimProtocol::Ami,
-                speed: 10.0,
-                seed: 3,
-                ..SimConfig::default()
-            })
-            .await
-            .expect("simulated Asterisk"),
-        )
-    } else {
-        None
-    };
-    let mut switches = switch_table(&lab, &lab.sim, "sim", mixed);
-    if let Some(a) = &asterisk {
-        switches.push_str(&switch_table(&lab, a, "asterisk", true));
-    }
-    let port = restart_port(test);
+/// A `dialpop serve` config for the lab: its store, agents and campaign, the
+/// given `[[switch]]` tables, HTTP on `port`.
+fn serve_config(lab: &common::Lab, switches: &str, port: u16) -> std::path::PathBuf {
     let mut agents = String::new();
     for (a, token) in &lab.agents {
         agents.push_str(&format!(
@@ -165,7 +139,39 @@ retry_delay_seconds = 0.2
     );
     let path = lab.dir.join("dialpop.toml");
     std::fs::write(&path, config).expect("config written");
+    path
+}
 
+async fn daemon_killed_and_restarted_with(protocol: SimProtocol, mixed: bool, test: u16) {
+    let lab = lab_on(
+        protocol,
+        if mixed { "sigkill-mixed" } else { "sigkill" },
+        4,
+        &[(1, 24), (5, 6), (2, 4), (3, 2), (4, 2)],
+        10.0,
+    )
+    .await;
+    // The second switch of a mixed pair is a simulated Asterisk.
+    let asterisk = if mixed {
+        Some(
+            SimSwitch::start(SimConfig {
+                protocol: SimProtocol::Ami,
+                speed: 10.0,
+                seed: 3,
+                ..SimConfig::default()
+            })
+            .await
+            .expect("simulated Asterisk"),
+        )
+    } else {
+        None
+    };
+    let mut switches = switch_table(&lab, &lab.sim, "sim", mixed);
+    if let Some(a) = &asterisk {
+        switches.push_str(&switch_table(&lab, a, "asterisk", true));
+    }
+    let port = restart_port(test);
+    let path = serve_config(&lab, &switches, port);
     let mut daemon = serve(&path);
     let stop = tokio_util::sync::CancellationToken::new();
     let pages = lab.pages(format!("127.0.0.1:{port}"), &stop, AckWhen::AtOnce);
@@ -214,6 +220,83 @@ retry_delay_seconds = 0.2
     println!("after 2 kills: {counts:?}");
     assert_eq!(counts.tasks, 38);
     assert_eq!(counts.done + counts.failed, 38);
+    assert_eq!(counts.double_dialed, 0);
+    stop.cancel();
+    let _ = daemon.kill().await;
+}
+
+/// SIGTERM mid-campaign: no new call is placed, the calls up finish, every
+/// write is on disk, the pages are told, and the process exits 0; the next
+/// start completes the campaign with nothing lost and nothing twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_calls_and_exits_cleanly() {
+    let lab = lab_on(
+        SimProtocol::Esl,
+        "sigterm",
+        4,
+        &[(1, 24), (5, 6), (2, 4)],
+        10.0,
+    )
+    .await;
+    let switches = switch_table(&lab, &lab.sim, "sim", false);
+    let path = serve_config(&lab, &switches, restart_port(5));
+    let text = std::fs::read_to_string(&path).expect("config");
+    let listen = text
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("listen = \"")
+                .and_then(|r| r.strip_suffix('"'))
+        })
+        .expect("listen")
+        .to_string();
+    let mut daemon = serve(&path);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let pages = lab.pages(&listen, &stop, AckWhen::AtOnce);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
+        if c.done + c.failed >= 6 && lab.sim.live_calls() > 0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no progress: {c:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let up = lab.sim.live_calls();
+    let pid = daemon.id().expect("pid") as i32;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let originated = lab.sim.originates().len();
+    let status = tokio::time::timeout(Duration::from_secs(60), daemon.wait())
+        .await
+        .expect("exits within the drain")
+        .expect("status");
+    assert!(status.success(), "exit status {status:?}");
+    // Drained: nothing left open or dialing, and at most the calls being
+    // claimed at the signal were placed after it.
+    assert!(lab.store.open_attempts().await.expect("open").is_empty());
+    let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
+    assert_eq!(c.dialing, 0, "{c:?}");
+    assert!(c.pending > 0, "work was left for the next start: {c:?}");
+    let after = lab.sim.originates().len();
+    assert!(
+        after <= originated + 8,
+        "calls kept being placed: {originated} then {after}"
+    );
+    assert_eq!(lab.sim.live_calls(), 0, "{up} calls were up; all finished");
+    let told = pages.values().any(|p| {
+        p.lock()
+            .expect("seen")
+            .messages
+            .iter()
+            .any(|m| matches!(m, dialpop::popup::messages::ServerMsg::Restarting))
+    });
+    assert!(told, "the pages heard the server was restarting");
+    // The next start finishes the campaign.
+    let mut daemon = serve(&path);
+    lab.wait_done(Duration::from_secs(90)).await;
+    let counts = check_campaign(&lab, &pages).await;
+    assert_eq!(counts.tasks, 34);
+    assert_eq!(counts.done + counts.failed, 34);
     assert_eq!(counts.double_dialed, 0);
     stop.cancel();
     let _ = daemon.kill().await;

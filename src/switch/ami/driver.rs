@@ -143,8 +143,12 @@ fn live_state(state: u32) -> CallEventKind {
 
 pub struct AmiDriver {
     client: AmiClient,
-    /// Uniqueid → channel name, learned from events: Hangup needs the name.
-    channels: Arc<Mutex<HashMap<String, String>>>,
+    /// Uniqueid → channel name, for the calls dialpop originated only (a
+    /// PBX's other channels are none of its business): Hangup needs the
+    /// name. An entry is made at the originate, named by the first event,
+    /// dropped at its Hangup or, when the Hangup was missed in a gap, at the
+    /// rebuild that no longer lists the channel.
+    channels: Arc<Mutex<HashMap<String, Option<String>>>>,
 }
 
 impl AmiDriver {
@@ -153,7 +157,7 @@ impl AmiDriver {
     ) -> Result<(AmiDriver, mpsc::Receiver<DriverNotice>), AmiClientError> {
         let queue = config.event_queue.max(16);
         let (client, mut notices) = AmiClient::connect(config).await?;
-        let channels: Arc<Mutex<HashMap<String, String>>> = Arc::default();
+        let channels: Arc<Mutex<HashMap<String, Option<String>>>> = Arc::default();
         let names = channels.clone();
         let (tx, rx) = mpsc::channel(queue);
         tokio::spawn(async move {
@@ -166,8 +170,8 @@ impl AmiDriver {
                         {
                             if p.get("Event") == Some(b"Hangup") {
                                 m.remove(u.as_ref());
-                            } else {
-                                m.entry(u.into_owned()).or_insert_with(|| c.into_owned());
+                            } else if let Some(name @ None) = m.get_mut(u.as_ref()) {
+                                *name = Some(c.into_owned());
                             }
                         }
                         match call_event(&p) {
@@ -199,8 +203,19 @@ impl SwitchControl for AmiDriver {
     ) -> BoxFuture<'a, Result<(), SwitchError>> {
         Box::pin(async move {
             let pairs = originate_action(req)?;
-            let reply = self.client.action(pairs, false).await?;
-            response_ok(&reply).map_err(Into::into)
+            if let Ok(mut m) = self.channels.lock() {
+                m.insert(req.call_id.as_str().to_string(), None);
+            }
+            let reply = self.client.action(pairs, false).await;
+            let result = reply
+                .map_err(SwitchError::from)
+                .and_then(|r| response_ok(&r).map_err(Into::into));
+            if result.is_err()
+                && let Ok(mut m) = self.channels.lock()
+            {
+                m.remove(req.call_id.as_str());
+            }
+            result
         })
     }
 
@@ -214,7 +229,7 @@ impl SwitchControl for AmiDriver {
                 .channels
                 .lock()
                 .ok()
-                .and_then(|m| m.get(call.as_str()).cloned());
+                .and_then(|m| m.get(call.as_str()).cloned().flatten());
             let channel = match known {
                 Some(c) => c,
                 None => self
@@ -240,10 +255,14 @@ impl SwitchControl for AmiDriver {
 
     fn live_calls(&self) -> BoxFuture<'_, Result<Vec<LiveCall>, SwitchError>> {
         Box::pin(async move {
-            Ok(self
-                .client
-                .core_show_channels()
-                .await?
+            let channels = self.client.core_show_channels().await?;
+            // Calls whose Hangup fell in the gap leave the name map here.
+            if let Ok(mut m) = self.channels.lock() {
+                let up: std::collections::HashSet<&str> =
+                    channels.iter().map(|c| c.uniqueid.as_str()).collect();
+                m.retain(|id, _| up.contains(id.as_str()));
+            }
+            Ok(channels
                 .into_iter()
                 .map(|c| LiveCall {
                     state: live_state(c.state),

@@ -61,7 +61,7 @@ pub async fn agents(url: &str, tokens: &Path, wrap: Duration) -> anyhow::Result<
             failed += 1;
         }
     }
-    let (rss, cpu) = super::demo::process_figures();
+    let (rss, cpu) = super::process_stats::process_figures();
     println!(
         "{}",
         serde_json::json!({"agents": n, "failed": failed, "peak_rss_mb": rss, "cpu_s": cpu})
@@ -197,12 +197,12 @@ pub async fn floor(o: FloorOptions) -> anyhow::Result<()> {
             _ => anyhow::bail!("only {} of {} connections came", pages.len(), o.connections),
         }
     }
-    let rss_connected = super::demo::current_rss_mb();
+    let rss_connected = super::process_stats::current_rss_mb();
     let every = Duration::from_secs_f64(1.0 / o.rate.max(0.001));
     let total = (o.rate * o.seconds).round() as u64;
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let cpu0 = super::demo::process_figures().1;
+    let cpu0 = super::process_stats::process_figures().1;
     let started = Instant::now();
     for n in 0..total {
         tick.tick().await;
@@ -218,7 +218,7 @@ pub async fn floor(o: FloorOptions) -> anyhow::Result<()> {
     while Instant::now() < settle && f.sent.lock().map(|m| !m.is_empty()).unwrap_or(false) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let cpu = super::demo::process_figures().1 - cpu0;
+    let cpu = super::process_stats::process_figures().1 - cpu0;
     let missing = f.sent.lock().map(|m| m.len()).unwrap_or(0);
     drop(pages);
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -238,7 +238,7 @@ pub async fn floor(o: FloorOptions) -> anyhow::Result<()> {
             "rate": total as f64 / wall.as_secs_f64().max(1e-9),
             "ack_ms": {"p50": ms(h.value_at_quantile(0.5)), "p99": ms(h.value_at_quantile(0.99)), "max": ms(h.max())},
             "rss_connected_mb": rss_connected,
-            "peak_rss_mb": super::demo::process_figures().0,
+            "peak_rss_mb": super::process_stats::process_figures().0,
             "cpu_s": cpu,
         })
     );

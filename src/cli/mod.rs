@@ -4,5 +4,6 @@ pub mod agents;
 pub mod bench;
 pub mod decode;
 pub mod demo;
+pub mod process_stats;
 pub mod simswitch;
 pub mod source;

@@ -173,17 +173,41 @@ impl Default for DialerConfig {
 pub struct CampaignConfig {
     pub id: String,
     pub name: String,
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    #[serde(default = "default_retry_delay")]
-    pub retry_delay_seconds: f64,
+    /// The state a seeded campaign starts in (running).
+    #[serde(default = "default_campaign_state")]
+    pub state: crate::campaign::CampaignState,
+    /// Shorthand: busy and unanswered calls are tried this many times in
+    /// all (`settings.retry` says it per outcome).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Shorthand: the delay of those retries.
+    #[serde(default)]
+    pub retry_delay_seconds: Option<f64>,
+    /// `[campaign.settings]`: selection, calling window, region and zone,
+    /// retry policy, wrap-up.
+    #[serde(default)]
+    pub settings: crate::campaign::CampaignSettings,
 }
 
-fn default_max_attempts() -> u32 {
-    2
+fn default_campaign_state() -> crate::campaign::CampaignState {
+    crate::campaign::CampaignState::Running
 }
-fn default_retry_delay() -> f64 {
-    300.0
+
+impl CampaignConfig {
+    /// The settings the campaign is seeded with: the table, with the
+    /// shorthand keys applied over it.
+    pub fn seed_settings(&self) -> crate::campaign::CampaignSettings {
+        let mut s = self.settings.clone();
+        for r in [&mut s.retry.busy, &mut s.retry.no_answer] {
+            if let Some(n) = self.max_attempts {
+                r.max_attempts = n;
+            }
+            if let Some(d) = self.retry_delay_seconds {
+                r.delay_seconds = d;
+            }
+        }
+        s
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -214,14 +238,11 @@ pub enum ConfigError {
     },
 }
 
-/// A day: longer wrap-ups are a typo.
-pub const MAX_WRAP_UP_SECONDS: f64 = 86_400.0;
+pub use crate::campaign::settings::{MAX_RETRY_DELAY_SECONDS, MAX_WRAP_UP_SECONDS};
 /// An hour of ringing is already far beyond any carrier's timer.
 pub const MAX_RING_TIMEOUT_SECONDS: u64 = 3_600;
 /// An hour for calls to finish at shutdown.
 pub const MAX_DRAIN_SECONDS: u64 = 3_600;
-/// Thirty days between attempts.
-pub const MAX_RETRY_DELAY_SECONDS: f64 = 30.0 * 86_400.0;
 
 impl Config {
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
@@ -307,17 +328,29 @@ impl Config {
             ));
         }
         for (i, c) in self.campaigns.iter().enumerate() {
-            if c.max_attempts == 0 {
+            if c.max_attempts == Some(0) {
                 return Err(bad(
                     &format!("campaign[{i}].max_attempts"),
                     "must be at least 1",
                 ));
             }
-            if !(0.0..=MAX_RETRY_DELAY_SECONDS).contains(&c.retry_delay_seconds) {
+            if c
+                .retry_delay_seconds
+                .is_some_and(|d| !(0.0..=MAX_RETRY_DELAY_SECONDS).contains(&d))
+            {
                 return Err(bad(
                     &format!("campaign[{i}].retry_delay_seconds"),
                     &format!("must be a number of seconds from 0 to {MAX_RETRY_DELAY_SECONDS}"),
                 ));
+            }
+            if !crate::campaign::valid_name(&c.id, 64) {
+                return Err(bad(
+                    &format!("campaign[{i}].id"),
+                    "must be 1 to 64 letters, digits, - _ or .",
+                ));
+            }
+            if let Err(e) = c.seed_settings().validate() {
+                return Err(bad(&format!("campaign[{i}].settings.{}", e.field), &e.message));
             }
         }
         for (i, a) in self.agents.iter().enumerate() {

@@ -229,21 +229,28 @@ async fn connect_switch(
     }
 }
 
-/// The daemon's setup from a config file; campaigns and agents declared
-/// there are written to the store.
+/// The daemon's setup from a config file. Campaigns declared there seed
+/// the store the first time only: once a campaign is in the store, the
+/// store is its truth (what the API changed is never overwritten).
 pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
     let store = crate::store::open(&cfg.store.url).await?;
     for c in &cfg.campaigns {
-        store
-            .upsert_campaign(&Campaign {
+        let now = crate::store::now_ms();
+        let created = store
+            .insert_campaign(&Campaign {
                 id: c.id.clone(),
                 name: c.name.clone(),
-                active: true,
-                pop_trigger: "answer".into(),
-                max_attempts: c.max_attempts,
-                retry_delay_ms: (c.retry_delay_seconds * 1000.0) as i64,
+                state: c.state,
+                settings: c.seed_settings(),
+                created_ms: now,
+                updated_ms: now,
             })
             .await?;
+        if created {
+            tracing::info!(campaign = %c.id, state = c.state.as_str(), "campaign seeded from the config file");
+        } else {
+            tracing::info!(campaign = %c.id, "campaign already in the store; the config file's block is not applied (the store is the truth)");
+        }
     }
     for a in &cfg.agents {
         store

@@ -1,6 +1,7 @@
 //! dialpop: a dialer and screen-pop daemon beside a FreeSWITCH or Asterisk PBX.
 
 pub mod api;
+pub mod campaign;
 pub mod cli;
 pub mod config;
 pub mod customer;

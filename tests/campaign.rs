@@ -161,7 +161,7 @@ async fn the_task_api_validates_authenticates_and_dials() {
     let task_id = v["task_id"].as_i64().expect("task id");
     lab.wait_done(Duration::from_secs(30)).await;
     let task = lab.store.task(task_id).await.expect("store").expect("task");
-    assert_eq!(task.status, "done");
+    assert_eq!(task.status.as_str(), "done");
     // The customer is not in the database: the pop still goes out, degraded,
     // with the task's own fields.
     let pop = page

@@ -248,8 +248,9 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
         customer_id: "C-2".into(),
         phone: "+14155550002".into(),
         priority: 0,
-        status: "dialing".into(),
+        status: dialpop::store::TaskStatus::Dialing,
         attempts: 1,
+        ..Task::default()
     };
     let pop = |v: &dialpop::customer::CustomerView| {
         serde_json::to_value(dialpop::popup::build_pop(
@@ -480,8 +481,9 @@ async fn the_task_keys_are_normalised_and_bound_per_lookup() {
         customer_id: "C-9".into(),
         phone: "+1 (415) 555-0199".into(),
         priority: 0,
-        status: "dialing".into(),
+        status: dialpop::store::TaskStatus::Dialing,
         attempts: 0,
+        ..Task::default()
     };
     let l = s.lookup_for_task(&task);
     assert_eq!(l.phone.as_deref(), Some("+14155550199"));

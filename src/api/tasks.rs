@@ -73,7 +73,7 @@ async fn create_task(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<R
             format!("no campaign {:?}", task.campaign_id),
         ));
     }
-    let id = s.store.add_task(&task).await.map_err(unavailable)?;
+    let id = s.store.add_task(&task).await.map_err(unavailable)?.id;
     s.dialer.tasks_added().await;
     Ok((
         StatusCode::CREATED,
@@ -121,5 +121,7 @@ fn parse(body: &Value) -> Result<NewTask, ApiError> {
         customer_id,
         phone,
         priority,
+        due_ms: crate::store::now_ms(),
+        ..NewTask::default()
     })
 }

@@ -122,14 +122,16 @@ impl Dialer {
             Outcome::Vanished => self.stats.vanished += 1,
             Outcome::NotPlaced => self.stats.not_placed += 1,
             Outcome::Failed => self.stats.failed += 1,
+            // Not told apart by the progressive dialer yet.
+            Outcome::Abandoned | Outcome::Machine => self.stats.failed += 1,
         }
         let cause = match (&fault, &end) {
             (Some(f), _) => Some(format!("NOT_PLACED: {f}")),
             (None, CallEnd::HungUp(c) | CallEnd::Failed(c)) => Some(c.name().to_string()),
             (None, _) => None,
         };
-        let rules = self.rules_for(&call.task.campaign_id).await;
-        let next = policy::next_step(&call.task, outcome, rules, now_ms());
+        let (retry, wrap_up) = self.rules_for(&call.task.campaign_id);
+        let next = policy::next_step(&call.task, outcome, &retry, now_ms());
         self.settle(&id, &call.task, outcome, next, cause.clone())
             .await;
         // The call is now part of the customer's history: the next pop
@@ -157,7 +159,7 @@ impl Dialer {
         // Wrap-up follows a conversation; an agent who never spoke to the
         // customer goes straight back to available.
         let next_state = if answered {
-            AgentState::WrapUp(Instant::now() + self.plan.wrap_up)
+            AgentState::WrapUp(Instant::now() + wrap_up)
         } else if self.agents.is_online(&agent_id) {
             AgentState::Available
         } else {
@@ -178,14 +180,11 @@ impl Dialer {
     ) {
         let campaign = task.campaign_id.clone();
         match next {
-            TaskNext::RetryAt(at) => {
+            TaskNext::RetryAt(at) | TaskNext::Requeue(at) => {
                 let due = self.idle_until.entry(campaign.clone()).or_insert(at);
                 *due = (*due).min(at);
             }
-            TaskNext::Requeue => {
-                self.idle_until.remove(&campaign);
-            }
-            TaskNext::Done | TaskNext::Failed => {}
+            TaskNext::Done | TaskNext::Failed | TaskNext::Refused(_) => {}
         }
         let tx = self.internal_tx.clone();
         self.writer

@@ -13,11 +13,13 @@
 pub mod agents;
 mod call_flow;
 mod claim;
+pub mod eligibility;
 pub mod health;
 mod live_call;
 pub mod policy;
 mod recovery;
 pub mod switches;
+pub mod window;
 
 pub use claim::valid_phone;
 
@@ -30,7 +32,7 @@ use crate::switch::manager::{CallManager, CallUpdate, Updates};
 use crate::switch::{AnswerAction, CallId, OriginateRequest};
 use agents::{AgentState, Agents};
 use live_call::{CustomerLookup, LiveCall};
-use policy::Rules;
+use claim::CampaignView;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -96,6 +98,8 @@ pub struct DialerSnapshot {
 
 enum Command {
     TasksAdded,
+    /// A campaign was created or changed in the store: read it again.
+    CampaignChanged(String),
     Snapshot(oneshot::Sender<DialerSnapshot>),
     AgentState(String, oneshot::Sender<AgentStateName>),
     /// Stop claiming tasks (a graceful shutdown); calls up go on.
@@ -126,6 +130,8 @@ pub(crate) enum Internal {
     },
     /// A task's outcome is written: its campaign may have work again.
     TaskSettled(String),
+    /// A campaign as the store has it now (None: gone).
+    CampaignLoaded(String, Option<Box<crate::store::Campaign>>),
 }
 
 #[derive(Clone)]
@@ -137,6 +143,15 @@ impl DialerHandle {
     /// New tasks may be due: look again at once.
     pub async fn tasks_added(&self) {
         let _ = self.tx.send(Command::TasksAdded).await;
+    }
+
+    /// A campaign was created or changed (its state, its settings): the
+    /// dialer reads it again before its next claim.
+    pub async fn campaign_changed(&self, campaign_id: &str) {
+        let _ = self
+            .tx
+            .send(Command::CampaignChanged(campaign_id.to_string()))
+            .await;
     }
 
     /// The agent's state as its page shows it.
@@ -178,8 +193,8 @@ pub struct Dialer {
     /// Per campaign: no task is due before this time (ms); cleared when
     /// tasks are added.
     idle_until: HashMap<String, i64>,
-    /// Campaign rules, read once per campaign.
-    rules: HashMap<String, Rules>,
+    /// The campaigns as last read from the store: only running ones dial.
+    campaigns: HashMap<String, Arc<CampaignView>>,
     /// Claim jobs under way (each holds one agent).
     claiming: usize,
     draining: bool,
@@ -220,11 +235,15 @@ impl Dialer {
             calls: HashMap::new(),
             stats: DialerStats::default(),
             idle_until: HashMap::new(),
-            rules: HashMap::new(),
+            campaigns: HashMap::new(),
             claiming: 0,
             draining: false,
             internal_tx,
         };
+        for c in d.store.campaigns().await? {
+            d.campaigns
+                .insert(c.id.clone(), Arc::new(CampaignView::new(c)));
+        }
         d.recover().await?;
         tokio::spawn(d.run(rx, p.updates, p.presence, internal_rx));
         Ok(DialerHandle { tx })
@@ -252,6 +271,7 @@ impl Dialer {
                 Some(i) = internal.recv() => self.on_internal(i).await,
                 c = commands.recv() => match c {
                     Some(Command::TasksAdded) => self.idle_until.clear(),
+                    Some(Command::CampaignChanged(id)) => self.reload_campaign(id),
                     Some(Command::Snapshot(reply)) => {
                         let _ = reply.send(self.snapshot());
                     }
@@ -285,8 +305,12 @@ impl Dialer {
         let msg = ServerMsg::State {
             state: state.name(),
             call_id: state.call().map(|c| c.to_string()),
-            wrap_up_seconds: matches!(state, AgentState::WrapUp(_))
-                .then(|| self.plan.wrap_up.as_secs_f64()),
+            wrap_up_seconds: match state {
+                AgentState::WrapUp(until) => {
+                    Some(until.saturating_duration_since(Instant::now()).as_secs_f64())
+                }
+                _ => None,
+            },
         };
         self.agents.set(agent_id, state);
         self.hub.send(agent_id, msg).await;
@@ -353,11 +377,14 @@ impl Dialer {
             let Some(sw) = switches::pick(&self.switches, clock) else {
                 return;
             };
-            let idle = &self.idle_until;
-            let Some(agent) = self
-                .agents
-                .next_available(|c| idle.get(c).is_none_or(|&t| t <= now))
-            else {
+            let (idle, campaigns) = (&self.idle_until, &self.campaigns);
+            let Some(agent) = self.agents.next_available(|c| {
+                idle.get(c).is_none_or(|&t| t <= now)
+                    && campaigns.get(c).is_some_and(|v| v.dials())
+            }) else {
+                return;
+            };
+            let Some(view) = self.campaigns.get(&agent.campaign_id).cloned() else {
                 return;
             };
             // Held quietly while the job looks for a task: the page hears
@@ -370,7 +397,7 @@ impl Dialer {
             let (store, tx) = (self.store.clone(), self.internal_tx.clone());
             let switch_name = self.switches[sw].plan.name.clone();
             tokio::spawn(async move {
-                let msg = claim::claim(&store, agent, sw, &switch_name, now).await;
+                let msg = claim::claim(&store, agent, &view, sw, &switch_name, now).await;
                 let _ = tx.send(msg).await;
             });
         }
@@ -387,7 +414,7 @@ impl Dialer {
                 &call_id,
                 &task,
                 policy::Outcome::NotPlaced,
-                crate::store::TaskNext::Requeue,
+                crate::store::TaskNext::Requeue(now_ms()),
                 Some("AGENT_SIGNED_OUT".into()),
             )
             .await;
@@ -396,7 +423,7 @@ impl Dialer {
         self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
             .await;
         let plan = &self.switches[sw].plan;
-        let req = OriginateRequest {
+        let mut req = OriginateRequest {
             call_id: call_id.clone(),
             destination: plan
                 .customer_dial_string
@@ -422,6 +449,13 @@ impl Dialer {
                 context: plan.connect_context.clone(),
             },
         };
+        // The task's own variables, under a prefix of their own: they can
+        // never set one of dialpop's or the switch's. Names and values were
+        // checked when the task was added, and the command builders check
+        // every variable again.
+        req.variables.extend(task.variables.iter().filter_map(|(k, v)| {
+            v.as_str().map(|v| (format!("dialpop_var_{k}"), v.to_string()))
+        }));
         let lookup = self.customers.lookup_for_task(&task);
         self.calls
             .insert(call_id.clone(), LiveCall::new(sw, task, agent.id, lookup));
@@ -513,6 +547,18 @@ impl Dialer {
             Internal::TaskSettled(campaign) => {
                 self.idle_until.remove(&campaign);
             }
+            Internal::CampaignLoaded(id, c) => {
+                self.idle_until.remove(&id);
+                match c {
+                    Some(c) => {
+                        tracing::info!(campaign = %id, state = c.state.as_str(), "campaign read again");
+                        self.campaigns.insert(id, Arc::new(CampaignView::new(*c)));
+                    }
+                    None => {
+                        self.campaigns.remove(&id);
+                    }
+                }
+            }
         }
     }
 
@@ -566,22 +612,31 @@ impl Dialer {
         }
     }
 
-    async fn rules_for(&mut self, campaign_id: &str) -> Rules {
-        if let Some(r) = self.rules.get(campaign_id) {
-            return *r;
+    /// The campaign's retry policy and wrap-up (the defaults for a
+    /// campaign the store no longer has).
+    fn rules_for(&self, campaign_id: &str) -> (crate::campaign::RetryPolicy, Duration) {
+        match self.campaigns.get(campaign_id) {
+            Some(v) => (
+                v.campaign.settings.retry.clone(),
+                v.campaign
+                    .settings
+                    .wrap_up_seconds
+                    .and_then(|s| Duration::try_from_secs_f64(s).ok())
+                    .unwrap_or(self.plan.wrap_up),
+            ),
+            None => (crate::campaign::RetryPolicy::default(), self.plan.wrap_up),
         }
-        let campaign = self.store.campaign(campaign_id).await.ok().flatten();
-        let r = campaign.map_or(
-            Rules {
-                max_attempts: 1,
-                retry_delay_ms: 0,
-            },
-            |c| Rules {
-                max_attempts: c.max_attempts,
-                retry_delay_ms: c.retry_delay_ms,
-            },
-        );
-        self.rules.insert(campaign_id.to_string(), r);
-        r
+    }
+
+    fn reload_campaign(&self, id: String) {
+        let (store, tx) = (self.store.clone(), self.internal_tx.clone());
+        tokio::spawn(async move {
+            match store.campaign(&id).await {
+                Ok(c) => {
+                    let _ = tx.send(Internal::CampaignLoaded(id, c.map(Box::new))).await;
+                }
+                Err(e) => tracing::error!(campaign = %id, error = %e, "cannot read the changed campaign; keeping what was read before"),
+            }
+        });
     }
 }

@@ -1,6 +1,7 @@
 //! What a call's end means for its task: pure functions of the end, the
 //! task and the campaign's rules.
 
+use crate::campaign::RetryPolicy;
 use crate::store::{Task, TaskNext};
 use crate::switch::HangupCause;
 use crate::switch::calls::{CallEnd, CallState};
@@ -18,6 +19,10 @@ pub enum Outcome {
     Vanished,
     /// The switch never put the call through: no attempt on the customer.
     NotPlaced,
+    /// Answered with no agent free to take it (the predictive modes).
+    Abandoned,
+    /// An answering machine picked up.
+    Machine,
 }
 
 impl Outcome {
@@ -29,15 +34,10 @@ impl Outcome {
             Outcome::Failed => "failed",
             Outcome::Vanished => "vanished",
             Outcome::NotPlaced => "not_placed",
+            Outcome::Abandoned => "abandoned",
+            Outcome::Machine => "machine",
         }
     }
-}
-
-/// A campaign's retry rules.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rules {
-    pub max_attempts: u32,
-    pub retry_delay_ms: i64,
 }
 
 /// Causes that only the customer's line gives: whatever else is known about
@@ -106,23 +106,20 @@ pub fn outcome(answered: bool, from: &CallState, end: &CallEnd) -> Outcome {
     }
 }
 
-/// What becomes of the task. `requeue_at`: when a task the switch did not
-/// place may be tried again (the switch's own back-off decides when it is).
-pub fn next_step(task: &Task, outcome: Outcome, rules: Rules, now_ms: i64) -> TaskNext {
-    let retry = |ok: bool| {
-        if ok && task.attempts < rules.max_attempts {
-            TaskNext::RetryAt(now_ms + rules.retry_delay_ms)
-        } else {
-            TaskNext::Failed
-        }
-    };
+/// What becomes of the task: the campaign's rule for the outcome decides
+/// whether it is tried again and after how long (its delay grown by the
+/// back-off for each attempt made). A call the switch never placed is due
+/// again at once (the switch's own back-off decides when it is dialed).
+pub fn next_step(task: &Task, outcome: Outcome, retry: &RetryPolicy, now_ms: i64) -> TaskNext {
     match outcome {
         Outcome::Answered => TaskNext::Done,
-        Outcome::NotPlaced => TaskNext::Requeue,
-        // Busy and unanswered numbers are tried again, and so are calls
-        // whose outcome was lost in a reconnect.
-        Outcome::Busy | Outcome::NoAnswer | Outcome::Vanished => retry(true),
-        Outcome::Failed => retry(false),
+        Outcome::NotPlaced => TaskNext::Requeue(now_ms),
+        o => match retry.rule(o) {
+            Some(rule) if task.attempts < rule.max_attempts => {
+                TaskNext::RetryAt(now_ms.saturating_add(rule.delay_ms(task.attempts)))
+            }
+            _ => TaskNext::Failed,
+        },
     }
 }
 
@@ -136,16 +133,18 @@ mod tests {
             campaign_id: "c".into(),
             customer_id: "k".into(),
             phone: "+15551234567".into(),
-            priority: 0,
-            status: "dialing".into(),
+            status: crate::store::TaskStatus::Dialing,
             attempts,
+            ..Task::default()
         }
     }
 
-    const RULES: Rules = Rules {
-        max_attempts: 2,
-        retry_delay_ms: 1000,
-    };
+    fn rules() -> RetryPolicy {
+        let mut r = crate::campaign::CampaignSettings::with_retries(2, 1.0).retry;
+        r.no_answer.backoff = 3.0;
+        r.no_answer.max_attempts = 4;
+        r
+    }
 
     #[test]
     fn outcomes_from_ends() {
@@ -199,26 +198,25 @@ mod tests {
 
     #[test]
     fn next_steps_follow_the_rules() {
+        let r = rules();
+        assert_eq!(next_step(&task(1), Outcome::Answered, &r, 0), TaskNext::Done);
+        assert_eq!(next_step(&task(1), Outcome::Busy, &r, 5), TaskNext::RetryAt(1005));
+        assert_eq!(next_step(&task(2), Outcome::Busy, &r, 5), TaskNext::Failed);
+        // The default for a customer-side failure: no second attempt.
+        assert_eq!(next_step(&task(1), Outcome::Failed, &r, 5), TaskNext::Failed);
+        // Each outcome has its own rule: no answer backs off 1 s, 3 s, 9 s.
+        assert_eq!(next_step(&task(1), Outcome::NoAnswer, &r, 0), TaskNext::RetryAt(1000));
+        assert_eq!(next_step(&task(2), Outcome::NoAnswer, &r, 0), TaskNext::RetryAt(3000));
+        assert_eq!(next_step(&task(3), Outcome::NoAnswer, &r, 0), TaskNext::RetryAt(9000));
+        assert_eq!(next_step(&task(4), Outcome::NoAnswer, &r, 0), TaskNext::Failed);
         assert_eq!(
-            next_step(&task(1), Outcome::Answered, RULES, 0),
-            TaskNext::Done
-        );
-        assert_eq!(
-            next_step(&task(1), Outcome::Busy, RULES, 5),
-            TaskNext::RetryAt(1005)
-        );
-        assert_eq!(
-            next_step(&task(2), Outcome::Busy, RULES, 5),
-            TaskNext::Failed
-        );
-        assert_eq!(
-            next_step(&task(1), Outcome::Failed, RULES, 5),
-            TaskNext::Failed
+            next_step(&task(1), Outcome::Machine, &r, 0),
+            TaskNext::RetryAt(3_600_000)
         );
         // Never consumes an attempt, however many were made.
         assert_eq!(
-            next_step(&task(2), Outcome::NotPlaced, RULES, 5),
-            TaskNext::Requeue
+            next_step(&task(9), Outcome::NotPlaced, &r, 5),
+            TaskNext::Requeue(5)
         );
     }
 }

@@ -22,7 +22,7 @@ impl Dialer {
                 .store
                 .campaign(&task.campaign_id)
                 .await?
-                .map_or(1, |c| c.max_attempts);
+                .map_or(1, |c| c.settings.retry.no_answer.max_attempts);
             let next = if history
                 .iter()
                 .any(|a| a.outcome.as_deref() == Some("answered"))

@@ -1,14 +1,18 @@
 //! Persistence: customers, agents, campaigns, tasks, attempts and pops.
 //!
-//! Callers hold an `Arc<dyn Store>`; SQLite is the backend today and a
-//! PostgreSQL one can follow behind the same trait. Times are milliseconds
-//! since the Unix epoch.
+//! Callers hold an `Arc<dyn Store>`. One implementation serves SQLite (the
+//! embedded default) and PostgreSQL through sqlx's `Any` driver; where the
+//! two speak differently (placeholders, the claim's row lock) `dialect`
+//! says so. Times are milliseconds since the Unix epoch.
 
-pub mod sqlite;
+mod dialect;
+mod rows;
+pub mod sql;
 pub mod writer;
 
+pub use crate::campaign::{CampaignSettings, CampaignState};
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -18,7 +22,7 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported store URL {0:?} (expected sqlite://PATH or sqlite::memory:)")]
+    #[error("unsupported store URL {0:?} (expected sqlite://PATH, sqlite::memory: or postgres://...)")]
     UnsupportedUrl(String),
     #[error("{0}")]
     Invalid(String),
@@ -40,14 +44,16 @@ pub struct Customer {
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
+/// A campaign as the store keeps it: the truth, which a config file may
+/// seed but never overwrites.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Campaign {
     pub id: String,
     pub name: String,
-    pub active: bool,
-    pub pop_trigger: String,
-    pub max_attempts: u32,
-    pub retry_delay_ms: i64,
+    pub state: CampaignState,
+    pub settings: CampaignSettings,
+    pub created_ms: i64,
+    pub updated_ms: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -58,23 +64,197 @@ pub struct Agent {
     pub campaign_id: String,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+/// Where a task is. `Pending` waits for its due time; the others after
+/// `Dialing` are final.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    #[default]
+    Pending,
+    Dialing,
+    Done,
+    Failed,
+    Cancelled,
+    /// Its number is on a do-not-call list.
+    DoNotCall,
+    /// Its `not_after` passed before it could be reached.
+    Expired,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 7] = [
+        TaskStatus::Pending,
+        TaskStatus::Dialing,
+        TaskStatus::Done,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+        TaskStatus::DoNotCall,
+        TaskStatus::Expired,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Dialing => "dialing",
+            TaskStatus::Done => "done",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::DoNotCall => "do_not_call",
+            TaskStatus::Expired => "expired",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct NewTask {
     pub campaign_id: String,
     pub customer_id: String,
+    /// E.164.
     pub phone: String,
     pub priority: i64,
+    pub tags: Vec<String>,
+    /// When it is first due (ms); it may be later, at its window's opening.
+    pub due_ms: i64,
+    pub not_before_ms: Option<i64>,
+    pub not_after_ms: Option<i64>,
+    /// IANA zone; None: the campaign's.
+    pub time_zone: Option<String>,
+    pub variables: serde_json::Map<String, serde_json::Value>,
+    /// The same key twice in a campaign makes one task.
+    pub idempotency_key: Option<String>,
+    /// The API token (its id) that submitted it.
+    pub submitted_by: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct Task {
     pub id: i64,
     pub campaign_id: String,
     pub customer_id: String,
     pub phone: String,
     pub priority: i64,
-    pub status: String,
+    pub status: TaskStatus,
     pub attempts: u32,
+    pub tags: Vec<String>,
+    /// When it is due next (ms).
+    pub due_ms: i64,
+    pub not_before_ms: Option<i64>,
+    pub not_after_ms: Option<i64>,
+    pub time_zone: Option<String>,
+    pub variables: serde_json::Map<String, serde_json::Value>,
+    pub idempotency_key: Option<String>,
+    pub last_cause: Option<String>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+/// What adding a task did: a new one, or the one its idempotency key
+/// already named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Added {
+    pub id: i64,
+    pub created: bool,
+}
+
+/// Which tasks the claim may take: the campaign's selection, applied in
+/// the store so that nothing else is ever claimed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClaimFilter {
+    pub campaign_id: String,
+    pub include_tags: Vec<String>,
+    pub exclude_tags: Vec<String>,
+    pub min_priority: Option<i64>,
+    pub max_priority: Option<i64>,
+    pub due_from_ms: Option<i64>,
+    pub due_until_ms: Option<i64>,
+}
+
+/// A page of the task list.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TaskQuery {
+    pub campaign_id: Option<String>,
+    pub status: Option<TaskStatus>,
+    pub tag: Option<String>,
+    pub min_priority: Option<i64>,
+    pub max_priority: Option<i64>,
+    pub due_from_ms: Option<i64>,
+    pub due_until_ms: Option<i64>,
+    pub created_from_ms: Option<i64>,
+    pub created_until_ms: Option<i64>,
+    pub submitted_by: Option<String>,
+    /// Tasks after this id.
+    pub after_id: i64,
+    pub limit: u32,
+}
+
+/// A change to a task that is not being dialed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskPatch {
+    pub priority: Option<i64>,
+    pub tags: Option<Vec<String>>,
+    pub due_ms: Option<i64>,
+    pub not_before_ms: Option<Option<i64>>,
+    pub not_after_ms: Option<Option<i64>>,
+    pub variables: Option<serde_json::Map<String, serde_json::Value>>,
+    pub cancel: bool,
+}
+
+/// Why a task could not be changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PatchRefused {
+    NotFound,
+    /// Being dialed or already final.
+    NotChangeable(TaskStatus),
+}
+
+/// One entry of a do-not-call list.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DncEntry {
+    /// E.164.
+    pub phone: String,
+    /// None: every campaign.
+    pub campaign_id: Option<String>,
+    pub reason: Option<String>,
+    pub added_ms: i64,
+}
+
+/// What the dialer decided about a task, and why: the audit trail of every
+/// dial and every refusal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DialDecision {
+    pub task_id: i64,
+    pub campaign_id: String,
+    pub at_ms: i64,
+    pub verdict: Verdict,
+    /// `eligible`, `outside_window`, `holiday`, `do_not_call`, `expired`,
+    /// `invalid_number`, `campaign_not_running`.
+    pub reason: String,
+    pub detail: Option<String>,
+    pub call_id: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Dial,
+    /// Not now: due again later.
+    Defer,
+    /// Never.
+    Refuse,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Dial => "dial",
+            Verdict::Defer => "defer",
+            Verdict::Refuse => "refuse",
+        }
+    }
 }
 
 /// What becomes of a task after an attempt.
@@ -84,9 +264,12 @@ pub enum TaskNext {
     RetryAt(i64),
     Failed,
     /// The attempt never reached the customer (the switch did not place
-    /// it): pending again at once, and the attempt it was charged is given
-    /// back.
-    Requeue,
+    /// it, or its window was closed): pending again, due at this time, and
+    /// the attempt it was charged is given back.
+    Requeue(i64),
+    /// Never to be dialed (do-not-call, expired, invalid number): closed
+    /// with this status, the attempt given back.
+    Refused(TaskStatus),
 }
 
 /// One write off the hot path, applied with others in one transaction by
@@ -121,6 +304,7 @@ pub enum Write {
         agent_id: String,
         at_ms: i64,
     },
+    Decision(DialDecision),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +336,23 @@ pub struct TaskCounts {
     pub dialing: u64,
     pub done: u64,
     pub failed: u64,
+    pub cancelled: u64,
+    pub do_not_call: u64,
+    pub expired: u64,
+}
+
+impl TaskCounts {
+    pub fn add(&mut self, status: TaskStatus, n: u64) {
+        match status {
+            TaskStatus::Pending => self.pending += n,
+            TaskStatus::Dialing => self.dialing += n,
+            TaskStatus::Done => self.done += n,
+            TaskStatus::Failed => self.failed += n,
+            TaskStatus::Cancelled => self.cancelled += n,
+            TaskStatus::DoNotCall => self.do_not_call += n,
+            TaskStatus::Expired => self.expired += n,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -169,8 +370,25 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_customer(&self, c: &Customer) -> StoreResult<()>;
     async fn customer(&self, id: &str) -> StoreResult<Option<Customer>>;
 
-    async fn upsert_campaign(&self, c: &Campaign) -> StoreResult<()>;
+    /// Creates the campaign unless one with its id exists; true if it was
+    /// created (a config file seeds campaigns this way).
+    async fn insert_campaign(&self, c: &Campaign) -> StoreResult<bool>;
+    /// Replaces a campaign's name and settings; false if there is none.
+    async fn update_campaign(
+        &self,
+        id: &str,
+        name: &str,
+        settings: &CampaignSettings,
+    ) -> StoreResult<bool>;
+    /// Moves the campaign from `from` to `to`; false if it was not in `from`.
+    async fn set_campaign_state(
+        &self,
+        id: &str,
+        from: CampaignState,
+        to: CampaignState,
+    ) -> StoreResult<bool>;
     async fn campaign(&self, id: &str) -> StoreResult<Option<Campaign>>;
+    async fn campaigns(&self) -> StoreResult<Vec<Campaign>>;
 
     /// Creates or updates an agent; `token_hash` is the SHA-256 (hex) of the
     /// agent's login token.
@@ -178,10 +396,19 @@ pub trait Store: Send + Sync + 'static {
     async fn agents(&self) -> StoreResult<Vec<Agent>>;
     async fn agent_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Agent>>;
 
-    async fn add_task(&self, t: &NewTask) -> StoreResult<i64>;
-    /// Takes the best task that may be dialed now (highest priority, then
-    /// oldest) and marks it dialing, with one more attempt, atomically.
-    async fn claim_next_task(&self, campaign_id: &str, now_ms: i64) -> StoreResult<Option<Task>>;
+    async fn add_task(&self, t: &NewTask) -> StoreResult<Added> {
+        let mut r = self.add_tasks(std::slice::from_ref(t)).await?;
+        r.pop()
+            .ok_or_else(|| StoreError::Invalid("the task was not added".into()))
+    }
+    /// Adds tasks in one transaction, in order; a task whose idempotency
+    /// key its campaign already has is not added again.
+    async fn add_tasks(&self, tasks: &[NewTask]) -> StoreResult<Vec<Added>>;
+    /// Takes the best task the filter allows that is due (highest priority,
+    /// then oldest) and marks it dialing, with one more attempt, atomically
+    /// (and with several claimers at once: none is handed out twice).
+    async fn claim_next_task(&self, filter: &ClaimFilter, now_ms: i64)
+    -> StoreResult<Option<Task>>;
     async fn finish_task(
         &self,
         task_id: i64,
@@ -189,12 +416,43 @@ pub trait Store: Send + Sync + 'static {
         cause: Option<&str>,
     ) -> StoreResult<()>;
     async fn task(&self, id: i64) -> StoreResult<Option<Task>>;
+    async fn tasks(&self, q: &TaskQuery) -> StoreResult<Vec<Task>>;
+    /// Changes (or cancels) a task that is pending.
+    async fn patch_task(
+        &self,
+        id: i64,
+        patch: &TaskPatch,
+    ) -> StoreResult<Result<Task, PatchRefused>>;
     async fn task_counts(&self, campaign_id: &str) -> StoreResult<TaskCounts>;
-    /// When the next pending task becomes due, if any is pending.
-    async fn next_due_ms(&self, campaign_id: &str) -> StoreResult<Option<i64>>;
+    /// When the next pending task the filter allows becomes due.
+    async fn next_due_ms(&self, filter: &ClaimFilter) -> StoreResult<Option<i64>>;
 
-    /// Written before the originate goes to the switch.
-    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()>;
+    /// Adds the entries not listed yet; returns how many were new.
+    async fn add_dnc(&self, entries: &[DncEntry]) -> StoreResult<u64>;
+    /// Removes an entry; false if there was none.
+    async fn remove_dnc(&self, phone: &str, campaign_id: Option<&str>) -> StoreResult<bool>;
+    /// The entry that forbids calling `phone` in the campaign, if any (the
+    /// campaign's own list first, then the global one).
+    async fn dnc_match(&self, phone: &str, campaign_id: &str) -> StoreResult<Option<DncEntry>>;
+    async fn dnc_list(
+        &self,
+        campaign_id: Option<&str>,
+        after_phone: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DncEntry>>;
+    /// The decisions about a task, oldest first.
+    async fn decisions_for_task(&self, task_id: i64) -> StoreResult<Vec<DialDecision>>;
+    /// Counts of a campaign's decisions since `since_ms`, by verdict and
+    /// reason.
+    async fn decision_counts(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<(Verdict, String, u64)>>;
+
+    /// Written before the originate goes to the switch, with the decision
+    /// to dial, in one transaction.
+    async fn insert_attempt(&self, a: &NewAttempt, why: &DialDecision) -> StoreResult<()>;
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()>;
     /// Records the answer and, when given, the pop that goes out for it, in
     /// one transaction: an answered call never lacks its pop record, and the
@@ -237,13 +495,10 @@ pub trait Store: Send + Sync + 'static {
     -> StoreResult<Vec<(String, String, Option<i64>)>>;
 }
 
-/// Opens the store a URL names (`sqlite://path`, `sqlite::memory:`).
+/// Opens the store a URL names (`sqlite://path`, `sqlite::memory:`,
+/// `postgres://user@host/db`).
 pub async fn open(url: &str) -> StoreResult<std::sync::Arc<dyn Store>> {
-    if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(url).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl(url.to_string()))
-    }
+    Ok(std::sync::Arc::new(sql::SqlStore::open(url).await?))
 }
 
 /// SHA-256 of a token, hex: what the store keeps instead of the token.

@@ -181,6 +181,7 @@ fn kind(w: &Write) -> &'static str {
         Write::Answer { .. } => "answer",
         Write::CloseAttempt { .. } => "close_attempt",
         Write::FinishTask { .. } => "finish_task",
+        Write::Decision(_) => "dial_decision",
         Write::PopAcked { .. } => "pop_acked",
     }
 }

@@ -59,14 +59,15 @@ pub async fn lab_on(
     std::fs::create_dir_all(&dir).expect("temp dir");
     let db_url = format!("sqlite://{}", dir.join("lab.db").display());
     let store = dialpop::store::open(&db_url).await.expect("store opens");
+    let now = dialpop::store::now_ms();
     store
-        .upsert_campaign(&Campaign {
+        .insert_campaign(&Campaign {
             id: CAMPAIGN.into(),
             name: "Lab".into(),
-            active: true,
-            pop_trigger: "answer".into(),
-            max_attempts: MAX_ATTEMPTS,
-            retry_delay_ms: (2000.0 / speed) as i64,
+            state: dialpop::store::CampaignState::Running,
+            settings: dialpop::store::CampaignSettings::with_retries(MAX_ATTEMPTS, 2.0 / speed),
+            created_ms: now,
+            updated_ms: now,
         })
         .await
         .expect("campaign");
@@ -91,7 +92,8 @@ pub async fn lab_on(
                     campaign_id: CAMPAIGN.into(),
                     customer_id: c.id.clone(),
                     phone: c.phone.clone(),
-                    priority: 0,
+                    due_ms: now,
+                    ..NewTask::default()
                 })
                 .await
                 .expect("task");
@@ -471,24 +473,24 @@ pub async fn check_campaign(lab: &Lab, pages: &HashMap<String, Arc<Mutex<Seen>>>
         match lead {
             // Answering numbers end done, unless every attempt was lost in
             // a reconnect (then it failed after its attempts, not lost).
-            b'1' | b'5' if all_vanished => assert_eq!(task.status, "failed"),
-            b'1' | b'5' => assert_eq!(task.status, "done", "task {} ({outcome})", task.id),
+            b'1' | b'5' if all_vanished => assert_eq!(task.status.as_str(), "failed"),
+            b'1' | b'5' => assert_eq!(task.status.as_str(), "done", "task {} ({outcome})", task.id),
             b'2' => {
-                assert_eq!(task.status, "failed");
+                assert_eq!(task.status.as_str(), "failed");
                 if outcome != "vanished" {
                     assert_eq!(last.hangup_cause.as_deref(), Some("USER_BUSY"));
                 }
                 assert_eq!(attempts.len() as u32, MAX_ATTEMPTS, "busy is retried");
             }
             b'3' => {
-                assert_eq!(task.status, "failed");
+                assert_eq!(task.status.as_str(), "failed");
                 if outcome != "vanished" {
                     assert_eq!(last.hangup_cause.as_deref(), Some("NO_ANSWER"));
                 }
                 assert_eq!(attempts.len() as u32, MAX_ATTEMPTS, "no answer is retried");
             }
             b'4' => {
-                assert_eq!(task.status, "failed");
+                assert_eq!(task.status.as_str(), "failed");
                 if outcome != "vanished" {
                     assert_eq!(
                         last.hangup_cause.as_deref(),

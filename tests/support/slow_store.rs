@@ -40,11 +40,30 @@ impl Store for SlowStore {
         pause(&self.delays.customer_ms).await;
         self.inner.customer(id).await
     }
-    async fn upsert_campaign(&self, c: &Campaign) -> StoreResult<()> {
-        self.inner.upsert_campaign(c).await
+    async fn insert_campaign(&self, c: &Campaign) -> StoreResult<bool> {
+        self.inner.insert_campaign(c).await
+    }
+    async fn update_campaign(
+        &self,
+        id: &str,
+        name: &str,
+        settings: &CampaignSettings,
+    ) -> StoreResult<bool> {
+        self.inner.update_campaign(id, name, settings).await
+    }
+    async fn set_campaign_state(
+        &self,
+        id: &str,
+        from: CampaignState,
+        to: CampaignState,
+    ) -> StoreResult<bool> {
+        self.inner.set_campaign_state(id, from, to).await
     }
     async fn campaign(&self, id: &str) -> StoreResult<Option<Campaign>> {
         self.inner.campaign(id).await
+    }
+    async fn campaigns(&self) -> StoreResult<Vec<Campaign>> {
+        self.inner.campaigns().await
     }
     async fn upsert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<()> {
         self.inner.upsert_agent(a, token_hash).await
@@ -55,12 +74,16 @@ impl Store for SlowStore {
     async fn agent_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Agent>> {
         self.inner.agent_by_token_hash(token_hash).await
     }
-    async fn add_task(&self, t: &NewTask) -> StoreResult<i64> {
-        self.inner.add_task(t).await
+    async fn add_tasks(&self, t: &[NewTask]) -> StoreResult<Vec<Added>> {
+        self.inner.add_tasks(t).await
     }
-    async fn claim_next_task(&self, campaign_id: &str, now_ms: i64) -> StoreResult<Option<Task>> {
+    async fn claim_next_task(
+        &self,
+        filter: &ClaimFilter,
+        now_ms: i64,
+    ) -> StoreResult<Option<Task>> {
         pause(&self.delays.claim_ms).await;
-        self.inner.claim_next_task(campaign_id, now_ms).await
+        self.inner.claim_next_task(filter, now_ms).await
     }
     async fn finish_task(
         &self,
@@ -73,14 +96,51 @@ impl Store for SlowStore {
     async fn task(&self, id: i64) -> StoreResult<Option<Task>> {
         self.inner.task(id).await
     }
+    async fn tasks(&self, q: &TaskQuery) -> StoreResult<Vec<Task>> {
+        self.inner.tasks(q).await
+    }
+    async fn patch_task(
+        &self,
+        id: i64,
+        patch: &TaskPatch,
+    ) -> StoreResult<Result<Task, PatchRefused>> {
+        self.inner.patch_task(id, patch).await
+    }
     async fn task_counts(&self, campaign_id: &str) -> StoreResult<TaskCounts> {
         self.inner.task_counts(campaign_id).await
     }
-    async fn next_due_ms(&self, campaign_id: &str) -> StoreResult<Option<i64>> {
-        self.inner.next_due_ms(campaign_id).await
+    async fn next_due_ms(&self, filter: &ClaimFilter) -> StoreResult<Option<i64>> {
+        self.inner.next_due_ms(filter).await
     }
-    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
-        self.inner.insert_attempt(a).await
+    async fn add_dnc(&self, entries: &[DncEntry]) -> StoreResult<u64> {
+        self.inner.add_dnc(entries).await
+    }
+    async fn remove_dnc(&self, phone: &str, campaign_id: Option<&str>) -> StoreResult<bool> {
+        self.inner.remove_dnc(phone, campaign_id).await
+    }
+    async fn dnc_match(&self, phone: &str, campaign_id: &str) -> StoreResult<Option<DncEntry>> {
+        self.inner.dnc_match(phone, campaign_id).await
+    }
+    async fn dnc_list(
+        &self,
+        campaign_id: Option<&str>,
+        after_phone: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<DncEntry>> {
+        self.inner.dnc_list(campaign_id, after_phone, limit).await
+    }
+    async fn decisions_for_task(&self, task_id: i64) -> StoreResult<Vec<DialDecision>> {
+        self.inner.decisions_for_task(task_id).await
+    }
+    async fn decision_counts(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<(Verdict, String, u64)>> {
+        self.inner.decision_counts(campaign_id, since_ms).await
+    }
+    async fn insert_attempt(&self, a: &NewAttempt, why: &DialDecision) -> StoreResult<()> {
+        self.inner.insert_attempt(a, why).await
     }
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
         self.inner.attempt_ringing(call_id, at_ms).await

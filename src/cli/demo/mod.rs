@@ -432,13 +432,10 @@ async fn warm(daemon: &Daemon, store: &Arc<dyn Store>, customers: usize) -> anyh
     for i in 0..customers {
         if let Some(c) = store.customer(&format!("c{i:06}")).await? {
             tasks.push(Task {
-                id: 0,
                 campaign_id: CAMPAIGN.into(),
                 customer_id: c.id,
                 phone: c.phone,
-                priority: 0,
-                status: "pending".into(),
-                attempts: 0,
+                ..Task::default()
             });
         }
     }

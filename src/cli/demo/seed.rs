@@ -2,7 +2,7 @@
 //! and a few VIPs, agents with their tokens, and the campaign.
 
 use super::DemoOptions;
-use crate::store::{Agent, Campaign, Customer, NewTask, Store, token_hash};
+use crate::store::{Agent, Campaign, CampaignSettings, CampaignState, Customer, NewTask, Store, now_ms, token_hash};
 use rand::{Rng, RngExt, SeedableRng};
 use std::sync::Arc;
 
@@ -145,15 +145,16 @@ pub async fn seed(
     opts: &DemoOptions,
 ) -> anyhow::Result<Vec<(Agent, String)>> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed);
+    let now = now_ms();
     store
-        .upsert_campaign(&Campaign {
+        .insert_campaign(&Campaign {
             id: CAMPAIGN.into(),
             name: "Demo outbound".into(),
-            active: true,
-            pop_trigger: "answer".into(),
-            max_attempts: 2,
+            state: CampaignState::Running,
             // Busy and unanswered numbers get one more try, 30 s later.
-            retry_delay_ms: (30_000.0 / opts.speed) as i64,
+            settings: CampaignSettings::with_retries(2, 30.0 / opts.speed),
+            created_ms: now,
+            updated_ms: now,
         })
         .await?;
     for i in 0..opts.customers {
@@ -168,6 +169,8 @@ pub async fn seed(
                 customer_id: c.id.clone(),
                 phone: c.phone.clone(),
                 priority: if c.vip { 10 } else { 0 },
+                due_ms: now,
+                ..NewTask::default()
             })
             .await?;
     }

@@ -1,0 +1,241 @@
+//! Attempts, pops and the writer's batches.
+
+use super::super::rows::{self, ATTEMPT_COLUMNS, TASK_COLUMNS};
+use super::*;
+use sqlx::AnyConnection;
+use sqlx::Row;
+
+pub(super) async fn finish_task_on(
+    d: Dialect,
+    conn: &mut AnyConnection,
+    task_id: i64,
+    next: &TaskNext,
+    cause: Option<&str>,
+) -> StoreResult<()> {
+    let (status, next_ms, give_back) = match next {
+        TaskNext::Done => (TaskStatus::Done, 0, 0),
+        TaskNext::Failed => (TaskStatus::Failed, 0, 0),
+        TaskNext::RetryAt(at) => (TaskStatus::Pending, *at, 0),
+        TaskNext::Requeue(at) => (TaskStatus::Pending, *at, 1),
+        TaskNext::Refused(s) => (*s, 0, 1),
+    };
+    sqlx::query(d.sql(
+        "UPDATE tasks SET status = ?, next_attempt_ms = ?, last_cause = ?, updated_ms = ?,
+         attempts = CASE WHEN attempts > ? THEN attempts - ? ELSE 0 END WHERE id = ?",
+    ))
+    .bind(status.as_str())
+    .bind(next_ms)
+    .bind(cause.map(str::to_string))
+    .bind(now_ms())
+    .bind(give_back)
+    .bind(give_back)
+    .bind(task_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn pop_acked_on(
+    d: Dialect,
+    conn: &mut AnyConnection,
+    pop_id: &str,
+    agent_id: &str,
+    at_ms: i64,
+) -> StoreResult<bool> {
+    // Only the agent the pop went to can acknowledge it.
+    let r = sqlx::query(d.sql(
+        "UPDATE pops SET acked_ms = ? WHERE pop_id = ? AND agent_id = ? AND acked_ms IS NULL",
+    ))
+    .bind(at_ms)
+    .bind(pop_id.to_string())
+    .bind(agent_id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub(super) async fn decision_on(
+    d: Dialect,
+    conn: &mut AnyConnection,
+    x: &DialDecision,
+) -> StoreResult<()> {
+    sqlx::query(d.sql(
+        "INSERT INTO dial_decisions (at_ms, task_id, campaign_id, verdict, reason, detail, call_id)
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    ))
+    .bind(x.at_ms)
+    .bind(x.task_id)
+    .bind(x.campaign_id.clone())
+    .bind(x.verdict.as_str())
+    .bind(x.reason.clone())
+    .bind(x.detail.clone())
+    .bind(x.call_id.clone())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+impl SqlStore {
+    pub(super) async fn insert_attempt_in(
+        &self,
+        a: &NewAttempt,
+        why: &DialDecision,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        self.q("INSERT INTO attempts (call_id, task_id, agent_id, switch_name, originate_ms) VALUES (?, ?, ?, ?, ?)")
+            .bind(a.call_id.clone())
+            .bind(a.task_id)
+            .bind(a.agent_id.clone())
+            .bind(a.switch_name.clone())
+            .bind(a.originate_ms)
+            .execute(&mut *tx)
+            .await?;
+        decision_on(self.dialect, &mut tx, why).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn attempt_in(&self, call_id: &str) -> StoreResult<Option<Attempt>> {
+        let row = self
+            .q_owned(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE call_id = ?"))
+            .bind(call_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::attempt).transpose()
+    }
+
+    pub(super) async fn open_attempts_in(&self) -> StoreResult<Vec<Attempt>> {
+        let rows = self
+            .q_owned(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE hangup_ms IS NULL"))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::attempt).collect()
+    }
+
+    pub(super) async fn attempts_for_task_in(&self, task_id: i64) -> StoreResult<Vec<Attempt>> {
+        let rows = self
+            .q_owned(format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE task_id = ? ORDER BY originate_ms"
+            ))
+            .bind(task_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::attempt).collect()
+    }
+
+    pub(super) async fn customer_calls_in(
+        &self,
+        customer_id: &str,
+        limit: u32,
+        offset: u64,
+    ) -> StoreResult<Vec<(Attempt, String)>> {
+        let rows = self
+            .q("SELECT a.call_id, a.task_id, a.agent_id, a.switch_name, a.originate_ms, a.ring_ms,
+                    a.answer_ms, a.hangup_ms, a.outcome, a.hangup_cause, t.campaign_id
+             FROM attempts a JOIN tasks t ON t.id = a.task_id
+             WHERE t.customer_id = ? AND a.hangup_ms IS NOT NULL
+             ORDER BY a.originate_ms DESC, a.call_id LIMIT ? OFFSET ?")
+            .bind(customer_id.to_string())
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((rows::attempt(r)?, r.try_get("campaign_id")?)))
+            .collect()
+    }
+
+    pub(super) async fn orphaned_in(&self) -> StoreResult<Vec<Task>> {
+        let rows = self
+            .q_owned(format!(
+                "SELECT {TASK_COLUMNS} FROM tasks
+                 WHERE status = 'dialing' AND id NOT IN (SELECT task_id FROM attempts WHERE hangup_ms IS NULL)"
+            ))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(rows::task).collect()
+    }
+
+    pub(super) async fn sync_attempts_in(&self, task_id: i64) -> StoreResult<u32> {
+        let row = self
+            .q("UPDATE tasks SET attempts = (SELECT COUNT(*) FROM attempts WHERE task_id = ? AND (outcome IS NULL OR outcome != 'not_placed'))
+                WHERE id = ? RETURNING attempts")
+            .bind(task_id)
+            .bind(task_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>("attempts")?.max(0) as u32,
+            None => 0,
+        })
+    }
+
+    pub(super) async fn apply_in(&self, writes: &[Write]) -> StoreResult<()> {
+        let d = self.dialect;
+        let mut tx = self.pool.begin().await?;
+        for w in writes {
+            match w {
+                Write::Ringing { call_id, at_ms } => {
+                    self.q("UPDATE attempts SET ring_ms = COALESCE(ring_ms, ?) WHERE call_id = ?")
+                        .bind(*at_ms)
+                        .bind(call_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Write::Answer { call_id, at_ms, pop } => {
+                    self.q("UPDATE attempts SET answer_ms = COALESCE(answer_ms, ?) WHERE call_id = ?")
+                        .bind(*at_ms)
+                        .bind(call_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                    if let Some(p) = pop {
+                        // A pop delivered again after a restart keeps its
+                        // first row.
+                        self.q("INSERT INTO pops (pop_id, call_id, agent_id, customer_id, sent_ms, degraded) VALUES (?, ?, ?, ?, ?, ?)
+                                ON CONFLICT(pop_id) DO NOTHING")
+                            .bind(p.pop_id.clone())
+                            .bind(p.call_id.clone())
+                            .bind(p.agent_id.clone())
+                            .bind(p.customer_id.clone())
+                            .bind(p.sent_ms)
+                            .bind(p.degraded as i64)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                Write::CloseAttempt { call_id, at_ms, outcome, cause } => {
+                    self.q("UPDATE attempts SET hangup_ms = ?, outcome = ?, hangup_cause = ? WHERE call_id = ? AND hangup_ms IS NULL")
+                        .bind(*at_ms)
+                        .bind(outcome.clone())
+                        .bind(cause.clone())
+                        .bind(call_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Write::FinishTask { task_id, next, cause } => {
+                    finish_task_on(d, &mut tx, *task_id, next, cause.as_deref()).await?
+                }
+                Write::PopAcked { pop_id, agent_id, at_ms } => {
+                    pop_acked_on(d, &mut tx, pop_id, agent_id, *at_ms).await?;
+                }
+                Write::Decision(x) => decision_on(d, &mut tx, x).await?,
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub(super) async fn pops_for_call_in(
+        &self,
+        call_id: &str,
+    ) -> StoreResult<Vec<(String, String, Option<i64>)>> {
+        let rows = self
+            .q("SELECT pop_id, agent_id, acked_ms FROM pops WHERE call_id = ? ORDER BY sent_ms")
+            .bind(call_id.to_string())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("pop_id")?, r.try_get("agent_id")?, r.try_get("acked_ms")?)))
+            .collect()
+    }
+}

@@ -5,4 +5,5 @@
 pub mod browser;
 pub mod demo_run;
 pub mod slow_store;
+pub mod stores;
 pub mod stub_daemon;

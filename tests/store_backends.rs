@@ -1,0 +1,315 @@
+//! One store test suite, run on both backends: SQLite (the embedded
+//! default) and the machine's real PostgreSQL.
+
+mod support;
+
+use dialpop::store::*;
+use std::collections::HashSet;
+use std::sync::Arc;
+use support::stores::{Backend, both};
+
+fn campaign(id: &str, state: CampaignState) -> Campaign {
+    Campaign {
+        id: id.into(),
+        name: format!("Campaign {id}"),
+        state,
+        settings: CampaignSettings::default(),
+        created_ms: 1,
+        updated_ms: 1,
+    }
+}
+
+fn task(campaign: &str, n: usize) -> NewTask {
+    NewTask {
+        campaign_id: campaign.into(),
+        customer_id: format!("cust{n}"),
+        phone: format!("+1212736{n:04}"),
+        due_ms: 0,
+        ..NewTask::default()
+    }
+}
+
+fn filter(campaign: &str) -> ClaimFilter {
+    ClaimFilter {
+        campaign_id: campaign.into(),
+        ..ClaimFilter::default()
+    }
+}
+
+async fn with_campaign(b: &Backend, id: &str) {
+    assert!(b.store.insert_campaign(&campaign(id, CampaignState::Running)).await.unwrap());
+}
+
+#[tokio::test]
+async fn campaigns_are_seeded_once_and_keep_their_state() {
+    for b in both().await {
+        let s = &b.store;
+        assert!(s.insert_campaign(&campaign("c1", CampaignState::Created)).await.unwrap());
+        // A second seed (the config file at the next start) changes nothing.
+        let mut again = campaign("c1", CampaignState::Running);
+        again.name = "from the config".into();
+        assert!(!s.insert_campaign(&again).await.unwrap(), "{}", b.name);
+        let c = s.campaign("c1").await.unwrap().unwrap();
+        assert_eq!((c.name.as_str(), c.state), ("Campaign c1", CampaignState::Created));
+        // Transitions are compare-and-set.
+        assert!(s.set_campaign_state("c1", CampaignState::Created, CampaignState::Running).await.unwrap());
+        assert!(!s.set_campaign_state("c1", CampaignState::Created, CampaignState::Paused).await.unwrap());
+        let mut settings = CampaignSettings::with_retries(5, 60.0);
+        settings.time_zone = "Europe/Paris".into();
+        settings.selection.include_tags = vec!["vip".into()];
+        assert!(s.update_campaign("c1", "Renamed", &settings).await.unwrap());
+        assert!(!s.update_campaign("nope", "x", &settings).await.unwrap());
+        let c = s.campaign("c1").await.unwrap().unwrap();
+        assert_eq!(c.settings, settings, "{}", b.name);
+        assert_eq!(c.state, CampaignState::Running);
+        assert_eq!(s.campaigns().await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_batch_maps_each_row_to_its_task_and_keys_are_idempotent() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        // More rows than one INSERT takes, some keyed, one key twice.
+        let mut rows: Vec<NewTask> = (0..1203).map(|n| task("c", n)).collect();
+        for (n, r) in rows.iter_mut().enumerate() {
+            if n % 3 == 0 {
+                r.idempotency_key = Some(format!("k{n}"));
+            }
+        }
+        rows[900].idempotency_key = Some("k0".into());
+        let added = s.add_tasks(&rows).await.unwrap();
+        assert_eq!(added.len(), rows.len());
+        assert_eq!(added.iter().filter(|a| a.created).count(), rows.len() - 1, "{}", b.name);
+        assert!(!added[900].created);
+        assert_eq!(added[900].id, added[0].id, "the same key names the same task");
+        for (i, a) in added.iter().enumerate().step_by(97) {
+            let t = s.task(a.id).await.unwrap().unwrap();
+            assert_eq!(t.customer_id, rows[if i == 900 { 0 } else { i }].customer_id, "{} row {i}", b.name);
+        }
+        // The same keys again: nothing new, the same ids.
+        let keyed: Vec<NewTask> = rows.iter().filter(|r| r.idempotency_key.is_some()).cloned().collect();
+        let again = s.add_tasks(&keyed).await.unwrap();
+        assert!(again.iter().all(|a| !a.created), "{}", b.name);
+        let ids: HashSet<i64> = again.iter().map(|a| a.id).collect();
+        let first: HashSet<i64> = rows
+            .iter()
+            .zip(&added)
+            .filter(|(r, _)| r.idempotency_key.is_some())
+            .map(|(_, a)| a.id)
+            .collect();
+        assert_eq!(ids, first);
+        assert_eq!(s.task_counts("c").await.unwrap().pending, rows.len() as u64 - 1);
+    }
+}
+
+#[tokio::test]
+async fn claims_follow_priority_due_time_and_the_selection() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        let mut rows = Vec::new();
+        for (n, (prio, due, tags)) in [
+            (0, 0, vec!["a"]),
+            (5, 0, vec!["b"]),
+            (9, i64::MAX / 2, vec!["a"]), // not due
+            (5, 0, vec!["a", "vip"]),
+            (1, 0, vec!["x_y"]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut t = task("c", n);
+            t.priority = prio;
+            t.due_ms = due;
+            t.tags = tags.into_iter().map(String::from).collect();
+            rows.push(t);
+        }
+        let ids: Vec<i64> = s.add_tasks(&rows).await.unwrap().iter().map(|a| a.id).collect();
+        let now = 1_000;
+        // Tag selection: a substring of another tag does not match ("x"
+        // is not "x_y"), and exclusions win.
+        let mut f = filter("c");
+        f.include_tags = vec!["x".into()];
+        assert_eq!(s.claim_next_task(&f, now).await.unwrap(), None, "{}", b.name);
+        f.include_tags = vec!["a".into()];
+        f.exclude_tags = vec!["vip".into()];
+        let t = s.claim_next_task(&f, now).await.unwrap().unwrap();
+        assert_eq!(t.id, ids[0], "{}: the due task with tag a and not vip", b.name);
+        assert_eq!((t.status, t.attempts), (TaskStatus::Dialing, 1));
+        // Priority range.
+        let mut f = filter("c");
+        f.max_priority = Some(4);
+        assert_eq!(s.claim_next_task(&f, now).await.unwrap().map(|t| t.id), Some(ids[4]));
+        // The rest: highest priority first, the oldest of equals first.
+        let f = filter("c");
+        assert_eq!(s.claim_next_task(&f, now).await.unwrap().map(|t| t.id), Some(ids[1]));
+        assert_eq!(s.claim_next_task(&f, now).await.unwrap().map(|t| t.id), Some(ids[3]));
+        assert_eq!(s.claim_next_task(&f, now).await.unwrap(), None);
+        assert_eq!(s.next_due_ms(&f).await.unwrap(), Some(i64::MAX / 2));
+        // A deferral gives the attempt back and makes the task due then.
+        s.finish_task(ids[1], TaskNext::Requeue(5_000), Some("outside_window")).await.unwrap();
+        let t = s.task(ids[1]).await.unwrap().unwrap();
+        assert_eq!((t.status, t.attempts, t.due_ms), (TaskStatus::Pending, 0, 5_000));
+        assert_eq!(s.claim_next_task(&f, 4_999).await.unwrap(), None);
+        assert_eq!(s.claim_next_task(&f, 5_000).await.unwrap().map(|t| t.id), Some(ids[1]));
+        s.finish_task(ids[3], TaskNext::Refused(TaskStatus::DoNotCall), Some("do_not_call")).await.unwrap();
+        let t = s.task(ids[3]).await.unwrap().unwrap();
+        assert_eq!((t.status, t.attempts), (TaskStatus::DoNotCall, 0));
+    }
+}
+
+#[tokio::test]
+async fn several_claimers_never_take_one_task_twice() {
+    for b in both().await {
+        with_campaign(&b, "c").await;
+        let n = 400;
+        let rows: Vec<NewTask> = (0..n).map(|i| task("c", i)).collect();
+        b.store.add_tasks(&rows).await.unwrap();
+        let mut jobs = Vec::new();
+        for _ in 0..8 {
+            let store: Arc<dyn Store> = b.store.clone();
+            jobs.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(t) = store.claim_next_task(&filter("c"), 1).await.unwrap() {
+                    got.push(t.id);
+                }
+                got
+            }));
+        }
+        let mut all = Vec::new();
+        for j in jobs {
+            all.extend(j.await.unwrap());
+        }
+        let unique: HashSet<i64> = all.iter().copied().collect();
+        assert_eq!(all.len(), n, "{}: every task claimed once", b.name);
+        assert_eq!(unique.len(), n, "{}: none twice", b.name);
+    }
+}
+
+#[tokio::test]
+async fn only_pending_tasks_change_and_lists_page_by_cursor() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        let mut rows: Vec<NewTask> = (0..25).map(|i| task("c", i)).collect();
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.priority = (i % 5) as i64;
+            r.tags = vec![if i % 2 == 0 { "even" } else { "odd" }.into()];
+        }
+        let ids: Vec<i64> = s.add_tasks(&rows).await.unwrap().iter().map(|a| a.id).collect();
+        let patch = TaskPatch {
+            priority: Some(77),
+            tags: Some(vec!["moved".into()]),
+            not_after_ms: Some(Some(9_999)),
+            ..TaskPatch::default()
+        };
+        let t = s.patch_task(ids[0], &patch).await.unwrap().unwrap();
+        assert_eq!((t.priority, t.tags.clone(), t.not_after_ms), (77, vec!["moved".to_string()], Some(9_999)));
+        let claimed = s.claim_next_task(&filter("c"), 1).await.unwrap().unwrap();
+        assert_eq!(claimed.id, ids[0]);
+        assert_eq!(
+            s.patch_task(ids[0], &TaskPatch { cancel: true, ..TaskPatch::default() }).await.unwrap(),
+            Err(PatchRefused::NotChangeable(TaskStatus::Dialing)),
+            "{}", b.name
+        );
+        assert_eq!(
+            s.patch_task(999_999, &TaskPatch::default()).await.unwrap(),
+            Err(PatchRefused::NotFound)
+        );
+        let t = s.patch_task(ids[1], &TaskPatch { cancel: true, ..TaskPatch::default() }).await.unwrap().unwrap();
+        assert_eq!(t.status, TaskStatus::Cancelled);
+        // Filters and pages of 4.
+        let mut q = TaskQuery {
+            campaign_id: Some("c".into()),
+            tag: Some("even".into()),
+            min_priority: Some(2),
+            status: Some(TaskStatus::Pending),
+            limit: 4,
+            ..TaskQuery::default()
+        };
+        let mut seen = Vec::new();
+        loop {
+            let page = s.tasks(&q).await.unwrap();
+            if page.is_empty() {
+                break;
+            }
+            assert!(page.len() <= 4);
+            q.after_id = page.last().unwrap().id;
+            seen.extend(page);
+        }
+        let expected: Vec<i64> = (2..25)
+            .filter(|i| i % 2 == 0 && i % 5 >= 2)
+            .map(|i| ids[i])
+            .collect();
+        assert_eq!(seen.iter().map(|t| t.id).collect::<Vec<_>>(), expected, "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn do_not_call_lists_and_the_decision_record() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        let entry = |phone: &str, campaign: Option<&str>| DncEntry {
+            phone: phone.into(),
+            campaign_id: campaign.map(String::from),
+            reason: Some("asked".into()),
+            added_ms: 5,
+        };
+        let added = s
+            .add_dnc(&[entry("+12127360001", None), entry("+12127360002", Some("c")), entry("+12127360001", None)])
+            .await
+            .unwrap();
+        assert_eq!(added, 2, "{}", b.name);
+        assert_eq!(s.dnc_match("+12127360001", "c").await.unwrap().map(|e| e.campaign_id), Some(None));
+        assert_eq!(
+            s.dnc_match("+12127360002", "c").await.unwrap().map(|e| e.campaign_id),
+            Some(Some("c".into()))
+        );
+        assert_eq!(s.dnc_match("+12127360002", "other").await.unwrap(), None);
+        assert_eq!(s.dnc_list(None, "", 10).await.unwrap().len(), 1);
+        assert!(s.remove_dnc("+12127360001", None).await.unwrap());
+        assert!(!s.remove_dnc("+12127360001", None).await.unwrap());
+        assert_eq!(s.dnc_match("+12127360001", "c").await.unwrap(), None);
+
+        let id = s.add_task(&task("c", 1)).await.unwrap().id;
+        let t = s.claim_next_task(&filter("c"), 1).await.unwrap().unwrap();
+        let why = DialDecision {
+            task_id: id,
+            campaign_id: "c".into(),
+            at_ms: 10,
+            verdict: Verdict::Dial,
+            reason: "eligible".into(),
+            detail: None,
+            call_id: Some("call-1".into()),
+        };
+        s.insert_attempt(
+            &NewAttempt {
+                call_id: "call-1".into(),
+                task_id: t.id,
+                agent_id: "a".into(),
+                switch_name: "fs1".into(),
+                originate_ms: 10,
+            },
+            &why,
+        )
+        .await
+        .unwrap();
+        let deferred = DialDecision {
+            verdict: Verdict::Defer,
+            reason: "outside_window".into(),
+            detail: Some("opens 09:00".into()),
+            call_id: None,
+            at_ms: 20,
+            ..why.clone()
+        };
+        s.apply(&[Write::Decision(deferred.clone())]).await.unwrap();
+        assert_eq!(s.decisions_for_task(id).await.unwrap(), vec![why, deferred], "{}", b.name);
+        assert_eq!(
+            s.decision_counts("c", 0).await.unwrap(),
+            vec![(Verdict::Defer, "outside_window".into(), 1), (Verdict::Dial, "eligible".into(), 1)]
+        );
+    }
+}

@@ -1,6 +1,9 @@
 //! HTTP: the agent page and its WebSocket, the REST API, health.
 
+pub mod campaigns;
 pub mod customers;
+pub mod dnc;
+pub mod input;
 pub mod tasks;
 pub mod ws;
 
@@ -30,7 +33,18 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/agent", get(agent_page))
         .route("/ws/agent", get(ws::agent_socket))
-        .route("/api/outbound/tasks", post(tasks::create))
+        .route("/api/outbound/tasks", post(tasks::create).get(tasks::list))
+        .route("/api/outbound/tasks/batch", post(tasks::create_batch))
+        .route("/api/outbound/tasks/import", post(tasks::import))
+        .route("/api/outbound/tasks/{id}", get(tasks::get_one).patch(tasks::patch))
+        .route("/api/outbound/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/api/campaigns", post(campaigns::create).get(campaigns::list))
+        .route("/api/campaigns/{id}", get(campaigns::get_one).patch(campaigns::patch))
+        .route("/api/campaigns/{id}/stats", get(campaigns::stats))
+        .route("/api/campaigns/{id}/{action}", post(campaigns::transition))
+        .route("/api/dnc", post(dnc::add).get(dnc::list))
+        .route("/api/dnc/import", post(dnc::import))
+        .route("/api/dnc/{phone}", delete(dnc::remove))
         .route("/api/status", get(status))
         .route("/api/sources", get(customers::list))
         .route("/api/sources/{name}/test", post(customers::test))
@@ -40,6 +54,14 @@ pub fn router(state: AppState) -> Router {
             get(customers::history),
         )
         .with_state(state)
+}
+
+/// A request body as a blocking reader, for a parser on its own thread:
+/// the body is read as the parser asks for it, never held whole.
+pub fn body_reader(body: axum::body::Body) -> impl std::io::Read + Send + 'static {
+    use futures::TryStreamExt;
+    let stream = body.into_data_stream().map_err(std::io::Error::other);
+    tokio_util::io::SyncIoBridge::new(tokio_util::io::StreamReader::new(stream))
 }
 
 async fn healthz() -> Json<serde_json::Value> {
@@ -103,7 +125,16 @@ async fn agent_page() -> impl IntoResponse {
 pub struct ApiError {
     status: StatusCode,
     message: String,
-    field: Option<&'static str>,
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    pub fn field(&self) -> Option<&str> {
+        self.field.as_deref()
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -120,12 +151,12 @@ impl IntoResponse for ApiError {
 pub fn error(
     status: StatusCode,
     message: impl Into<String>,
-    field: Option<&'static str>,
+    field: Option<&str>,
 ) -> ApiError {
     ApiError {
         status,
         message: message.into(),
-        field,
+        field: field.map(str::to_string),
     }
 }
 

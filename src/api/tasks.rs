@@ -1,127 +1,349 @@
-//! `POST /api/outbound/tasks`: queue a customer for a campaign.
+//! `/api/outbound/tasks`: queue customers for a campaign (one, a batch, or
+//! a CSV file), list them, change or cancel them while they wait.
 
+use super::input::{self, bad, unavailable};
 use super::{ApiError, AppState, check_bearer, error};
-use crate::dialer::valid_phone;
-use crate::store::NewTask;
-use axum::extract::State;
+use crate::campaign::import::{ImportError, import_tasks};
+use crate::campaign::intake::{TaskInput, intake};
+use crate::store::{Campaign, PatchRefused, Task, TaskPatch, TaskQuery, TaskStatus, now_ms};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
-fn bad(field: &'static str, message: impl Into<String>) -> ApiError {
-    error(StatusCode::BAD_REQUEST, message, Some(field))
+const TASK_FIELDS: &[&str] = &[
+    "campaign",
+    "customer_id",
+    "phone",
+    "priority",
+    "tags",
+    "not_before",
+    "not_after",
+    "time_zone",
+    "variables",
+    "idempotency_key",
+];
+/// Tasks in one batch request.
+pub const MAX_BATCH: usize = 1_000;
+
+fn respond(r: Result<Response, ApiError>) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
 }
 
-fn text_field(body: &Value, name: &'static str, max: usize) -> Result<String, ApiError> {
-    match body.get(name) {
-        Some(Value::String(s)) if s.trim().is_empty() => Err(bad(name, format!("{name} is empty"))),
-        Some(Value::String(s)) if s.len() > max => {
-            Err(bad(name, format!("{name} is longer than {max} characters")))
-        }
-        Some(Value::String(s)) if s.chars().any(char::is_control) => {
-            Err(bad(name, format!("{name} contains control characters")))
-        }
-        Some(Value::String(s)) => Ok(s.trim().to_string()),
-        Some(_) => Err(bad(name, format!("{name} must be a string"))),
-        None => Err(bad(name, format!("{name} is required"))),
-    }
+fn task_input(m: &Map<String, Value>) -> Result<TaskInput, ApiError> {
+    Ok(TaskInput {
+        customer_id: input::req_str(m, "customer_id")?,
+        phone: input::req_str(m, "phone")?,
+        priority: input::opt_i64(m, "priority")?,
+        tags: input::str_list(m, "tags")?.unwrap_or_default(),
+        not_before: input::opt_str(m, "not_before")?,
+        not_after: input::opt_str(m, "not_after")?,
+        time_zone: input::opt_str(m, "time_zone")?,
+        variables: input::str_map(m, "variables")?.unwrap_or_default(),
+        idempotency_key: input::opt_str(m, "idempotency_key")?,
+    })
 }
 
-pub async fn create(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    match create_task(&s, &headers, &body).await {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
-    }
-}
-
-async fn create_task(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
-    let body: Value = match serde_json::from_slice(body) {
-        Ok(v @ Value::Object(_)) => v,
-        Ok(_) => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                "body must be a JSON object",
-                None,
-            ));
-        }
-        Err(e) => {
-            return Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("body is not valid JSON: {e}"),
-                None,
-            ));
-        }
-    };
-    let task = parse(&body)?;
-    let unavailable = |e: crate::store::StoreError| {
-        tracing::error!(error = %e, "store error while adding a task");
-        error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable", None)
-    };
-    if s.store
-        .campaign(&task.campaign_id)
+pub async fn campaign_for(s: &AppState, id: &str, field: &str) -> Result<Campaign, ApiError> {
+    s.store
+        .campaign(id)
         .await
         .map_err(unavailable)?
-        .is_none()
-    {
-        return Err(bad(
-            "campaign",
-            format!("no campaign {:?}", task.campaign_id),
-        ));
-    }
-    let id = s.store.add_task(&task).await.map_err(unavailable)?.id;
+        .ok_or_else(|| bad(field, format!("no campaign {id:?}")))
+}
+
+/// A task as the API shows it: times in RFC 3339.
+pub fn task_json(t: &Task) -> Value {
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
+    };
+    json!({
+        "id": t.id,
+        "campaign": t.campaign_id,
+        "customer_id": t.customer_id,
+        "phone": t.phone,
+        "priority": t.priority,
+        "status": t.status,
+        "attempts": t.attempts,
+        "tags": t.tags,
+        "due": time(t.due_ms),
+        "not_before": t.not_before_ms.and_then(time),
+        "not_after": t.not_after_ms.and_then(time),
+        "time_zone": t.time_zone,
+        "variables": t.variables,
+        "idempotency_key": t.idempotency_key,
+        "last_cause": t.last_cause,
+        "created": time(t.created_ms),
+    })
+}
+
+pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    respond(create_one(&s, &headers, &body).await)
+}
+
+async fn create_one(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let m = input::object(body, TASK_FIELDS)?;
+    let campaign = campaign_for(s, &input::req_str(&m, "campaign")?, "campaign").await?;
+    let task = intake(&task_input(&m)?, &campaign, now_ms(), None)
+        .map_err(|e| bad(&e.field, format!("{}: {}", e.field, e.message)))?;
+    let added = s.store.add_task(&task).await.map_err(unavailable)?;
     s.dialer.tasks_added().await;
+    let code = if added.created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((
-        StatusCode::CREATED,
-        Json(json!({"task_id": id, "status": "pending"})),
+        code,
+        Json(json!({"task_id": added.id, "created": added.created, "status": "pending", "phone": task.phone})),
     )
         .into_response())
 }
 
-fn parse(body: &Value) -> Result<NewTask, ApiError> {
-    let campaign_id = text_field(body, "campaign", 128)?;
-    let customer_id = text_field(body, "customer_id", 128)?;
-    // It travels to the switch as a channel variable: keep it to characters
-    // that cannot change the originate's syntax.
-    if !customer_id
-        .chars()
-        .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | ':' | '@'))
-    {
-        return Err(bad(
-            "customer_id",
-            "customer_id may contain only letters, digits and - _ . : @",
-        ));
-    }
-    let phone = text_field(body, "phone", 32)?;
-    if !valid_phone(&phone) {
-        return Err(bad(
-            "phone",
-            "phone must be 3 to 20 digits with an optional leading +",
-        ));
-    }
-    let priority = match body.get("priority") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Number(n)) => match n.as_i64() {
-            Some(p) if (0..=1000).contains(&p) => p,
-            _ => {
-                return Err(bad(
-                    "priority",
-                    "priority must be a whole number from 0 to 1000",
-                ));
-            }
-        },
-        Some(_) => return Err(bad("priority", "priority must be a number")),
+/// `POST /api/outbound/tasks/batch`: `{"campaign": C, "tasks": [...]}`;
+/// each task may name its own campaign. Good tasks are kept; each bad one
+/// is reported with its index.
+pub async fn create_batch(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    respond(batch(&s, &headers, &body).await)
+}
+
+async fn batch(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let m = input::object(body, &["campaign", "tasks"])?;
+    let default = input::opt_str(&m, "campaign")?;
+    let items = match m.get("tasks") {
+        Some(Value::Array(a)) if a.len() <= MAX_BATCH => a,
+        Some(Value::Array(_)) => return Err(bad("tasks", format!("at most {MAX_BATCH} tasks a request"))),
+        _ => return Err(bad("tasks", "tasks must be a list of task objects")),
     };
-    Ok(NewTask {
-        campaign_id,
-        customer_id,
-        phone,
-        priority,
-        due_ms: crate::store::now_ms(),
-        ..NewTask::default()
-    })
+    let now = now_ms();
+    let mut campaigns: HashMap<String, Campaign> = HashMap::new();
+    let mut good = Vec::new();
+    let mut results: Vec<Value> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let one = async {
+            let Value::Object(t) = item else {
+                return Err(bad("tasks", "each task must be an object"));
+            };
+            input::check_keys(t, TASK_FIELDS)?;
+            let id = match (input::opt_str(t, "campaign")?, &default) {
+                (Some(c), _) => c,
+                (None, Some(c)) => c.clone(),
+                (None, None) => return Err(bad("campaign", "campaign is required")),
+            };
+            if !campaigns.contains_key(&id) {
+                let c = campaign_for(s, &id, "campaign").await?;
+                campaigns.insert(id.clone(), c);
+            }
+            let c = &campaigns[&id];
+            intake(&task_input(t)?, c, now, None)
+                .map_err(|e| bad(&e.field, format!("{}: {}", e.field, e.message)))
+        };
+        match one.await {
+            Ok(t) => {
+                good.push((i, t));
+                results.push(Value::Null);
+            }
+            Err(e) => results.push(json!({"index": i, "error": e.message(), "field": e.field()})),
+        }
+    }
+    let tasks: Vec<_> = good.iter().map(|(_, t)| t.clone()).collect();
+    let added = s.store.add_tasks(&tasks).await.map_err(unavailable)?;
+    for ((i, _), a) in good.iter().zip(&added) {
+        results[*i] = json!({"index": i, "task_id": a.id, "created": a.created});
+    }
+    if !added.is_empty() {
+        s.dialer.tasks_added().await;
+    }
+    let rejected = results.iter().filter(|r| r.get("error").is_some()).count();
+    Ok(Json(json!({
+        "added": added.iter().filter(|a| a.created).count(),
+        "duplicates": added.iter().filter(|a| !a.created).count(),
+        "rejected": rejected,
+        "results": results,
+    }))
+    .into_response())
+}
+
+/// `POST /api/outbound/tasks/import?campaign=C`: a CSV body, streamed.
+pub async fn import(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+    body: axum::body::Body,
+) -> Response {
+    respond(import_csv(&s, &headers, &q, body).await)
+}
+
+async fn import_csv(
+    s: &AppState,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+    body: axum::body::Body,
+) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let id = q.get("campaign").ok_or_else(|| bad("campaign", "campaign is required (?campaign=ID)"))?;
+    let campaign = campaign_for(s, id, "campaign").await?;
+    let report = import_tasks(&s.store, &campaign, super::body_reader(body), None, |_| {})
+        .await
+        .map_err(|e| match e {
+            ImportError::File(m) => bad("file", m),
+            ImportError::Store(e) => unavailable(e),
+        })?;
+    if report.added > 0 {
+        s.dialer.tasks_added().await;
+    }
+    Ok(Json(report).into_response())
+}
+
+pub async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    respond(list_tasks(&s, &headers, &q).await)
+}
+
+async fn list_tasks(s: &AppState, headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    const KNOWN: &[&str] = &[
+        "campaign", "status", "tag", "min_priority", "max_priority", "due_from", "due_until",
+        "created_from", "created_until", "cursor", "limit",
+    ];
+    if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
+        return Err(bad(k, format!("unknown parameter {k:?} (known: {})", KNOWN.join(", "))));
+    }
+    let status = q
+        .get("status")
+        .map(|v| TaskStatus::parse(v).ok_or_else(|| bad("status", format!("{v:?} is not a task status"))))
+        .transpose()?;
+    let limit = input::query_i64(q, "limit")?.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(bad("limit", "must be 1 to 1000"));
+    }
+    let query = TaskQuery {
+        campaign_id: q.get("campaign").cloned(),
+        status,
+        tag: q.get("tag").cloned(),
+        min_priority: input::query_i64(q, "min_priority")?,
+        max_priority: input::query_i64(q, "max_priority")?,
+        due_from_ms: input::query_time(q, "due_from")?,
+        due_until_ms: input::query_time(q, "due_until")?,
+        created_from_ms: input::query_time(q, "created_from")?,
+        created_until_ms: input::query_time(q, "created_until")?,
+        submitted_by: None,
+        after_id: input::query_i64(q, "cursor")?.unwrap_or(0),
+        limit: limit as u32,
+    };
+    let tasks = s.store.tasks(&query).await.map_err(unavailable)?;
+    // A full page may have more after it; the cursor is the last id seen.
+    let next = (tasks.len() == query.limit as usize)
+        .then(|| tasks.last().map(|t| t.id.to_string()))
+        .flatten();
+    Ok(Json(json!({
+        "tasks": tasks.iter().map(task_json).collect::<Vec<_>>(),
+        "next_cursor": next,
+    }))
+    .into_response())
+}
+
+pub async fn get_one(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    respond(get_task(&s, &headers, id).await)
+}
+
+async fn get_task(s: &AppState, headers: &HeaderMap, id: i64) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let t = s
+        .store
+        .task(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no task {id}"), None))?;
+    let attempts = s.store.attempts_for_task(id).await.map_err(unavailable)?;
+    let decisions = s.store.decisions_for_task(id).await.map_err(unavailable)?;
+    let mut v = task_json(&t);
+    v["attempts_made"] = json!(attempts);
+    v["decisions"] = json!(decisions);
+    Ok(Json(v).into_response())
+}
+
+pub async fn patch(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    respond(patch_task(&s, &headers, id, &body, false).await)
+}
+
+pub async fn cancel(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+    respond(patch_task(&s, &headers, id, b"{}", true).await)
+}
+
+async fn patch_task(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+    body: &[u8],
+    cancel: bool,
+) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let m = input::object(body, &["priority", "tags", "not_before", "not_after", "variables"])?;
+    let current = s
+        .store
+        .task(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no task {id}"), None))?;
+    let campaign = campaign_for(s, &current.campaign_id, "campaign").await?;
+    // The change is checked as a whole task would be: the same rules.
+    let time = |ms: Option<i64>| ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339());
+    let mut input = TaskInput {
+        customer_id: current.customer_id.clone(),
+        phone: current.phone.clone(),
+        priority: Some(current.priority),
+        tags: current.tags.clone(),
+        not_before: time(current.not_before_ms),
+        not_after: time(current.not_after_ms),
+        time_zone: current.time_zone.clone(),
+        variables: current
+            .variables
+            .iter()
+            .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+            .collect(),
+        idempotency_key: None,
+    };
+    if let Some(p) = input::opt_i64(&m, "priority")? {
+        input.priority = Some(p);
+    }
+    if let Some(t) = input::str_list(&m, "tags")? {
+        input.tags = t;
+    }
+    if m.contains_key("not_before") {
+        input.not_before = input::opt_str(&m, "not_before")?;
+    }
+    if m.contains_key("not_after") {
+        input.not_after = input::opt_str(&m, "not_after")?;
+    }
+    if let Some(v) = input::str_map(&m, "variables")? {
+        input.variables = v;
+    }
+    let checked = intake(&input, &campaign, now_ms(), None)
+        .map_err(|e| bad(&e.field, format!("{}: {}", e.field, e.message)))?;
+    let patch = TaskPatch {
+        priority: Some(checked.priority),
+        tags: Some(checked.tags),
+        due_ms: (m.contains_key("not_before")).then_some(checked.due_ms),
+        not_before_ms: Some(checked.not_before_ms),
+        not_after_ms: Some(checked.not_after_ms),
+        variables: Some(checked.variables),
+        cancel,
+    };
+    match s.store.patch_task(id, &patch).await.map_err(unavailable)? {
+        Ok(t) => Ok(Json(task_json(&t)).into_response()),
+        Err(PatchRefused::NotFound) => Err(error(StatusCode::NOT_FOUND, format!("no task {id}"), None)),
+        Err(PatchRefused::NotChangeable(st)) => Err(error(
+            StatusCode::CONFLICT,
+            format!("task {id} is {} and can no longer be changed", st.as_str()),
+            Some("status"),
+        )),
+    }
 }

@@ -3,6 +3,8 @@
 //! retried). Pure types and checks; the store persists them and the dialer
 //! reads them.
 
+pub mod import;
+pub mod intake;
 pub mod phone;
 pub mod settings;
 

@@ -19,7 +19,6 @@ mod live_call;
 pub mod policy;
 mod recovery;
 pub mod switches;
-pub mod window;
 
 pub use claim::valid_phone;
 

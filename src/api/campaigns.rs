@@ -1,0 +1,176 @@
+//! `/api/campaigns`: create, change, start, pause, resume, stop; the state
+//! is the store's, so it survives restarts.
+
+use super::input::{self, bad, unavailable};
+use super::{ApiError, AppState, check_bearer, error};
+use crate::campaign::{CampaignSettings, CampaignState, Transition, valid_name};
+use crate::store::{Campaign, TaskStatus, now_ms};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Json, Response};
+use serde_json::{Value, json};
+
+fn respond(r: Result<Response, ApiError>) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn not_found(id: &str) -> ApiError {
+    error(StatusCode::NOT_FOUND, format!("no campaign {id:?}"), None)
+}
+
+/// Settings from JSON, checked; the errors name `settings.<field>`.
+fn settings_from(v: Value) -> Result<CampaignSettings, ApiError> {
+    let s: CampaignSettings = serde_json::from_value(v)
+        .map_err(|e| bad("settings", format!("settings: {e}")))?;
+    s.validate()
+        .map_err(|e| bad(&format!("settings.{}", e.field), format!("settings.{}: {}", e.field, e.message)))?;
+    Ok(s)
+}
+
+/// RFC 7386: what the patch names replaces, `null` removes, objects merge.
+fn merge(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(t), Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
+
+pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    respond(create_campaign(&s, &headers, &body).await)
+}
+
+async fn create_campaign(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let m = input::object(body, &["id", "name", "settings"])?;
+    let id = input::req_str(&m, "id")?;
+    if !valid_name(&id, 64) {
+        return Err(bad("id", "id must be 1 to 64 letters, digits, - _ or ."));
+    }
+    let name = input::req_str(&m, "name")?;
+    if name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(bad("name", "name must be at most 200 characters, none of them control characters"));
+    }
+    let settings = settings_from(m.get("settings").cloned().unwrap_or_else(|| json!({})))?;
+    let now = now_ms();
+    let c = Campaign { id: id.clone(), name, state: CampaignState::Created, settings, created_ms: now, updated_ms: now };
+    if !s.store.insert_campaign(&c).await.map_err(unavailable)? {
+        return Err(error(StatusCode::CONFLICT, format!("campaign {id:?} exists"), Some("id")));
+    }
+    s.dialer.campaign_changed(&id).await;
+    Ok((StatusCode::CREATED, Json(c)).into_response())
+}
+
+pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    respond(async {
+        check_bearer(&headers, &s.api_token_sha256)?;
+        let all = s.store.campaigns().await.map_err(unavailable)?;
+        Ok(Json(json!({"campaigns": all})).into_response())
+    }.await)
+}
+
+pub async fn get_one(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    respond(async {
+        check_bearer(&headers, &s.api_token_sha256)?;
+        let c = s.store.campaign(&id).await.map_err(unavailable)?.ok_or_else(|| not_found(&id))?;
+        Ok(Json(c).into_response())
+    }.await)
+}
+
+/// `PATCH /api/campaigns/{id}`: `name`, and `settings` as a merge patch
+/// over the current settings.
+pub async fn patch(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> Response {
+    respond(patch_campaign(&s, &headers, &id, &body).await)
+}
+
+async fn patch_campaign(s: &AppState, headers: &HeaderMap, id: &str, body: &[u8]) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let m = input::object(body, &["name", "settings"])?;
+    let c = s.store.campaign(id).await.map_err(unavailable)?.ok_or_else(|| not_found(id))?;
+    let name = input::opt_str(&m, "name")?.unwrap_or(c.name.clone());
+    if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+        return Err(bad("name", "name must be 1 to 200 characters, none of them control characters"));
+    }
+    let mut settings = serde_json::to_value(&c.settings).map_err(|e| bad("settings", e.to_string()))?;
+    if let Some(p) = m.get("settings") {
+        if !p.is_object() {
+            return Err(bad("settings", "settings must be an object"));
+        }
+        merge(&mut settings, p);
+    }
+    let settings = settings_from(settings)?;
+    if !s.store.update_campaign(id, &name, &settings).await.map_err(unavailable)? {
+        return Err(not_found(id));
+    }
+    s.dialer.campaign_changed(id).await;
+    let c = s.store.campaign(id).await.map_err(unavailable)?.ok_or_else(|| not_found(id))?;
+    Ok(Json(c).into_response())
+}
+
+/// `POST /api/campaigns/{id}/{start|pause|resume|stop}`.
+pub async fn transition(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path((id, action)): Path<(String, String)>,
+) -> Response {
+    respond(move_campaign(&s, &headers, &id, &action).await)
+}
+
+async fn move_campaign(s: &AppState, headers: &HeaderMap, id: &str, action: &str) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let t = Transition::parse(action).ok_or_else(|| {
+        error(StatusCode::NOT_FOUND, format!("no action {action:?} (start, pause, resume, stop)"), None)
+    })?;
+    // Compare-and-set: two supervisors at once cannot both move it.
+    for _ in 0..3 {
+        let c = s.store.campaign(id).await.map_err(unavailable)?.ok_or_else(|| not_found(id))?;
+        let to = c.state.apply(t).map_err(|m| error(StatusCode::CONFLICT, m, Some("state")))?;
+        if s.store.set_campaign_state(id, c.state, to).await.map_err(unavailable)? {
+            tracing::info!(campaign = %id, from = c.state.as_str(), to = to.as_str(), "campaign state changed");
+            s.dialer.campaign_changed(id).await;
+            return Ok(Json(json!({"id": id, "state": to, "previous": c.state})).into_response());
+        }
+    }
+    Err(error(StatusCode::CONFLICT, "the campaign changed meanwhile; try again", Some("state")))
+}
+
+/// `GET /api/campaigns/{id}/stats`: tasks by state, the dial decisions of
+/// the last 24 hours by reason, the dialer's agents by state.
+pub async fn stats(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    respond(async {
+        check_bearer(&headers, &s.api_token_sha256)?;
+        let c = s.store.campaign(&id).await.map_err(unavailable)?.ok_or_else(|| not_found(&id))?;
+        let counts = s.store.task_counts(&id).await.map_err(unavailable)?;
+        let since = now_ms() - 86_400_000;
+        let decisions: Vec<Value> = s
+            .store
+            .decision_counts(&id, since)
+            .await
+            .map_err(unavailable)?
+            .into_iter()
+            .map(|(v, r, n)| json!({"verdict": v, "reason": r, "count": n}))
+            .collect();
+        let snap = s.dialer.snapshot().await;
+        let _ = TaskStatus::ALL;
+        Ok(Json(json!({
+            "campaign": c.id,
+            "state": c.state,
+            "tasks": counts,
+            "decisions_24h": decisions,
+            "agents": snap.map(|d| d.agent_counts),
+        }))
+        .into_response())
+    }.await)
+}

@@ -1,0 +1,347 @@
+//! CSV import of tasks and do-not-call entries: streamed (a parsing thread
+//! hands batches to the store through a short queue, so memory stays flat
+//! however long the file), good rows kept, every bad row reported with its
+//! line number and reason, columns found by their header names.
+
+use super::intake::{TaskInput, intake};
+use super::phone;
+use super::settings::FieldError;
+use crate::store::{Campaign, DncEntry, NewTask, Store, StoreError, now_ms};
+use serde::Serialize;
+use std::io::Read;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Rows per store transaction.
+pub const BATCH: usize = 5_000;
+/// Bad rows reported one by one; the rest are counted.
+pub const MAX_LISTED_ERRORS: usize = 1_000;
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ImportReport {
+    /// Data rows read (the header not counted).
+    pub rows: u64,
+    pub added: u64,
+    /// Rows whose external id (or number, for do-not-call) was already in.
+    pub duplicates: u64,
+    pub rejected: u64,
+    pub errors: Vec<RowError>,
+    /// Bad rows beyond those listed.
+    pub errors_not_listed: u64,
+    /// Header columns that were not used.
+    pub ignored_columns: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RowError {
+    /// 1-based, as an editor shows it (the header is line 1).
+    pub line: u64,
+    pub field: String,
+    pub error: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file cannot be imported at all (no header, a required column
+    /// missing); nothing was written.
+    #[error("{0}")]
+    File(String),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl ImportReport {
+    fn reject(&mut self, line: u64, e: FieldError) {
+        self.rejected += 1;
+        if self.errors.len() < MAX_LISTED_ERRORS {
+            self.errors.push(RowError {
+                line,
+                field: e.field,
+                error: e.message,
+            });
+        } else {
+            self.errors_not_listed += 1;
+        }
+    }
+}
+
+/// Where each field is in a row.
+struct TaskColumns {
+    customer_id: usize,
+    phone: usize,
+    priority: Option<usize>,
+    tags: Option<usize>,
+    not_before: Option<usize>,
+    not_after: Option<usize>,
+    time_zone: Option<usize>,
+    external_id: Option<usize>,
+    variables: Vec<(String, usize)>,
+}
+
+fn find(header: &csv::StringRecord, names: &[&str]) -> Option<usize> {
+    header
+        .iter()
+        .position(|h| names.iter().any(|n| h.trim().eq_ignore_ascii_case(n)))
+}
+
+fn task_columns(header: &csv::StringRecord) -> Result<(TaskColumns, Vec<String>), String> {
+    let need = |names: &[&str]| {
+        find(header, names).ok_or_else(|| format!("the header has no {} column", names[0]))
+    };
+    let cols = TaskColumns {
+        customer_id: need(&["customer_id", "customer"])?,
+        phone: need(&["phone", "phone_number", "number"])?,
+        priority: find(header, &["priority"]),
+        tags: find(header, &["tags"]),
+        not_before: find(header, &["not_before"]),
+        not_after: find(header, &["not_after"]),
+        time_zone: find(header, &["time_zone", "timezone", "tz"]),
+        external_id: find(header, &["external_id", "idempotency_key"]),
+        variables: header
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| {
+                let h = h.trim();
+                h.strip_prefix("var.")
+                    .or_else(|| h.strip_prefix("var_"))
+                    .map(|n| (n.to_string(), i))
+            })
+            .collect(),
+    };
+    let mut used = vec![cols.customer_id, cols.phone];
+    used.extend(
+        [cols.priority, cols.tags, cols.not_before, cols.not_after, cols.time_zone, cols.external_id]
+            .into_iter()
+            .flatten(),
+    );
+    used.extend(cols.variables.iter().map(|(_, i)| *i));
+    let ignored = header
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !used.contains(i))
+        .map(|(_, h)| h.to_string())
+        .collect();
+    Ok((cols, ignored))
+}
+
+fn task_input(c: &TaskColumns, r: &csv::StringRecord) -> Result<TaskInput, FieldError> {
+    let get = |i: Option<usize>| {
+        i.and_then(|i| r.get(i))
+            .map(str::trim)
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+    };
+    let priority = match get(c.priority) {
+        Some(p) => Some(p.parse::<i64>().map_err(|_| {
+            super::settings::field_error("priority", format!("{p:?} is not a whole number"))
+        })?),
+        None => None,
+    };
+    Ok(TaskInput {
+        customer_id: get(Some(c.customer_id)).unwrap_or_default(),
+        phone: get(Some(c.phone)).unwrap_or_default(),
+        priority,
+        tags: get(c.tags)
+            .map(|t| {
+                t.split([';', '|', ','])
+                    .map(str::trim)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        not_before: get(c.not_before),
+        not_after: get(c.not_after),
+        time_zone: get(c.time_zone),
+        variables: c
+            .variables
+            .iter()
+            .filter_map(|(n, i)| get(Some(*i)).map(|v| (n.clone(), v)))
+            .collect(),
+        idempotency_key: get(c.external_id),
+    })
+}
+
+/// What the parsing thread hands over: good rows (with their lines) and
+/// the bad rows' errors.
+struct Batch<T> {
+    good: Vec<(u64, T)>,
+    bad: Vec<(u64, FieldError)>,
+}
+
+/// Runs the parser on its own thread, a batch at a time.
+fn parse_in_thread<T: Send + 'static>(
+    reader: impl Read + Send + 'static,
+    header_check: impl FnOnce(&csv::StringRecord) -> Result<Vec<String>, String> + Send + 'static,
+    row: impl Fn(&csv::StringRecord) -> Result<T, FieldError> + Send + 'static,
+) -> (
+    mpsc::Receiver<Batch<T>>,
+    tokio::task::JoinHandle<Result<Vec<String>, String>>,
+) {
+    let (tx, rx) = mpsc::channel::<Batch<T>>(2);
+    let job = tokio::task::spawn_blocking(move || {
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::None)
+            .from_reader(reader);
+        let header = csv.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
+        let ignored = header_check(&header)?;
+        let fresh = || Batch { good: Vec::with_capacity(BATCH), bad: Vec::new() };
+        let mut batch = fresh();
+        let mut record = csv::StringRecord::new();
+        loop {
+            let line = csv.position().line() + 1;
+            match csv.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => match row(&record) {
+                    Ok(t) => batch.good.push((record.position().map_or(line, |p| p.line()), t)),
+                    Err(e) => batch.bad.push((record.position().map_or(line, |p| p.line()), e)),
+                },
+                Err(e) => {
+                    let line = e.position().map_or(line, |p| p.line());
+                    batch.bad.push((line, super::settings::field_error("row", e.to_string())));
+                    // An I/O error ends the file; a malformed row does not.
+                    if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                        break;
+                    }
+                }
+            }
+            if batch.good.len() + batch.bad.len() >= BATCH {
+                let full = std::mem::replace(&mut batch, fresh());
+                if tx.blocking_send(full).is_err() {
+                    return Ok(ignored);
+                }
+            }
+        }
+        let _ = tx.blocking_send(batch);
+        Ok(ignored)
+    });
+    (rx, job)
+}
+
+/// Imports tasks into `campaign`. `progress` is told the rows read after
+/// each batch.
+pub async fn import_tasks(
+    store: &Arc<dyn Store>,
+    campaign: &Campaign,
+    reader: impl Read + Send + 'static,
+    submitted_by: Option<String>,
+    progress: impl Fn(u64),
+) -> Result<ImportReport, ImportError> {
+    let c = campaign.clone();
+    let columns: Arc<std::sync::OnceLock<TaskColumns>> = Arc::new(std::sync::OnceLock::new());
+    let cols_for_header = columns.clone();
+    let now = now_ms();
+    let (mut rx, job) = parse_in_thread(
+        reader,
+        move |h| {
+            let (cols, ignored) = task_columns(h)?;
+            let _ = cols_for_header.set(cols);
+            Ok(ignored)
+        },
+        move |r| {
+            let Some(cols) = columns.get() else {
+                return Err(super::settings::field_error("row", "no header"));
+            };
+            let input = task_input(cols, r)?;
+            intake(&input, &c, now, submitted_by.as_deref())
+        },
+    );
+    let mut report = ImportReport::default();
+    while let Some(b) = rx.recv().await {
+        add_batch(store, &mut report, b).await?;
+        progress(report.rows);
+    }
+    match job.await {
+        Ok(Ok(ignored)) => report.ignored_columns = ignored,
+        Ok(Err(e)) => return Err(ImportError::File(e)),
+        Err(e) => return Err(ImportError::File(format!("the parser stopped: {e}"))),
+    }
+    Ok(report)
+}
+
+async fn add_batch(
+    store: &Arc<dyn Store>,
+    report: &mut ImportReport,
+    b: Batch<NewTask>,
+) -> Result<(), ImportError> {
+    report.rows += (b.good.len() + b.bad.len()) as u64;
+    let mut bad = b.bad;
+    bad.sort_by_key(|(l, _)| *l);
+    for (line, e) in bad {
+        report.reject(line, e);
+    }
+    let tasks: Vec<NewTask> = b.good.into_iter().map(|(_, t)| t).collect();
+    for a in store.add_tasks(&tasks).await? {
+        if a.created {
+            report.added += 1;
+        } else {
+            report.duplicates += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Imports do-not-call numbers (`phone` and an optional `reason` column),
+/// normalised with `region`, into the campaign's list (None: the global
+/// one).
+pub async fn import_dnc(
+    store: &Arc<dyn Store>,
+    campaign_id: Option<String>,
+    region: phonenumber::country::Id,
+    reader: impl Read + Send + 'static,
+    progress: impl Fn(u64),
+) -> Result<ImportReport, ImportError> {
+    let cols: Arc<std::sync::OnceLock<(usize, Option<usize>)>> = Arc::new(std::sync::OnceLock::new());
+    let for_header = cols.clone();
+    let now = now_ms();
+    let (mut rx, job) = parse_in_thread(
+        reader,
+        move |h| {
+            let phone = find(h, &["phone", "phone_number", "number"])
+                .ok_or("the header has no phone column")?;
+            let reason = find(h, &["reason"]);
+            let _ = for_header.set((phone, reason));
+            Ok(h.iter()
+                .enumerate()
+                .filter(|(i, _)| *i != phone && Some(*i) != reason)
+                .map(|(_, h)| h.to_string())
+                .collect())
+        },
+        move |r| {
+            let Some(&(p, reason)) = cols.get() else {
+                return Err(super::settings::field_error("row", "no header"));
+            };
+            let number = phone::normalise(r.get(p).unwrap_or_default(), region)
+                .map_err(|e| super::settings::field_error("phone", e))?;
+            Ok(DncEntry {
+                phone: number.e164,
+                campaign_id: campaign_id.clone(),
+                reason: reason
+                    .and_then(|i| r.get(i))
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(|v| v.chars().take(200).collect()),
+                added_ms: now,
+            })
+        },
+    );
+    let mut report = ImportReport::default();
+    while let Some(b) = rx.recv().await {
+        report.rows += (b.good.len() + b.bad.len()) as u64;
+        for (line, e) in b.bad {
+            report.reject(line, e);
+        }
+        let entries: Vec<DncEntry> = b.good.into_iter().map(|(_, e)| e).collect();
+        let added = store.add_dnc(&entries).await?;
+        report.added += added;
+        report.duplicates += entries.len() as u64 - added;
+        progress(report.rows);
+    }
+    match job.await {
+        Ok(Ok(ignored)) => report.ignored_columns = ignored,
+        Ok(Err(e)) => return Err(ImportError::File(e)),
+        Err(e) => return Err(ImportError::File(format!("the parser stopped: {e}"))),
+    }
+    Ok(report)
+}

@@ -19,6 +19,8 @@ mod live_call;
 pub mod policy;
 mod recovery;
 pub mod switches;
+pub mod tz_region;
+pub mod window;
 
 pub use claim::valid_phone;
 

@@ -153,7 +153,7 @@ async fn the_task_api_validates_authenticates_and_dials() {
         .post(
             &url,
             Some(API_TOKEN),
-            r#"{"campaign":"lab","customer_id":"walk-in","phone":"+15557771234","priority":5}"#,
+            r#"{"campaign":"lab","customer_id":"walk-in","phone":"+12127361234","priority":5}"#,
         )
         .await;
     assert_eq!(status, 201, "{reply}");
@@ -180,7 +180,7 @@ async fn the_task_api_validates_authenticates_and_dials() {
         });
     let (customer, degraded, reasons) = pop.expect("a pop reached the agent");
     assert_eq!(customer["id"], "walk-in");
-    assert_eq!(customer["phone"], "+15557771234");
+    assert_eq!(customer["phone"], "+12127361234");
     assert!(degraded && !reasons.is_empty(), "{reasons:?}");
     assert_eq!(
         lab.store.task_counts(CAMPAIGN).await.expect("counts").done,

@@ -4,6 +4,7 @@
 
 pub mod browser;
 pub mod demo_run;
+pub mod http;
 pub mod slow_store;
 pub mod stores;
 pub mod stub_daemon;

@@ -334,8 +334,7 @@ impl Config {
                     "must be at least 1",
                 ));
             }
-            if c
-                .retry_delay_seconds
+            if c.retry_delay_seconds
                 .is_some_and(|d| !(0.0..=MAX_RETRY_DELAY_SECONDS).contains(&d))
             {
                 return Err(bad(
@@ -350,7 +349,10 @@ impl Config {
                 ));
             }
             if let Err(e) = c.seed_settings().validate() {
-                return Err(bad(&format!("campaign[{i}].settings.{}", e.field), &e.message));
+                return Err(bad(
+                    &format!("campaign[{i}].settings.{}", e.field),
+                    &e.message,
+                ));
             }
         }
         for (i, a) in self.agents.iter().enumerate() {

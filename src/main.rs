@@ -57,6 +57,27 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
+    /// Tasks: import a CSV file into a campaign of the configured store.
+    Task {
+        #[command(subcommand)]
+        action: TaskAction,
+    },
+    /// Do-not-call lists: import a CSV file of numbers.
+    Dnc {
+        #[command(subcommand)]
+        action: DncAction,
+    },
+    /// Benchmark of the scheduling layer: CSV import rows/s and peak
+    /// memory against parsing alone; claim time with a small queue against
+    /// a large one. Prints JSON.
+    BenchSchedule {
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 10_000)]
+        small_queue: u64,
+        #[arg(long, default_value_t = 5_000)]
+        claims: u64,
+    },
     /// Customer sources: list them, or test one with a real request.
     Source {
         #[command(subcommand)]
@@ -131,6 +152,41 @@ enum Command {
 }
 
 #[derive(Subcommand)]
+enum TaskAction {
+    /// Streams a CSV file into a campaign: columns by header name
+    /// (customer_id, phone, and optionally priority, tags, not_before,
+    /// not_after, time_zone, external_id, var.NAME). Exit 0: every row
+    /// kept; 3: some rows refused (each listed with its line); 1: failed.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        campaign: String,
+        #[arg(long, default_value = "config/dialpop.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum DncAction {
+    /// Streams a CSV file (a phone column, an optional reason) into the
+    /// global list, or a campaign's.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        campaign: Option<String>,
+        /// How national numbers are read.
+        #[arg(long, default_value = "US")]
+        region: String,
+        #[arg(long, default_value = "config/dialpop.toml")]
+        config: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum SourceAction {
     /// The configured sources, where they point, their TTL and timeout.
     List {
@@ -200,6 +256,45 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Source { action } => run_source(action),
+        Command::Task {
+            action:
+                TaskAction::Import {
+                    file,
+                    campaign,
+                    config,
+                    json,
+                },
+        } => run_import("task import", async move {
+            let mut out = std::io::stdout().lock();
+            dialpop::cli::import::tasks(&config, &file, &campaign, json, &mut out).await
+        }),
+        Command::Dnc {
+            action:
+                DncAction::Import {
+                    file,
+                    campaign,
+                    region,
+                    config,
+                    json,
+                },
+        } => run_import("dnc import", async move {
+            let mut out = std::io::stdout().lock();
+            dialpop::cli::import::dnc(&config, &file, campaign.as_deref(), &region, json, &mut out)
+                .await
+        }),
+        Command::BenchSchedule {
+            rows,
+            small_queue,
+            claims,
+        } => run_async("bench-schedule", "warn", async move {
+            dialpop::cli::bench_schedule::run(
+                rows,
+                small_queue,
+                claims,
+                &mut std::io::stdout().lock(),
+            )
+            .await
+        }),
         Command::BenchAgents {
             url,
             tokens,
@@ -276,6 +371,27 @@ fn main() -> ExitCode {
                 Ok(())
             })
         }
+    }
+}
+
+/// An import's exit code: 3 when some rows were refused (scripts can tell
+/// that from a failed import, 1).
+fn run_import(
+    name: &str,
+    fut: impl std::future::Future<Output = anyhow::Result<dialpop::cli::import::Ended>>,
+) -> ExitCode {
+    let refused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = refused.clone();
+    let code = run_async(name, "warn", async move {
+        if matches!(fut.await?, dialpop::cli::import::Ended::SomeRefused) {
+            flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
+    });
+    if refused.load(std::sync::atomic::Ordering::Relaxed) {
+        ExitCode::from(3)
+    } else {
+        code
     }
 }
 

@@ -37,23 +37,43 @@ fn filter(campaign: &str) -> ClaimFilter {
 }
 
 async fn with_campaign(b: &Backend, id: &str) {
-    assert!(b.store.insert_campaign(&campaign(id, CampaignState::Running)).await.unwrap());
+    assert!(
+        b.store
+            .insert_campaign(&campaign(id, CampaignState::Running))
+            .await
+            .unwrap()
+    );
 }
 
 #[tokio::test]
 async fn campaigns_are_seeded_once_and_keep_their_state() {
     for b in both().await {
         let s = &b.store;
-        assert!(s.insert_campaign(&campaign("c1", CampaignState::Created)).await.unwrap());
+        assert!(
+            s.insert_campaign(&campaign("c1", CampaignState::Created))
+                .await
+                .unwrap()
+        );
         // A second seed (the config file at the next start) changes nothing.
         let mut again = campaign("c1", CampaignState::Running);
         again.name = "from the config".into();
         assert!(!s.insert_campaign(&again).await.unwrap(), "{}", b.name);
         let c = s.campaign("c1").await.unwrap().unwrap();
-        assert_eq!((c.name.as_str(), c.state), ("Campaign c1", CampaignState::Created));
+        assert_eq!(
+            (c.name.as_str(), c.state),
+            ("Campaign c1", CampaignState::Created)
+        );
         // Transitions are compare-and-set.
-        assert!(s.set_campaign_state("c1", CampaignState::Created, CampaignState::Running).await.unwrap());
-        assert!(!s.set_campaign_state("c1", CampaignState::Created, CampaignState::Paused).await.unwrap());
+        assert!(
+            s.set_campaign_state("c1", CampaignState::Created, CampaignState::Running)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.set_campaign_state("c1", CampaignState::Created, CampaignState::Paused)
+                .await
+                .unwrap()
+        );
         let mut settings = CampaignSettings::with_retries(5, 60.0);
         settings.time_zone = "Europe/Paris".into();
         settings.selection.include_tags = vec!["vip".into()];
@@ -81,15 +101,32 @@ async fn a_batch_maps_each_row_to_its_task_and_keys_are_idempotent() {
         rows[900].idempotency_key = Some("k0".into());
         let added = s.add_tasks(&rows).await.unwrap();
         assert_eq!(added.len(), rows.len());
-        assert_eq!(added.iter().filter(|a| a.created).count(), rows.len() - 1, "{}", b.name);
+        assert_eq!(
+            added.iter().filter(|a| a.created).count(),
+            rows.len() - 1,
+            "{}",
+            b.name
+        );
         assert!(!added[900].created);
-        assert_eq!(added[900].id, added[0].id, "the same key names the same task");
+        assert_eq!(
+            added[900].id, added[0].id,
+            "the same key names the same task"
+        );
         for (i, a) in added.iter().enumerate().step_by(97) {
             let t = s.task(a.id).await.unwrap().unwrap();
-            assert_eq!(t.customer_id, rows[if i == 900 { 0 } else { i }].customer_id, "{} row {i}", b.name);
+            assert_eq!(
+                t.customer_id,
+                rows[if i == 900 { 0 } else { i }].customer_id,
+                "{} row {i}",
+                b.name
+            );
         }
         // The same keys again: nothing new, the same ids.
-        let keyed: Vec<NewTask> = rows.iter().filter(|r| r.idempotency_key.is_some()).cloned().collect();
+        let keyed: Vec<NewTask> = rows
+            .iter()
+            .filter(|r| r.idempotency_key.is_some())
+            .cloned()
+            .collect();
         let again = s.add_tasks(&keyed).await.unwrap();
         assert!(again.iter().all(|a| !a.created), "{}", b.name);
         let ids: HashSet<i64> = again.iter().map(|a| a.id).collect();
@@ -100,7 +137,10 @@ async fn a_batch_maps_each_row_to_its_task_and_keys_are_idempotent() {
             .map(|(_, a)| a.id)
             .collect();
         assert_eq!(ids, first);
-        assert_eq!(s.task_counts("c").await.unwrap().pending, rows.len() as u64 - 1);
+        assert_eq!(
+            s.task_counts("c").await.unwrap().pending,
+            rows.len() as u64 - 1
+        );
     }
 }
 
@@ -126,35 +166,73 @@ async fn claims_follow_priority_due_time_and_the_selection() {
             t.tags = tags.into_iter().map(String::from).collect();
             rows.push(t);
         }
-        let ids: Vec<i64> = s.add_tasks(&rows).await.unwrap().iter().map(|a| a.id).collect();
+        let ids: Vec<i64> = s
+            .add_tasks(&rows)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
         let now = 1_000;
         // Tag selection: a substring of another tag does not match ("x"
         // is not "x_y"), and exclusions win.
         let mut f = filter("c");
         f.include_tags = vec!["x".into()];
-        assert_eq!(s.claim_next_task(&f, now).await.unwrap(), None, "{}", b.name);
+        assert_eq!(
+            s.claim_next_task(&f, now).await.unwrap(),
+            None,
+            "{}",
+            b.name
+        );
         f.include_tags = vec!["a".into()];
         f.exclude_tags = vec!["vip".into()];
         let t = s.claim_next_task(&f, now).await.unwrap().unwrap();
-        assert_eq!(t.id, ids[0], "{}: the due task with tag a and not vip", b.name);
+        assert_eq!(
+            t.id, ids[0],
+            "{}: the due task with tag a and not vip",
+            b.name
+        );
         assert_eq!((t.status, t.attempts), (TaskStatus::Dialing, 1));
         // Priority range.
         let mut f = filter("c");
         f.max_priority = Some(4);
-        assert_eq!(s.claim_next_task(&f, now).await.unwrap().map(|t| t.id), Some(ids[4]));
+        assert_eq!(
+            s.claim_next_task(&f, now).await.unwrap().map(|t| t.id),
+            Some(ids[4])
+        );
         // The rest: highest priority first, the oldest of equals first.
         let f = filter("c");
-        assert_eq!(s.claim_next_task(&f, now).await.unwrap().map(|t| t.id), Some(ids[1]));
-        assert_eq!(s.claim_next_task(&f, now).await.unwrap().map(|t| t.id), Some(ids[3]));
+        assert_eq!(
+            s.claim_next_task(&f, now).await.unwrap().map(|t| t.id),
+            Some(ids[1])
+        );
+        assert_eq!(
+            s.claim_next_task(&f, now).await.unwrap().map(|t| t.id),
+            Some(ids[3])
+        );
         assert_eq!(s.claim_next_task(&f, now).await.unwrap(), None);
         assert_eq!(s.next_due_ms(&f).await.unwrap(), Some(i64::MAX / 2));
         // A deferral gives the attempt back and makes the task due then.
-        s.finish_task(ids[1], TaskNext::Requeue(5_000), Some("outside_window")).await.unwrap();
+        s.finish_task(ids[1], TaskNext::Requeue(5_000), Some("outside_window"))
+            .await
+            .unwrap();
         let t = s.task(ids[1]).await.unwrap().unwrap();
-        assert_eq!((t.status, t.attempts, t.due_ms), (TaskStatus::Pending, 0, 5_000));
+        assert_eq!(
+            (t.status, t.attempts, t.due_ms),
+            (TaskStatus::Pending, 0, 5_000)
+        );
         assert_eq!(s.claim_next_task(&f, 4_999).await.unwrap(), None);
-        assert_eq!(s.claim_next_task(&f, 5_000).await.unwrap().map(|t| t.id), Some(ids[1]));
-        s.finish_task(ids[3], TaskNext::Refused(TaskStatus::DoNotCall), Some("do_not_call")).await.unwrap();
+        assert_eq!(
+            s.claim_next_task(&f, 5_000).await.unwrap().map(|t| t.id),
+            Some(ids[1])
+        );
+        s.finish_task(
+            ids[3],
+            TaskNext::Refused(TaskStatus::DoNotCall),
+            Some("do_not_call"),
+        )
+        .await
+        .unwrap();
         let t = s.task(ids[3]).await.unwrap().unwrap();
         assert_eq!((t.status, t.attempts), (TaskStatus::DoNotCall, 0));
     }
@@ -198,7 +276,13 @@ async fn only_pending_tasks_change_and_lists_page_by_cursor() {
             r.priority = (i % 5) as i64;
             r.tags = vec![if i % 2 == 0 { "even" } else { "odd" }.into()];
         }
-        let ids: Vec<i64> = s.add_tasks(&rows).await.unwrap().iter().map(|a| a.id).collect();
+        let ids: Vec<i64> = s
+            .add_tasks(&rows)
+            .await
+            .unwrap()
+            .iter()
+            .map(|a| a.id)
+            .collect();
         let patch = TaskPatch {
             priority: Some(77),
             tags: Some(vec!["moved".into()]),
@@ -206,19 +290,41 @@ async fn only_pending_tasks_change_and_lists_page_by_cursor() {
             ..TaskPatch::default()
         };
         let t = s.patch_task(ids[0], &patch).await.unwrap().unwrap();
-        assert_eq!((t.priority, t.tags.clone(), t.not_after_ms), (77, vec!["moved".to_string()], Some(9_999)));
+        assert_eq!(
+            (t.priority, t.tags.clone(), t.not_after_ms),
+            (77, vec!["moved".to_string()], Some(9_999))
+        );
         let claimed = s.claim_next_task(&filter("c"), 1).await.unwrap().unwrap();
         assert_eq!(claimed.id, ids[0]);
         assert_eq!(
-            s.patch_task(ids[0], &TaskPatch { cancel: true, ..TaskPatch::default() }).await.unwrap(),
+            s.patch_task(
+                ids[0],
+                &TaskPatch {
+                    cancel: true,
+                    ..TaskPatch::default()
+                }
+            )
+            .await
+            .unwrap(),
             Err(PatchRefused::NotChangeable(TaskStatus::Dialing)),
-            "{}", b.name
+            "{}",
+            b.name
         );
         assert_eq!(
             s.patch_task(999_999, &TaskPatch::default()).await.unwrap(),
             Err(PatchRefused::NotFound)
         );
-        let t = s.patch_task(ids[1], &TaskPatch { cancel: true, ..TaskPatch::default() }).await.unwrap().unwrap();
+        let t = s
+            .patch_task(
+                ids[1],
+                &TaskPatch {
+                    cancel: true,
+                    ..TaskPatch::default()
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(t.status, TaskStatus::Cancelled);
         // Filters and pages of 4.
         let mut q = TaskQuery {
@@ -243,7 +349,12 @@ async fn only_pending_tasks_change_and_lists_page_by_cursor() {
             .filter(|i| i % 2 == 0 && i % 5 >= 2)
             .map(|i| ids[i])
             .collect();
-        assert_eq!(seen.iter().map(|t| t.id).collect::<Vec<_>>(), expected, "{}", b.name);
+        assert_eq!(
+            seen.iter().map(|t| t.id).collect::<Vec<_>>(),
+            expected,
+            "{}",
+            b.name
+        );
     }
 }
 
@@ -259,13 +370,26 @@ async fn do_not_call_lists_and_the_decision_record() {
             added_ms: 5,
         };
         let added = s
-            .add_dnc(&[entry("+12127360001", None), entry("+12127360002", Some("c")), entry("+12127360001", None)])
+            .add_dnc(&[
+                entry("+12127360001", None),
+                entry("+12127360002", Some("c")),
+                entry("+12127360001", None),
+            ])
             .await
             .unwrap();
         assert_eq!(added, 2, "{}", b.name);
-        assert_eq!(s.dnc_match("+12127360001", "c").await.unwrap().map(|e| e.campaign_id), Some(None));
         assert_eq!(
-            s.dnc_match("+12127360002", "c").await.unwrap().map(|e| e.campaign_id),
+            s.dnc_match("+12127360001", "c")
+                .await
+                .unwrap()
+                .map(|e| e.campaign_id),
+            Some(None)
+        );
+        assert_eq!(
+            s.dnc_match("+12127360002", "c")
+                .await
+                .unwrap()
+                .map(|e| e.campaign_id),
             Some(Some("c".into()))
         );
         assert_eq!(s.dnc_match("+12127360002", "other").await.unwrap(), None);
@@ -306,10 +430,18 @@ async fn do_not_call_lists_and_the_decision_record() {
             ..why.clone()
         };
         s.apply(&[Write::Decision(deferred.clone())]).await.unwrap();
-        assert_eq!(s.decisions_for_task(id).await.unwrap(), vec![why, deferred], "{}", b.name);
+        assert_eq!(
+            s.decisions_for_task(id).await.unwrap(),
+            vec![why, deferred],
+            "{}",
+            b.name
+        );
         assert_eq!(
             s.decision_counts("c", 0).await.unwrap(),
-            vec![(Verdict::Defer, "outside_window".into(), 1), (Verdict::Dial, "eligible".into(), 1)]
+            vec![
+                (Verdict::Defer, "outside_window".into(), 1),
+                (Verdict::Dial, "eligible".into(), 1)
+            ]
         );
     }
 }

@@ -51,7 +51,7 @@ CREATE TABLE tasks (
     idempotency_key TEXT,
     submitted_by    TEXT
 );
-CREATE INDEX tasks_next ON tasks(campaign_id, status, priority DESC, created_ms, id);
+CREATE INDEX tasks_next ON tasks(campaign_id, status, priority DESC, next_attempt_ms, id);
 CREATE INDEX tasks_due ON tasks(campaign_id, status, next_attempt_ms);
 CREATE INDEX tasks_customer ON tasks(customer_id);
 CREATE UNIQUE INDEX tasks_idempotency ON tasks(campaign_id, idempotency_key) WHERE idempotency_key IS NOT NULL;

@@ -27,9 +27,11 @@ ALTER TABLE tasks ADD COLUMN variables TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE tasks ADD COLUMN idempotency_key TEXT;
 ALTER TABLE tasks ADD COLUMN submitted_by TEXT;
 CREATE UNIQUE INDEX tasks_idempotency ON tasks(campaign_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
--- The claim's order among due tasks: highest priority, then oldest.
+-- The claim's order: highest priority, then the longest due. A task
+-- put off (a retry, a closed window) moves back in its priority, so the
+-- claim's walk meets due tasks first.
 DROP INDEX tasks_next;
-CREATE INDEX tasks_next ON tasks(campaign_id, status, priority DESC, created_ms, id);
+CREATE INDEX tasks_next ON tasks(campaign_id, status, priority DESC, next_attempt_ms, id);
 CREATE INDEX tasks_due ON tasks(campaign_id, status, next_attempt_ms);
 
 -- Do-not-call lists: campaign_id '' is the global list.

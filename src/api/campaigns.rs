@@ -20,10 +20,14 @@ fn not_found(id: &str) -> ApiError {
 
 /// Settings from JSON, checked; the errors name `settings.<field>`.
 fn settings_from(v: Value) -> Result<CampaignSettings, ApiError> {
-    let s: CampaignSettings = serde_json::from_value(v)
-        .map_err(|e| bad("settings", format!("settings: {e}")))?;
-    s.validate()
-        .map_err(|e| bad(&format!("settings.{}", e.field), format!("settings.{}: {}", e.field, e.message)))?;
+    let s: CampaignSettings =
+        serde_json::from_value(v).map_err(|e| bad("settings", format!("settings: {e}")))?;
+    s.validate().map_err(|e| {
+        bad(
+            &format!("settings.{}", e.field),
+            format!("settings.{}: {}", e.field, e.message),
+        )
+    })?;
     Ok(s)
 }
 
@@ -43,11 +47,19 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     respond(create_campaign(&s, &headers, &body).await)
 }
 
-async fn create_campaign(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+async fn create_campaign(
+    s: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     check_bearer(headers, &s.api_token_sha256)?;
     let m = input::object(body, &["id", "name", "settings"])?;
     let id = input::req_str(&m, "id")?;
@@ -56,32 +68,61 @@ async fn create_campaign(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Resu
     }
     let name = input::req_str(&m, "name")?;
     if name.len() > 200 || name.chars().any(char::is_control) {
-        return Err(bad("name", "name must be at most 200 characters, none of them control characters"));
+        return Err(bad(
+            "name",
+            "name must be at most 200 characters, none of them control characters",
+        ));
     }
     let settings = settings_from(m.get("settings").cloned().unwrap_or_else(|| json!({})))?;
     let now = now_ms();
-    let c = Campaign { id: id.clone(), name, state: CampaignState::Created, settings, created_ms: now, updated_ms: now };
+    let c = Campaign {
+        id: id.clone(),
+        name,
+        state: CampaignState::Created,
+        settings,
+        created_ms: now,
+        updated_ms: now,
+    };
     if !s.store.insert_campaign(&c).await.map_err(unavailable)? {
-        return Err(error(StatusCode::CONFLICT, format!("campaign {id:?} exists"), Some("id")));
+        return Err(error(
+            StatusCode::CONFLICT,
+            format!("campaign {id:?} exists"),
+            Some("id"),
+        ));
     }
     s.dialer.campaign_changed(&id).await;
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
 pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    respond(async {
-        check_bearer(&headers, &s.api_token_sha256)?;
-        let all = s.store.campaigns().await.map_err(unavailable)?;
-        Ok(Json(json!({"campaigns": all})).into_response())
-    }.await)
+    respond(
+        async {
+            check_bearer(&headers, &s.api_token_sha256)?;
+            let all = s.store.campaigns().await.map_err(unavailable)?;
+            Ok(Json(json!({"campaigns": all})).into_response())
+        }
+        .await,
+    )
 }
 
-pub async fn get_one(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    respond(async {
-        check_bearer(&headers, &s.api_token_sha256)?;
-        let c = s.store.campaign(&id).await.map_err(unavailable)?.ok_or_else(|| not_found(&id))?;
-        Ok(Json(c).into_response())
-    }.await)
+pub async fn get_one(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    respond(
+        async {
+            check_bearer(&headers, &s.api_token_sha256)?;
+            let c = s
+                .store
+                .campaign(&id)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| not_found(&id))?;
+            Ok(Json(c).into_response())
+        }
+        .await,
+    )
 }
 
 /// `PATCH /api/campaigns/{id}`: `name`, and `settings` as a merge patch
@@ -95,15 +136,29 @@ pub async fn patch(
     respond(patch_campaign(&s, &headers, &id, &body).await)
 }
 
-async fn patch_campaign(s: &AppState, headers: &HeaderMap, id: &str, body: &[u8]) -> Result<Response, ApiError> {
+async fn patch_campaign(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     check_bearer(headers, &s.api_token_sha256)?;
     let m = input::object(body, &["name", "settings"])?;
-    let c = s.store.campaign(id).await.map_err(unavailable)?.ok_or_else(|| not_found(id))?;
+    let c = s
+        .store
+        .campaign(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found(id))?;
     let name = input::opt_str(&m, "name")?.unwrap_or(c.name.clone());
     if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
-        return Err(bad("name", "name must be 1 to 200 characters, none of them control characters"));
+        return Err(bad(
+            "name",
+            "name must be 1 to 200 characters, none of them control characters",
+        ));
     }
-    let mut settings = serde_json::to_value(&c.settings).map_err(|e| bad("settings", e.to_string()))?;
+    let mut settings =
+        serde_json::to_value(&c.settings).map_err(|e| bad("settings", e.to_string()))?;
     if let Some(p) = m.get("settings") {
         if !p.is_object() {
             return Err(bad("settings", "settings must be an object"));
@@ -111,11 +166,21 @@ async fn patch_campaign(s: &AppState, headers: &HeaderMap, id: &str, body: &[u8]
         merge(&mut settings, p);
     }
     let settings = settings_from(settings)?;
-    if !s.store.update_campaign(id, &name, &settings).await.map_err(unavailable)? {
+    if !s
+        .store
+        .update_campaign(id, &name, &settings)
+        .await
+        .map_err(unavailable)?
+    {
         return Err(not_found(id));
     }
     s.dialer.campaign_changed(id).await;
-    let c = s.store.campaign(id).await.map_err(unavailable)?.ok_or_else(|| not_found(id))?;
+    let c = s
+        .store
+        .campaign(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found(id))?;
     Ok(Json(c).into_response())
 }
 
@@ -128,49 +193,86 @@ pub async fn transition(
     respond(move_campaign(&s, &headers, &id, &action).await)
 }
 
-async fn move_campaign(s: &AppState, headers: &HeaderMap, id: &str, action: &str) -> Result<Response, ApiError> {
+async fn move_campaign(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    action: &str,
+) -> Result<Response, ApiError> {
     check_bearer(headers, &s.api_token_sha256)?;
     let t = Transition::parse(action).ok_or_else(|| {
-        error(StatusCode::NOT_FOUND, format!("no action {action:?} (start, pause, resume, stop)"), None)
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no action {action:?} (start, pause, resume, stop)"),
+            None,
+        )
     })?;
     // Compare-and-set: two supervisors at once cannot both move it.
     for _ in 0..3 {
-        let c = s.store.campaign(id).await.map_err(unavailable)?.ok_or_else(|| not_found(id))?;
-        let to = c.state.apply(t).map_err(|m| error(StatusCode::CONFLICT, m, Some("state")))?;
-        if s.store.set_campaign_state(id, c.state, to).await.map_err(unavailable)? {
+        let c = s
+            .store
+            .campaign(id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| not_found(id))?;
+        let to = c
+            .state
+            .apply(t)
+            .map_err(|m| error(StatusCode::CONFLICT, m, Some("state")))?;
+        if s.store
+            .set_campaign_state(id, c.state, to)
+            .await
+            .map_err(unavailable)?
+        {
             tracing::info!(campaign = %id, from = c.state.as_str(), to = to.as_str(), "campaign state changed");
             s.dialer.campaign_changed(id).await;
             return Ok(Json(json!({"id": id, "state": to, "previous": c.state})).into_response());
         }
     }
-    Err(error(StatusCode::CONFLICT, "the campaign changed meanwhile; try again", Some("state")))
+    Err(error(
+        StatusCode::CONFLICT,
+        "the campaign changed meanwhile; try again",
+        Some("state"),
+    ))
 }
 
 /// `GET /api/campaigns/{id}/stats`: tasks by state, the dial decisions of
 /// the last 24 hours by reason, the dialer's agents by state.
-pub async fn stats(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    respond(async {
-        check_bearer(&headers, &s.api_token_sha256)?;
-        let c = s.store.campaign(&id).await.map_err(unavailable)?.ok_or_else(|| not_found(&id))?;
-        let counts = s.store.task_counts(&id).await.map_err(unavailable)?;
-        let since = now_ms() - 86_400_000;
-        let decisions: Vec<Value> = s
-            .store
-            .decision_counts(&id, since)
-            .await
-            .map_err(unavailable)?
-            .into_iter()
-            .map(|(v, r, n)| json!({"verdict": v, "reason": r, "count": n}))
-            .collect();
-        let snap = s.dialer.snapshot().await;
-        let _ = TaskStatus::ALL;
-        Ok(Json(json!({
-            "campaign": c.id,
-            "state": c.state,
-            "tasks": counts,
-            "decisions_24h": decisions,
-            "agents": snap.map(|d| d.agent_counts),
-        }))
-        .into_response())
-    }.await)
+pub async fn stats(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    respond(
+        async {
+            check_bearer(&headers, &s.api_token_sha256)?;
+            let c = s
+                .store
+                .campaign(&id)
+                .await
+                .map_err(unavailable)?
+                .ok_or_else(|| not_found(&id))?;
+            let counts = s.store.task_counts(&id).await.map_err(unavailable)?;
+            let since = now_ms() - 86_400_000;
+            let decisions: Vec<Value> = s
+                .store
+                .decision_counts(&id, since)
+                .await
+                .map_err(unavailable)?
+                .into_iter()
+                .map(|(v, r, n)| json!({"verdict": v, "reason": r, "count": n}))
+                .collect();
+            let snap = s.dialer.snapshot().await;
+            let _ = TaskStatus::ALL;
+            Ok(Json(json!({
+                "campaign": c.id,
+                "state": c.state,
+                "tasks": counts,
+                "decisions_24h": decisions,
+                "agents": snap.map(|d| d.agent_counts),
+            }))
+            .into_response())
+        }
+        .await,
+    )
 }

@@ -15,7 +15,11 @@ pub fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiEr
             check_keys(&m, allowed)?;
             Ok(m)
         }
-        Ok(_) => Err(error(StatusCode::BAD_REQUEST, "body must be a JSON object", None)),
+        Ok(_) => Err(error(
+            StatusCode::BAD_REQUEST,
+            "body must be a JSON object",
+            None,
+        )),
         Err(e) => Err(error(
             StatusCode::BAD_REQUEST,
             format!("body is not valid JSON: {e}"),
@@ -26,7 +30,10 @@ pub fn object(body: &[u8], allowed: &[&str]) -> Result<Map<String, Value>, ApiEr
 
 pub fn check_keys(m: &Map<String, Value>, allowed: &[&str]) -> Result<(), ApiError> {
     match m.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(k) => Err(bad(k, format!("unknown field {k:?} (known: {})", allowed.join(", ")))),
+        Some(k) => Err(bad(
+            k,
+            format!("unknown field {k:?} (known: {})", allowed.join(", ")),
+        )),
         None => Ok(()),
     }
 }
@@ -75,7 +82,10 @@ pub fn str_list(m: &Map<String, Value>, name: &str) -> Result<Option<Vec<String>
 }
 
 /// `{"name": "value", ...}` with string values.
-pub fn str_map(m: &Map<String, Value>, name: &str) -> Result<Option<Vec<(String, String)>>, ApiError> {
+pub fn str_map(
+    m: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<Vec<(String, String)>>, ApiError> {
     match m.get(name) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(o)) => o
@@ -92,7 +102,10 @@ pub fn str_map(m: &Map<String, Value>, name: &str) -> Result<Option<Vec<(String,
 }
 
 /// An RFC 3339 time in a query, as ms.
-pub fn query_time(q: &std::collections::HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+pub fn query_time(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<Option<i64>, ApiError> {
     q.get(name)
         .map(|v| {
             chrono::DateTime::parse_from_rfc3339(v)
@@ -102,9 +115,15 @@ pub fn query_time(q: &std::collections::HashMap<String, String>, name: &str) -> 
         .transpose()
 }
 
-pub fn query_i64(q: &std::collections::HashMap<String, String>, name: &str) -> Result<Option<i64>, ApiError> {
+pub fn query_i64(
+    q: &std::collections::HashMap<String, String>,
+    name: &str,
+) -> Result<Option<i64>, ApiError> {
     q.get(name)
-        .map(|v| v.parse::<i64>().map_err(|_| bad(name, format!("{v:?} is not a whole number"))))
+        .map(|v| {
+            v.parse::<i64>()
+                .map_err(|_| bad(name, format!("{v:?} is not a whole number")))
+        })
         .transpose()
 }
 

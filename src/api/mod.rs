@@ -36,10 +36,19 @@ pub fn router(state: AppState) -> Router {
         .route("/api/outbound/tasks", post(tasks::create).get(tasks::list))
         .route("/api/outbound/tasks/batch", post(tasks::create_batch))
         .route("/api/outbound/tasks/import", post(tasks::import))
-        .route("/api/outbound/tasks/{id}", get(tasks::get_one).patch(tasks::patch))
+        .route(
+            "/api/outbound/tasks/{id}",
+            get(tasks::get_one).patch(tasks::patch),
+        )
         .route("/api/outbound/tasks/{id}/cancel", post(tasks::cancel))
-        .route("/api/campaigns", post(campaigns::create).get(campaigns::list))
-        .route("/api/campaigns/{id}", get(campaigns::get_one).patch(campaigns::patch))
+        .route(
+            "/api/campaigns",
+            post(campaigns::create).get(campaigns::list),
+        )
+        .route(
+            "/api/campaigns/{id}",
+            get(campaigns::get_one).patch(campaigns::patch),
+        )
         .route("/api/campaigns/{id}/stats", get(campaigns::stats))
         .route("/api/campaigns/{id}/{action}", post(campaigns::transition))
         .route("/api/dnc", post(dnc::add).get(dnc::list))
@@ -148,11 +157,7 @@ impl IntoResponse for ApiError {
 }
 
 /// An error about `field` (when given) of the request.
-pub fn error(
-    status: StatusCode,
-    message: impl Into<String>,
-    field: Option<&str>,
-) -> ApiError {
+pub fn error(status: StatusCode, message: impl Into<String>, field: Option<&str>) -> ApiError {
     ApiError {
         status,
         message: message.into(),

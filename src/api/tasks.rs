@@ -55,9 +55,7 @@ pub async fn campaign_for(s: &AppState, id: &str, field: &str) -> Result<Campaig
 
 /// A task as the API shows it: times in RFC 3339.
 pub fn task_json(t: &Task) -> Value {
-    let time = |ms: i64| {
-        chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339())
-    };
+    let time = |ms: i64| chrono::DateTime::from_timestamp_millis(ms).map(|t| t.to_rfc3339());
     json!({
         "id": t.id,
         "campaign": t.campaign_id,
@@ -78,7 +76,11 @@ pub fn task_json(t: &Task) -> Value {
     })
 }
 
-pub async fn create(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn create(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     respond(create_one(&s, &headers, &body).await)
 }
 
@@ -90,7 +92,11 @@ async fn create_one(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
         .map_err(|e| bad(&e.field, format!("{}: {}", e.field, e.message)))?;
     let added = s.store.add_task(&task).await.map_err(unavailable)?;
     s.dialer.tasks_added().await;
-    let code = if added.created { StatusCode::CREATED } else { StatusCode::OK };
+    let code = if added.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok((
         code,
         Json(json!({"task_id": added.id, "created": added.created, "status": "pending", "phone": task.phone})),
@@ -101,7 +107,11 @@ async fn create_one(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
 /// `POST /api/outbound/tasks/batch`: `{"campaign": C, "tasks": [...]}`;
 /// each task may name its own campaign. Good tasks are kept; each bad one
 /// is reported with its index.
-pub async fn create_batch(State(s): State<AppState>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+pub async fn create_batch(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
     respond(batch(&s, &headers, &body).await)
 }
 
@@ -111,7 +121,9 @@ async fn batch(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respons
     let default = input::opt_str(&m, "campaign")?;
     let items = match m.get("tasks") {
         Some(Value::Array(a)) if a.len() <= MAX_BATCH => a,
-        Some(Value::Array(_)) => return Err(bad("tasks", format!("at most {MAX_BATCH} tasks a request"))),
+        Some(Value::Array(_)) => {
+            return Err(bad("tasks", format!("at most {MAX_BATCH} tasks a request")));
+        }
         _ => return Err(bad("tasks", "tasks must be a list of task objects")),
     };
     let now = now_ms();
@@ -180,7 +192,9 @@ async fn import_csv(
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     check_bearer(headers, &s.api_token_sha256)?;
-    let id = q.get("campaign").ok_or_else(|| bad("campaign", "campaign is required (?campaign=ID)"))?;
+    let id = q
+        .get("campaign")
+        .ok_or_else(|| bad("campaign", "campaign is required (?campaign=ID)"))?;
     let campaign = campaign_for(s, id, "campaign").await?;
     let report = import_tasks(&s.store, &campaign, super::body_reader(body), None, |_| {})
         .await
@@ -202,18 +216,36 @@ pub async fn list(
     respond(list_tasks(&s, &headers, &q).await)
 }
 
-async fn list_tasks(s: &AppState, headers: &HeaderMap, q: &HashMap<String, String>) -> Result<Response, ApiError> {
+async fn list_tasks(
+    s: &AppState,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+) -> Result<Response, ApiError> {
     check_bearer(headers, &s.api_token_sha256)?;
     const KNOWN: &[&str] = &[
-        "campaign", "status", "tag", "min_priority", "max_priority", "due_from", "due_until",
-        "created_from", "created_until", "cursor", "limit",
+        "campaign",
+        "status",
+        "tag",
+        "min_priority",
+        "max_priority",
+        "due_from",
+        "due_until",
+        "created_from",
+        "created_until",
+        "cursor",
+        "limit",
     ];
     if let Some(k) = q.keys().find(|k| !KNOWN.contains(&k.as_str())) {
-        return Err(bad(k, format!("unknown parameter {k:?} (known: {})", KNOWN.join(", "))));
+        return Err(bad(
+            k,
+            format!("unknown parameter {k:?} (known: {})", KNOWN.join(", ")),
+        ));
     }
     let status = q
         .get("status")
-        .map(|v| TaskStatus::parse(v).ok_or_else(|| bad("status", format!("{v:?} is not a task status"))))
+        .map(|v| {
+            TaskStatus::parse(v).ok_or_else(|| bad("status", format!("{v:?} is not a task status")))
+        })
         .transpose()?;
     let limit = input::query_i64(q, "limit")?.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -245,7 +277,11 @@ async fn list_tasks(s: &AppState, headers: &HeaderMap, q: &HashMap<String, Strin
     .into_response())
 }
 
-pub async fn get_one(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+pub async fn get_one(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
     respond(get_task(&s, &headers, id).await)
 }
 
@@ -274,7 +310,11 @@ pub async fn patch(
     respond(patch_task(&s, &headers, id, &body, false).await)
 }
 
-pub async fn cancel(State(s): State<AppState>, headers: HeaderMap, Path(id): Path<i64>) -> Response {
+pub async fn cancel(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+) -> Response {
     respond(patch_task(&s, &headers, id, b"{}", true).await)
 }
 
@@ -286,7 +326,10 @@ async fn patch_task(
     cancel: bool,
 ) -> Result<Response, ApiError> {
     check_bearer(headers, &s.api_token_sha256)?;
-    let m = input::object(body, &["priority", "tags", "not_before", "not_after", "variables"])?;
+    let m = input::object(
+        body,
+        &["priority", "tags", "not_before", "not_after", "variables"],
+    )?;
     let current = s
         .store
         .task(id)
@@ -295,7 +338,10 @@ async fn patch_task(
         .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no task {id}"), None))?;
     let campaign = campaign_for(s, &current.campaign_id, "campaign").await?;
     // The change is checked as a whole task would be: the same rules.
-    let time = |ms: Option<i64>| ms.and_then(chrono::DateTime::from_timestamp_millis).map(|t| t.to_rfc3339());
+    let time = |ms: Option<i64>| {
+        ms.and_then(chrono::DateTime::from_timestamp_millis)
+            .map(|t| t.to_rfc3339())
+    };
     let mut input = TaskInput {
         customer_id: current.customer_id.clone(),
         phone: current.phone.clone(),
@@ -339,7 +385,9 @@ async fn patch_task(
     };
     match s.store.patch_task(id, &patch).await.map_err(unavailable)? {
         Ok(t) => Ok(Json(task_json(&t)).into_response()),
-        Err(PatchRefused::NotFound) => Err(error(StatusCode::NOT_FOUND, format!("no task {id}"), None)),
+        Err(PatchRefused::NotFound) => {
+            Err(error(StatusCode::NOT_FOUND, format!("no task {id}"), None))
+        }
         Err(PatchRefused::NotChangeable(st)) => Err(error(
             StatusCode::CONFLICT,
             format!("task {id} is {} and can no longer be changed", st.as_str()),

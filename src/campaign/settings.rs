@@ -166,19 +166,34 @@ impl CampaignSettings {
             ("selection.exclude_tags", &s.exclude_tags),
         ] {
             if let Some(t) = tags.iter().find(|t| !valid_tag(t)) {
-                return Err(field_error(name, format!("{t:?} is not a tag (1 to 64 of a-z 0-9 - _ .)")));
+                return Err(field_error(
+                    name,
+                    format!("{t:?} is not a tag (1 to 64 of a-z 0-9 - _ .)"),
+                ));
             }
         }
         if let (Some(lo), Some(hi)) = (s.min_priority, s.max_priority)
             && lo > hi
         {
-            return Err(field_error("selection.min_priority", "is above max_priority"));
+            return Err(field_error(
+                "selection.min_priority",
+                "is above max_priority",
+            ));
         }
         if self.region.parse::<phonenumber::country::Id>().is_err() {
-            return Err(field_error("region", format!("{:?} is not an ISO 3166 region the numbering plan knows", self.region)));
+            return Err(field_error(
+                "region",
+                format!(
+                    "{:?} is not an ISO 3166 region the numbering plan knows",
+                    self.region
+                ),
+            ));
         }
         if self.time_zone.parse::<chrono_tz::Tz>().is_err() {
-            return Err(field_error("time_zone", format!("{:?} is not an IANA time zone", self.time_zone)));
+            return Err(field_error(
+                "time_zone",
+                format!("{:?} is not an IANA time zone", self.time_zone),
+            ));
         }
         for (name, r) in [
             ("busy", &self.retry.busy),
@@ -188,13 +203,22 @@ impl CampaignSettings {
             ("machine", &self.retry.machine),
         ] {
             if !(1..=100).contains(&r.max_attempts) {
-                return Err(field_error(format!("retry.{name}.max_attempts"), "must be 1 to 100"));
+                return Err(field_error(
+                    format!("retry.{name}.max_attempts"),
+                    "must be 1 to 100",
+                ));
             }
             if !(0.0..=MAX_RETRY_DELAY_SECONDS).contains(&r.delay_seconds) {
-                return Err(field_error(format!("retry.{name}.delay_seconds"), "must be 0 to 2592000 (30 days)"));
+                return Err(field_error(
+                    format!("retry.{name}.delay_seconds"),
+                    "must be 0 to 2592000 (30 days)",
+                ));
             }
             if !(1.0..=10.0).contains(&r.backoff) {
-                return Err(field_error(format!("retry.{name}.backoff"), "must be 1 to 10"));
+                return Err(field_error(
+                    format!("retry.{name}.backoff"),
+                    "must be 1 to 10",
+                ));
             }
         }
         if let Some(w) = self.wrap_up_seconds
@@ -217,9 +241,9 @@ impl CampaignSettings {
 /// A task tag: short, lowercase, safe in a LIKE-free substring match.
 pub fn valid_tag(t: &str) -> bool {
     (1..=64).contains(&t.len())
-        && t
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'))
+        && t.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.')
+        })
 }
 
 #[cfg(test)]

@@ -2,8 +2,10 @@
 
 pub mod agents;
 pub mod bench;
+pub mod bench_schedule;
 pub mod decode;
 pub mod demo;
+pub mod import;
 pub mod process_stats;
 pub mod simswitch;
 pub mod source;

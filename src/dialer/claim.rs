@@ -6,8 +6,7 @@ use super::Internal;
 use super::eligibility::{self, Judgement};
 use crate::campaign::CampaignState;
 use crate::store::{
-    Agent, Campaign, ClaimFilter, DialDecision, NewAttempt, Store, TaskNext, Verdict, Write,
-    now_ms,
+    Agent, Campaign, ClaimFilter, DialDecision, NewAttempt, Store, TaskNext, Verdict, Write, now_ms,
 };
 use crate::switch::CallId;
 use std::sync::Arc;
@@ -103,8 +102,8 @@ pub async fn claim(
             }
         };
         let at = now_ms();
-        let decision = |verdict, reason: &str, detail: Option<String>, call_id: Option<String>| {
-            DialDecision {
+        let decision =
+            |verdict, reason: &str, detail: Option<String>, call_id: Option<String>| DialDecision {
                 task_id: task.id,
                 campaign_id: task.campaign_id.clone(),
                 at_ms: at,
@@ -112,9 +111,9 @@ pub async fn claim(
                 reason: reason.to_string(),
                 detail,
                 call_id,
-            }
-        };
-        let (next, why) = match eligibility::judge(&task, &view.campaign.settings, dnc.as_ref(), at) {
+            };
+        let (next, why) = match eligibility::judge(&task, &view.campaign.settings, dnc.as_ref(), at)
+        {
             Judgement::Dial => {
                 let call_id = CallId::new_random();
                 let attempt = NewAttempt {
@@ -135,11 +134,19 @@ pub async fn claim(
                     switch,
                 };
             }
-            Judgement::Defer { until_ms, reason, detail } => (
+            Judgement::Defer {
+                until_ms,
+                reason,
+                detail,
+            } => (
                 TaskNext::Requeue(until_ms),
                 decision(Verdict::Defer, reason, Some(detail), None),
             ),
-            Judgement::Refuse { status, reason, detail } => {
+            Judgement::Refuse {
+                status,
+                reason,
+                detail,
+            } => {
                 tracing::info!(task = task.id, reason, "task refused before dialing");
                 (
                     TaskNext::Refused(status),

@@ -74,7 +74,10 @@ pub fn judge(
     if let Some(end) = task.not_after_ms
         && now_ms >= end
     {
-        return expired(format!("not_after {} has passed", instant(end).to_rfc3339()));
+        return expired(format!(
+            "not_after {} has passed",
+            instant(end).to_rfc3339()
+        ));
     }
     if let Some(start) = task.not_before_ms
         && now_ms < start
@@ -95,14 +98,23 @@ pub fn judge(
     };
     let (reason, what) = match why {
         Closed::Holiday(d) => ("holiday", format!("{d} is a holiday")),
-        Closed::OutsideHours { weekday } => ("outside_window", format!("outside {weekday}'s hours")),
+        Closed::OutsideHours { weekday } => {
+            ("outside_window", format!("outside {weekday}'s hours"))
+        }
     };
     match window.next_opening(now, tz) {
-        Some(open) if task.not_after_ms.is_none_or(|end| open.timestamp_millis() < end) => {
+        Some(open)
+            if task
+                .not_after_ms
+                .is_none_or(|end| open.timestamp_millis() < end) =>
+        {
             Judgement::Defer {
                 until_ms: open.timestamp_millis(),
                 reason,
-                detail: format!("{what} in {tz}; opens {}", open.with_timezone(&tz).to_rfc3339()),
+                detail: format!(
+                    "{what} in {tz}; opens {}",
+                    open.with_timezone(&tz).to_rfc3339()
+                ),
             }
         }
         Some(open) => expired(format!(

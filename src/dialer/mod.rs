@@ -32,8 +32,8 @@ use crate::store::{Agent, Store, Task, now_ms};
 use crate::switch::manager::{CallManager, CallUpdate, Updates};
 use crate::switch::{AnswerAction, CallId, OriginateRequest};
 use agents::{AgentState, Agents};
-use live_call::{CustomerLookup, LiveCall};
 use claim::CampaignView;
+use live_call::{CustomerLookup, LiveCall};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -307,9 +307,11 @@ impl Dialer {
             state: state.name(),
             call_id: state.call().map(|c| c.to_string()),
             wrap_up_seconds: match state {
-                AgentState::WrapUp(until) => {
-                    Some(until.saturating_duration_since(Instant::now()).as_secs_f64())
-                }
+                AgentState::WrapUp(until) => Some(
+                    until
+                        .saturating_duration_since(Instant::now())
+                        .as_secs_f64(),
+                ),
                 _ => None,
             },
         };
@@ -380,8 +382,7 @@ impl Dialer {
             };
             let (idle, campaigns) = (&self.idle_until, &self.campaigns);
             let Some(agent) = self.agents.next_available(|c| {
-                idle.get(c).is_none_or(|&t| t <= now)
-                    && campaigns.get(c).is_some_and(|v| v.dials())
+                idle.get(c).is_none_or(|&t| t <= now) && campaigns.get(c).is_some_and(|v| v.dials())
             }) else {
                 return;
             };
@@ -454,9 +455,11 @@ impl Dialer {
         // never set one of dialpop's or the switch's. Names and values were
         // checked when the task was added, and the command builders check
         // every variable again.
-        req.variables.extend(task.variables.iter().filter_map(|(k, v)| {
-            v.as_str().map(|v| (format!("dialpop_var_{k}"), v.to_string()))
-        }));
+        req.variables
+            .extend(task.variables.iter().filter_map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (format!("dialpop_var_{k}"), v.to_string()))
+            }));
         let lookup = self.customers.lookup_for_task(&task);
         self.calls
             .insert(call_id.clone(), LiveCall::new(sw, task, agent.id, lookup));
@@ -636,7 +639,9 @@ impl Dialer {
                 Ok(c) => {
                     let _ = tx.send(Internal::CampaignLoaded(id, c.map(Box::new))).await;
                 }
-                Err(e) => tracing::error!(campaign = %id, error = %e, "cannot read the changed campaign; keeping what was read before"),
+                Err(e) => {
+                    tracing::error!(campaign = %id, error = %e, "cannot read the changed campaign; keeping what was read before")
+                }
             }
         });
     }

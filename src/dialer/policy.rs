@@ -199,16 +199,37 @@ mod tests {
     #[test]
     fn next_steps_follow_the_rules() {
         let r = rules();
-        assert_eq!(next_step(&task(1), Outcome::Answered, &r, 0), TaskNext::Done);
-        assert_eq!(next_step(&task(1), Outcome::Busy, &r, 5), TaskNext::RetryAt(1005));
+        assert_eq!(
+            next_step(&task(1), Outcome::Answered, &r, 0),
+            TaskNext::Done
+        );
+        assert_eq!(
+            next_step(&task(1), Outcome::Busy, &r, 5),
+            TaskNext::RetryAt(1005)
+        );
         assert_eq!(next_step(&task(2), Outcome::Busy, &r, 5), TaskNext::Failed);
         // The default for a customer-side failure: no second attempt.
-        assert_eq!(next_step(&task(1), Outcome::Failed, &r, 5), TaskNext::Failed);
+        assert_eq!(
+            next_step(&task(1), Outcome::Failed, &r, 5),
+            TaskNext::Failed
+        );
         // Each outcome has its own rule: no answer backs off 1 s, 3 s, 9 s.
-        assert_eq!(next_step(&task(1), Outcome::NoAnswer, &r, 0), TaskNext::RetryAt(1000));
-        assert_eq!(next_step(&task(2), Outcome::NoAnswer, &r, 0), TaskNext::RetryAt(3000));
-        assert_eq!(next_step(&task(3), Outcome::NoAnswer, &r, 0), TaskNext::RetryAt(9000));
-        assert_eq!(next_step(&task(4), Outcome::NoAnswer, &r, 0), TaskNext::Failed);
+        assert_eq!(
+            next_step(&task(1), Outcome::NoAnswer, &r, 0),
+            TaskNext::RetryAt(1000)
+        );
+        assert_eq!(
+            next_step(&task(2), Outcome::NoAnswer, &r, 0),
+            TaskNext::RetryAt(3000)
+        );
+        assert_eq!(
+            next_step(&task(3), Outcome::NoAnswer, &r, 0),
+            TaskNext::RetryAt(9000)
+        );
+        assert_eq!(
+            next_step(&task(4), Outcome::NoAnswer, &r, 0),
+            TaskNext::Failed
+        );
         assert_eq!(
             next_step(&task(1), Outcome::Machine, &r, 0),
             TaskNext::RetryAt(3_600_000)

@@ -38,6 +38,17 @@ impl Dialect {
         }
     }
 
+    /// The claim walks the queue's order index. SQLite's planner, without
+    /// statistics, prefers the due-time index for the range and then sorts
+    /// every due task for each claim (1.5 ms at 10,000 tasks, 22 ms at
+    /// 100,000): the walk is named for it.
+    pub fn claim_index(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => " INDEXED BY tasks_next",
+            Dialect::Postgres => "",
+        }
+    }
+
     /// Locks the row a claim picks, skipping rows other claimers hold, so
     /// that several dialers can claim from one queue. SQLite has one writer
     /// at a time, which gives the same guarantee.

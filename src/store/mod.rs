@@ -22,7 +22,9 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("database migration: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
-    #[error("unsupported store URL {0:?} (expected sqlite://PATH, sqlite::memory: or postgres://...)")]
+    #[error(
+        "unsupported store URL {0:?} (expected sqlite://PATH, sqlite::memory: or postgres://...)"
+    )]
     UnsupportedUrl(String),
     #[error("{0}")]
     Invalid(String),
@@ -404,8 +406,11 @@ pub trait Store: Send + Sync + 'static {
     /// Adds tasks in one transaction, in order; a task whose idempotency
     /// key its campaign already has is not added again.
     async fn add_tasks(&self, tasks: &[NewTask]) -> StoreResult<Vec<Added>>;
+    /// Adds tasks as `add_tasks` does, without telling which row made which
+    /// task (an import's bulk path): how many were new.
+    async fn insert_tasks(&self, tasks: &[NewTask]) -> StoreResult<u64>;
     /// Takes the best task the filter allows that is due (highest priority,
-    /// then oldest) and marks it dialing, with one more attempt, atomically
+    /// then the one due longest) and marks it dialing, with one more attempt, atomically
     /// (and with several claimers at once: none is handed out twice).
     async fn claim_next_task(&self, filter: &ClaimFilter, now_ms: i64)
     -> StoreResult<Option<Task>>;

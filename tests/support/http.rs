@@ -15,7 +15,13 @@ impl Api {
         }
     }
 
-    pub async fn send(&self, method: &str, path: &str, body: Option<&str>, content_type: &str) -> (u16, serde_json::Value) {
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        content_type: &str,
+    ) -> (u16, serde_json::Value) {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut req = self.client.request(method, format!("{}{path}", self.base));
         if let Some(b) = body {
@@ -35,10 +41,12 @@ impl Api {
         self.send("GET", path, None, "").await
     }
     pub async fn post(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
-        self.send("POST", path, Some(body), "application/json").await
+        self.send("POST", path, Some(body), "application/json")
+            .await
     }
     pub async fn patch(&self, path: &str, body: &str) -> (u16, serde_json::Value) {
-        self.send("PATCH", path, Some(body), "application/json").await
+        self.send("PATCH", path, Some(body), "application/json")
+            .await
     }
     pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
         self.send("DELETE", path, None, "").await

@@ -18,7 +18,9 @@ pub struct Backend {
 pub async fn sqlite() -> Backend {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("store.db").display());
-    let store = dialpop::store::open(&url).await.expect("SQLite store opens");
+    let store = dialpop::store::open(&url)
+        .await
+        .expect("SQLite store opens");
     Backend {
         name: "sqlite",
         url,

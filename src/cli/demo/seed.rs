@@ -2,7 +2,9 @@
 //! and a few VIPs, agents with their tokens, and the campaign.
 
 use super::DemoOptions;
-use crate::store::{Agent, Campaign, CampaignSettings, CampaignState, Customer, NewTask, Store, now_ms, token_hash};
+use crate::store::{
+    Agent, Campaign, CampaignSettings, CampaignState, Customer, NewTask, Store, now_ms, token_hash,
+};
 use rand::{Rng, RngExt, SeedableRng};
 use std::sync::Arc;
 

@@ -97,7 +97,9 @@ impl SqlStore {
 
     pub(super) async fn attempt_in(&self, call_id: &str) -> StoreResult<Option<Attempt>> {
         let row = self
-            .q_owned(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE call_id = ?"))
+            .q_owned(format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE call_id = ?"
+            ))
             .bind(call_id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -106,7 +108,9 @@ impl SqlStore {
 
     pub(super) async fn open_attempts_in(&self) -> StoreResult<Vec<Attempt>> {
         let rows = self
-            .q_owned(format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE hangup_ms IS NULL"))
+            .q_owned(format!(
+                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE hangup_ms IS NULL"
+            ))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(rows::attempt).collect()
@@ -130,11 +134,13 @@ impl SqlStore {
         offset: u64,
     ) -> StoreResult<Vec<(Attempt, String)>> {
         let rows = self
-            .q("SELECT a.call_id, a.task_id, a.agent_id, a.switch_name, a.originate_ms, a.ring_ms,
+            .q(
+                "SELECT a.call_id, a.task_id, a.agent_id, a.switch_name, a.originate_ms, a.ring_ms,
                     a.answer_ms, a.hangup_ms, a.outcome, a.hangup_cause, t.campaign_id
              FROM attempts a JOIN tasks t ON t.id = a.task_id
              WHERE t.customer_id = ? AND a.hangup_ms IS NOT NULL
-             ORDER BY a.originate_ms DESC, a.call_id LIMIT ? OFFSET ?")
+             ORDER BY a.originate_ms DESC, a.call_id LIMIT ? OFFSET ?",
+            )
             .bind(customer_id.to_string())
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))
@@ -182,12 +188,18 @@ impl SqlStore {
                         .execute(&mut *tx)
                         .await?;
                 }
-                Write::Answer { call_id, at_ms, pop } => {
-                    self.q("UPDATE attempts SET answer_ms = COALESCE(answer_ms, ?) WHERE call_id = ?")
-                        .bind(*at_ms)
-                        .bind(call_id.clone())
-                        .execute(&mut *tx)
-                        .await?;
+                Write::Answer {
+                    call_id,
+                    at_ms,
+                    pop,
+                } => {
+                    self.q(
+                        "UPDATE attempts SET answer_ms = COALESCE(answer_ms, ?) WHERE call_id = ?",
+                    )
+                    .bind(*at_ms)
+                    .bind(call_id.clone())
+                    .execute(&mut *tx)
+                    .await?;
                     if let Some(p) = pop {
                         // A pop delivered again after a restart keeps its
                         // first row.
@@ -203,7 +215,12 @@ impl SqlStore {
                             .await?;
                     }
                 }
-                Write::CloseAttempt { call_id, at_ms, outcome, cause } => {
+                Write::CloseAttempt {
+                    call_id,
+                    at_ms,
+                    outcome,
+                    cause,
+                } => {
                     self.q("UPDATE attempts SET hangup_ms = ?, outcome = ?, hangup_cause = ? WHERE call_id = ? AND hangup_ms IS NULL")
                         .bind(*at_ms)
                         .bind(outcome.clone())
@@ -212,10 +229,16 @@ impl SqlStore {
                         .execute(&mut *tx)
                         .await?;
                 }
-                Write::FinishTask { task_id, next, cause } => {
-                    finish_task_on(d, &mut tx, *task_id, next, cause.as_deref()).await?
-                }
-                Write::PopAcked { pop_id, agent_id, at_ms } => {
+                Write::FinishTask {
+                    task_id,
+                    next,
+                    cause,
+                } => finish_task_on(d, &mut tx, *task_id, next, cause.as_deref()).await?,
+                Write::PopAcked {
+                    pop_id,
+                    agent_id,
+                    at_ms,
+                } => {
                     pop_acked_on(d, &mut tx, pop_id, agent_id, *at_ms).await?;
                 }
                 Write::Decision(x) => decision_on(d, &mut tx, x).await?,
@@ -235,7 +258,13 @@ impl SqlStore {
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get("pop_id")?, r.try_get("agent_id")?, r.try_get("acked_ms")?)))
+            .map(|r| {
+                Ok((
+                    r.try_get("pop_id")?,
+                    r.try_get("agent_id")?,
+                    r.try_get("acked_ms")?,
+                ))
+            })
             .collect()
     }
 }

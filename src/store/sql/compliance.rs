@@ -11,9 +11,14 @@ impl SqlStore {
         let mut added = 0;
         let mut tx = self.pool.begin().await?;
         for chunk in entries.chunks(DNC_CHUNK) {
-            let mut sql = String::from("INSERT INTO dnc (phone, campaign_id, reason, added_ms) VALUES ");
+            let mut sql =
+                String::from("INSERT INTO dnc (phone, campaign_id, reason, added_ms) VALUES ");
             for i in 0..chunk.len() {
-                sql.push_str(if i == 0 { "(?, ?, ?, ?)" } else { ", (?, ?, ?, ?)" });
+                sql.push_str(if i == 0 {
+                    "(?, ?, ?, ?)"
+                } else {
+                    ", (?, ?, ?, ?)"
+                });
             }
             sql.push_str(" ON CONFLICT (phone, campaign_id) DO NOTHING");
             let mut q = self.q_owned(sql);

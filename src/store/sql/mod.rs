@@ -45,10 +45,14 @@ impl SqlStore {
                     if dialect == Dialect::Sqlite {
                         // WAL: readers do not block the dialer's writes;
                         // NORMAL is durable across a process kill (the
-                        // fault tests rely on it).
+                        // fault tests rely on it). A 32 MB page cache (the
+                        // default is 2 MB) keeps the task indexes' upper
+                        // pages in memory at a million tasks: an import's
+                        // rate fell by a third without it.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                             PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON; \
+                             PRAGMA cache_size = -32768;",
                         )
                         .await?;
                     }
@@ -112,7 +116,9 @@ impl Store for SqlStore {
 
     async fn customer(&self, id: &str) -> StoreResult<Option<Customer>> {
         let row = self
-            .q_owned(format!("SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?"))
+            .q_owned(format!(
+                "SELECT {CUSTOMER_COLUMNS} FROM customers WHERE id = ?"
+            ))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -172,7 +178,9 @@ impl Store for SqlStore {
 
     async fn campaign(&self, id: &str) -> StoreResult<Option<Campaign>> {
         let row = self
-            .q_owned(format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?"))
+            .q_owned(format!(
+                "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = ?"
+            ))
             .bind(id.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -181,7 +189,9 @@ impl Store for SqlStore {
 
     async fn campaigns(&self) -> StoreResult<Vec<Campaign>> {
         let rows = self
-            .q_owned(format!("SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id"))
+            .q_owned(format!(
+                "SELECT {CAMPAIGN_COLUMNS} FROM campaigns ORDER BY id"
+            ))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(rows::campaign).collect()
@@ -214,7 +224,9 @@ impl Store for SqlStore {
 
     async fn agent_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Agent>> {
         let row = self
-            .q_owned(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE token_hash = ?"))
+            .q_owned(format!(
+                "SELECT {AGENT_COLUMNS} FROM agents WHERE token_hash = ?"
+            ))
             .bind(token_hash.to_string())
             .fetch_optional(&self.pool)
             .await?;
@@ -223,6 +235,9 @@ impl Store for SqlStore {
 
     async fn add_tasks(&self, t: &[NewTask]) -> StoreResult<Vec<Added>> {
         self.add_tasks_in(t).await
+    }
+    async fn insert_tasks(&self, t: &[NewTask]) -> StoreResult<u64> {
+        self.insert_tasks_in(t).await
     }
     async fn claim_next_task(
         &self,

@@ -40,7 +40,10 @@ impl Where {
                 .extend(f.include_tags.iter().map(|t| Bind::S(format!(",{t},"))));
         }
         for t in &f.exclude_tags {
-            w.and(&format!("NOT ({})", d.has_tag("tags")), Bind::S(format!(",{t},")));
+            w.and(
+                &format!("NOT ({})", d.has_tag("tags")),
+                Bind::S(format!(",{t},")),
+            );
         }
         if let Some(p) = f.min_priority {
             w.and("priority >= ?", Bind::I(p));
@@ -73,43 +76,65 @@ fn variables_json(v: &serde_json::Map<String, serde_json::Value>) -> String {
 }
 
 impl SqlStore {
+    /// One multi-row INSERT of the chunk; a row whose key its campaign
+    /// has is left out. `returning`: with the ids and keys of the rows in.
+    fn insert_chunk(&self, chunk: &[NewTask], now: i64, returning: bool) -> Query<'static> {
+        let mut sql = String::from(
+            "INSERT INTO tasks (campaign_id, customer_id, phone, priority, status, attempts, next_attempt_ms, created_ms, updated_ms,
+             tags, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, submitted_by) VALUES ",
+        );
+        for i in 0..chunk.len() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str("(?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        }
+        sql.push_str(" ON CONFLICT (campaign_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
+        if returning {
+            sql.push_str(" RETURNING id, campaign_id, idempotency_key");
+        }
+        let mut q = self.q_owned(sql);
+        for t in chunk {
+            q = q
+                .bind(t.campaign_id.clone())
+                .bind(t.customer_id.clone())
+                .bind(t.phone.clone())
+                .bind(t.priority)
+                .bind(t.due_ms)
+                .bind(now)
+                .bind(now)
+                .bind(tags_column(&t.tags))
+                .bind(t.not_before_ms)
+                .bind(t.not_after_ms)
+                .bind(t.time_zone.clone())
+                .bind(variables_json(&t.variables))
+                .bind(t.idempotency_key.clone())
+                .bind(t.submitted_by.clone());
+        }
+        q
+    }
+
+    pub(super) async fn insert_tasks_in(&self, tasks: &[NewTask]) -> StoreResult<u64> {
+        let now = now_ms();
+        let mut added = 0;
+        let mut tx = self.pool.begin().await?;
+        for chunk in tasks.chunks(INSERT_CHUNK) {
+            added += self
+                .insert_chunk(chunk, now, false)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(added)
+    }
+
     pub(super) async fn add_tasks_in(&self, tasks: &[NewTask]) -> StoreResult<Vec<Added>> {
         let now = now_ms();
         let mut out = Vec::with_capacity(tasks.len());
         let mut tx = self.pool.begin().await?;
         for chunk in tasks.chunks(INSERT_CHUNK) {
-            let mut sql = String::from(
-                "INSERT INTO tasks (campaign_id, customer_id, phone, priority, status, attempts, next_attempt_ms, created_ms, updated_ms,
-                 tags, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, submitted_by) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str("(?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
-            }
-            sql.push_str(
-                " ON CONFLICT (campaign_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-                  RETURNING id, campaign_id, idempotency_key",
-            );
-            let mut q = self.q_owned(sql);
-            for t in chunk {
-                q = q
-                    .bind(t.campaign_id.clone())
-                    .bind(t.customer_id.clone())
-                    .bind(t.phone.clone())
-                    .bind(t.priority)
-                    .bind(t.due_ms)
-                    .bind(now)
-                    .bind(now)
-                    .bind(tags_column(&t.tags))
-                    .bind(t.not_before_ms)
-                    .bind(t.not_after_ms)
-                    .bind(t.time_zone.clone())
-                    .bind(variables_json(&t.variables))
-                    .bind(t.idempotency_key.clone())
-                    .bind(t.submitted_by.clone());
-            }
+            let q = self.insert_chunk(chunk, now, true);
             let returned = q.fetch_all(&mut *tx).await?;
             // Ids rise in the order the rows were given; a keyed row is
             // matched by its key, the others by that order.
@@ -144,7 +169,10 @@ impl SqlStore {
                             Some(&id) => out.push(Added { id, created: false }),
                             None => {
                                 missing.push(out.len());
-                                out.push(Added { id: 0, created: false });
+                                out.push(Added {
+                                    id: 0,
+                                    created: false,
+                                });
                             }
                         }
                     }
@@ -170,20 +198,17 @@ impl SqlStore {
         Ok(out)
     }
 
-    pub(super) async fn claim_in(
-        &self,
-        f: &ClaimFilter,
-        now: i64,
-    ) -> StoreResult<Option<Task>> {
+    pub(super) async fn claim_in(&self, f: &ClaimFilter, now: i64) -> StoreResult<Option<Task>> {
         let w = Where::selection(self.dialect, f);
         // One statement: the pick and the claim cannot be split by another
         // writer, so a task is never handed out twice.
         let sql = format!(
             "UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?
-             WHERE id = (SELECT id FROM tasks WHERE campaign_id = ? AND status = 'pending' AND next_attempt_ms <= ?{}
-                         ORDER BY priority DESC, created_ms ASC, id ASC LIMIT 1{})
+             WHERE id = (SELECT id FROM tasks{} WHERE campaign_id = ? AND status = 'pending' AND next_attempt_ms <= ?{}
+                         ORDER BY priority DESC, next_attempt_ms ASC, id ASC LIMIT 1{})
                AND status = 'pending'
              RETURNING {TASK_COLUMNS}",
+            self.dialect.claim_index(),
             w.sql,
             self.dialect.claim_lock()
         );

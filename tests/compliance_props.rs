@@ -111,9 +111,11 @@ proptest! {
         not_after in prop::option::of(1i64..40 * 86_400_000),
         probes in prop::collection::vec(instant(), 8),
     ) {
-        let mut settings = CampaignSettings::default();
-        settings.calling_window = Some(w.clone());
-        settings.time_zone = zone.to_string();
+        let settings = CampaignSettings {
+            calling_window: Some(w.clone()),
+            time_zone: zone.to_string(),
+            ..CampaignSettings::default()
+        };
         let campaign = Campaign {
             id: "c".into(), name: "c".into(), state: CampaignState::Running,
             settings: settings.clone(), created_ms: 0, updated_ms: 0,

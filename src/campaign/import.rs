@@ -192,6 +192,13 @@ pub fn check_only(reader: impl Read, campaign: &Campaign) -> Result<(u64, u64), 
     Ok((good, bad))
 }
 
+/// The parser's batches, and its end: the header columns it did not use,
+/// or why the file could not be read.
+type Parsing<T> = (
+    mpsc::Receiver<Batch<T>>,
+    tokio::task::JoinHandle<Result<Vec<String>, String>>,
+);
+
 /// What the parsing thread hands over: good rows (with their lines) and
 /// the bad rows' errors.
 struct Batch<T> {
@@ -225,10 +232,7 @@ fn parse_in_thread<T: Send + 'static>(
     reader: impl Read + Send + 'static,
     header_check: impl FnOnce(&csv::StringRecord) -> Result<Vec<String>, String> + Send + 'static,
     row: impl Fn(&csv::StringRecord) -> Result<T, FieldError> + Send + 'static,
-) -> (
-    mpsc::Receiver<Batch<T>>,
-    tokio::task::JoinHandle<Result<Vec<String>, String>>,
-) {
+) -> Parsing<T> {
     let (tx, rx) = mpsc::channel::<Batch<T>>(2);
     let job = tokio::task::spawn_blocking(move || {
         let mut csv = csv::ReaderBuilder::new()

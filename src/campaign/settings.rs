@@ -263,11 +263,15 @@ mod tests {
         let mut s = CampaignSettings::default();
         s.retry.busy.max_attempts = 0;
         assert_eq!(s.validate().unwrap_err().field, "retry.busy.max_attempts");
-        let mut s = CampaignSettings::default();
-        s.time_zone = "Mars/Olympus".into();
+        let s = CampaignSettings {
+            time_zone: "Mars/Olympus".into(),
+            ..CampaignSettings::default()
+        };
         assert_eq!(s.validate().unwrap_err().field, "time_zone");
-        let mut s = CampaignSettings::default();
-        s.region = "XX".into();
+        let s = CampaignSettings {
+            region: "XX".into(),
+            ..CampaignSettings::default()
+        };
         assert_eq!(s.validate().unwrap_err().field, "region");
         let mut s = CampaignSettings::default();
         s.selection.include_tags = vec!["Bad Tag".into()];

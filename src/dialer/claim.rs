@@ -130,7 +130,7 @@ pub async fn claim(
                 return Internal::Claimed {
                     agent,
                     call_id,
-                    task,
+                    task: Box::new(task),
                     switch,
                 };
             }

@@ -113,7 +113,7 @@ pub(crate) enum Internal {
     Claimed {
         agent: Agent,
         call_id: CallId,
-        task: Task,
+        task: Box<Task>,
         switch: usize,
     },
     /// A claim job found nothing due before `due_ms`.
@@ -523,7 +523,7 @@ impl Dialer {
                 switch,
             } => {
                 self.claiming -= 1;
-                self.dial(agent, task, call_id, switch).await;
+                self.dial(agent, *task, call_id, switch).await;
             }
             Internal::NoTask {
                 agent_id,

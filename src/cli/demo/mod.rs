@@ -71,6 +71,8 @@ pub struct DemoReport {
     pub pop_latency_ms: LatencyMs,
     pub double_dialed: u64,
     pub tasks_left: u64,
+    /// Tasks refused before dialing: their number is on the do-not-call list.
+    pub refused_do_not_call: u64,
     pub wall_s: f64,
     pub calls_per_s: f64,
     /// Pops that went out with a source missing.
@@ -273,6 +275,9 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         println!(
             "Sign in on the agent page with a token; calls start as soon as an agent is available. Ctrl-C stops."
         );
+        println!(
+            "One customer in fifty is on the do-not-call list (GET /api/dnc); campaign \"evening\" shows calling windows (GET /api/outbound/tasks?campaign=evening)."
+        );
         tokio::signal::ctrl_c().await?;
         daemon.stop().await;
         sim.shutdown().await;
@@ -408,6 +413,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         pop_latency_ms: LatencyMs { p50, p99, max },
         double_dialed,
         tasks_left: counts.pending + counts.dialing,
+        refused_do_not_call: counts.do_not_call,
         wall_s: wall.as_secs_f64(),
         calls_per_s: s.calls as f64 / wall.as_secs_f64().max(1e-9),
         pops_degraded: degraded.load(std::sync::atomic::Ordering::Relaxed),

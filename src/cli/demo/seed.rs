@@ -2,8 +2,11 @@
 //! and a few VIPs, agents with their tokens, and the campaign.
 
 use super::DemoOptions;
+use crate::campaign::intake::{Intake, TaskInput};
+use crate::dialer::window::CallingWindow;
 use crate::store::{
-    Agent, Campaign, CampaignSettings, CampaignState, Customer, NewTask, Store, now_ms, token_hash,
+    Agent, Campaign, CampaignSettings, CampaignState, Customer, DncEntry, NewTask, Store, now_ms,
+    token_hash,
 };
 use rand::{Rng, RngExt, SeedableRng};
 use std::sync::Arc;
@@ -135,6 +138,54 @@ fn customer(i: usize, rng: &mut impl Rng) -> Customer {
     }
 }
 
+/// A second campaign, not worked by the demo's agents, to show calling
+/// windows: customers in three countries, each task due at the next 18:00
+/// in the customer's own zone (`GET /api/outbound/tasks?campaign=evening`).
+async fn seed_evening(store: &Arc<dyn Store>, now: i64) -> anyhow::Result<()> {
+    let window: CallingWindow = serde_json::from_value(serde_json::json!({
+        "mon": ["18:00-21:00"], "tue": ["18:00-21:00"], "wed": ["18:00-21:00"],
+        "thu": ["18:00-21:00"], "fri": ["18:00-21:00"], "sat": ["10:00-13:00"],
+        "holidays": ["2026-12-25", "2027-01-01"]
+    }))?;
+    let campaign = Campaign {
+        id: "evening".into(),
+        name: "Evening calls (calling windows)".into(),
+        state: CampaignState::Paused,
+        settings: CampaignSettings {
+            calling_window: Some(window),
+            time_zone: "America/New_York".into(),
+            ..CampaignSettings::default()
+        },
+        created_ms: now,
+        updated_ms: now,
+    };
+    store.insert_campaign(&campaign).await?;
+    let intake = Intake::new(campaign);
+    let mut tasks = Vec::new();
+    for (i, phone) in [
+        "+33 1 42 68 53 00",
+        "+81 3-3224-9999",
+        "+1 212 736 5000",
+        "+49 30 1234567",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let input = TaskInput {
+            customer_id: format!("evening{i}"),
+            phone: phone.into(),
+            ..TaskInput::default()
+        };
+        tasks.push(
+            intake
+                .task(&input, now, None)
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        );
+    }
+    store.add_tasks(&tasks).await?;
+    Ok(())
+}
+
 pub fn token(rng: &mut impl Rng) -> String {
     (0..32)
         .map(|_| format!("{:02x}", rng.random_range(0..=255u8)))
@@ -159,8 +210,10 @@ pub async fn seed(
             updated_ms: now,
         })
         .await?;
+    let mut phones = Vec::with_capacity(opts.customers);
     for i in 0..opts.customers {
         let c = customer(i, &mut rng);
+        phones.push(c.phone.clone());
         store.upsert_customer(&c).await?;
         if opts.tasks.is_some_and(|n| i >= n) {
             continue;
@@ -176,6 +229,22 @@ pub async fn seed(
             })
             .await?;
     }
+    // One customer in fifty asked not to be called: their tasks are refused
+    // before anything is dialed, each with its recorded reason.
+    let listed: Vec<DncEntry> = (0..opts.customers)
+        .step_by(50)
+        .skip(1)
+        .filter(|i| opts.tasks.is_none_or(|n| *i < n))
+        .filter_map(|i| phones.get(i).cloned())
+        .map(|phone| DncEntry {
+            phone,
+            campaign_id: None,
+            reason: Some("asked not to be called (demo)".into()),
+            added_ms: now,
+        })
+        .collect();
+    store.add_dnc(&listed).await?;
+    seed_evening(store, now).await?;
     let mut agents = Vec::new();
     for i in 0..opts.agents {
         let a = Agent {

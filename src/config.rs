@@ -342,6 +342,14 @@ impl Config {
                     &format!("must be a number of seconds from 0 to {MAX_RETRY_DELAY_SECONDS}"),
                 ));
             }
+            if (c.max_attempts.is_some() || c.retry_delay_seconds.is_some())
+                && c.settings.retry != crate::campaign::RetryPolicy::default()
+            {
+                return Err(bad(
+                    &format!("campaign[{i}].max_attempts"),
+                    "give the retries either with max_attempts and retry_delay_seconds or in [campaign.settings.retry], not both",
+                ));
+            }
             if !crate::campaign::valid_name(&c.id, 64) {
                 return Err(bad(
                     &format!("campaign[{i}].id"),

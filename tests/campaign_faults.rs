@@ -3,6 +3,7 @@
 //! complete with nothing lost and nothing dialed twice.
 
 mod common;
+mod support;
 
 use common::{API_TOKEN, AckWhen, CAMPAIGN, MAX_ATTEMPTS, check_campaign, lab_on};
 use dialpop::store::token_hash;
@@ -298,6 +299,63 @@ async fn sigterm_drains_calls_and_exits_cleanly() {
     assert_eq!(counts.tasks, 34);
     assert_eq!(counts.done + counts.failed, 34);
     assert_eq!(counts.double_dialed, 0);
+    stop.cancel();
+    let _ = daemon.kill().await;
+}
+
+/// The store is the campaign's truth: paused through the API, a campaign
+/// stays paused across a SIGKILL, though the config file's block says
+/// running; resumed, it works its tasks to the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_campaign_stays_paused_across_a_sigkill() {
+    let lab = lab_on(SimProtocol::Esl, "sigkill-paused", 1, &[(1, 4)], 10.0).await;
+    let switches = switch_table(&lab, &lab.sim, "sim", false);
+    let port = restart_port(3);
+    let path = serve_config(&lab, &switches, port);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let api = support::http::Api::new(addr, Some(API_TOKEN));
+    let up = || async {
+        for _ in 0..200 {
+            if api.answers("/healthz").await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the daemon did not come up on {addr}");
+    };
+    let mut daemon = serve(&path);
+    up().await;
+    let (code, v) = api
+        .post(&format!("/api/campaigns/{CAMPAIGN}/pause"), "")
+        .await;
+    assert_eq!((code, v["state"].as_str()), (200, Some("paused")), "{v}");
+    daemon.kill().await.expect("SIGKILL");
+
+    let mut daemon = serve(&path);
+    up().await;
+    let (_, c) = api.get(&format!("/api/campaigns/{CAMPAIGN}")).await;
+    assert_eq!(
+        c["state"], "paused",
+        "the config file's block did not overwrite the store: {c}"
+    );
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _pages = lab.pages(addr.to_string(), &stop, AckWhen::AtOnce);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        lab.sim.originates().is_empty(),
+        "a paused campaign dials nothing, even with an agent waiting"
+    );
+    assert_eq!(
+        api.post(&format!("/api/campaigns/{CAMPAIGN}/resume"), "")
+            .await
+            .0,
+        200
+    );
+    lab.wait_done(Duration::from_secs(60)).await;
+    assert_eq!(
+        lab.store.task_counts(CAMPAIGN).await.expect("counts").done,
+        4
+    );
     stop.cancel();
     let _ = daemon.kill().await;
 }

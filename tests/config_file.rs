@@ -181,3 +181,71 @@ async fn source_errors_name_the_source_and_the_key() {
         assert!(err.contains(key), "{to:?}: {err:?} should name {key}");
     }
 }
+
+/// The commented campaign settings of the example, switched on, load as
+/// written; a mistake in them names the campaign and the key.
+#[test]
+fn campaign_settings_load_from_the_config_and_name_their_errors() {
+    let on = example()
+        .replace("# [campaign.settings.", "[campaign.settings.")
+        .replace("# include_tags", "include_tags")
+        .replace("# exclude_tags", "exclude_tags")
+        .replace("# min_priority", "min_priority")
+        .replace("# max_priority", "max_priority")
+        .replace("# mon = ", "mon = ")
+        .replace("# tue = ", "tue = ")
+        .replace("# sat = ", "sat = ")
+        .replace("# holidays", "holidays")
+        .replace("# max_attempts = 4", "max_attempts = 4")
+        .replace("max_attempts = 2\nretry_delay_seconds = 300\n", "")
+        .replace("# delay_seconds", "delay_seconds")
+        .replace("# backoff", "backoff");
+    let cfg = Config::parse(&on, "config/dialpop.toml").expect("the switched-on settings load");
+    let s = cfg.campaigns[0].seed_settings();
+    assert_eq!(s.selection.include_tags, ["renewal"]);
+    assert_eq!(s.time_zone, "America/New_York");
+    let w = s.calling_window.expect("a window");
+    let json = serde_json::to_value(&w).expect("json");
+    assert_eq!(
+        json["mon"],
+        serde_json::json!(["09:00-12:30", "14:00-20:00"])
+    );
+    assert_eq!(
+        json["wed"],
+        serde_json::json!([]),
+        "a weekday left out is closed"
+    );
+    assert_eq!(s.retry.busy.max_attempts, 4);
+    assert_eq!(s.retry.no_answer.max_attempts, 3, "the default");
+    // The shorthand and the table at once are refused.
+    let both = on.replace(
+        "state = \"running\"",
+        "state = \"running\"\nmax_attempts = 2",
+    );
+    let err = Config::parse(&both, "config/dialpop.toml")
+        .expect_err("refused")
+        .to_string();
+    assert!(err.contains("campaign[0].max_attempts"), "{err}");
+    for (bad, key) in [
+        (
+            on.replace(
+                "time_zone = \"America/New_York\"",
+                "time_zone = \"Moon/Base\"",
+            ),
+            "campaign[0].settings.time_zone",
+        ),
+        (
+            on.replace("backoff = 2.0", "backoff = 0.5"),
+            "campaign[0].settings.retry.busy.backoff",
+        ),
+        (
+            on.replace("mon = [\"09:00-12:30\"", "mon = [\"09:00-25:30\""),
+            "hour 25",
+        ),
+    ] {
+        let err = Config::parse(&bad, "config/dialpop.toml")
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+}

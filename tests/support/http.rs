@@ -37,6 +37,13 @@ impl Api {
         (status, v)
     }
 
+    /// Whether anything answers `path` with 200 (false while nothing
+    /// listens).
+    pub async fn answers(&self, path: &str) -> bool {
+        let resp = self.client.get(format!("{}{path}", self.base)).send().await;
+        resp.is_ok_and(|r| r.status().as_u16() == 200)
+    }
+
     pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         self.send("GET", path, None, "").await
     }

@@ -394,6 +394,19 @@ async fn do_not_call_lists_and_the_decision_record() {
         );
         assert_eq!(s.dnc_match("+12127360002", "other").await.unwrap(), None);
         assert_eq!(s.dnc_list(None, "", 10).await.unwrap().len(), 1);
+        // The claim reads the entry with the task, the campaign's first.
+        s.add_task(&task("c", 2)).await.unwrap();
+        let (t2, hit) = s.claim_next(&filter("c"), 1).await.unwrap().unwrap();
+        assert_eq!(t2.phone, "+12127360002");
+        assert_eq!(
+            hit.map(|e| e.campaign_id),
+            Some(Some("c".into())),
+            "{}",
+            b.name
+        );
+        s.finish_task(t2.id, TaskNext::Refused(TaskStatus::DoNotCall), None)
+            .await
+            .unwrap();
         assert!(s.remove_dnc("+12127360001", None).await.unwrap());
         assert!(!s.remove_dnc("+12127360001", None).await.unwrap());
         assert_eq!(s.dnc_match("+12127360001", "c").await.unwrap(), None);
@@ -409,16 +422,13 @@ async fn do_not_call_lists_and_the_decision_record() {
             detail: None,
             call_id: Some("call-1".into()),
         };
-        s.insert_attempt(
-            &NewAttempt {
-                call_id: "call-1".into(),
-                task_id: t.id,
-                agent_id: "a".into(),
-                switch_name: "fs1".into(),
-                originate_ms: 10,
-            },
-            &why,
-        )
+        s.insert_attempt(&NewAttempt {
+            call_id: "call-1".into(),
+            task_id: t.id,
+            agent_id: "a".into(),
+            switch_name: "fs1".into(),
+            originate_ms: 10,
+        })
         .await
         .unwrap();
         let deferred = DialDecision {

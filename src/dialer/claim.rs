@@ -73,7 +73,7 @@ pub async fn claim(
         switch,
     };
     for _ in 0..MAX_SKIPS {
-        let task = match store.claim_next_task(&view.filter, now).await {
+        let (task, dnc) = match store.claim_next(&view.filter, now).await {
             Ok(Some(t)) => t,
             Ok(None) => {
                 return match store.next_due_ms(&view.filter).await {
@@ -87,19 +87,6 @@ pub async fn claim(
                 };
             }
             Err(e) => return fail(agent.id, e),
-        };
-        let dnc = match store.dnc_match(&task.phone, &task.campaign_id).await {
-            Ok(d) => d,
-            Err(e) => {
-                // The task goes back untouched: without the list, no dial.
-                let back = store
-                    .finish_task(task.id, TaskNext::Requeue(task.due_ms), None)
-                    .await;
-                if let Err(e2) = back {
-                    tracing::error!(task = task.id, error = %e2, "cannot put a claimed task back");
-                }
-                return fail(agent.id, e);
-            }
         };
         let at = now_ms();
         let decision =
@@ -123,8 +110,8 @@ pub async fn claim(
                     switch_name: switch_name.to_string(),
                     originate_ms: at,
                 };
-                let why = decision(Verdict::Dial, "eligible", None, Some(call_id.to_string()));
-                if let Err(e) = store.insert_attempt(&attempt, &why).await {
+                // The attempt is the record of this dial.
+                if let Err(e) = store.insert_attempt(&attempt).await {
                     return fail(agent.id, e);
                 }
                 return Internal::Claimed {

@@ -412,8 +412,21 @@ pub trait Store: Send + Sync + 'static {
     /// Takes the best task the filter allows that is due (highest priority,
     /// then the one due longest) and marks it dialing, with one more attempt, atomically
     /// (and with several claimers at once: none is handed out twice).
-    async fn claim_next_task(&self, filter: &ClaimFilter, now_ms: i64)
-    -> StoreResult<Option<Task>>;
+    async fn claim_next_task(
+        &self,
+        filter: &ClaimFilter,
+        now_ms: i64,
+    ) -> StoreResult<Option<Task>> {
+        Ok(self.claim_next(filter, now_ms).await?.map(|(t, _)| t))
+    }
+    /// The claim, with the do-not-call entry for the task's number if there
+    /// is one, read in the same statement (a dial costs the store as few
+    /// round trips as it can: SQLite has one connection for everything).
+    async fn claim_next(
+        &self,
+        filter: &ClaimFilter,
+        now_ms: i64,
+    ) -> StoreResult<Option<(Task, Option<DncEntry>)>>;
     async fn finish_task(
         &self,
         task_id: i64,
@@ -455,9 +468,9 @@ pub trait Store: Send + Sync + 'static {
         since_ms: i64,
     ) -> StoreResult<Vec<(Verdict, String, u64)>>;
 
-    /// Written before the originate goes to the switch, with the decision
-    /// to dial, in one transaction.
-    async fn insert_attempt(&self, a: &NewAttempt, why: &DialDecision) -> StoreResult<()>;
+    /// Written before the originate goes to the switch. The attempt is the
+    /// record of the decision to dial (`decisions_for_task` shows it so).
+    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()>;
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()>;
     /// Records the answer and, when given, the pop that goes out for it, in
     /// one transaction: an answered call never lacks its pop record, and the

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 #[derive(Default)]
 pub struct Delays {
-    /// Before each `claim_next_task`, ms.
+    /// Before each claim, ms.
     pub claim_ms: AtomicU64,
     /// Before each batch of the writer, ms.
     pub apply_ms: AtomicU64,
@@ -80,13 +80,13 @@ impl Store for SlowStore {
     async fn insert_tasks(&self, t: &[NewTask]) -> StoreResult<u64> {
         self.inner.insert_tasks(t).await
     }
-    async fn claim_next_task(
+    async fn claim_next(
         &self,
         filter: &ClaimFilter,
         now_ms: i64,
-    ) -> StoreResult<Option<Task>> {
+    ) -> StoreResult<Option<(Task, Option<DncEntry>)>> {
         pause(&self.delays.claim_ms).await;
-        self.inner.claim_next_task(filter, now_ms).await
+        self.inner.claim_next(filter, now_ms).await
     }
     async fn finish_task(
         &self,
@@ -142,8 +142,8 @@ impl Store for SlowStore {
     ) -> StoreResult<Vec<(Verdict, String, u64)>> {
         self.inner.decision_counts(campaign_id, since_ms).await
     }
-    async fn insert_attempt(&self, a: &NewAttempt, why: &DialDecision) -> StoreResult<()> {
-        self.inner.insert_attempt(a, why).await
+    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
+        self.inner.insert_attempt(a).await
     }
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
         self.inner.attempt_ringing(call_id, at_ms).await

@@ -76,22 +76,15 @@ pub(super) async fn decision_on(
 }
 
 impl SqlStore {
-    pub(super) async fn insert_attempt_in(
-        &self,
-        a: &NewAttempt,
-        why: &DialDecision,
-    ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+    pub(super) async fn insert_attempt_in(&self, a: &NewAttempt) -> StoreResult<()> {
         self.q("INSERT INTO attempts (call_id, task_id, agent_id, switch_name, originate_ms) VALUES (?, ?, ?, ?, ?)")
             .bind(a.call_id.clone())
             .bind(a.task_id)
             .bind(a.agent_id.clone())
             .bind(a.switch_name.clone())
             .bind(a.originate_ms)
-            .execute(&mut *tx)
+            .execute(&self.pool)
             .await?;
-        decision_on(self.dialect, &mut tx, why).await?;
-        tx.commit().await?;
         Ok(())
     }
 

@@ -84,8 +84,15 @@ impl SqlStore {
 
     pub(super) async fn decisions_in(&self, task_id: i64) -> StoreResult<Vec<DialDecision>> {
         let rows = self
-            .q("SELECT task_id, campaign_id, at_ms, verdict, reason, detail, call_id FROM dial_decisions
-                WHERE task_id = ? ORDER BY id")
+            // A dial is recorded by its attempt; deferrals and refusals by
+            // their own rows.
+            .q("SELECT task_id, campaign_id, at_ms, verdict, reason, detail, call_id FROM (
+                  SELECT task_id, campaign_id, at_ms, verdict, reason, detail, call_id, id AS n FROM dial_decisions WHERE task_id = ?
+                  UNION ALL
+                  SELECT a.task_id, t.campaign_id, a.originate_ms, 'dial', 'eligible', NULL, a.call_id, 0
+                  FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE a.task_id = ?
+                ) x ORDER BY at_ms, n")
+            .bind(task_id)
             .bind(task_id)
             .fetch_all(&self.pool)
             .await?;
@@ -98,8 +105,14 @@ impl SqlStore {
         since_ms: i64,
     ) -> StoreResult<Vec<(Verdict, String, u64)>> {
         let rows = self
-            .q("SELECT verdict, reason, COUNT(*) AS n FROM dial_decisions
-                WHERE campaign_id = ? AND at_ms >= ? GROUP BY verdict, reason ORDER BY verdict, reason")
+            .q("SELECT verdict, reason, COUNT(*) AS n FROM (
+                  SELECT verdict, reason FROM dial_decisions WHERE campaign_id = ? AND at_ms >= ?
+                  UNION ALL
+                  SELECT 'dial' AS verdict, 'eligible' AS reason
+                  FROM attempts a JOIN tasks t ON t.id = a.task_id WHERE t.campaign_id = ? AND a.originate_ms >= ?
+                ) x GROUP BY verdict, reason ORDER BY verdict, reason")
+            .bind(campaign_id.to_string())
+            .bind(since_ms)
             .bind(campaign_id.to_string())
             .bind(since_ms)
             .fetch_all(&self.pool)

@@ -239,11 +239,11 @@ impl Store for SqlStore {
     async fn insert_tasks(&self, t: &[NewTask]) -> StoreResult<u64> {
         self.insert_tasks_in(t).await
     }
-    async fn claim_next_task(
+    async fn claim_next(
         &self,
         filter: &ClaimFilter,
         now_ms: i64,
-    ) -> StoreResult<Option<Task>> {
+    ) -> StoreResult<Option<(Task, Option<DncEntry>)>> {
         self.claim_in(filter, now_ms).await
     }
     async fn finish_task(
@@ -303,8 +303,8 @@ impl Store for SqlStore {
         self.decision_counts_in(campaign_id, since_ms).await
     }
 
-    async fn insert_attempt(&self, a: &NewAttempt, why: &DialDecision) -> StoreResult<()> {
-        self.insert_attempt_in(a, why).await
+    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
+        self.insert_attempt_in(a).await
     }
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
         self.apply(&[Write::Ringing {

@@ -198,7 +198,11 @@ impl SqlStore {
         Ok(out)
     }
 
-    pub(super) async fn claim_in(&self, f: &ClaimFilter, now: i64) -> StoreResult<Option<Task>> {
+    pub(super) async fn claim_in(
+        &self,
+        f: &ClaimFilter,
+        now: i64,
+    ) -> StoreResult<Option<(Task, Option<DncEntry>)>> {
         let w = Where::selection(self.dialect, f);
         // One statement: the pick and the claim cannot be split by another
         // writer, so a task is never handed out twice.
@@ -207,7 +211,9 @@ impl SqlStore {
              WHERE id = (SELECT id FROM tasks{} WHERE campaign_id = ? AND status = 'pending' AND next_attempt_ms <= ?{}
                          ORDER BY priority DESC, next_attempt_ms ASC, id ASC LIMIT 1{})
                AND status = 'pending'
-             RETURNING {TASK_COLUMNS}",
+             RETURNING {TASK_COLUMNS},
+               (SELECT d.campaign_id FROM dnc d WHERE d.phone = tasks.phone AND d.campaign_id IN (tasks.campaign_id, '')
+                ORDER BY d.campaign_id DESC LIMIT 1) AS dnc_list",
             self.dialect.claim_index(),
             w.sql,
             self.dialect.claim_lock()
@@ -217,8 +223,20 @@ impl SqlStore {
             .bind(now_ms())
             .bind(f.campaign_id.clone())
             .bind(now);
-        let row = w.bind_to(q).fetch_optional(&self.pool).await?;
-        row.as_ref().map(rows::task).transpose()
+        let Some(row) = w.bind_to(q).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let task = rows::task(&row)?;
+        // The campaign's own list sorts first; '' is the global one.
+        let dnc = row
+            .try_get::<Option<String>, _>("dnc_list")?
+            .map(|list| DncEntry {
+                phone: task.phone.clone(),
+                campaign_id: (!list.is_empty()).then_some(list),
+                reason: None,
+                added_ms: 0,
+            });
+        Ok(Some((task, dnc)))
     }
 
     pub(super) async fn next_due_in(&self, f: &ClaimFilter) -> StoreResult<Option<i64>> {

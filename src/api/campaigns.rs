@@ -1,21 +1,26 @@
 //! `/api/campaigns`: create, change, start, pause, resume, stop; the state
 //! is the store's, so it survives restarts.
 
-use super::input::{self, bad, unavailable};
+use super::input::{self, bad, respond, unavailable};
 use super::{ApiError, AppState, check_bearer, error};
 use crate::campaign::{CampaignSettings, CampaignState, Transition, valid_name};
-use crate::store::{Campaign, TaskStatus, now_ms};
+use crate::store::{Campaign, now_ms};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
 
-fn respond(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(IntoResponse::into_response)
-}
-
 fn not_found(id: &str) -> ApiError {
     error(StatusCode::NOT_FOUND, format!("no campaign {id:?}"), None)
+}
+
+/// The campaign, or a 404 that names it.
+async fn load(s: &AppState, id: &str) -> Result<Campaign, ApiError> {
+    s.store
+        .campaign(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| not_found(id))
 }
 
 /// Settings from JSON, checked; the errors name `settings.<field>`.
@@ -113,12 +118,7 @@ pub async fn get_one(
     respond(
         async {
             check_bearer(&headers, &s.api_token_sha256)?;
-            let c = s
-                .store
-                .campaign(&id)
-                .await
-                .map_err(unavailable)?
-                .ok_or_else(|| not_found(&id))?;
+            let c = load(&s, &id).await?;
             Ok(Json(c).into_response())
         }
         .await,
@@ -144,12 +144,7 @@ async fn patch_campaign(
 ) -> Result<Response, ApiError> {
     check_bearer(headers, &s.api_token_sha256)?;
     let m = input::object(body, &["name", "settings"])?;
-    let c = s
-        .store
-        .campaign(id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| not_found(id))?;
+    let c = load(s, id).await?;
     let name = input::opt_str(&m, "name")?.unwrap_or(c.name.clone());
     if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
         return Err(bad(
@@ -175,12 +170,7 @@ async fn patch_campaign(
         return Err(not_found(id));
     }
     s.dialer.campaign_changed(id).await;
-    let c = s
-        .store
-        .campaign(id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| not_found(id))?;
+    let c = load(s, id).await?;
     Ok(Json(c).into_response())
 }
 
@@ -209,12 +199,7 @@ async fn move_campaign(
     })?;
     // Compare-and-set: two supervisors at once cannot both move it.
     for _ in 0..3 {
-        let c = s
-            .store
-            .campaign(id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| not_found(id))?;
+        let c = load(s, id).await?;
         let to = c
             .state
             .apply(t)
@@ -246,12 +231,7 @@ pub async fn stats(
     respond(
         async {
             check_bearer(&headers, &s.api_token_sha256)?;
-            let c = s
-                .store
-                .campaign(&id)
-                .await
-                .map_err(unavailable)?
-                .ok_or_else(|| not_found(&id))?;
+            let c = load(&s, &id).await?;
             let counts = s.store.task_counts(&id).await.map_err(unavailable)?;
             let since = now_ms() - 86_400_000;
             let decisions: Vec<Value> = s
@@ -263,7 +243,6 @@ pub async fn stats(
                 .map(|(v, r, n)| json!({"verdict": v, "reason": r, "count": n}))
                 .collect();
             let snap = s.dialer.snapshot().await;
-            let _ = TaskStatus::ALL;
             Ok(Json(json!({
                 "campaign": c.id,
                 "state": c.state,

@@ -1,7 +1,7 @@
 //! `/api/dnc`: the do-not-call lists (global, or a campaign's), by number
 //! in E.164, one at a time or as a CSV file.
 
-use super::input::{self, bad, unavailable};
+use super::input::{self, bad, respond, unavailable};
 use super::{ApiError, AppState, check_bearer, error};
 use crate::campaign::import::{ImportError, import_dnc};
 use crate::campaign::phone;
@@ -11,10 +11,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::json;
 use std::collections::HashMap;
-
-fn respond(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(IntoResponse::into_response)
-}
 
 /// The region numbers are read in: the campaign's, else `?region=`, else US.
 async fn region_for(

@@ -4,6 +4,12 @@ use super::{ApiError, error};
 use axum::http::StatusCode;
 use serde_json::{Map, Value};
 
+/// A handler's result as its response: the error's JSON when it failed.
+pub fn respond(r: Result<axum::response::Response, ApiError>) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
 pub fn bad(field: &str, message: impl Into<String>) -> ApiError {
     error(StatusCode::BAD_REQUEST, message, Some(field))
 }

@@ -1,7 +1,7 @@
 //! `/api/outbound/tasks`: queue customers for a campaign (one, a batch, or
 //! a CSV file), list them, change or cancel them while they wait.
 
-use super::input::{self, bad, unavailable};
+use super::input::{self, bad, respond, unavailable};
 use super::{ApiError, AppState, check_bearer, error};
 use crate::campaign::import::{ImportError, import_tasks};
 use crate::campaign::intake::{TaskInput, intake};
@@ -26,10 +26,6 @@ const TASK_FIELDS: &[&str] = &[
 ];
 /// Tasks in one batch request.
 pub const MAX_BATCH: usize = 1_000;
-
-fn respond(r: Result<Response, ApiError>) -> Response {
-    r.unwrap_or_else(IntoResponse::into_response)
-}
 
 fn task_input(m: &Map<String, Value>) -> Result<TaskInput, ApiError> {
     Ok(TaskInput {

@@ -273,6 +273,17 @@ fn parse_in_thread<T: Send + 'static>(
     (rx, job)
 }
 
+/// How the parser ended: the columns it did not use, or why the file could
+/// not be read.
+async fn parser_end(
+    job: tokio::task::JoinHandle<Result<Vec<String>, String>>,
+) -> Result<Vec<String>, ImportError> {
+    match job.await {
+        Ok(r) => r.map_err(ImportError::File),
+        Err(e) => Err(ImportError::File(format!("the parser stopped: {e}"))),
+    }
+}
+
 /// Imports tasks into `campaign`. `progress` is told the rows read after
 /// each batch.
 pub async fn import_tasks(
@@ -306,11 +317,7 @@ pub async fn import_tasks(
         add_batch(store, &mut report, b).await?;
         progress(report.rows);
     }
-    match job.await {
-        Ok(Ok(ignored)) => report.ignored_columns = ignored,
-        Ok(Err(e)) => return Err(ImportError::File(e)),
-        Err(e) => return Err(ImportError::File(format!("the parser stopped: {e}"))),
-    }
+    report.ignored_columns = parser_end(job).await?;
     Ok(report)
 }
 
@@ -389,10 +396,6 @@ pub async fn import_dnc(
         report.duplicates += entries.len() as u64 - added;
         progress(report.rows);
     }
-    match job.await {
-        Ok(Ok(ignored)) => report.ignored_columns = ignored,
-        Ok(Err(e)) => return Err(ImportError::File(e)),
-        Err(e) => return Err(ImportError::File(format!("the parser stopped: {e}"))),
-    }
+    report.ignored_columns = parser_end(job).await?;
     Ok(report)
 }

@@ -239,6 +239,81 @@ async fn claims_follow_priority_due_time_and_the_selection() {
 }
 
 #[tokio::test]
+async fn a_batch_claim_takes_the_queue_in_order_with_each_number_s_list() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        let mut rows: Vec<NewTask> = (0..10).map(|i| task("c", i)).collect();
+        for (i, r) in rows.iter_mut().enumerate() {
+            r.priority = (i % 3) as i64;
+            r.due_ms = 100 - i as i64;
+        }
+        s.add_tasks(&rows).await.unwrap();
+        s.add_dnc(&[
+            DncEntry {
+                phone: rows[2].phone.clone(),
+                campaign_id: None,
+                reason: None,
+                added_ms: 1,
+            },
+            DncEntry {
+                phone: rows[5].phone.clone(),
+                campaign_id: None,
+                reason: None,
+                added_ms: 1,
+            },
+            DncEntry {
+                phone: rows[5].phone.clone(),
+                campaign_id: Some("c".into()),
+                reason: None,
+                added_ms: 1,
+            },
+            DncEntry {
+                phone: rows[8].phone.clone(),
+                campaign_id: Some("other".into()),
+                reason: None,
+                added_ms: 1,
+            },
+        ])
+        .await
+        .unwrap();
+        // The queue's order: priority first, then the one due longest.
+        let mut want: Vec<&NewTask> = rows.iter().collect();
+        want.sort_by_key(|r| (std::cmp::Reverse(r.priority), r.due_ms));
+        let first = s.claim_batch(&filter("c"), 1_000, 4).await.unwrap();
+        let rest = s.claim_batch(&filter("c"), 1_000, 100).await.unwrap();
+        assert_eq!((first.len(), rest.len()), (4, 6), "{}", b.name);
+        let got: Vec<&str> = first
+            .iter()
+            .chain(&rest)
+            .map(|(t, _)| t.phone.as_str())
+            .collect();
+        let want_phones: Vec<&str> = want.iter().map(|r| r.phone.as_str()).collect();
+        assert_eq!(got, want_phones, "{}", b.name);
+        for (t, hit) in first.iter().chain(&rest) {
+            assert_eq!(t.status, TaskStatus::Dialing);
+            let list = hit.as_ref().map(|e| e.campaign_id.clone());
+            let expected = if t.phone == rows[2].phone {
+                Some(None)
+            } else if t.phone == rows[5].phone {
+                // The campaign's own list before the global one.
+                Some(Some("c".to_string()))
+            } else {
+                // Another campaign's list does not stop this one.
+                None
+            };
+            assert_eq!(list, expected, "{}: {}", b.name, t.phone);
+        }
+        assert!(
+            s.claim_batch(&filter("c"), 1_000, 4)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
 async fn several_claimers_never_take_one_task_twice() {
     for b in both().await {
         with_campaign(&b, "c").await;
@@ -246,14 +321,22 @@ async fn several_claimers_never_take_one_task_twice() {
         let rows: Vec<NewTask> = (0..n).map(|i| task("c", i)).collect();
         b.store.add_tasks(&rows).await.unwrap();
         let mut jobs = Vec::new();
-        for _ in 0..8 {
+        // Claimers one at a time beside claimers of batches, as the dialer's
+        // jobs are.
+        for k in 0..8usize {
             let store: Arc<dyn Store> = b.store.clone();
             jobs.push(tokio::spawn(async move {
                 let mut got = Vec::new();
-                while let Some(t) = store.claim_next_task(&filter("c"), 1).await.unwrap() {
-                    got.push(t.id);
+                loop {
+                    let batch = store
+                        .claim_batch(&filter("c"), 1, 1 + k % 4 * 3)
+                        .await
+                        .unwrap();
+                    if batch.is_empty() {
+                        break got;
+                    }
+                    got.extend(batch.into_iter().map(|(t, _)| t.id));
                 }
-                got
             }));
         }
         let mut all = Vec::new();

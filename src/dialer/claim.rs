@@ -2,23 +2,47 @@
 //! judging whether it may be dialed now (window, do-not-call, expiry), and
 //! writing its attempt with a fresh call id, beside the dialer's loop.
 
-use super::Internal;
 use super::eligibility::{self, Judgement};
 use crate::campaign::CampaignState;
 use crate::store::{
-    Agent, Campaign, ClaimFilter, DialDecision, NewAttempt, Store, TaskNext, Verdict, Write, now_ms,
+    Agent, Campaign, ClaimFilter, DialDecision, NewAttempt, Store, Task, TaskNext, Verdict, Write,
+    now_ms,
 };
 use crate::switch::CallId;
 use std::sync::Arc;
 
 /// Claim jobs at once: enough to keep the store busy, few enough that a
 /// burst of idle agents does not flood it.
-pub const MAX_CLAIMS: usize = 8;
+pub const MAX_CLAIM_JOBS: usize = 4;
 
-/// Tasks one job may defer or refuse before it hands the agent back (the
+/// Agents one job claims for, in one statement: the store's round trips,
+/// not its work, bounded the dial rate when each agent had a job of its own
+/// (SQLite has one connection, and every statement waits its turn on it).
+pub const MAX_SEATS: usize = 8;
+
+/// Tasks one job may defer or refuse before it hands its agents back (the
 /// loop asks again at once): a window closing over thousands of tasks does
-/// not hold an agent for all of them.
+/// not hold agents for all of them.
 const MAX_SKIPS: usize = 64;
+
+/// An agent held for a claim, and the switch its call would go to.
+pub struct Seat {
+    pub agent: Agent,
+    pub switch: usize,
+    pub switch_name: String,
+}
+
+/// What a claim job did for its seats.
+pub struct Claims {
+    pub campaign: String,
+    /// Tasks claimed with their attempts written: calls to place.
+    pub dials: Vec<(Seat, CallId, Task)>,
+    /// Seats no task was found for.
+    pub unfilled: Vec<Seat>,
+    /// When nothing more was due: when the next task is (`i64::MAX`: none).
+    pub next_due_ms: Option<i64>,
+    pub error: Option<String>,
+}
 
 /// A campaign as the dialer holds it, with the claim filter its selection
 /// makes.
@@ -55,112 +79,141 @@ pub fn valid_phone(phone: &str) -> bool {
     (3..=20).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
 }
 
-/// A claim job: the best due task of the agent's campaign, judged, and its
-/// attempt written with a fresh call id (with the decision to dial) before
+/// A claim job: the best due tasks of the seats' campaign, judged, and
+/// the attempts of those to dial written with fresh call ids before
 /// anything goes to the switch. Tasks that may not be dialed now are made
 /// due at their next opening, or closed, each with its recorded reason.
 pub async fn claim(
     store: &Arc<dyn Store>,
-    agent: Agent,
+    seats: Vec<Seat>,
     view: &CampaignView,
-    switch: usize,
-    switch_name: &str,
     now: i64,
-) -> Internal {
-    let fail = |agent_id: String, e: crate::store::StoreError| Internal::ClaimFailed {
-        agent_id,
-        error: e.to_string(),
-        switch,
+) -> Claims {
+    let mut out = Claims {
+        campaign: view.campaign.id.clone(),
+        dials: Vec::new(),
+        unfilled: Vec::new(),
+        next_due_ms: None,
+        error: None,
     };
-    for _ in 0..MAX_SKIPS {
-        let (task, dnc) = match store.claim_next(&view.filter, now).await {
-            Ok(Some(t)) => t,
-            Ok(None) => {
-                return match store.next_due_ms(&view.filter).await {
-                    Ok(due) => Internal::NoTask {
-                        agent_id: agent.id,
-                        campaign: view.campaign.id.clone(),
-                        due_ms: due.unwrap_or(i64::MAX),
-                        switch,
-                    },
-                    Err(e) => fail(agent.id, e),
-                };
+    let mut seats = std::collections::VecDeque::from(seats);
+    let mut skips = 0;
+    while !seats.is_empty() && skips < MAX_SKIPS {
+        let asked = seats.len();
+        let batch = match store.claim_batch(&view.filter, now, asked).await {
+            Ok(b) => b,
+            Err(e) => {
+                out.error = Some(e.to_string());
+                break;
             }
-            Err(e) => return fail(agent.id, e),
         };
+        let got = batch.len();
         let at = now_ms();
-        let decision =
-            |verdict, reason: &str, detail: Option<String>, call_id: Option<String>| DialDecision {
-                task_id: task.id,
-                campaign_id: task.campaign_id.clone(),
-                at_ms: at,
-                verdict,
-                reason: reason.to_string(),
-                detail,
-                call_id,
-            };
-        let (next, why) = match eligibility::judge(&task, &view.campaign.settings, dnc.as_ref(), at)
-        {
-            Judgement::Dial => {
-                let call_id = CallId::new_random();
-                let attempt = NewAttempt {
-                    call_id: call_id.to_string(),
-                    task_id: task.id,
-                    agent_id: agent.id.clone(),
-                    switch_name: switch_name.to_string(),
-                    originate_ms: at,
-                };
-                // The attempt is the record of this dial.
-                if let Err(e) = store.insert_attempt(&attempt).await {
-                    return fail(agent.id, e);
+        let (mut dials, mut attempts, mut writes) = (Vec::new(), Vec::new(), Vec::new());
+        for (task, dnc) in batch {
+            let judged = eligibility::judge(&task, &view.campaign.settings, dnc.as_ref(), at);
+            let (next, why) = match judged {
+                Judgement::Dial => {
+                    let Some(seat) = seats.pop_front() else {
+                        // More tasks than seats cannot come back; should it,
+                        // the task waits for the next claim.
+                        writes.push(Write::FinishTask {
+                            task_id: task.id,
+                            next: TaskNext::Requeue(at),
+                            cause: None,
+                        });
+                        continue;
+                    };
+                    let call_id = CallId::new_random();
+                    // The attempt is the record of this dial.
+                    attempts.push(NewAttempt {
+                        call_id: call_id.to_string(),
+                        task_id: task.id,
+                        agent_id: seat.agent.id.clone(),
+                        switch_name: seat.switch_name.clone(),
+                        originate_ms: at,
+                    });
+                    dials.push((seat, call_id, task));
+                    continue;
                 }
-                return Internal::Claimed {
-                    agent,
-                    call_id,
-                    task: Box::new(task),
-                    switch,
-                };
+                Judgement::Defer {
+                    until_ms,
+                    reason,
+                    detail,
+                } => (
+                    TaskNext::Requeue(until_ms),
+                    decision(&task, at, Verdict::Defer, reason, detail),
+                ),
+                Judgement::Refuse {
+                    status,
+                    reason,
+                    detail,
+                } => {
+                    tracing::info!(task = task.id, reason, "task refused before dialing");
+                    (
+                        TaskNext::Refused(status),
+                        decision(&task, at, Verdict::Refuse, reason, detail),
+                    )
+                }
+            };
+            skips += 1;
+            writes.push(Write::FinishTask {
+                task_id: task.id,
+                next,
+                cause: Some(why.reason.clone()),
+            });
+            writes.push(Write::Decision(why));
+        }
+        if !attempts.is_empty() {
+            match store.insert_attempts(&attempts).await {
+                Ok(()) => out.dials.append(&mut dials),
+                Err(e) => {
+                    // No attempt, no dial: the tasks go back to the queue.
+                    out.error = Some(e.to_string());
+                    for (seat, _, task) in dials {
+                        writes.push(Write::FinishTask {
+                            task_id: task.id,
+                            next: TaskNext::Requeue(at),
+                            cause: None,
+                        });
+                        seats.push_back(seat);
+                    }
+                }
             }
-            Judgement::Defer {
-                until_ms,
-                reason,
-                detail,
-            } => (
-                TaskNext::Requeue(until_ms),
-                decision(Verdict::Defer, reason, Some(detail), None),
-            ),
-            Judgement::Refuse {
-                status,
-                reason,
-                detail,
-            } => {
-                tracing::info!(task = task.id, reason, "task refused before dialing");
-                (
-                    TaskNext::Refused(status),
-                    decision(Verdict::Refuse, reason, Some(detail), None),
-                )
-            }
-        };
-        let cause = Some(why.reason.clone());
-        if let Err(e) = store
-            .apply(&[
-                Write::FinishTask {
-                    task_id: task.id,
-                    next,
-                    cause,
-                },
-                Write::Decision(why),
-            ])
-            .await
+        }
+        if !writes.is_empty()
+            && let Err(e) = store.apply(&writes).await
         {
-            return fail(agent.id, e);
+            out.error = Some(e.to_string());
+        }
+        if out.error.is_some() {
+            break;
+        }
+        if got < asked && !seats.is_empty() {
+            // The queue had no more due: the campaign rests until its next.
+            out.next_due_ms = match store.next_due_ms(&view.filter).await {
+                Ok(due) => Some(due.unwrap_or(i64::MAX)),
+                Err(e) => {
+                    out.error = Some(e.to_string());
+                    None
+                }
+            };
+            break;
         }
     }
-    Internal::NoTask {
-        agent_id: agent.id,
-        campaign: view.campaign.id.clone(),
-        due_ms: now_ms(),
-        switch,
+    out.unfilled = seats.into();
+    out
+}
+
+fn decision(task: &Task, at: i64, verdict: Verdict, reason: &str, detail: String) -> DialDecision {
+    DialDecision {
+        task_id: task.id,
+        campaign_id: task.campaign_id.clone(),
+        at_ms: at,
+        verdict,
+        reason: reason.to_string(),
+        detail: Some(detail),
+        call_id: None,
     }
 }
 

@@ -109,26 +109,9 @@ enum Command {
 
 pub(crate) enum Internal {
     CustomerLoaded(CallId, Box<crate::customer::CustomerView>),
-    /// A claim job took a task for the agent and wrote the attempt.
-    Claimed {
-        agent: Agent,
-        call_id: CallId,
-        task: Box<Task>,
-        switch: usize,
-    },
-    /// A claim job found nothing due before `due_ms`.
-    NoTask {
-        agent_id: String,
-        campaign: String,
-        due_ms: i64,
-        switch: usize,
-    },
-    /// A claim job failed (store error); the agent is free again.
-    ClaimFailed {
-        agent_id: String,
-        error: String,
-        switch: usize,
-    },
+    /// A claim job's tasks with their attempts written, and the agents it
+    /// found nothing for.
+    Claims(Box<claim::Claims>),
     /// A task's outcome is written: its campaign may have work again.
     TaskSettled(String),
     /// A campaign as the store has it now (None: gone).
@@ -197,7 +180,8 @@ pub struct Dialer {
     /// The campaigns as last read from the store: only running ones dial.
     campaigns: HashMap<String, Arc<CampaignView>>,
     /// Claim jobs under way (each holds one agent).
-    claiming: usize,
+    /// Claim jobs under way.
+    claim_jobs: usize,
     draining: bool,
     internal_tx: mpsc::Sender<Internal>,
 }
@@ -237,7 +221,7 @@ impl Dialer {
             stats: DialerStats::default(),
             idle_until: HashMap::new(),
             campaigns: HashMap::new(),
-            claiming: 0,
+            claim_jobs: 0,
             draining: false,
             internal_tx,
         };
@@ -367,40 +351,55 @@ impl Dialer {
         }
     }
 
-    /// Reserves available agents and starts a claim job for each, while a
-    /// switch has room. The loop never waits for the store: the jobs do, and
-    /// report back, so answers and pops are never queued behind claims.
+    /// Reserves available agents and starts claim jobs for them, while a
+    /// switch has room: one job claims for up to `MAX_SEATS` agents of one
+    /// campaign at once. The loop never waits for the store: the jobs do,
+    /// and report back, so answers and pops are never queued behind claims.
     fn dial_what_can_be_dialed(&mut self) {
         if self.draining {
             return;
         }
         let now = now_ms();
         let clock = Instant::now();
-        while self.claiming < claim::MAX_CLAIMS {
-            let Some(sw) = switches::pick(&self.switches, clock) else {
+        while self.claim_jobs < claim::MAX_CLAIM_JOBS {
+            let mut seats = Vec::new();
+            let mut view: Option<Arc<CampaignView>> = None;
+            while seats.len() < claim::MAX_SEATS {
+                let Some(sw) = switches::pick(&self.switches, clock) else {
+                    break;
+                };
+                let (idle, campaigns) = (&self.idle_until, &self.campaigns);
+                let this = view.as_ref().map(|v| v.campaign.id.as_str());
+                let Some(agent) = self.agents.next_available(|c| {
+                    this.is_none_or(|t| t == c)
+                        && idle.get(c).is_none_or(|&t| t <= now)
+                        && campaigns.get(c).is_some_and(|v| v.dials())
+                }) else {
+                    break;
+                };
+                if view.is_none() {
+                    view = self.campaigns.get(&agent.campaign_id).cloned();
+                }
+                // Held quietly while the job looks for a task: the page
+                // hears "reserved" only once there is a call to place.
+                self.agents.set(&agent.id, AgentState::Claiming);
+                self.switches[sw].load += 1;
+                // A resting switch's trial is this call.
+                self.switches[sw].health.placed(clock);
+                seats.push(claim::Seat {
+                    agent,
+                    switch: sw,
+                    switch_name: self.switches[sw].plan.name.clone(),
+                });
+            }
+            let Some(view) = view else {
                 return;
             };
-            let (idle, campaigns) = (&self.idle_until, &self.campaigns);
-            let Some(agent) = self.agents.next_available(|c| {
-                idle.get(c).is_none_or(|&t| t <= now) && campaigns.get(c).is_some_and(|v| v.dials())
-            }) else {
-                return;
-            };
-            let Some(view) = self.campaigns.get(&agent.campaign_id).cloned() else {
-                return;
-            };
-            // Held quietly while the job looks for a task: the page hears
-            // "reserved" only once there is a call to place.
-            self.agents.set(&agent.id, AgentState::Claiming);
-            self.claiming += 1;
-            self.switches[sw].load += 1;
-            // A resting switch's trial is this call.
-            self.switches[sw].health.placed(clock);
+            self.claim_jobs += 1;
             let (store, tx) = (self.store.clone(), self.internal_tx.clone());
-            let switch_name = self.switches[sw].plan.name.clone();
             tokio::spawn(async move {
-                let msg = claim::claim(&store, agent, &view, sw, &switch_name, now).await;
-                let _ = tx.send(msg).await;
+                let claims = claim::claim(&store, seats, &view, now).await;
+                let _ = tx.send(Internal::Claims(Box::new(claims))).await;
             });
         }
     }
@@ -516,37 +515,30 @@ impl Dialer {
                     self.pop_waiting(&id).await;
                 }
             }
-            Internal::Claimed {
-                agent,
-                call_id,
-                task,
-                switch,
-            } => {
-                self.claiming -= 1;
-                self.dial(agent, *task, call_id, switch).await;
-            }
-            Internal::NoTask {
-                agent_id,
-                campaign,
-                due_ms,
-                switch,
-            } => {
-                self.claiming -= 1;
-                self.give_back_claim(switch);
-                self.release_claim(&agent_id);
-                // Nothing due in this campaign: do not ask again before the
-                // next retry is due (or new tasks arrive).
-                self.idle_until.insert(campaign, due_ms.max(now_ms() + 1));
-            }
-            Internal::ClaimFailed {
-                agent_id,
-                error,
-                switch,
-            } => {
-                self.claiming -= 1;
-                self.give_back_claim(switch);
-                self.release_claim(&agent_id);
-                tracing::error!(%error, "could not claim a task; will try again");
+            Internal::Claims(claims) => {
+                self.claim_jobs -= 1;
+                let claim::Claims {
+                    campaign,
+                    dials,
+                    unfilled,
+                    next_due_ms,
+                    error,
+                } = *claims;
+                for (seat, call_id, task) in dials {
+                    self.dial(seat.agent, task, call_id, seat.switch).await;
+                }
+                for seat in unfilled {
+                    self.give_back_claim(seat.switch);
+                    self.release_claim(&seat.agent.id);
+                }
+                if let Some(due) = next_due_ms {
+                    // Nothing due in this campaign: do not ask again before
+                    // the next retry is due (or new tasks arrive).
+                    self.idle_until.insert(campaign, due.max(now_ms() + 1));
+                }
+                if let Some(error) = error {
+                    tracing::error!(%error, "could not claim tasks; will try again");
+                }
             }
             Internal::TaskSettled(campaign) => {
                 self.idle_until.remove(&campaign);

@@ -419,14 +419,24 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Task>> {
         Ok(self.claim_next(filter, now_ms).await?.map(|(t, _)| t))
     }
-    /// The claim, with the do-not-call entry for the task's number if there
-    /// is one, read in the same statement (a dial costs the store as few
-    /// round trips as it can: SQLite has one connection for everything).
+    /// One claim, with the task's do-not-call entry.
     async fn claim_next(
         &self,
         filter: &ClaimFilter,
         now_ms: i64,
-    ) -> StoreResult<Option<(Task, Option<DncEntry>)>>;
+    ) -> StoreResult<Option<(Task, Option<DncEntry>)>> {
+        Ok(self.claim_batch(filter, now_ms, 1).await?.pop())
+    }
+    /// Up to `limit` claims at once, in the queue's order, each with the
+    /// do-not-call entry for its number if there is one, read in the same
+    /// statement: a burst of idle agents costs the store one round trip,
+    /// not one each (SQLite has one connection for everything).
+    async fn claim_batch(
+        &self,
+        filter: &ClaimFilter,
+        now_ms: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<(Task, Option<DncEntry>)>>;
     async fn finish_task(
         &self,
         task_id: i64,
@@ -470,7 +480,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Written before the originate goes to the switch. The attempt is the
     /// record of the decision to dial (`decisions_for_task` shows it so).
-    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()>;
+    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
+        self.insert_attempts(std::slice::from_ref(a)).await
+    }
+    /// Several attempts in one transaction (a batch of claims' dials).
+    async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()>;
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()>;
     /// Records the answer and, when given, the pop that goes out for it, in
     /// one transaction: an answered call never lacks its pop record, and the

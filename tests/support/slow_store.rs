@@ -80,13 +80,14 @@ impl Store for SlowStore {
     async fn insert_tasks(&self, t: &[NewTask]) -> StoreResult<u64> {
         self.inner.insert_tasks(t).await
     }
-    async fn claim_next(
+    async fn claim_batch(
         &self,
         filter: &ClaimFilter,
         now_ms: i64,
-    ) -> StoreResult<Option<(Task, Option<DncEntry>)>> {
+        limit: usize,
+    ) -> StoreResult<Vec<(Task, Option<DncEntry>)>> {
         pause(&self.delays.claim_ms).await;
-        self.inner.claim_next(filter, now_ms).await
+        self.inner.claim_batch(filter, now_ms, limit).await
     }
     async fn finish_task(
         &self,
@@ -142,8 +143,8 @@ impl Store for SlowStore {
     ) -> StoreResult<Vec<(Verdict, String, u64)>> {
         self.inner.decision_counts(campaign_id, since_ms).await
     }
-    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
-        self.inner.insert_attempt(a).await
+    async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
+        self.inner.insert_attempts(a).await
     }
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
         self.inner.attempt_ringing(call_id, at_ms).await

@@ -76,15 +76,25 @@ pub(super) async fn decision_on(
 }
 
 impl SqlStore {
-    pub(super) async fn insert_attempt_in(&self, a: &NewAttempt) -> StoreResult<()> {
-        self.q("INSERT INTO attempts (call_id, task_id, agent_id, switch_name, originate_ms) VALUES (?, ?, ?, ?, ?)")
-            .bind(a.call_id.clone())
-            .bind(a.task_id)
-            .bind(a.agent_id.clone())
-            .bind(a.switch_name.clone())
-            .bind(a.originate_ms)
-            .execute(&self.pool)
-            .await?;
+    pub(super) async fn insert_attempts_in(&self, attempts: &[NewAttempt]) -> StoreResult<()> {
+        if attempts.is_empty() {
+            return Ok(());
+        }
+        // One statement for the batch: all of its dials are recorded, or
+        // none is (and none is placed).
+        let rows = vec!["(?, ?, ?, ?, ?)"; attempts.len()].join(", ");
+        let mut q = self.q_owned(format!(
+            "INSERT INTO attempts (call_id, task_id, agent_id, switch_name, originate_ms) VALUES {rows}"
+        ));
+        for a in attempts {
+            q = q
+                .bind(a.call_id.clone())
+                .bind(a.task_id)
+                .bind(a.agent_id.clone())
+                .bind(a.switch_name.clone())
+                .bind(a.originate_ms);
+        }
+        q.execute(&self.pool).await?;
         Ok(())
     }
 

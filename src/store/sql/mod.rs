@@ -239,12 +239,13 @@ impl Store for SqlStore {
     async fn insert_tasks(&self, t: &[NewTask]) -> StoreResult<u64> {
         self.insert_tasks_in(t).await
     }
-    async fn claim_next(
+    async fn claim_batch(
         &self,
         filter: &ClaimFilter,
         now_ms: i64,
-    ) -> StoreResult<Option<(Task, Option<DncEntry>)>> {
-        self.claim_in(filter, now_ms).await
+        limit: usize,
+    ) -> StoreResult<Vec<(Task, Option<DncEntry>)>> {
+        self.claim_in(filter, now_ms, limit).await
     }
     async fn finish_task(
         &self,
@@ -303,8 +304,8 @@ impl Store for SqlStore {
         self.decision_counts_in(campaign_id, since_ms).await
     }
 
-    async fn insert_attempt(&self, a: &NewAttempt) -> StoreResult<()> {
-        self.insert_attempt_in(a).await
+    async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
+        self.insert_attempts_in(a).await
     }
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
         self.apply(&[Write::Ringing {

@@ -202,41 +202,106 @@ impl SqlStore {
         &self,
         f: &ClaimFilter,
         now: i64,
-    ) -> StoreResult<Option<(Task, Option<DncEntry>)>> {
+        limit: usize,
+    ) -> StoreResult<Vec<(Task, Option<DncEntry>)>> {
         let w = Where::selection(self.dialect, f);
         // One statement: the pick and the claim cannot be split by another
-        // writer, so a task is never handed out twice.
-        let sql = format!(
-            "UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?
-             WHERE id = (SELECT id FROM tasks{} WHERE campaign_id = ? AND status = 'pending' AND next_attempt_ms <= ?{}
-                         ORDER BY priority DESC, next_attempt_ms ASC, id ASC LIMIT 1{})
-               AND status = 'pending'
-             RETURNING {TASK_COLUMNS},
-               (SELECT d.campaign_id FROM dnc d WHERE d.phone = tasks.phone AND d.campaign_id IN (tasks.campaign_id, '')
-                ORDER BY d.campaign_id DESC LIMIT 1) AS dnc_list",
+        // writer, so a task is never handed out twice. The pick comes first
+        // in the text (and so in the binds) on both backends.
+        let pick = format!(
+            "SELECT id FROM tasks{} WHERE campaign_id = ? AND status = 'pending' AND next_attempt_ms <= ?{}
+             ORDER BY priority DESC, next_attempt_ms ASC, id ASC LIMIT ?{}",
             self.dialect.claim_index(),
             w.sql,
             self.dialect.claim_lock()
         );
-        let q = self
-            .q_owned(sql)
-            .bind(now_ms())
-            .bind(f.campaign_id.clone())
-            .bind(now);
-        let Some(row) = w.bind_to(q).fetch_optional(&self.pool).await? else {
-            return Ok(None);
+        let sql = match self.dialect {
+            // SQLite reads an `IN (…)` list once, before the update.
+            Dialect::Sqlite => format!(
+                "WITH picked AS ({pick})
+                 UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?
+                 WHERE id IN (SELECT id FROM picked) AND status = 'pending'
+                 RETURNING {TASK_COLUMNS}"
+            ),
+            // PostgreSQL may run an `IN (…)` subquery again as the update
+            // goes, and with SKIP LOCKED (or rows the update has just moved
+            // out of 'pending') each run picks others: more than LIMIT rows
+            // were claimed. A materialised pick runs once.
+            Dialect::Postgres => format!(
+                "WITH picked AS MATERIALIZED ({pick})
+                 UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?
+                 FROM picked WHERE tasks.id = picked.id AND tasks.status = 'pending'
+                 RETURNING {}",
+                TASK_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("tasks.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
         };
-        let task = rows::task(&row)?;
-        // The campaign's own list sorts first; '' is the global one.
-        let dnc = row
-            .try_get::<Option<String>, _>("dnc_list")?
-            .map(|list| DncEntry {
-                phone: task.phone.clone(),
-                campaign_id: (!list.is_empty()).then_some(list),
-                reason: None,
-                added_ms: 0,
-            });
-        Ok(Some((task, dnc)))
+        let q = self.q_owned(sql).bind(f.campaign_id.clone()).bind(now);
+        let rows = w
+            .bind_to(q)
+            .bind(limit.min(i64::MAX as usize) as i64)
+            .bind(now_ms())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut tasks = rows
+            .iter()
+            .map(rows::task)
+            .collect::<StoreResult<Vec<_>>>()?;
+        // RETURNING keeps no order: the queue's own is restored (the claim
+        // leaves the due time as it was).
+        tasks.sort_by_key(|t| (std::cmp::Reverse(t.priority), t.due_ms, t.id));
+        let listed = self.dnc_lists_of(&f.campaign_id, &tasks).await?;
+        Ok(tasks
+            .into_iter()
+            .map(|t| {
+                let dnc = listed.get(&t.phone).map(|list| DncEntry {
+                    phone: t.phone.clone(),
+                    campaign_id: (!list.is_empty()).then(|| list.clone()),
+                    reason: None,
+                    added_ms: 0,
+                });
+                (t, dnc)
+            })
+            .collect())
+    }
+
+    /// The do-not-call list each claimed number is on (the campaign's own
+    /// before the global one, ''), read in one statement for the batch. Not
+    /// in the claim's RETURNING: SQLite cannot use the list's index for a
+    /// subquery there and scanned the whole list for every claim (114 ms for
+    /// eight claims against 200,000 entries).
+    async fn dnc_lists_of(
+        &self,
+        campaign_id: &str,
+        tasks: &[Task],
+    ) -> StoreResult<std::collections::HashMap<String, String>> {
+        let mut listed = std::collections::HashMap::new();
+        if tasks.is_empty() {
+            return Ok(listed);
+        }
+        let marks = vec!["?"; tasks.len()].join(", ");
+        let mut q = self.q_owned(format!(
+            "SELECT phone, campaign_id FROM dnc WHERE phone IN ({marks}) AND campaign_id IN (?, '')"
+        ));
+        for t in tasks {
+            q = q.bind(t.phone.clone());
+        }
+        for row in q
+            .bind(campaign_id.to_string())
+            .fetch_all(&self.pool)
+            .await?
+        {
+            let phone: String = row.try_get("phone")?;
+            let list: String = row.try_get("campaign_id")?;
+            let e = listed.entry(phone).or_insert_with(String::new);
+            if list > *e {
+                *e = list;
+            }
+        }
+        Ok(listed)
     }
 
     pub(super) async fn next_due_in(&self, f: &ClaimFilter) -> StoreResult<Option<i64>> {

@@ -217,8 +217,21 @@ pub struct AgentConfig {
     pub name: String,
     pub extension: String,
     pub campaign: String,
+    /// More campaigns the agent serves, each with a priority (higher
+    /// first); `campaign` is served at priority 0.
+    #[serde(default)]
+    pub also: Vec<crate::store::Serves>,
     /// SHA-256 (hex) of the agent's login token.
     pub token_sha256: String,
+}
+
+impl AgentConfig {
+    pub fn agent(&self) -> crate::store::Agent {
+        let mut a = crate::store::Agent::of(&self.id, &self.name, &self.extension, &self.campaign);
+        a.campaigns.extend(self.also.iter().cloned());
+        a.sort_campaigns();
+        a
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

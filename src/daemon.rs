@@ -9,7 +9,7 @@ use crate::customer::config::{CustomerConfig, SourceConfig};
 use crate::dialer::{DialPlan, Dialer, DialerHandle, DialerParts, SwitchLink, SwitchPlan};
 use crate::popup::hub::AgentHub;
 use crate::store::writer::StoreWriter;
-use crate::store::{Agent, Campaign, Store};
+use crate::store::{Campaign, Store};
 use crate::switch::ami::client::{AmiClientConfig, AmiClientError};
 use crate::switch::ami::driver::AmiDriver;
 use crate::switch::driver::{DriverNotice, SwitchControl};
@@ -252,18 +252,17 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
             tracing::info!(campaign = %c.id, "campaign already in the store; the config file's block is not applied (the store is the truth)");
         }
     }
+    // Seeded once, like campaigns: a token rotated or a campaign changed
+    // through the API is not undone by the next start.
     for a in &cfg.agents {
-        store
-            .upsert_agent(
-                &Agent {
-                    id: a.id.clone(),
-                    name: a.name.clone(),
-                    extension: a.extension.clone(),
-                    campaign_id: a.campaign.clone(),
-                },
-                &a.token_sha256.to_ascii_lowercase(),
-            )
-            .await?;
+        if store
+            .insert_agent(&a.agent(), &a.token_sha256.to_ascii_lowercase())
+            .await?
+        {
+            tracing::info!(agent = %a.id, "agent seeded from the config file");
+        } else {
+            tracing::info!(agent = %a.id, "agent already in the store; the config file's block is not applied");
+        }
     }
     let mut switches = Vec::new();
     let mut plans = Vec::new();

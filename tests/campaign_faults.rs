@@ -359,3 +359,86 @@ async fn a_paused_campaign_stays_paused_across_a_sigkill() {
     stop.cancel();
     let _ = daemon.kill().await;
 }
+
+/// A disposition given before a SIGKILL is kept with its settlement; a
+/// wrap-up the kill interrupted starts again after the restart, and the
+/// page that reconnects gives its disposition then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigkill_during_wrap_up_loses_no_disposition() {
+    use dialpop::popup::messages::{AgentStateName, ClientMsg, ServerMsg};
+    use support::page::Page;
+    let lab = lab_on(SimProtocol::Esl, "sigkill-wrap-up", 1, &[(1, 2)], 10.0).await;
+    let switches = switch_table(&lab, &lab.sim, "sim", false);
+    let port = restart_port(5);
+    let path = serve_config(&lab, &switches, port);
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let api = support::http::Api::new(addr, Some(API_TOKEN));
+    let up = || async {
+        for _ in 0..200 {
+            if api.answers("/healthz").await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the daemon did not come up on {addr}");
+    };
+    let t = Duration::from_secs(20);
+    let form = |m: &ServerMsg| match m {
+        ServerMsg::State {
+            state: AgentStateName::WrapUp,
+            disposition: Some(f),
+            ..
+        } => Some(f.call_id.clone()),
+        _ => None,
+    };
+    let dispose = |call_id: &str, code: &str| ClientMsg::Disposition {
+        call_id: call_id.into(),
+        code: code.into(),
+        notes: None,
+        callback_at_ms: None,
+        callback_mine: false,
+    };
+    let saved = |m: &ServerMsg| matches!(m, ServerMsg::Disposed { .. }).then_some(());
+
+    let mut daemon = serve(&path);
+    up().await;
+    let (code, v) = api
+        .patch(
+            &format!("/api/campaigns/{CAMPAIGN}"),
+            r#"{"settings":{"disposition_required":true}}"#,
+        )
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let token = &lab.agents[0].1;
+    let mut page = Page::open(addr, token).await;
+    let first = page.wait("the first wrap-up", t, form).await;
+    page.send(dispose(&first, "sale"));
+    page.wait("the first disposition saved", t, saved).await;
+    let second = page.wait("the second wrap-up", t, form).await;
+    daemon.kill().await.expect("SIGKILL");
+
+    let mut daemon = serve(&path);
+    up().await;
+    let mut page = Page::open(addr, token).await;
+    let again = page
+        .wait("the wrap-up again after the restart", t, form)
+        .await;
+    assert_eq!(again, second, "the interrupted wrap-up is the one shown");
+    page.send(dispose(&second, "interested"));
+    page.wait("the second disposition saved", t, saved).await;
+    lab.wait_done(t).await;
+    for (call, code) in [(&first, "sale"), (&second, "interested")] {
+        let d = lab
+            .store
+            .disposition(call)
+            .await
+            .expect("store")
+            .expect("disposition kept");
+        assert_eq!(d.code, code);
+    }
+    assert_eq!(
+        lab.store.task_counts(CAMPAIGN).await.expect("counts").done,
+        2
+    );
+    let _ = daemon.kill().await;
+}

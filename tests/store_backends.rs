@@ -314,6 +314,150 @@ async fn a_batch_claim_takes_the_queue_in_order_with_each_number_s_list() {
 }
 
 #[tokio::test]
+async fn a_callback_waits_for_its_agent_then_goes_to_the_pool() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        let id = s.add_task(&task("c", 1)).await.unwrap().id;
+        let claimed = s.claim_next_task(&filter("c"), 1).await.unwrap().unwrap();
+        // Settled by a callback for agent a, at 1,000, a's alone until 5,000.
+        s.finish_task(
+            claimed.id,
+            TaskNext::Callback {
+                at_ms: 1_000,
+                agent: Some(("a".into(), 5_000)),
+            },
+            Some("disposition:callback"),
+        )
+        .await
+        .unwrap();
+        let t = s.task(id).await.unwrap().unwrap();
+        assert_eq!(
+            (t.status, t.due_ms, t.agent_id.as_deref(), t.agent_until_ms),
+            (TaskStatus::Pending, 1_000, Some("a"), Some(5_000)),
+            "{}",
+            b.name
+        );
+        let for_agents = |agents: &[&str]| ClaimFilter {
+            agents: agents.iter().map(|a| a.to_string()).collect(),
+            ..filter("c")
+        };
+        assert!(
+            s.claim_batch(&for_agents(&["b"]), 2_000, 4)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // Another agent's claim rests the campaign until the grace is over.
+        assert_eq!(
+            s.next_due_ms(&for_agents(&["b"])).await.unwrap(),
+            Some(5_000)
+        );
+        assert_eq!(
+            s.next_due_ms(&for_agents(&["a"])).await.unwrap(),
+            Some(1_000)
+        );
+        let got = s
+            .claim_batch(&for_agents(&["b", "a"]), 2_000, 4)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1, "{}: its agent takes it", b.name);
+        s.finish_task(
+            id,
+            TaskNext::Callback {
+                at_ms: 1_000,
+                agent: Some(("a".into(), 5_000)),
+            },
+            None,
+        )
+        .await
+        .unwrap();
+        let got = s.claim_batch(&for_agents(&["b"]), 5_000, 4).await.unwrap();
+        assert_eq!(
+            got.len(),
+            1,
+            "{}: after the grace, the pool takes it",
+            b.name
+        );
+        // Any other settlement frees the task from its agent.
+        s.finish_task(id, TaskNext::RetryAt(6_000), None)
+            .await
+            .unwrap();
+        let t = s.task(id).await.unwrap().unwrap();
+        assert_eq!((t.agent_id, t.agent_until_ms), (None, None), "{}", b.name);
+    }
+}
+
+#[tokio::test]
+async fn agents_serve_campaigns_and_dispositions_are_written_once() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        with_campaign(&b, "d").await;
+        let mut a = Agent::of("a1", "Ana", "8001", "c");
+        assert!(s.insert_agent(&a, "hash1").await.unwrap());
+        assert!(
+            !s.insert_agent(&a, "hash2").await.unwrap(),
+            "{}: the id is taken",
+            b.name
+        );
+        a.campaigns.push(Serves {
+            campaign_id: "d".into(),
+            priority: 9,
+        });
+        a.sort_campaigns();
+        assert!(s.update_agent(&a).await.unwrap());
+        let back = s.agent("a1").await.unwrap().unwrap();
+        assert_eq!(back, a, "{}", b.name);
+        assert_eq!(back.home(), "d");
+        assert!(s.set_agent_token("a1", "hash3").await.unwrap());
+        assert_eq!(s.agent_by_token_hash("hash1").await.unwrap(), None);
+        assert_eq!(
+            s.agent_by_token_hash("hash3").await.unwrap().map(|a| a.id),
+            Some("a1".into())
+        );
+        assert!(
+            !s.update_agent(&Agent::of("ghost", "g", "1", "c"))
+                .await
+                .unwrap()
+        );
+
+        let id = s.add_task(&task("c", 1)).await.unwrap().id;
+        s.claim_next_task(&filter("c"), 1).await.unwrap().unwrap();
+        let d = Disposition {
+            call_id: "call-1".into(),
+            task_id: id,
+            campaign_id: "c".into(),
+            agent_id: "a1".into(),
+            code: "sale".into(),
+            notes: Some("Zoë: wants the blue one".into()),
+            callback_ms: None,
+            at_ms: 42,
+        };
+        s.apply(&[
+            Write::Disposition(d.clone()),
+            Write::FinishTask {
+                task_id: id,
+                next: TaskNext::Done,
+                cause: Some("disposition:sale".into()),
+            },
+        ])
+        .await
+        .unwrap();
+        let mut again = d.clone();
+        again.code = "retry".into();
+        s.apply(&[Write::Disposition(again)]).await.unwrap();
+        assert_eq!(
+            s.disposition("call-1").await.unwrap(),
+            Some(d),
+            "{}: the first one stays",
+            b.name
+        );
+        assert_eq!(s.task(id).await.unwrap().unwrap().status, TaskStatus::Done);
+    }
+}
+
+#[tokio::test]
 async fn several_claimers_never_take_one_task_twice() {
     for b in both().await {
         with_campaign(&b, "c").await;

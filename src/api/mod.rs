@@ -1,5 +1,6 @@
 //! HTTP: the agent page and its WebSocket, the REST API, health.
 
+pub mod agents;
 pub mod campaigns;
 pub mod customers;
 pub mod dnc;
@@ -41,6 +42,7 @@ pub fn router(state: AppState) -> Router {
             get(tasks::get_one).patch(tasks::patch),
         )
         .route("/api/outbound/tasks/{id}/cancel", post(tasks::cancel))
+        .route("/api/outbound/tasks/{id}/callback", post(tasks::callback))
         .route(
             "/api/campaigns",
             post(campaigns::create).get(campaigns::list),
@@ -51,6 +53,13 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/campaigns/{id}/stats", get(campaigns::stats))
         .route("/api/campaigns/{id}/{action}", post(campaigns::transition))
+        .route("/api/agents", post(agents::create).get(agents::list))
+        .route(
+            "/api/agents/{id}",
+            get(agents::get_one).patch(agents::patch),
+        )
+        .route("/api/agents/{id}/token", post(agents::new_token_for))
+        .route("/api/agents/{id}/{action}", post(agents::pause_or_resume))
         .route("/api/dnc", post(dnc::add).get(dnc::list))
         .route("/api/dnc/import", post(dnc::import))
         .route("/api/dnc/{phone}", delete(dnc::remove))

@@ -68,6 +68,8 @@ pub fn task_json(t: &Task) -> Value {
         "variables": t.variables,
         "idempotency_key": t.idempotency_key,
         "last_cause": t.last_cause,
+        "callback_agent": t.agent_id,
+        "callback_agent_until": t.agent_until_ms.and_then(time),
         "created": time(t.created_ms),
     })
 }
@@ -314,6 +316,81 @@ pub async fn cancel(
     respond(patch_task(&s, &headers, id, b"{}", true).await)
 }
 
+/// `POST /api/outbound/tasks/{id}/callback` `{"at": RFC 3339, "agent_id":
+/// optional}`: the waiting task is called back then, by that agent (the
+/// campaign's pool after its grace) or by the pool.
+pub async fn callback(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<i64>,
+    body: axum::body::Bytes,
+) -> Response {
+    respond(set_callback(&s, &headers, id, &body).await)
+}
+
+async fn set_callback(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: i64,
+    body: &[u8],
+) -> Result<Response, ApiError> {
+    check_bearer(headers, &s.api_token_sha256)?;
+    let m = input::object(body, &["at", "agent_id"])?;
+    let at = input::req_str(&m, "at")?;
+    let at_ms = chrono::DateTime::parse_from_rfc3339(&at)
+        .map_err(|e| bad("at", format!("at: {at:?} is not an RFC 3339 time: {e}")))?
+        .timestamp_millis();
+    let now = now_ms();
+    if at_ms > now + crate::campaign::disposition::MAX_CALLBACK_AHEAD_MS {
+        return Err(bad("at", "at: at most 90 days ahead"));
+    }
+    let current = s
+        .store
+        .task(id)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no task {id}"), None))?;
+    let campaign = campaign_for(s, &current.campaign_id, "campaign").await?;
+    let agent = match input::opt_str(&m, "agent_id")? {
+        None => None,
+        Some(a) => {
+            let agent = s
+                .store
+                .agent(&a)
+                .await
+                .map_err(unavailable)?
+                .filter(|g| g.serves(&campaign.id))
+                .ok_or_else(|| {
+                    bad(
+                        "agent_id",
+                        format!("agent_id: no agent {a:?} serves campaign {}", campaign.id),
+                    )
+                })?;
+            let grace = (campaign.settings.callback_grace_seconds * 1000.0) as i64;
+            Some((agent.id, at_ms.max(now) + grace))
+        }
+    };
+    let patch = TaskPatch {
+        due_ms: Some(at_ms.max(now)),
+        agent: Some(agent),
+        ..TaskPatch::default()
+    };
+    match s.store.patch_task(id, &patch).await.map_err(unavailable)? {
+        Ok(t) => {
+            s.dialer.tasks_added().await;
+            Ok(Json(task_json(&t)).into_response())
+        }
+        Err(PatchRefused::NotFound) => {
+            Err(error(StatusCode::NOT_FOUND, format!("no task {id}"), None))
+        }
+        Err(PatchRefused::NotChangeable(st)) => Err(error(
+            StatusCode::CONFLICT,
+            format!("task {id} is {} and can no longer be changed", st.as_str()),
+            Some("status"),
+        )),
+    }
+}
+
 async fn patch_task(
     s: &AppState,
     headers: &HeaderMap,
@@ -377,6 +454,7 @@ async fn patch_task(
         not_before_ms: Some(checked.not_before_ms),
         not_after_ms: Some(checked.not_after_ms),
         variables: Some(checked.variables),
+        agent: None,
         cancel,
     };
     match s.store.patch_task(id, &patch).await.map_err(unavailable)? {

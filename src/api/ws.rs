@@ -3,7 +3,7 @@
 //! WebSocket and a token in the URL would end up in access logs.
 
 use super::AppState;
-use crate::popup::messages::{AgentInfo, ClientMsg, ServerMsg};
+use crate::popup::messages::{AgentInfo, AgentRequest, ClientMsg, ServerMsg};
 use crate::store::token_hash;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -101,7 +101,13 @@ async fn session(s: AppState, mut socket: WebSocket) {
             inc = stream.next() => match inc {
                 Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientMsg>(&t) {
                     Ok(ClientMsg::Ack { pop_id }) => s.hub.ack(&agent.id, &pop_id).await,
-                    Ok(ClientMsg::Ready) => s.hub.ready(&agent.id).await,
+                    Ok(ClientMsg::Ready) => s.hub.request(&agent.id, AgentRequest::Ready).await,
+                    Ok(ClientMsg::Pause { reason }) => s.hub.request(&agent.id, AgentRequest::Pause(reason)).await,
+                    Ok(ClientMsg::Resume) => s.hub.request(&agent.id, AgentRequest::Resume).await,
+                    Ok(ClientMsg::Disposition { call_id, code, notes, callback_at_ms, callback_mine }) => {
+                        let given = crate::campaign::disposition::Given { code, notes, callback_ms: callback_at_ms, callback_mine };
+                        s.hub.request(&agent.id, AgentRequest::Disposition { call_id, given }).await
+                    }
                     Ok(ClientMsg::Auth { .. }) => {}
                     Err(_) => tracing::debug!(agent = %agent.id, "ignoring a message the page should not send"),
                 },

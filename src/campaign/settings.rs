@@ -24,7 +24,14 @@ pub struct CampaignSettings {
     pub retry: RetryPolicy,
     /// None: the dialer's default.
     pub wrap_up_seconds: Option<f64>,
+    /// The wrap-up lasts until the agent gives a disposition (up to
+    /// `MAX_WRAP_UP_SECONDS`), instead of ending at `wrap_up_seconds`.
     pub disposition_required: bool,
+    /// The codes agents close calls with (the defaults if not given).
+    pub dispositions: Vec<super::disposition::DispositionCode>,
+    /// How long an agent-bound callback waits for its agent before the
+    /// pool may take it.
+    pub callback_grace_seconds: f64,
     /// How an answered call is popped (`answer`).
     pub pop_trigger: String,
 }
@@ -39,6 +46,8 @@ impl Default for CampaignSettings {
             retry: RetryPolicy::default(),
             wrap_up_seconds: None,
             disposition_required: false,
+            dispositions: super::disposition::default_codes(),
+            callback_grace_seconds: 300.0,
             pop_trigger: "answer".into(),
         }
     }
@@ -225,6 +234,15 @@ impl CampaignSettings {
             && !(0.0..=MAX_WRAP_UP_SECONDS).contains(&w)
         {
             return Err(field_error("wrap_up_seconds", "must be 0 to 86400"));
+        }
+        if self.dispositions.is_empty() {
+            return Err(field_error("dispositions", "give at least one code"));
+        }
+        if let Err((field, message)) = super::disposition::check_codes(&self.dispositions) {
+            return Err(field_error(field, message));
+        }
+        if !(0.0..=MAX_WRAP_UP_SECONDS).contains(&self.callback_grace_seconds) {
+            return Err(field_error("callback_grace_seconds", "must be 0 to 86400"));
         }
         if self.pop_trigger != "answer" {
             return Err(field_error("pop_trigger", "only \"answer\" is supported"));

@@ -15,8 +15,11 @@ pub enum AgentState {
     /// A call is being placed for this agent.
     Reserved(CallId),
     OnCall(CallId),
-    /// After a conversation, until this instant (or the agent says ready).
+    /// After a conversation, until this instant (or the agent says ready,
+    /// or gives the disposition).
     WrapUp(Instant),
+    /// Taking no calls, for this reason code.
+    Paused(String),
 }
 
 impl AgentState {
@@ -27,6 +30,7 @@ impl AgentState {
             AgentState::Reserved(_) => AgentStateName::Reserved,
             AgentState::OnCall(_) => AgentStateName::OnCall,
             AgentState::WrapUp(_) => AgentStateName::WrapUp,
+            AgentState::Paused(_) => AgentStateName::Paused,
         }
     }
 
@@ -89,15 +93,38 @@ impl Agents {
         self.slots.get(id).map(|s| &s.state)
     }
 
-    /// The agent's campaign.
-    pub fn campaign(&self, id: &str) -> Option<&str> {
-        self.slots.get(id).map(|s| s.agent.campaign_id.as_str())
+    pub fn agent(&self, id: &str) -> Option<&Agent> {
+        self.slots.get(id).map(|s| &s.agent)
+    }
+
+    /// A new agent, or an agent's changed campaigns or details: the state
+    /// and connection are kept.
+    pub fn upsert(&mut self, agent: Agent) {
+        let id = agent.id.clone();
+        self.unindex(&id);
+        match self.slots.get_mut(&id) {
+            Some(s) => s.agent = agent,
+            None => {
+                self.slots.insert(
+                    id.clone(),
+                    Slot {
+                        agent,
+                        state: AgentState::LoggedOut,
+                        online: false,
+                        idle_since: (Instant::now(), 0),
+                    },
+                );
+            }
+        }
+        self.index(&id);
     }
 
     fn unindex(&mut self, id: &str) {
         let Some(s) = self.slots.get(id) else { return };
-        if let Some(set) = self.available.get_mut(&s.agent.campaign_id) {
-            set.remove(&(s.idle_since, id.to_string()));
+        for c in &s.agent.campaigns {
+            if let Some(set) = self.available.get_mut(&c.campaign_id) {
+                set.remove(&(s.idle_since, id.to_string()));
+            }
         }
         if let AgentState::WrapUp(until) = s.state {
             self.wrap_ups.remove(&(until, id.to_string()));
@@ -107,10 +134,12 @@ impl Agents {
     fn index(&mut self, id: &str) {
         let Some(s) = self.slots.get(id) else { return };
         if s.online && s.state == AgentState::Available {
-            self.available
-                .entry(s.agent.campaign_id.clone())
-                .or_default()
-                .insert((s.idle_since, id.to_string()));
+            for c in &s.agent.campaigns {
+                self.available
+                    .entry(c.campaign_id.clone())
+                    .or_default()
+                    .insert((s.idle_since, id.to_string()));
+            }
         }
         if let AgentState::WrapUp(until) = s.state {
             self.wrap_ups.insert((until, id.to_string()));
@@ -142,16 +171,38 @@ impl Agents {
         self.slots.get(id).is_some_and(|s| s.online)
     }
 
-    /// The available, connected agent idle the longest whose campaign
-    /// `may_dial` allows: one look per campaign, not per agent.
-    pub fn next_available(&self, may_dial: impl Fn(&str) -> bool) -> Option<Agent> {
-        self.available
+    /// The available, connected agent idle the longest of a campaign
+    /// `may_dial` allows (one look per campaign, not per agent), and the
+    /// campaign it takes a call of: its highest-priority one that may dial.
+    pub fn next_available(&self, may_dial: impl Fn(&str) -> bool) -> Option<(Agent, String)> {
+        let agent = self
+            .available
             .iter()
             .filter(|(campaign, _)| may_dial(campaign))
             .filter_map(|(_, set)| set.first())
             .min()
             .and_then(|(_, id)| self.slots.get(id))
-            .map(|s| s.agent.clone())
+            .map(|s| &s.agent)?;
+        let campaign = best_campaign(agent, &may_dial)?;
+        Some((agent.clone(), campaign))
+    }
+
+    /// The next agent, by idle time, whose call would be of `campaign`
+    /// (agents who would rather take another dialable campaign's are passed
+    /// over, up to a bounded look).
+    pub fn next_available_for(
+        &self,
+        campaign: &str,
+        may_dial: impl Fn(&str) -> bool,
+    ) -> Option<Agent> {
+        self.available
+            .get(campaign)?
+            .iter()
+            .take(64)
+            .filter_map(|(_, id)| self.slots.get(id))
+            .map(|s| &s.agent)
+            .find(|a| best_campaign(a, &may_dial).as_deref() == Some(campaign))
+            .cloned()
     }
 
     /// Agents whose wrap-up is over by `now`, soonest first.
@@ -195,47 +246,82 @@ impl Agents {
     }
 }
 
+/// The agent's highest-priority campaign that may dial now.
+fn best_campaign(agent: &Agent, may_dial: &impl Fn(&str) -> bool) -> Option<String> {
+    agent
+        .campaigns
+        .iter()
+        .find(|s| may_dial(&s.campaign_id))
+        .map(|s| s.campaign_id.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
 
     fn agent(id: &str, campaign: &str) -> Agent {
-        Agent {
-            id: id.into(),
-            name: id.into(),
-            extension: "8001".into(),
-            campaign_id: campaign.into(),
+        Agent::of(id, id, "8001", campaign)
+    }
+
+    fn next(a: &Agents, may: impl Fn(&str) -> bool) -> Option<String> {
+        a.next_available(may).map(|(g, _)| g.id)
+    }
+
+    #[test]
+    fn an_agent_of_several_campaigns_takes_the_first_that_may_dial() {
+        let mut two = agent("a", "low");
+        two.campaigns.push(crate::store::Serves {
+            campaign_id: "high".into(),
+            priority: 5,
+        });
+        two.sort_campaigns();
+        let mut a = Agents::new(vec![two, agent("b", "high")]);
+        for id in ["a", "b"] {
+            a.set_online(id, true);
+            a.set(id, AgentState::Available);
         }
+        let (g, c) = a.next_available(|_| true).unwrap();
+        assert_eq!((g.id.as_str(), c.as_str()), ("a", "high"));
+        // With "high" resting, a's call is of "low"; b has none.
+        let (g, c) = a.next_available(|c| c != "high").unwrap();
+        assert_eq!((g.id.as_str(), c.as_str()), ("a", "low"));
+        // A batch for "low" takes a; one for "high" takes a, then b.
+        assert_eq!(
+            a.next_available_for("low", |_| true).map(|g| g.id),
+            None,
+            "a would rather take high"
+        );
+        assert_eq!(
+            a.next_available_for("low", |c| c != "high").map(|g| g.id),
+            Some("a".into())
+        );
+        a.set("a", AgentState::Paused("lunch".into()));
+        assert_eq!(
+            a.next_available_for("high", |_| true).map(|g| g.id),
+            Some("b".into())
+        );
+        assert_eq!(next(&a, |c| c == "low"), None, "a paused");
     }
 
     #[test]
     fn the_longest_idle_connected_agent_of_a_dialable_campaign_is_next() {
         let mut a = Agents::new(vec![agent("a", "x"), agent("b", "x"), agent("c", "y")]);
-        assert!(a.next_available(|_| true).is_none(), "nobody is online");
+        assert!(next(&a, |_| true).is_none(), "nobody is online");
         for id in ["c", "a", "b"] {
             a.set_online(id, true);
             a.set(id, AgentState::Available);
         }
-        assert_eq!(a.next_available(|_| true).map(|g| g.id), Some("c".into()));
-        assert_eq!(
-            a.next_available(|c| c == "x").map(|g| g.id),
-            Some("a".into())
-        );
+        assert_eq!(next(&a, |_| true), Some("c".into()));
+        assert_eq!(next(&a, |c| c == "x"), Some("a".into()));
         a.set("a", AgentState::Claiming);
-        assert_eq!(
-            a.next_available(|c| c == "x").map(|g| g.id),
-            Some("b".into())
-        );
+        assert_eq!(next(&a, |c| c == "x"), Some("b".into()));
         a.set_online("b", false);
-        assert!(a.next_available(|c| c == "x").is_none());
+        assert!(next(&a, |c| c == "x").is_none());
         // Back to available: now the most recent, so served last.
         a.set("a", AgentState::Available);
         a.set_online("b", true);
-        assert_eq!(
-            a.next_available(|c| c == "x").map(|g| g.id),
-            Some("b".into())
-        );
+        assert_eq!(next(&a, |c| c == "x"), Some("b".into()));
     }
 
     #[test]

@@ -132,8 +132,30 @@ impl Dialer {
         };
         let (retry, wrap_up) = self.rules_for(&call.task.campaign_id);
         let next = policy::next_step(&call.task, outcome, &retry, now_ms());
-        self.settle(&id, &call.task, outcome, next, cause.clone())
-            .await;
+        let wrap = if call.answered {
+            // A conversation: the attempt closes now, the task when the
+            // wrap-up ends (by the disposition, or by this outcome).
+            self.writer
+                .submit(Write::CloseAttempt {
+                    call_id: id.to_string(),
+                    at_ms: now_ms(),
+                    outcome: outcome.as_str().to_string(),
+                    cause: cause.clone(),
+                })
+                .await;
+            let w = self.wrap_for(&id, call.task.clone(), next, cause.clone());
+            let until = if w.required {
+                super::wrap_up::REQUIRED_WRAP_UP
+            } else {
+                wrap_up
+            };
+            self.wraps.insert(call.agent_id.clone(), w);
+            Some(until)
+        } else {
+            self.settle(&id, &call.task, outcome, next, cause.clone())
+                .await;
+            None
+        };
         // The call is now part of the customer's history: the next pop
         // must not show a cached history without it.
         let (customers, lookup) = (self.customers.clone(), call.lookup.clone());
@@ -157,13 +179,11 @@ impl Dialer {
         let shown = cause.or_else(|| Some("LOST_DURING_RECONNECT".into()));
         tell_call(&self.hub, &agent_id, &id, "ended", shown).await;
         // Wrap-up follows a conversation; an agent who never spoke to the
-        // customer goes straight back to available.
-        let next_state = if answered {
-            AgentState::WrapUp(Instant::now() + wrap_up)
-        } else if self.agents.is_online(&agent_id) {
-            AgentState::Available
-        } else {
-            AgentState::LoggedOut
+        // customer goes straight back to available (or to a pause asked
+        // for during the call).
+        let next_state = match wrap {
+            Some(until) => AgentState::WrapUp(Instant::now() + until),
+            None => self.after_call(&agent_id),
         };
         self.set_agent(&agent_id, next_state).await;
     }
@@ -178,37 +198,54 @@ impl Dialer {
         next: TaskNext,
         cause: Option<String>,
     ) {
+        let close = Write::CloseAttempt {
+            call_id: call_id.to_string(),
+            at_ms: now_ms(),
+            outcome: outcome.as_str().to_string(),
+            cause: cause.clone(),
+        };
+        self.submit_settlement(task, next, cause, vec![close], None)
+            .await;
+    }
+
+    /// Writes `before`, then the task's move, in one transaction; once it
+    /// is committed the loop hears of it (and `notify`, if given).
+    pub(super) async fn submit_settlement(
+        &mut self,
+        task: &crate::store::Task,
+        next: TaskNext,
+        cause: Option<String>,
+        mut writes: Vec<Write>,
+        notify: Option<Internal>,
+    ) {
         let campaign = task.campaign_id.clone();
-        match next {
-            TaskNext::RetryAt(at) | TaskNext::Requeue(at) => {
-                let due = self.idle_until.entry(campaign.clone()).or_insert(at);
-                *due = (*due).min(at);
+        match &next {
+            TaskNext::RetryAt(at)
+            | TaskNext::Requeue(at)
+            | TaskNext::Callback { at_ms: at, .. } => {
+                let due = self.idle_until.entry(campaign.clone()).or_insert(*at);
+                *due = (*due).min(*at);
             }
             TaskNext::Done | TaskNext::Failed | TaskNext::Refused(_) => {}
         }
+        writes.push(Write::FinishTask {
+            task_id: task.id,
+            next,
+            cause,
+        });
         let tx = self.internal_tx.clone();
         self.writer
             .submit_then(
-                vec![
-                    Write::CloseAttempt {
-                        call_id: call_id.to_string(),
-                        at_ms: now_ms(),
-                        outcome: outcome.as_str().to_string(),
-                        cause: cause.clone(),
-                    },
-                    Write::FinishTask {
-                        task_id: task.id,
-                        next,
-                        cause,
-                    },
-                ],
+                writes,
                 Box::new(move || {
-                    if let Err(tokio::sync::mpsc::error::TrySendError::Full(m)) =
-                        tx.try_send(Internal::TaskSettled(campaign))
-                    {
-                        tokio::spawn(async move {
-                            let _ = tx.send(m).await;
-                        });
+                    for m in std::iter::once(Internal::TaskSettled(campaign)).chain(notify) {
+                        if let Err(tokio::sync::mpsc::error::TrySendError::Full(m)) = tx.try_send(m)
+                        {
+                            let tx = tx.clone();
+                            tokio::spawn(async move {
+                                let _ = tx.send(m).await;
+                            });
+                        }
                     }
                 }),
             )

@@ -62,6 +62,7 @@ impl CampaignView {
             max_priority: s.max_priority,
             due_from_ms: s.due_from_ms,
             due_until_ms: s.due_until_ms,
+            agents: Vec::new(),
         };
         CampaignView { campaign, filter }
     }
@@ -97,10 +98,12 @@ pub async fn claim(
         error: None,
     };
     let mut seats = std::collections::VecDeque::from(seats);
+    let mut filter = view.filter.clone();
     let mut skips = 0;
     while !seats.is_empty() && skips < MAX_SKIPS {
         let asked = seats.len();
-        let batch = match store.claim_batch(&view.filter, now, asked).await {
+        filter.agents = seats.iter().map(|s| s.agent.id.clone()).collect();
+        let batch = match store.claim_batch(&filter, now, asked).await {
             Ok(b) => b,
             Err(e) => {
                 out.error = Some(e.to_string());
@@ -114,7 +117,19 @@ pub async fn claim(
             let judged = eligibility::judge(&task, &view.campaign.settings, dnc.as_ref(), at);
             let (next, why) = match judged {
                 Judgement::Dial => {
-                    let Some(seat) = seats.pop_front() else {
+                    // A callback goes to the agent it is bound to, if that
+                    // agent is one of the seats; any other task to the
+                    // agent idle longest.
+                    let bound = task
+                        .agent_id
+                        .as_ref()
+                        .filter(|_| task.agent_until_ms.is_some_and(|u| u > at))
+                        .and_then(|a| seats.iter().position(|s| &s.agent.id == a));
+                    let seat = match bound {
+                        Some(i) => seats.remove(i),
+                        None => seats.pop_front(),
+                    };
+                    let Some(seat) = seat else {
                         // More tasks than seats cannot come back; should it,
                         // the task waits for the next claim.
                         writes.push(Write::FinishTask {
@@ -191,7 +206,7 @@ pub async fn claim(
         }
         if got < asked && !seats.is_empty() {
             // The queue had no more due: the campaign rests until its next.
-            out.next_due_ms = match store.next_due_ms(&view.filter).await {
+            out.next_due_ms = match store.next_due_ms(&filter).await {
                 Ok(due) => Some(due.unwrap_or(i64::MAX)),
                 Err(e) => {
                     out.error = Some(e.to_string());

@@ -10,6 +10,7 @@
 //! switches (`switches`), one call's state (`live_call`), what happens as a
 //! call moves (`call_flow`) and recovery after a restart (`recovery`).
 
+mod agent_flow;
 pub mod agents;
 mod call_flow;
 mod claim;
@@ -21,12 +22,13 @@ mod recovery;
 pub mod switches;
 pub mod tz_region;
 pub mod window;
+mod wrap_up;
 
 pub use claim::valid_phone;
 
 use crate::customer::CustomerService;
 use crate::popup::hub::{AgentHub, Presence};
-use crate::popup::messages::{AgentStateName, ServerMsg};
+use crate::popup::messages::{AgentRequest, AgentStateName};
 use crate::store::writer::{StoreWriter, WriterStats};
 use crate::store::{Agent, Store, Task, now_ms};
 use crate::switch::manager::{CallManager, CallUpdate, Updates};
@@ -105,13 +107,31 @@ enum Command {
     AgentState(String, oneshot::Sender<AgentStateName>),
     /// Stop claiming tasks (a graceful shutdown); calls up go on.
     Drain,
+    /// An agent was added or changed in the store: read it again.
+    AgentChanged(String),
+    /// A request for an agent made through the API (pause, resume).
+    AgentRequest(
+        String,
+        AgentRequest,
+        oneshot::Sender<Result<AgentStateName, String>>,
+    ),
 }
+
+/// The longest an idle campaign goes without a look at its queue.
+const IDLE_RECHECK_MS: i64 = 2_000;
 
 pub(crate) enum Internal {
     CustomerLoaded(CallId, Box<crate::customer::CustomerView>),
     /// A claim job's tasks with their attempts written, and the agents it
     /// found nothing for.
     Claims(Box<claim::Claims>),
+    AgentLoaded(String, Option<Agent>),
+    /// A disposition and its task's settlement are written.
+    Disposed {
+        agent_id: String,
+        call_id: String,
+        code: String,
+    },
     /// A task's outcome is written: its campaign may have work again.
     TaskSettled(String),
     /// A campaign as the store has it now (None: gone).
@@ -158,6 +178,30 @@ impl DialerHandle {
         rx.await.ok()
     }
 
+    /// An agent was added or changed (campaigns, extension): the dialer
+    /// reads it again; its state is kept.
+    pub async fn agent_changed(&self, agent_id: &str) {
+        let _ = self
+            .tx
+            .send(Command::AgentChanged(agent_id.to_string()))
+            .await;
+    }
+
+    /// Pause or resume an agent on a supervisor's word; answers the state
+    /// the agent is in after it, or why it was refused.
+    pub async fn agent_request(
+        &self,
+        agent_id: &str,
+        request: AgentRequest,
+    ) -> Result<AgentStateName, String> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::AgentRequest(agent_id.to_string(), request, tx))
+            .await
+            .map_err(|_| "the dialer is stopping".to_string())?;
+        rx.await.map_err(|_| "the dialer is stopping".to_string())?
+    }
+
     /// Stops taking new tasks; calls up go on to their end.
     pub async fn drain(&self) {
         let _ = self.tx.send(Command::Drain).await;
@@ -179,9 +223,12 @@ pub struct Dialer {
     idle_until: HashMap<String, i64>,
     /// The campaigns as last read from the store: only running ones dial.
     campaigns: HashMap<String, Arc<CampaignView>>,
-    /// Claim jobs under way (each holds one agent).
     /// Claim jobs under way.
     claim_jobs: usize,
+    /// Per agent in wrap-up: the call it follows and the task it settles.
+    wraps: HashMap<String, wrap_up::Wrap>,
+    /// Pauses asked for during a call: taken when the wrap-up ends.
+    pause_after: HashMap<String, String>,
     draining: bool,
     internal_tx: mpsc::Sender<Internal>,
 }
@@ -222,6 +269,8 @@ impl Dialer {
             idle_until: HashMap::new(),
             campaigns: HashMap::new(),
             claim_jobs: 0,
+            wraps: HashMap::new(),
+            pause_after: HashMap::new(),
             draining: false,
             internal_tx,
         };
@@ -264,6 +313,11 @@ impl Dialer {
                         let _ = reply.send(self.agents.state(&id).map_or(AgentStateName::LoggedOut, AgentState::name));
                     }
                     Some(Command::Drain) => self.draining = true,
+                    Some(Command::AgentChanged(id)) => self.reload_agent(id),
+                    Some(Command::AgentRequest(id, request, reply)) => {
+                        let answer = self.on_request(&id, request).await;
+                        let _ = reply.send(answer);
+                    }
                     None => return,
                 },
                 _ = tick.tick() => {}
@@ -286,71 +340,6 @@ impl Dialer {
         }
     }
 
-    async fn set_agent(&mut self, agent_id: &str, state: AgentState) {
-        let msg = ServerMsg::State {
-            state: state.name(),
-            call_id: state.call().map(|c| c.to_string()),
-            wrap_up_seconds: match state {
-                AgentState::WrapUp(until) => Some(
-                    until
-                        .saturating_duration_since(Instant::now())
-                        .as_secs_f64(),
-                ),
-                _ => None,
-            },
-        };
-        self.agents.set(agent_id, state);
-        self.hub.send(agent_id, msg).await;
-    }
-
-    async fn on_presence(&mut self, p: Presence) {
-        match p {
-            Presence::Online(id) => {
-                self.agents.set_online(&id, true);
-                // A page that opens mid-call sees the call's state; an idle
-                // agent becomes available.
-                let state = self.agents.state(&id).cloned();
-                match state {
-                    Some(AgentState::LoggedOut) => self.set_agent(&id, AgentState::Available).await,
-                    Some(s) => self.set_agent(&id, s).await,
-                    None => {}
-                }
-            }
-            Presence::Offline(id) => {
-                self.agents.set_online(&id, false);
-                // Signed out while a task was being claimed for them: the
-                // claim's result finds them gone and dials nothing.
-                if matches!(
-                    self.agents.state(&id),
-                    Some(AgentState::Available)
-                        | Some(AgentState::WrapUp(_))
-                        | Some(AgentState::Claiming)
-                ) {
-                    self.agents.set(&id, AgentState::LoggedOut);
-                }
-            }
-            Presence::Ready(id) => {
-                if matches!(self.agents.state(&id), Some(AgentState::WrapUp(_))) {
-                    self.set_agent(&id, AgentState::Available).await;
-                }
-            }
-        }
-    }
-
-    async fn end_wrap_ups(&mut self, now: Instant) {
-        if self.agents.next_wrap_up_end().is_none_or(|t| t > now) {
-            return;
-        }
-        for id in self.agents.wrap_ups_over(now) {
-            let next = if self.agents.is_online(&id) {
-                AgentState::Available
-            } else {
-                AgentState::LoggedOut
-            };
-            self.set_agent(&id, next).await;
-        }
-    }
-
     /// Reserves available agents and starts claim jobs for them, while a
     /// switch has room: one job claims for up to `MAX_SEATS` agents of one
     /// campaign at once. The loop never waits for the store: the jobs do,
@@ -369,17 +358,25 @@ impl Dialer {
                     break;
                 };
                 let (idle, campaigns) = (&self.idle_until, &self.campaigns);
-                let this = view.as_ref().map(|v| v.campaign.id.as_str());
-                let Some(agent) = self.agents.next_available(|c| {
-                    this.is_none_or(|t| t == c)
-                        && idle.get(c).is_none_or(|&t| t <= now)
+                let may_dial = |c: &str| {
+                    idle.get(c).is_none_or(|&t| t <= now)
                         && campaigns.get(c).is_some_and(|v| v.dials())
-                }) else {
-                    break;
                 };
-                if view.is_none() {
-                    view = self.campaigns.get(&agent.campaign_id).cloned();
-                }
+                // The first seat picks the campaign (its agent's best one
+                // with work); the others are agents whose best it is too.
+                let agent = match view.as_ref().map(|v| v.campaign.id.clone()) {
+                    None => match self.agents.next_available(may_dial) {
+                        Some((agent, campaign)) => {
+                            view = self.campaigns.get(&campaign).cloned();
+                            agent
+                        }
+                        None => break,
+                    },
+                    Some(c) => match self.agents.next_available_for(&c, may_dial) {
+                        Some(agent) => agent,
+                        None => break,
+                    },
+                };
                 // Held quietly while the job looks for a task: the page
                 // hears "reserved" only once there is a call to place.
                 self.agents.set(&agent.id, AgentState::Claiming);
@@ -533,12 +530,32 @@ impl Dialer {
                 }
                 if let Some(due) = next_due_ms {
                     // Nothing due in this campaign: do not ask again before
-                    // the next retry is due (or new tasks arrive).
-                    self.idle_until.insert(campaign, due.max(now_ms() + 1));
+                    // the next retry is due (or new tasks arrive), nor later
+                    // than a few seconds on: a callback bound to an agent who
+                    // was busy is due for them as soon as they are free.
+                    let now = now_ms();
+                    self.idle_until
+                        .insert(campaign, due.clamp(now + 1, now + IDLE_RECHECK_MS));
                 }
                 if let Some(error) = error {
                     tracing::error!(%error, "could not claim tasks; will try again");
                 }
+            }
+            Internal::AgentLoaded(id, agent) => match agent {
+                Some(a) => self.agents.upsert(a),
+                None => tracing::warn!(agent = %id, "changed agent not in the store"),
+            },
+            Internal::Disposed {
+                agent_id,
+                call_id,
+                code,
+            } => {
+                self.hub
+                    .send(
+                        &agent_id,
+                        crate::popup::messages::ServerMsg::Disposed { call_id, code },
+                    )
+                    .await;
             }
             Internal::TaskSettled(campaign) => {
                 self.idle_until.remove(&campaign);
@@ -622,6 +639,45 @@ impl Dialer {
             ),
             None => (crate::campaign::RetryPolicy::default(), self.plan.wrap_up),
         }
+    }
+
+    /// The wrap-up of a call of the task's campaign.
+    fn wrap_for(
+        &self,
+        call_id: &CallId,
+        task: Task,
+        by_outcome: crate::store::TaskNext,
+        cause: Option<String>,
+    ) -> wrap_up::Wrap {
+        let settings = self
+            .campaigns
+            .get(&task.campaign_id)
+            .map(|v| &v.campaign.settings);
+        wrap_up::Wrap {
+            call_id: call_id.clone(),
+            codes: settings
+                .map(|s| s.dispositions.clone())
+                .unwrap_or_else(crate::campaign::disposition::default_codes),
+            required: settings.is_some_and(|s| s.disposition_required),
+            grace_ms: settings.map_or(300_000, |s| (s.callback_grace_seconds * 1000.0) as i64),
+            task,
+            by_outcome,
+            cause,
+        }
+    }
+
+    fn reload_agent(&self, id: String) {
+        let (store, tx) = (self.store.clone(), self.internal_tx.clone());
+        tokio::spawn(async move {
+            match store.agent(&id).await {
+                Ok(a) => {
+                    let _ = tx.send(Internal::AgentLoaded(id, a)).await;
+                }
+                Err(e) => {
+                    tracing::error!(agent = %id, error = %e, "cannot read the changed agent; keeping what was read before")
+                }
+            }
+        });
     }
 
     fn reload_campaign(&self, id: String) {

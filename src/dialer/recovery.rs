@@ -16,6 +16,33 @@ impl Dialer {
         // not the task itself: settle it from its recorded attempts.
         for task in self.store.orphaned_dialing_tasks().await? {
             let history = self.store.attempts_for_task(task.id).await?;
+            // Killed during a wrap-up: the wrap-up starts again, so that the
+            // agent's page (when it reconnects) can still give the
+            // disposition; without one it ends as the call did.
+            if let Some(last) = history.iter().max_by_key(|a| a.originate_ms)
+                && last.answer_ms.is_some()
+                && last.hangup_ms.is_some()
+                && last.wrap_end_ms.is_none()
+                && self.agents.state(&last.agent_id) == Some(&AgentState::LoggedOut)
+            {
+                let (_, wrap_up) = self.rules_for(&task.campaign_id);
+                let w = self.wrap_for(
+                    &CallId(last.call_id.clone()),
+                    task.clone(),
+                    TaskNext::Done,
+                    last.hangup_cause.clone(),
+                );
+                let until = if w.required {
+                    super::wrap_up::REQUIRED_WRAP_UP
+                } else {
+                    wrap_up
+                };
+                tracing::info!(task = task.id, agent = %last.agent_id, "wrap-up interrupted by the restart starts again");
+                self.wraps.insert(last.agent_id.clone(), w);
+                self.agents
+                    .set(&last.agent_id, AgentState::WrapUp(Instant::now() + until));
+                continue;
+            }
             // Attempts the switch never placed are not counted.
             let attempts = self.store.sync_task_attempts(task.id).await?;
             let max = self

@@ -2,7 +2,7 @@
 //! out to every page of an agent, tells the dialer when an agent comes and
 //! goes, and closes each pop's latency measurement when the page acks it.
 
-use super::messages::ServerMsg;
+use super::messages::{AgentRequest, ServerMsg};
 use crate::store::writer::StoreWriter;
 use crate::store::{Write, now_ms};
 use std::collections::{HashMap, VecDeque};
@@ -17,7 +17,8 @@ pub enum Presence {
     Online(String),
     /// The agent's last page closed.
     Offline(String),
-    Ready(String),
+    /// The agent asked for something (ready, pause, a disposition).
+    Request(String, AgentRequest),
 }
 
 /// Pop latencies (answer event read off the switch → ack received), in a
@@ -122,8 +123,9 @@ enum Command {
         pop_id: String,
         at: Instant,
     },
-    Ready {
+    Request {
         agent_id: String,
+        request: AgentRequest,
     },
     Restarting {
         reply: tokio::sync::oneshot::Sender<()>,
@@ -231,11 +233,14 @@ impl AgentHub {
             .await;
     }
 
-    pub async fn ready(&self, agent_id: &str) {
+    /// Relays an agent's request to the dialer, in order with its pages'
+    /// other messages.
+    pub async fn request(&self, agent_id: &str, request: AgentRequest) {
         let _ = self
             .tx
-            .send(Command::Ready {
+            .send(Command::Request {
                 agent_id: agent_id.to_string(),
+                request,
             })
             .await;
     }
@@ -442,8 +447,8 @@ async fn run(
                     })
                     .await;
             }
-            Command::Ready { agent_id } => {
-                let _ = presence.send(Presence::Ready(agent_id)).await;
+            Command::Request { agent_id, request } => {
+                let _ = presence.send(Presence::Request(agent_id, request)).await;
             }
             Command::Restarting { reply } => {
                 let msg = ServerMsg::Restarting;

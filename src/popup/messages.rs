@@ -11,6 +11,7 @@ pub enum AgentStateName {
     Reserved,
     OnCall,
     WrapUp,
+    Paused,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -39,6 +40,17 @@ pub enum ServerMsg {
         call_id: Option<String>,
         #[serde(skip_serializing_if = "Option::is_none", default)]
         wrap_up_seconds: Option<f64>,
+        /// Paused: the reason code.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        reason: Option<String>,
+        /// Wrap-up: the codes the call may be closed with.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        disposition: Option<DispositionForm>,
+    },
+    /// A disposition was written (and its task settled by it).
+    Disposed {
+        call_id: String,
+        code: String,
     },
     Pop {
         pop_id: String,
@@ -72,6 +84,15 @@ pub enum ServerMsg {
     Restarting,
 }
 
+/// What the page needs to show the disposition form at wrap-up.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DispositionForm {
+    pub call_id: String,
+    pub codes: Vec<crate::campaign::disposition::DispositionCode>,
+    /// The wrap-up does not end without one.
+    pub required: bool,
+}
+
 /// Page → server.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -84,4 +105,33 @@ pub enum ClientMsg {
     },
     /// Wrap-up finished early.
     Ready,
+    Pause {
+        reason: String,
+    },
+    Resume,
+    /// The call's outcome, at wrap-up.
+    Disposition {
+        call_id: String,
+        code: String,
+        #[serde(default)]
+        notes: Option<String>,
+        /// For a callback: when (ms since the epoch).
+        #[serde(default)]
+        callback_at_ms: Option<i64>,
+        /// For a callback: for this agent (else for the pool).
+        #[serde(default)]
+        callback_mine: bool,
+    },
+}
+
+/// What an agent asks of the dialer, from its page or through the API.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AgentRequest {
+    Ready,
+    Pause(String),
+    Resume,
+    Disposition {
+        call_id: String,
+        given: crate::campaign::disposition::Given,
+    },
 }

@@ -63,7 +63,63 @@ pub struct Agent {
     pub id: String,
     pub name: String,
     pub extension: String,
+    /// The campaigns the agent takes calls of, highest priority first
+    /// (never empty).
+    pub campaigns: Vec<Serves>,
+}
+
+impl Agent {
+    /// An agent of one campaign.
+    pub fn of(id: &str, name: &str, extension: &str, campaign_id: &str) -> Agent {
+        Agent {
+            id: id.into(),
+            name: name.into(),
+            extension: extension.into(),
+            campaigns: vec![Serves {
+                campaign_id: campaign_id.into(),
+                priority: 0,
+            }],
+        }
+    }
+
+    /// The first campaign: the one of the highest priority.
+    pub fn home(&self) -> &str {
+        self.campaigns
+            .first()
+            .map(|s| s.campaign_id.as_str())
+            .unwrap_or("")
+    }
+
+    pub fn serves(&self, campaign_id: &str) -> bool {
+        self.campaigns.iter().any(|s| s.campaign_id == campaign_id)
+    }
+
+    /// Highest priority first; equal priorities keep their order.
+    pub fn sort_campaigns(&mut self) {
+        self.campaigns
+            .sort_by_key(|s| std::cmp::Reverse(s.priority));
+    }
+}
+
+/// One campaign an agent serves, with the agent's priority for it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Serves {
     pub campaign_id: String,
+    #[serde(default)]
+    pub priority: i64,
+}
+
+/// What the agent said a call came to, at the end of its wrap-up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Disposition {
+    pub call_id: String,
+    pub task_id: i64,
+    pub campaign_id: String,
+    pub agent_id: String,
+    pub code: String,
+    pub notes: Option<String>,
+    pub callback_ms: Option<i64>,
+    pub at_ms: i64,
 }
 
 /// Where a task is. `Pending` waits for its due time; the others after
@@ -150,6 +206,9 @@ pub struct Task {
     pub variables: serde_json::Map<String, serde_json::Value>,
     pub idempotency_key: Option<String>,
     pub last_cause: Option<String>,
+    /// A callback bound to this agent, until `agent_until_ms`.
+    pub agent_id: Option<String>,
+    pub agent_until_ms: Option<i64>,
     pub created_ms: i64,
     pub updated_ms: i64,
 }
@@ -173,6 +232,9 @@ pub struct ClaimFilter {
     pub max_priority: Option<i64>,
     pub due_from_ms: Option<i64>,
     pub due_until_ms: Option<i64>,
+    /// The agents claimed for: callbacks bound to one of them may be taken
+    /// (others' only once their grace is over).
+    pub agents: Vec<String>,
 }
 
 /// A page of the task list.
@@ -202,6 +264,8 @@ pub struct TaskPatch {
     pub not_before_ms: Option<Option<i64>>,
     pub not_after_ms: Option<Option<i64>>,
     pub variables: Option<serde_json::Map<String, serde_json::Value>>,
+    /// A callback: bound to this agent until that time (None: unbound).
+    pub agent: Option<Option<(String, i64)>>,
     pub cancel: bool,
 }
 
@@ -272,6 +336,12 @@ pub enum TaskNext {
     /// Never to be dialed (do-not-call, expired, invalid number): closed
     /// with this status, the attempt given back.
     Refused(TaskStatus),
+    /// A callback: pending again, due at `at_ms`; when bound to an agent,
+    /// only that agent takes it until `until_ms`, then the pool does.
+    Callback {
+        at_ms: i64,
+        agent: Option<(String, i64)>,
+    },
 }
 
 /// One write off the hot path, applied with others in one transaction by
@@ -307,6 +377,23 @@ pub enum Write {
         at_ms: i64,
     },
     Decision(DialDecision),
+    /// Written with the task's settlement by it (the same transaction); a
+    /// second one for the same call keeps the first.
+    Disposition(Disposition),
+    /// A number the call asked not to be called again.
+    AddDnc(DncEntry),
+    /// The agent's wrap-up of the call is over (handle time ends here).
+    WrapEnded {
+        call_id: String,
+        at_ms: i64,
+    },
+    /// An agent's state changed (for occupancy and handle times).
+    AgentState {
+        agent_id: String,
+        state: String,
+        reason: Option<String>,
+        at_ms: i64,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -330,6 +417,8 @@ pub struct Attempt {
     pub hangup_ms: Option<i64>,
     pub outcome: Option<String>,
     pub hangup_cause: Option<String>,
+    /// When the agent's wrap-up of an answered call ended.
+    pub wrap_end_ms: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -395,8 +484,16 @@ pub trait Store: Send + Sync + 'static {
     /// Creates or updates an agent; `token_hash` is the SHA-256 (hex) of the
     /// agent's login token.
     async fn upsert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<()>;
+    /// Adds an agent; false (and nothing written) if the id is taken.
+    async fn insert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<bool>;
+    /// Changes name, extension and campaigns; false if there is no such agent.
+    async fn update_agent(&self, a: &Agent) -> StoreResult<bool>;
+    /// A new login token (its hash); the old one stops working.
+    async fn set_agent_token(&self, id: &str, token_hash: &str) -> StoreResult<bool>;
+    async fn agent(&self, id: &str) -> StoreResult<Option<Agent>>;
     async fn agents(&self) -> StoreResult<Vec<Agent>>;
     async fn agent_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Agent>>;
+    async fn disposition(&self, call_id: &str) -> StoreResult<Option<Disposition>>;
 
     async fn add_task(&self, t: &NewTask) -> StoreResult<Added> {
         let mut r = self.add_tasks(std::slice::from_ref(t)).await?;

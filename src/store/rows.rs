@@ -6,10 +6,12 @@ use super::*;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-pub const TASK_COLUMNS: &str = "id, campaign_id, customer_id, phone, priority, status, attempts, tags, next_attempt_ms, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, last_cause, created_ms, updated_ms";
-pub const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause";
+pub const TASK_COLUMNS: &str = "id, campaign_id, customer_id, phone, priority, status, attempts, tags, next_attempt_ms, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, last_cause, agent_id, agent_until_ms, created_ms, updated_ms";
+pub const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause, wrap_end_ms";
 pub const CAMPAIGN_COLUMNS: &str = "id, name, state, settings, created_ms, updated_ms";
-pub const AGENT_COLUMNS: &str = "id, name, extension, campaign_id";
+pub const AGENT_COLUMNS: &str = "id, name, extension, campaign_id, serves";
+pub const DISPOSITION_COLUMNS: &str =
+    "call_id, task_id, campaign_id, agent_id, code, notes, callback_ms, at_ms";
 pub const CUSTOMER_COLUMNS: &str = "id, name, phone, email, tier, vip, fields";
 
 fn json_map(text: &str) -> serde_json::Map<String, serde_json::Value> {
@@ -72,6 +74,8 @@ pub fn task(row: &AnyRow) -> StoreResult<Task> {
         variables: json_map(&row.try_get::<String, _>("variables")?),
         idempotency_key: row.try_get("idempotency_key")?,
         last_cause: row.try_get("last_cause")?,
+        agent_id: row.try_get("agent_id")?,
+        agent_until_ms: row.try_get("agent_until_ms")?,
         created_ms: row.try_get("created_ms")?,
         updated_ms: row.try_get("updated_ms")?,
     })
@@ -89,15 +93,47 @@ pub fn attempt(row: &AnyRow) -> StoreResult<Attempt> {
         hangup_ms: row.try_get("hangup_ms")?,
         outcome: row.try_get("outcome")?,
         hangup_cause: row.try_get("hangup_cause")?,
+        wrap_end_ms: row.try_get("wrap_end_ms")?,
     })
 }
 
 pub fn agent(row: &AnyRow) -> StoreResult<Agent> {
-    Ok(Agent {
-        id: row.try_get("id")?,
+    let id: String = row.try_get("id")?;
+    let serves: String = row.try_get("serves")?;
+    let mut campaigns: Vec<Serves> = serde_json::from_str(&serves)
+        .map_err(|e| StoreError::Invalid(format!("agent {id}: campaigns: {e}")))?;
+    if campaigns.is_empty() {
+        // Written before agents served several campaigns.
+        campaigns.push(Serves {
+            campaign_id: row.try_get("campaign_id")?,
+            priority: 0,
+        });
+    }
+    let mut a = Agent {
+        id,
         name: row.try_get("name")?,
         extension: row.try_get("extension")?,
+        campaigns,
+    };
+    a.sort_campaigns();
+    Ok(a)
+}
+
+pub fn serves_json(a: &Agent) -> StoreResult<String> {
+    serde_json::to_string(&a.campaigns)
+        .map_err(|e| StoreError::Invalid(format!("agent {}: campaigns: {e}", a.id)))
+}
+
+pub fn disposition(row: &AnyRow) -> StoreResult<Disposition> {
+    Ok(Disposition {
+        call_id: row.try_get("call_id")?,
+        task_id: row.try_get("task_id")?,
         campaign_id: row.try_get("campaign_id")?,
+        agent_id: row.try_get("agent_id")?,
+        code: row.try_get("code")?,
+        notes: row.try_get("notes")?,
+        callback_ms: row.try_get("callback_ms")?,
+        at_ms: row.try_get("at_ms")?,
     })
 }
 

@@ -183,5 +183,9 @@ fn kind(w: &Write) -> &'static str {
         Write::FinishTask { .. } => "finish_task",
         Write::Decision(_) => "dial_decision",
         Write::PopAcked { .. } => "pop_acked",
+        Write::Disposition(_) => "disposition",
+        Write::AddDnc(_) => "add_dnc",
+        Write::WrapEnded { .. } => "wrap_ended",
+        Write::AgentState { .. } => "agent_state",
     }
 }

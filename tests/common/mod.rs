@@ -102,12 +102,12 @@ pub async fn lab_on(
     }
     let mut list = Vec::new();
     for i in 0..agents {
-        let a = Agent {
-            id: format!("ag{i:02}"),
-            name: format!("Agent {i}"),
-            extension: format!("8{i:03}"),
-            campaign_id: CAMPAIGN.into(),
-        };
+        let a = Agent::of(
+            &format!("ag{i:02}"),
+            &format!("Agent {i}"),
+            &format!("8{i:03}"),
+            CAMPAIGN,
+        );
         let token = format!("token-{i}-{name}");
         store
             .upsert_agent(&a, &token_hash(&token))

@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod demo_run;
 pub mod http;
+pub mod page;
 pub mod slow_store;
 pub mod stores;
 pub mod stub_daemon;

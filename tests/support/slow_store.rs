@@ -143,6 +143,21 @@ impl Store for SlowStore {
     ) -> StoreResult<Vec<(Verdict, String, u64)>> {
         self.inner.decision_counts(campaign_id, since_ms).await
     }
+    async fn insert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<bool> {
+        self.inner.insert_agent(a, token_hash).await
+    }
+    async fn update_agent(&self, a: &Agent) -> StoreResult<bool> {
+        self.inner.update_agent(a).await
+    }
+    async fn set_agent_token(&self, id: &str, token_hash: &str) -> StoreResult<bool> {
+        self.inner.set_agent_token(id, token_hash).await
+    }
+    async fn agent(&self, id: &str) -> StoreResult<Option<Agent>> {
+        self.inner.agent(id).await
+    }
+    async fn disposition(&self, call_id: &str) -> StoreResult<Option<Disposition>> {
+        self.inner.disposition(call_id).await
+    }
     async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
         self.inner.insert_attempts(a).await
     }

@@ -247,12 +247,12 @@ pub async fn seed(
     seed_evening(store, now).await?;
     let mut agents = Vec::new();
     for i in 0..opts.agents {
-        let a = Agent {
-            id: format!("agent{:03}", i + 1),
-            name: format!("{} (agent {})", GIVEN[i % GIVEN.len()], i + 1),
-            extension: format!("8{:03}", i % 1000),
-            campaign_id: CAMPAIGN.into(),
-        };
+        let a = Agent::of(
+            &format!("agent{:03}", i + 1),
+            &format!("{} (agent {})", GIVEN[i % GIVEN.len()], i + 1),
+            &format!("8{:03}", i % 1000),
+            CAMPAIGN,
+        );
         let t = token(&mut rng);
         store.upsert_agent(&a, &token_hash(&t)).await?;
         agents.push((a, t));

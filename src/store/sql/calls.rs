@@ -18,10 +18,20 @@ pub(super) async fn finish_task_on(
         TaskNext::RetryAt(at) => (TaskStatus::Pending, *at, 0),
         TaskNext::Requeue(at) => (TaskStatus::Pending, *at, 1),
         TaskNext::Refused(s) => (*s, 0, 1),
+        TaskNext::Callback { at_ms, .. } => (TaskStatus::Pending, *at_ms, 0),
+    };
+    // Only a callback binds the task to an agent; any other settlement
+    // frees it for the pool.
+    let (agent, until) = match next {
+        TaskNext::Callback {
+            agent: Some((a, until)),
+            ..
+        } => (Some(a.clone()), Some(*until)),
+        _ => (None, None),
     };
     sqlx::query(d.sql(
         "UPDATE tasks SET status = ?, next_attempt_ms = ?, last_cause = ?, updated_ms = ?,
-         attempts = CASE WHEN attempts > ? THEN attempts - ? ELSE 0 END WHERE id = ?",
+         attempts = CASE WHEN attempts > ? THEN attempts - ? ELSE 0 END, agent_id = ?, agent_until_ms = ? WHERE id = ?",
     ))
     .bind(status.as_str())
     .bind(next_ms)
@@ -29,6 +39,8 @@ pub(super) async fn finish_task_on(
     .bind(now_ms())
     .bind(give_back)
     .bind(give_back)
+    .bind(agent)
+    .bind(until)
     .bind(task_id)
     .execute(&mut *conn)
     .await?;
@@ -237,6 +249,53 @@ impl SqlStore {
                     next,
                     cause,
                 } => finish_task_on(d, &mut tx, *task_id, next, cause.as_deref()).await?,
+                Write::Disposition(x) => {
+                    self.q("INSERT INTO dispositions (call_id, task_id, campaign_id, agent_id, code, notes, callback_ms, at_ms)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(call_id) DO NOTHING")
+                        .bind(x.call_id.clone())
+                        .bind(x.task_id)
+                        .bind(x.campaign_id.clone())
+                        .bind(x.agent_id.clone())
+                        .bind(x.code.clone())
+                        .bind(x.notes.clone())
+                        .bind(x.callback_ms)
+                        .bind(x.at_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Write::AddDnc(e) => {
+                    self.q(
+                        "INSERT INTO dnc (phone, campaign_id, reason, added_ms) VALUES (?, ?, ?, ?)
+                            ON CONFLICT (phone, campaign_id) DO NOTHING",
+                    )
+                    .bind(e.phone.clone())
+                    .bind(e.campaign_id.clone().unwrap_or_default())
+                    .bind(e.reason.clone())
+                    .bind(e.added_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Write::WrapEnded { call_id, at_ms } => {
+                    self.q("UPDATE attempts SET wrap_end_ms = ? WHERE call_id = ?")
+                        .bind(*at_ms)
+                        .bind(call_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Write::AgentState {
+                    agent_id,
+                    state,
+                    reason,
+                    at_ms,
+                } => {
+                    self.q("INSERT INTO agent_states (agent_id, state, reason, at_ms) VALUES (?, ?, ?, ?)")
+                        .bind(agent_id.clone())
+                        .bind(state.clone())
+                        .bind(reason.clone())
+                        .bind(*at_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 Write::PopAcked {
                     pop_id,
                     agent_id,

@@ -8,7 +8,7 @@ mod compliance;
 mod tasks;
 
 use super::dialect::Dialect;
-use super::rows::{self, AGENT_COLUMNS, CAMPAIGN_COLUMNS, CUSTOMER_COLUMNS};
+use super::rows::{self, AGENT_COLUMNS, CAMPAIGN_COLUMNS, CUSTOMER_COLUMNS, DISPOSITION_COLUMNS};
 use super::*;
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, Executor, Pool};
@@ -199,19 +199,70 @@ impl Store for SqlStore {
 
     async fn upsert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<()> {
         self.q(
-            "INSERT INTO agents (id, name, extension, campaign_id, token_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?)
+            "INSERT INTO agents (id, name, extension, campaign_id, serves, token_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
              ON CONFLICT(id) DO UPDATE SET name = excluded.name, extension = excluded.extension,
-             campaign_id = excluded.campaign_id, token_hash = excluded.token_hash",
+             campaign_id = excluded.campaign_id, serves = excluded.serves, token_hash = excluded.token_hash",
         )
         .bind(a.id.clone())
         .bind(a.name.clone())
         .bind(a.extension.clone())
-        .bind(a.campaign_id.clone())
+        .bind(a.home().to_string())
+        .bind(rows::serves_json(a)?)
         .bind(token_hash.to_string())
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn insert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<bool> {
+        let r = self
+            .q(
+                "INSERT INTO agents (id, name, extension, campaign_id, serves, token_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
+                 ON CONFLICT(id) DO NOTHING",
+            )
+            .bind(a.id.clone())
+            .bind(a.name.clone())
+            .bind(a.extension.clone())
+            .bind(a.home().to_string())
+            .bind(rows::serves_json(a)?)
+            .bind(token_hash.to_string())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn update_agent(&self, a: &Agent) -> StoreResult<bool> {
+        let r = self
+            .q("UPDATE agents SET name = ?, extension = ?, campaign_id = ?, serves = ? WHERE id = ?")
+            .bind(a.name.clone())
+            .bind(a.extension.clone())
+            .bind(a.home().to_string())
+            .bind(rows::serves_json(a)?)
+            .bind(a.id.clone())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn set_agent_token(&self, id: &str, token_hash: &str) -> StoreResult<bool> {
+        let r = self
+            .q("UPDATE agents SET token_hash = ? WHERE id = ?")
+            .bind(token_hash.to_string())
+            .bind(id.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn agent(&self, id: &str) -> StoreResult<Option<Agent>> {
+        let row = self
+            .q_owned(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = ?"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::agent).transpose()
     }
 
     async fn agents(&self) -> StoreResult<Vec<Agent>> {
@@ -231,6 +282,17 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(rows::agent).transpose()
+    }
+
+    async fn disposition(&self, call_id: &str) -> StoreResult<Option<Disposition>> {
+        let row = self
+            .q_owned(format!(
+                "SELECT {DISPOSITION_COLUMNS} FROM dispositions WHERE call_id = ?"
+            ))
+            .bind(call_id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(rows::disposition).transpose()
     }
 
     async fn add_tasks(&self, t: &[NewTask]) -> StoreResult<Vec<Added>> {

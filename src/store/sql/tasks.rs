@@ -60,6 +60,21 @@ impl Where {
         w
     }
 
+    /// A callback bound to an agent is taken by that agent, or by anyone
+    /// once its grace is over.
+    fn bound_to(&mut self, agents: &[String], now: i64) {
+        let mut clause = String::from(" AND (agent_id IS NULL OR agent_until_ms <= ?");
+        self.binds.push(Bind::I(now));
+        if !agents.is_empty() {
+            clause.push_str(" OR agent_id IN (");
+            clause.push_str(&vec!["?"; agents.len()].join(", "));
+            clause.push(')');
+            self.binds.extend(agents.iter().map(|a| Bind::S(a.clone())));
+        }
+        clause.push(')');
+        self.sql.push_str(&clause);
+    }
+
     fn bind_to(self, mut q: Query<'static>) -> Query<'static> {
         for b in self.binds {
             q = match b {
@@ -204,7 +219,8 @@ impl SqlStore {
         now: i64,
         limit: usize,
     ) -> StoreResult<Vec<(Task, Option<DncEntry>)>> {
-        let w = Where::selection(self.dialect, f);
+        let mut w = Where::selection(self.dialect, f);
+        w.bound_to(&f.agents, now);
         // One statement: the pick and the claim cannot be split by another
         // writer, so a task is never handed out twice. The pick comes first
         // in the text (and so in the binds) on both backends.
@@ -306,12 +322,28 @@ impl SqlStore {
 
     pub(super) async fn next_due_in(&self, f: &ClaimFilter) -> StoreResult<Option<i64>> {
         let w = Where::selection(self.dialect, f);
+        // A callback bound to another agent is due for these ones when its
+        // grace is over.
+        let mine = if f.agents.is_empty() {
+            String::new()
+        } else {
+            format!(" OR agent_id IN ({})", vec!["?"; f.agents.len()].join(", "))
+        };
         let sql = format!(
-            "SELECT MIN(next_attempt_ms) AS due FROM tasks WHERE campaign_id = ? AND status = 'pending'{}",
+            "SELECT MIN(CASE WHEN agent_id IS NULL{mine} THEN next_attempt_ms
+                             WHEN agent_until_ms > next_attempt_ms THEN agent_until_ms
+                             ELSE next_attempt_ms END) AS due
+             FROM tasks WHERE campaign_id = ? AND status = 'pending'{}",
             w.sql
         );
-        let q = self.q_owned(sql).bind(f.campaign_id.clone());
-        let row = w.bind_to(q).fetch_one(&self.pool).await?;
+        let mut q = self.q_owned(sql);
+        for a in &f.agents {
+            q = q.bind(a.clone());
+        }
+        let row = w
+            .bind_to(q.bind(f.campaign_id.clone()))
+            .fetch_one(&self.pool)
+            .await?;
         Ok(row.try_get("due")?)
     }
 
@@ -396,10 +428,18 @@ impl SqlStore {
         if let Some(v) = p.not_after_ms {
             opt.push(("not_after_ms = ?", v));
         }
+        let mut bound: Option<Option<String>> = None;
+        if let Some(a) = &p.agent {
+            bound = Some(a.as_ref().map(|(id, _)| id.clone()));
+            opt.push(("agent_until_ms = ?", a.as_ref().map(|(_, until)| *until)));
+        }
         let mut sql = format!("UPDATE tasks SET {}", sets.join(", "));
         for (s, _) in &opt {
             sql.push_str(", ");
             sql.push_str(s);
+        }
+        if bound.is_some() {
+            sql.push_str(", agent_id = ?");
         }
         sql.push_str(" WHERE id = ? AND status = 'pending'");
         let mut q = self.q_owned(sql);
@@ -411,6 +451,9 @@ impl SqlStore {
         }
         for (_, v) in opt {
             q = q.bind(v);
+        }
+        if let Some(a) = bound {
+            q = q.bind(a);
         }
         let r = q.bind(id).execute(&self.pool).await?;
         let task = self.task_in(id).await?;

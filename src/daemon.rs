@@ -162,15 +162,20 @@ impl Daemon {
     }
 
     /// A graceful stop (SIGTERM, Ctrl-C): no new calls; calls in progress
-    /// go on for up to `drain` (what is still up then is left to the next
-    /// start's recovery); every write is flushed; the pages are told the
-    /// server is restarting. Returns how many calls were left up.
+    /// and the wrap-ups that end on their own go on for up to `drain` (what
+    /// is still up then, and wrap-ups waiting for a disposition, are left to
+    /// the next start's recovery); every write is flushed; the pages are
+    /// told the server is restarting. Returns how many calls were left up.
     pub async fn shutdown(self, drain: Duration) -> usize {
         self.dialer.drain().await;
         let deadline = tokio::time::Instant::now() + drain;
         let left = loop {
-            let up = self.dialer.snapshot().await.map_or(0, |s| s.live_calls);
-            if up == 0 || tokio::time::Instant::now() >= deadline {
+            let (up, wrapping) = self
+                .dialer
+                .snapshot()
+                .await
+                .map_or((0, 0), |s| (s.live_calls, s.timed_wrap_ups));
+            if (up == 0 && wrapping == 0) || tokio::time::Instant::now() >= deadline {
                 break up;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;

@@ -413,6 +413,121 @@ async fn session_flow(browser: &Browser, server: &mut StubDaemon) {
     );
 }
 
+/// Pause with a reason and resume; at wrap-up, the disposition form with
+/// the campaign's codes, a callback time, and Ready held back while a
+/// disposition is required.
+async fn pause_and_disposition_flow(browser: &Browser, server: &mut StubDaemon) {
+    browser.goto(&format!("{}/agent", server.base_url)).await;
+    browser.sign_in(TOKEN).await;
+    expect_from_page(server, json!({"type": "auth", "token": TOKEN})).await;
+    browser
+        .wait_text("state-badge", "Available", |t| t == "Available")
+        .await;
+    js(browser, "var s = document.querySelector('[data-testid=pause-reason]'); s.value = 'lunch'; return 1;").await;
+    browser
+        .wait_visible(&testid_css("pause-button"))
+        .await
+        .click()
+        .await
+        .expect("click Pause");
+    expect_from_page(server, json!({"type": "pause", "reason": "lunch"})).await;
+    server.send(json!({"type": "state", "state": "paused", "reason": "lunch"}));
+    browser
+        .wait_text("state-badge", "Paused · Lunch", |t| {
+            t == "Paused \u{b7} Lunch"
+        })
+        .await;
+    assert!(!browser.is_displayed(&testid_css("pause-button")).await);
+    browser
+        .wait_visible(&testid_css("resume-button"))
+        .await
+        .click()
+        .await
+        .expect("click Resume");
+    expect_from_page(server, json!({"type": "resume"})).await;
+    server.send(json!({"type": "state", "state": "on_call", "call_id": "call-9"}));
+    browser
+        .wait_text("state-badge", "On call", |t| t == "On call")
+        .await;
+    assert!(!browser.is_displayed(&testid_css("disposition-form")).await);
+
+    let codes = json!([
+        {"code": "sale", "label": "Sale", "action": "done"},
+        {"code": "callback", "label": "Call back", "action": "callback"},
+        {"code": "x<b>y", "label": "<img src=x onerror=alert(1)>", "action": "done"}
+    ]);
+    server.send(
+        json!({"type": "state", "state": "wrap_up", "wrap_up_seconds": 30,
+        "disposition": {"call_id": "call-9", "codes": codes, "required": true}}),
+    );
+    browser.wait_visible(&testid_css("disposition-form")).await;
+    assert!(
+        !browser.is_displayed(&testid_css("ready-button")).await,
+        "a required disposition holds Ready back"
+    );
+    assert_eq!(
+        texts(browser, "[data-testid=disposition-code] option").await,
+        ["Sale", "Call back", "<img src=x onerror=alert(1)>"],
+        "labels are text, never markup"
+    );
+    assert!(!browser.is_displayed(&testid_css("callback-at")).await);
+    js(browser, "var s = document.querySelector('[data-testid=disposition-code]'); s.value = 'callback'; s.dispatchEvent(new Event('change')); return 1;").await;
+    browser.wait_visible(&testid_css("callback-at")).await;
+    shots(browser, "disposition").await;
+    // Without a time, the page asks for one and sends nothing.
+    browser
+        .wait_visible(&testid_css("disposition-save"))
+        .await
+        .click()
+        .await
+        .expect("click Save");
+    browser
+        .wait_text("disposition-status", "asks for the time", |t| {
+            t.contains("when to call back")
+        })
+        .await;
+    let at = js(browser, "var i = document.querySelector('[data-testid=callback-at]'); i.value = '2031-03-04T15:30'; document.querySelector('[data-testid=disposition-notes]').value = 'Prefers mornings'; document.querySelector('[data-testid=callback-mine]').checked = false; return new Date(i.value).getTime();").await;
+    browser
+        .wait_visible(&testid_css("disposition-save"))
+        .await
+        .click()
+        .await
+        .expect("click Save");
+    expect_from_page(
+        server,
+        json!({"type": "disposition", "call_id": "call-9", "code": "callback", "notes": "Prefers mornings",
+               "callback_at_ms": at, "callback_mine": false}),
+    )
+    .await;
+    server.send(json!({"type": "disposed", "call_id": "call-9", "code": "callback"}));
+    browser
+        .wait_text("disposition-status", "Saved", |t| t == "Saved.")
+        .await;
+    server.send(json!({"type": "state", "state": "available"}));
+    browser.wait_hidden(&testid_css("disposition-form")).await;
+
+    // Not required: Ready stays, and a new call's form starts empty.
+    server.send(
+        json!({"type": "state", "state": "wrap_up", "wrap_up_seconds": 30,
+        "disposition": {"call_id": "call-10", "codes": codes, "required": false}}),
+    );
+    browser.wait_visible(&testid_css("ready-button")).await;
+    let notes = js(
+        browser,
+        "return document.querySelector('[data-testid=disposition-notes]').value;",
+    )
+    .await;
+    assert_eq!(notes, json!(""));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_page_pauses_and_gives_dispositions_in_chromium() {
+    let mut server = StubDaemon::start().await;
+    let browser = Browser::start().await;
+    pause_and_disposition_flow(&browser, &mut server).await;
+    browser.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_page_renders_and_acknowledges_pops_in_chromium() {
     let mut server = StubDaemon::start().await;

@@ -317,6 +317,48 @@ async fn a_wrap_up_ends_with_a_disposition_that_settles_the_task_and_calls_back_
     lab.wait_done(T).await;
     let counts = lab.store.task_counts(CAMPAIGN).await.expect("counts");
     assert_eq!(counts.done, 2, "{counts:?}");
+
+    // The figures the campaign is judged by, from what was recorded.
+    let (code, st) = api.get(&format!("/api/campaigns/{CAMPAIGN}/stats")).await;
+    assert_eq!(code, 200, "{st}");
+    assert_eq!(
+        st["dispositions"],
+        json!({"callback": 1, "sale": 2}),
+        "{st}"
+    );
+    assert_eq!(
+        (
+            st["dials"].as_u64(),
+            st["answered"].as_u64(),
+            st["handled"].as_u64()
+        ),
+        (Some(3), Some(3), Some(3)),
+        "{st}"
+    );
+    assert_eq!(st["answer_rate"], 1.0);
+    let (aht, talk, wrap) = (
+        st["aht_seconds"].as_f64().expect("aht"),
+        st["talk_seconds"].as_f64().expect("talk"),
+        st["wrap_up_seconds"].as_f64().expect("wrap-up"),
+    );
+    assert!(
+        talk > 0.0 && wrap > 0.0 && (aht - talk - wrap).abs() < 1e-9,
+        "{st}"
+    );
+    let by = &st["by_agent"][0];
+    assert_eq!(by["agent"], agent.id.as_str());
+    let occ = by["occupancy"].as_f64().expect("occupancy");
+    assert!(occ > 0.0 && occ <= 1.0, "{st}");
+    assert!(
+        st["dials_per_minute"]
+            .as_f64()
+            .is_some_and(|d| (d - 3.0 / 60.0).abs() < 1e-9),
+        "{st}"
+    );
+    let (code, e) = api
+        .get(&format!("/api/campaigns/{CAMPAIGN}/stats?window_minutes=0"))
+        .await;
+    assert_eq!((code, field(&e)), (400, "window_minutes"));
     daemon.stop().await;
 }
 

@@ -28,3 +28,7 @@ CREATE TABLE agent_states (
 );
 CREATE INDEX agent_states_agent ON agent_states(agent_id, at_ms);
 CREATE INDEX agent_states_at ON agent_states(at_ms);
+
+-- Stats read attempts by time (dials a minute, answer rate, handle time).
+CREATE INDEX attempts_originate ON attempts(originate_ms);
+CREATE INDEX dispositions_campaign ON dispositions(campaign_id, at_ms);

@@ -223,35 +223,109 @@ async fn move_campaign(
 
 /// `GET /api/campaigns/{id}/stats`: tasks by state, the dial decisions of
 /// the last 24 hours by reason, the dialer's agents by state.
+/// `GET /api/campaigns/{id}/stats[?window_minutes=N]`: tasks by state,
+/// decisions by verdict and reason, dispositions by code, agents by state,
+/// and over the window (default 60 minutes): dials per minute, answer rate,
+/// average handle time (talk + wrap-up) and occupancy, for the campaign and
+/// for each of its agents.
 pub async fn stats(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     respond(
         async {
             check_bearer(&headers, &s.api_token_sha256)?;
+            let window = input::query_i64(&q, "window_minutes")?.unwrap_or(60);
+            if !(1..=10_080).contains(&window) {
+                return Err(bad("window_minutes", "window_minutes: 1 to 10080 (a week)"));
+            }
             let c = load(&s, &id).await?;
-            let counts = s.store.task_counts(&id).await.map_err(unavailable)?;
-            let since = now_ms() - 86_400_000;
-            let decisions: Vec<Value> = s
-                .store
-                .decision_counts(&id, since)
-                .await
-                .map_err(unavailable)?
-                .into_iter()
-                .map(|(v, r, n)| json!({"verdict": v, "reason": r, "count": n}))
-                .collect();
-            let snap = s.dialer.snapshot().await;
-            Ok(Json(json!({
-                "campaign": c.id,
-                "state": c.state,
-                "tasks": counts,
-                "decisions_24h": decisions,
-                "agents": snap.map(|d| d.agent_counts),
-            }))
-            .into_response())
+            Ok(Json(stats_json(&s, &c, window).await?).into_response())
         }
         .await,
     )
+}
+
+async fn stats_json(s: &AppState, c: &Campaign, window: i64) -> Result<Value, ApiError> {
+    use crate::campaign::stats::{mean_seconds, occupancy, working_ms};
+    let now = now_ms();
+    let since = now - window * 60_000;
+    let day = now - 86_400_000;
+    let counts = s.store.task_counts(&c.id).await.map_err(unavailable)?;
+    let decisions: Vec<Value> = s
+        .store
+        .decision_counts(&c.id, day)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|(v, r, n)| json!({"verdict": v, "reason": r, "count": n}))
+        .collect();
+    let dispositions: serde_json::Map<String, Value> = s
+        .store
+        .disposition_counts(&c.id, since)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|(code, n)| (code, json!(n)))
+        .collect();
+    let calls = s
+        .store
+        .agent_calls(&c.id, since)
+        .await
+        .map_err(unavailable)?;
+    let (before, during) = s.store.presence_changes(since).await.map_err(unavailable)?;
+    let working = working_ms(&before, &during, since, now);
+    // The campaign's occupancy is over the time its agents were in (an
+    // agent of several campaigns counts in each).
+    let in_ms: i64 = s
+        .store
+        .agents()
+        .await
+        .map_err(unavailable)?
+        .iter()
+        .filter(|a| a.serves(&c.id))
+        .filter_map(|a| working.get(&a.id))
+        .sum();
+    let mut agents = Vec::new();
+    let (mut dials, mut answered, mut handled, mut talk, mut wrap) = (0, 0, 0, 0, 0);
+    for a in &calls {
+        let w = working.get(&a.agent_id).copied().unwrap_or(0);
+        agents.push(json!({
+            "agent": a.agent_id,
+            "dials": a.dials,
+            "answered": a.answered,
+            "handled": a.handled,
+            "aht_seconds": mean_seconds(a.talk_ms + a.wrap_ms, a.handled),
+            "talk_seconds": mean_seconds(a.talk_ms, a.handled),
+            "wrap_up_seconds": mean_seconds(a.wrap_ms, a.handled),
+            "occupancy": occupancy(a.talk_ms + a.wrap_ms, w),
+        }));
+        dials += a.dials;
+        answered += a.answered;
+        handled += a.handled;
+        talk += a.talk_ms;
+        wrap += a.wrap_ms;
+    }
+    let snap = s.dialer.snapshot().await;
+    Ok(json!({
+        "campaign": c.id,
+        "state": c.state,
+        "window_minutes": window,
+        "tasks": counts,
+        "decisions_24h": decisions,
+        "dispositions": dispositions,
+        "dials": dials,
+        "dials_per_minute": dials as f64 / window as f64,
+        "answered": answered,
+        "answer_rate": (dials > 0).then(|| answered as f64 / dials as f64),
+        "handled": handled,
+        "aht_seconds": mean_seconds(talk + wrap, handled),
+        "talk_seconds": mean_seconds(talk, handled),
+        "wrap_up_seconds": mean_seconds(wrap, handled),
+        "occupancy": occupancy(talk + wrap, in_ms),
+        "by_agent": agents,
+        "agents": snap.map(|d| d.agent_counts),
+    }))
 }

@@ -8,6 +8,7 @@ pub mod import;
 pub mod intake;
 pub mod phone;
 pub mod settings;
+pub mod stats;
 
 pub use settings::{CampaignSettings, RetryPolicy, RetryRule, Selection};
 

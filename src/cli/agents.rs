@@ -1,7 +1,8 @@
 //! A simulated agent page: a real WebSocket client that signs in,
-//! acknowledges every pop at once and ends each wrap-up after a moment. The
-//! demo runs them in its own process; `dialpop bench-agents` runs them in
-//! another, for load runs where the agents must not share the daemon's CPU.
+//! acknowledges every pop at once and ends each wrap-up after a moment with
+//! a disposition. The demo runs them in its own process; `dialpop
+//! bench-agents` runs them in another, for load runs where the agents must
+//! not share the daemon's CPU.
 
 use crate::popup::messages::{ClientMsg, ServerMsg};
 use futures::{SinkExt, StreamExt};
@@ -51,10 +52,14 @@ pub async fn simulated_agent(
             }
             Ok(ServerMsg::State {
                 state: crate::popup::messages::AgentStateName::WrapUp,
+                disposition,
                 ..
             }) => {
                 tokio::time::sleep(wrap_up).await;
-                Some(ClientMsg::Ready)
+                Some(match disposition {
+                    Some(form) => disposition_for(&form),
+                    None => ClientMsg::Ready,
+                })
             }
             Ok(ServerMsg::Error { error }) => anyhow::bail!("agent refused: {error}"),
             _ => None,
@@ -65,5 +70,38 @@ pub async fn simulated_agent(
             ))
             .await?;
         }
+    }
+}
+
+/// The simulated agent's disposition of a call: spread over the campaign's
+/// codes that close the task (done, and one call in twenty do-not-call), by
+/// the call id, so that a seeded run gives the same mix.
+fn disposition_for(form: &crate::popup::messages::DispositionForm) -> ClientMsg {
+    use crate::campaign::disposition::Action;
+    let h = form
+        .call_id
+        .bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+    let of = |action: Action| {
+        form.codes
+            .iter()
+            .filter(move |c| c.action == action)
+            .map(|c| c.code.clone())
+    };
+    let done: Vec<String> = of(Action::Done).collect();
+    let code = match of(Action::DoNotCall).next() {
+        Some(dnc) if h % 20 == 0 => Some(dnc),
+        _ if !done.is_empty() => Some(done[(h / 20) as usize % done.len()].clone()),
+        _ => None,
+    };
+    match code {
+        Some(code) => ClientMsg::Disposition {
+            call_id: form.call_id.clone(),
+            code,
+            notes: None,
+            callback_at_ms: None,
+            callback_mine: false,
+        },
+        None => ClientMsg::Ready,
     }
 }

@@ -27,7 +27,11 @@ impl Dialer {
         let msg = ServerMsg::State {
             state: state.name(),
             call_id: state.call().map(|c| c.to_string()),
+            // A wrap-up that waits for its disposition has no countdown.
             wrap_up_seconds: match state {
+                AgentState::WrapUp(_) if self.wraps.get(agent_id).is_some_and(|w| w.required) => {
+                    None
+                }
                 AgentState::WrapUp(until) => Some(
                     until
                         .saturating_duration_since(Instant::now())

@@ -91,6 +91,9 @@ pub struct DialerStats {
 pub struct DialerSnapshot {
     pub stats: DialerStats,
     pub live_calls: usize,
+    /// Wrap-ups that end on their own (a disposition is not required):
+    /// a graceful stop waits for them, so that their tasks are settled.
+    pub timed_wrap_ups: usize,
     pub agents: Vec<(String, String)>,
     pub agent_counts: std::collections::BTreeMap<String, usize>,
     pub switch_up: bool,
@@ -331,6 +334,7 @@ impl Dialer {
         DialerSnapshot {
             stats: self.stats.clone(),
             live_calls: self.calls.len(),
+            timed_wrap_ups: self.wraps.values().filter(|w| !w.required).count(),
             agents: self.agents.list(),
             agent_counts: self.agents.counts(),
             switch_up: self.switches.iter().any(|s| s.link == Link::Up),

@@ -567,6 +567,27 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<DncEntry>>;
     /// The decisions about a task, oldest first.
     async fn decisions_for_task(&self, task_id: i64) -> StoreResult<Vec<DialDecision>>;
+    /// Each agent's calls of a campaign placed since `since_ms`.
+    async fn agent_calls(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<crate::campaign::stats::AgentCalls>>;
+    /// The agent state log: each agent's last change before `since_ms`, and
+    /// every change since.
+    async fn presence_changes(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<(
+        Vec<crate::campaign::stats::PresenceChange>,
+        Vec<crate::campaign::stats::PresenceChange>,
+    )>;
+    /// A campaign's dispositions since `since_ms`, by code.
+    async fn disposition_counts(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<(String, u64)>>;
     /// Counts of a campaign's decisions since `since_ms`, by verdict and
     /// reason.
     async fn decision_counts(

@@ -158,6 +158,29 @@ impl Store for SlowStore {
     async fn disposition(&self, call_id: &str) -> StoreResult<Option<Disposition>> {
         self.inner.disposition(call_id).await
     }
+    async fn agent_calls(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<dialpop::campaign::stats::AgentCalls>> {
+        self.inner.agent_calls(campaign_id, since_ms).await
+    }
+    async fn presence_changes(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<(
+        Vec<dialpop::campaign::stats::PresenceChange>,
+        Vec<dialpop::campaign::stats::PresenceChange>,
+    )> {
+        self.inner.presence_changes(since_ms).await
+    }
+    async fn disposition_counts(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        self.inner.disposition_counts(campaign_id, since_ms).await
+    }
     async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
         self.inner.insert_attempts(a).await
     }

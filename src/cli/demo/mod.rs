@@ -73,6 +73,8 @@ pub struct DemoReport {
     pub tasks_left: u64,
     /// Tasks refused before dialing: their number is on the do-not-call list.
     pub refused_do_not_call: u64,
+    /// How the agents closed the answered calls, by disposition code.
+    pub dispositions: std::collections::BTreeMap<String, u64>,
     pub wall_s: f64,
     pub calls_per_s: f64,
     /// Pops that went out with a source missing.
@@ -393,6 +395,18 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         }
         None => None,
     };
+    let refused_do_not_call = store
+        .decision_counts(CAMPAIGN, 0)
+        .await?
+        .into_iter()
+        .filter(|(v, reason, _)| *v == crate::store::Verdict::Refuse && reason == "do_not_call")
+        .map(|(_, _, n)| n)
+        .sum();
+    let dispositions = store
+        .disposition_counts(CAMPAIGN, 0)
+        .await?
+        .into_iter()
+        .collect();
     if std::env::var_os("DIALPOP_DEMO_KEEP_DB").is_none() {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
@@ -413,7 +427,8 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         pop_latency_ms: LatencyMs { p50, p99, max },
         double_dialed,
         tasks_left: counts.pending + counts.dialing,
-        refused_do_not_call: counts.do_not_call,
+        refused_do_not_call,
+        dispositions,
         wall_s: wall.as_secs_f64(),
         calls_per_s: s.calls as f64 / wall.as_secs_f64().max(1e-9),
         pops_degraded: degraded.load(std::sync::atomic::Ordering::Relaxed),

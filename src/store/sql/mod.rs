@@ -5,6 +5,7 @@
 
 mod calls;
 mod compliance;
+mod stats;
 mod tasks;
 
 use super::dialect::Dialect;
@@ -366,6 +367,29 @@ impl Store for SqlStore {
         self.decision_counts_in(campaign_id, since_ms).await
     }
 
+    async fn agent_calls(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<crate::campaign::stats::AgentCalls>> {
+        self.agent_calls_in(campaign_id, since_ms).await
+    }
+    async fn presence_changes(
+        &self,
+        since_ms: i64,
+    ) -> StoreResult<(
+        Vec<crate::campaign::stats::PresenceChange>,
+        Vec<crate::campaign::stats::PresenceChange>,
+    )> {
+        self.presence_in(since_ms).await
+    }
+    async fn disposition_counts(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        self.disposition_counts_in(campaign_id, since_ms).await
+    }
     async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
         self.insert_attempts_in(a).await
     }

@@ -1,4 +1,5 @@
 use clap::{Parser, Subcommand};
+use dialpop::cli::client::{self, Remote};
 use dialpop::cli::decode::{self, Protocol};
 use dialpop::cli::demo::{self, DemoOptions};
 use dialpop::cli::simswitch::{self, SimswitchArgs};
@@ -57,13 +58,26 @@ enum Command {
         #[arg(long)]
         config: PathBuf,
     },
-    /// Tasks: import a CSV file into a campaign of the configured store.
+    /// Campaigns on a running daemon (--server): list, show, create,
+    /// update, start, pause, resume, stop, stats.
+    #[command(after_help = client::EXIT_CODES)]
+    Campaign(client::CampaignCmd),
+    /// Tasks on a running daemon (--server): add, list, show, update,
+    /// cancel, import; `import` without --server works on the configured
+    /// store directly.
+    #[command(after_help = client::EXIT_CODES)]
     Task {
+        #[command(flatten)]
+        remote: Remote,
         #[command(subcommand)]
         action: TaskAction,
     },
-    /// Do-not-call lists: import a CSV file of numbers.
+    /// Do-not-call lists on a running daemon (--server): add, remove, list,
+    /// import; `import` without --server works on the configured store.
+    #[command(after_help = client::EXIT_CODES)]
     Dnc {
+        #[command(flatten)]
+        remote: Remote,
         #[command(subcommand)]
         action: DncAction,
     },
@@ -155,35 +169,43 @@ enum Command {
 enum TaskAction {
     /// Streams a CSV file into a campaign: columns by header name
     /// (customer_id, phone, and optionally priority, tags, not_before,
-    /// not_after, time_zone, external_id, var.NAME). Exit 0: every row
-    /// kept; 3: some rows refused (each listed with its line); 1: failed.
+    /// not_after, time_zone, external_id, var.NAME). With --server, the
+    /// file is streamed to the daemon; without, into the configured store.
+    /// Exit 0: every row kept; 3: some rows refused (each listed with its
+    /// line); 1: failed.
+    #[command(after_help = client::EXIT_CODES)]
     Import {
         file: PathBuf,
         #[arg(long)]
         campaign: String,
+        /// Without --server: the config file naming the store.
         #[arg(long, default_value = "config/dialpop.toml")]
         config: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
+    #[command(flatten)]
+    Client(client::TaskCmd),
 }
 
 #[derive(Subcommand)]
 enum DncAction {
     /// Streams a CSV file (a phone column, an optional reason) into the
-    /// global list, or a campaign's.
+    /// global list, or a campaign's. With --server, the file is streamed
+    /// to the daemon; without, into the configured store.
+    #[command(after_help = client::EXIT_CODES)]
     Import {
         file: PathBuf,
         #[arg(long)]
         campaign: Option<String>,
-        /// How national numbers are read.
-        #[arg(long, default_value = "US")]
-        region: String,
+        /// How national numbers are read (default: US; with --server, the
+        /// campaign's region, else US).
+        #[arg(long)]
+        region: Option<String>,
+        /// Without --server: the config file naming the store.
         #[arg(long, default_value = "config/dialpop.toml")]
         config: PathBuf,
-        #[arg(long)]
-        json: bool,
     },
+    #[command(flatten)]
+    Client(client::DncCmd),
 }
 
 #[derive(Subcommand)]
@@ -256,32 +278,50 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Source { action } => run_source(action),
-        Command::Task {
-            action:
-                TaskAction::Import {
-                    file,
-                    campaign,
-                    config,
-                    json,
-                },
-        } => run_import("task import", async move {
-            let mut out = std::io::stdout().lock();
-            dialpop::cli::import::tasks(&config, &file, &campaign, json, &mut out).await
-        }),
-        Command::Dnc {
-            action:
-                DncAction::Import {
-                    file,
-                    campaign,
+        Command::Campaign(cmd) => client::campaign(cmd),
+        Command::Task { remote, action } => match action {
+            TaskAction::Client(cmd) => client::task(&remote, cmd),
+            TaskAction::Import { file, campaign, .. } if remote.server.is_some() => {
+                client::task_import(&remote, &file, &campaign)
+            }
+            TaskAction::Import {
+                file,
+                campaign,
+                config,
+            } => run_import("task import", async move {
+                let mut out = std::io::stdout().lock();
+                dialpop::cli::import::tasks(&config, &file, &campaign, remote.json, &mut out).await
+            }),
+        },
+        Command::Dnc { remote, action } => match action {
+            DncAction::Client(cmd) => client::dnc(&remote, cmd),
+            DncAction::Import {
+                file,
+                campaign,
+                region,
+                ..
+            } if remote.server.is_some() => {
+                client::dnc_import(&remote, &file, campaign.as_deref(), region.as_deref())
+            }
+            DncAction::Import {
+                file,
+                campaign,
+                region,
+                config,
+            } => run_import("dnc import", async move {
+                let mut out = std::io::stdout().lock();
+                let region = region.as_deref().unwrap_or("US");
+                dialpop::cli::import::dnc(
+                    &config,
+                    &file,
+                    campaign.as_deref(),
                     region,
-                    config,
-                    json,
-                },
-        } => run_import("dnc import", async move {
-            let mut out = std::io::stdout().lock();
-            dialpop::cli::import::dnc(&config, &file, campaign.as_deref(), &region, json, &mut out)
+                    remote.json,
+                    &mut out,
+                )
                 .await
-        }),
+            }),
+        },
         Command::BenchSchedule {
             rows,
             small_queue,

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod bench;
 pub mod bench_schedule;
+pub mod client;
 pub mod decode;
 pub mod demo;
 pub mod import;

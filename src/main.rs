@@ -62,6 +62,10 @@ enum Command {
     /// update, start, pause, resume, stop, stats.
     #[command(after_help = client::EXIT_CODES)]
     Campaign(client::CampaignCmd),
+    /// Agents on a running daemon (--server): list, show, create (prints
+    /// the token once), update, token, pause, resume.
+    #[command(after_help = client::EXIT_CODES)]
+    Agent(client::AgentCmd),
     /// Tasks on a running daemon (--server): add, list, show, update,
     /// cancel, import; `import` without --server works on the configured
     /// store directly.
@@ -279,6 +283,7 @@ fn main() -> ExitCode {
         }),
         Command::Source { action } => run_source(action),
         Command::Campaign(cmd) => client::campaign(cmd),
+        Command::Agent(cmd) => client::agent(cmd),
         Command::Task { remote, action } => match action {
             TaskAction::Client(cmd) => client::task(&remote, cmd),
             TaskAction::Import { file, campaign, .. } if remote.server.is_some() => {

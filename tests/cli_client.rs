@@ -824,3 +824,138 @@ async fn do_not_call_lists_added_to_listed_removed_and_imported() {
     }
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_created_listed_changed_paused_and_given_new_tokens() {
+    let lab = lab("cli-agents", 0, &[], 20.0).await;
+    let daemon = lab.start_daemon().await;
+    let cli = Cli::new(daemon.addr, API_TOKEN);
+    let wrong = Cli::new(daemon.addr, "wrong-token");
+    cli.expect(0, &["campaign", "create", "--id", "vip", "--name", "VIP"])
+        .await;
+
+    let out = cli
+        .expect(
+            0,
+            &[
+                "agent",
+                "create",
+                "--id",
+                "maria",
+                "--name",
+                "Maria Silva",
+                "--extension",
+                "8101",
+                "--campaign",
+                common::CAMPAIGN,
+                "--campaign",
+                "vip:5",
+            ],
+        )
+        .await;
+    let token = out
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("token: "))
+        .expect("the token, printed once")
+        .to_string();
+    assert_eq!(token.len(), 32, "{out}");
+    let out = cli.expect(0, &["agent", "list"]).await;
+    assert_aligned(
+        &out.stdout,
+        &["ID", "NAME", "EXTENSION", "CAMPAIGNS", "STATE"],
+    );
+    assert!(out.stdout.contains("vip:5, lab:0"), "{out}");
+    assert!(!out.stdout.contains(&token), "never shown again: {out}");
+    let v = cli
+        .expect(0, &["agent", "show", "maria", "--json"])
+        .await
+        .json();
+    assert_eq!(
+        (v["id"].as_str(), v["state"].as_str()),
+        (Some("maria"), Some("logged_out"))
+    );
+    assert_eq!(v["campaigns"][0]["campaign"], "vip");
+
+    let out = cli
+        .expect(7, &["agent", "update", "maria", "--extension", "81 01"])
+        .await;
+    assert!(out.stderr.starts_with("error: extension:"), "{out}");
+    let out = cli
+        .expect(
+            7,
+            &[
+                "agent",
+                "create",
+                "--id",
+                "x",
+                "--name",
+                "X",
+                "--extension",
+                "1",
+                "--campaign",
+                "nope",
+            ],
+        )
+        .await;
+    assert!(
+        out.stderr.starts_with("error: campaigns[0].campaign:"),
+        "{out}"
+    );
+    cli.expect(
+        5,
+        &[
+            "agent",
+            "create",
+            "--id",
+            "maria",
+            "--name",
+            "M",
+            "--extension",
+            "1",
+            "--campaign",
+            "vip",
+        ],
+    )
+    .await;
+    cli.expect(4, &["agent", "show", "nobody"]).await;
+    wrong.expect(6, &["agent", "list"]).await;
+    assert_eq!(
+        cli.run(&[
+            "agent",
+            "create",
+            "--id",
+            "x",
+            "--name",
+            "X",
+            "--extension",
+            "1",
+            "--campaign",
+            "vip:high"
+        ])
+        .await
+        .code,
+        2
+    );
+
+    let v = cli
+        .expect(
+            0,
+            &["agent", "update", "maria", "--campaign", "vip", "--json"],
+        )
+        .await
+        .json();
+    assert_eq!(v["campaigns"].as_array().map(|a| a.len()), Some(1));
+    // Pausing a signed-out agent is refused; the state says why.
+    let out = cli
+        .expect(5, &["agent", "pause", "maria", "--reason", "lunch"])
+        .await;
+    assert!(out.stderr.contains("not signed in"), "{out}");
+    let out = cli.expect(0, &["agent", "token", "maria"]).await;
+    assert!(
+        out.stdout.contains("new token") && !out.stdout.contains(&token),
+        "{out}"
+    );
+    cli.expect(0, &["agent", "resume", "maria"]).await;
+    daemon.stop().await;
+}

@@ -68,9 +68,16 @@ pub enum CampaignAction {
     /// running or paused → stopped.
     #[command(after_help = EXIT_CODES)]
     Stop { id: String },
-    /// Tasks by status, the last 24 hours' dial decisions, agents by state.
+    /// Tasks by status, the last 24 hours' dial decisions, dispositions,
+    /// dials a minute, answer rate, average handle time and occupancy over
+    /// the window (for the campaign and each agent), agents by state.
     #[command(after_help = EXIT_CODES)]
-    Stats { id: String },
+    Stats {
+        id: String,
+        /// The window of the rates and times, in minutes (60).
+        #[arg(long, value_name = "MINUTES")]
+        window: Option<u32>,
+    },
 }
 
 /// A JSON argument, parsed where clap can say which one is wrong.
@@ -177,9 +184,12 @@ pub async fn run(c: Client, action: CampaignAction, json: bool) -> Result<Done, 
         CampaignAction::Pause { id } => transition(c, &id, "pause", json).await,
         CampaignAction::Resume { id } => transition(c, &id, "resume", json).await,
         CampaignAction::Stop { id } => transition(c, &id, "stop", json).await,
-        CampaignAction::Stats { id } => {
+        CampaignAction::Stats { id, window } => {
             let v = c
-                .send(Req::get(&["api", "campaigns", &id, "stats"], what(&id)))
+                .send(
+                    Req::get(&["api", "campaigns", &id, "stats"], what(&id))
+                        .query("window_minutes", window),
+                )
                 .await?;
             Ok(Done::ok(if json { json_doc(&v) } else { stats(&v) }))
         }
@@ -220,11 +230,54 @@ fn describe(v: &Value) -> String {
     out
 }
 
+fn ratio(v: &Value) -> String {
+    v.as_f64()
+        .map_or("-".into(), |r| format!("{:.1}%", r * 100.0))
+}
+
+fn seconds(v: &Value) -> String {
+    v.as_f64().map_or("-".into(), |s| format!("{s:.1} s"))
+}
+
 fn stats(v: &Value) -> String {
     let mut out = fields(&[
         ("campaign", cell(&v["campaign"])),
         ("state", cell(&v["state"])),
+        ("window", format!("{} min", cell(&v["window_minutes"]))),
+        (
+            "dials a minute",
+            v["dials_per_minute"]
+                .as_f64()
+                .map_or("-".into(), |d| format!("{d:.2}")),
+        ),
+        ("answer rate", ratio(&v["answer_rate"])),
+        ("handle time (avg)", seconds(&v["aht_seconds"])),
+        ("  talk", seconds(&v["talk_seconds"])),
+        ("  wrap-up", seconds(&v["wrap_up_seconds"])),
+        ("occupancy", ratio(&v["occupancy"])),
     ]);
+    let mut by = Table::new(&["AGENT", "DIALS", "ANSWERED", "HANDLE (AVG)", "OCCUPANCY"]);
+    for a in v["by_agent"].as_array().into_iter().flatten() {
+        by.row(vec![
+            cell(&a["agent"]),
+            cell(&a["dials"]),
+            cell(&a["answered"]),
+            seconds(&a["aht_seconds"]),
+            ratio(&a["occupancy"]),
+        ]);
+    }
+    if !by.is_empty() {
+        out.push('\n');
+        out.push_str(&by.render());
+    }
+    let mut d = Table::new(&["DISPOSITION", "COUNT"]);
+    for (k, n) in v["dispositions"].as_object().into_iter().flatten() {
+        d.row(vec![k.clone(), cell(n)]);
+    }
+    if !d.is_empty() {
+        out.push('\n');
+        out.push_str(&d.render());
+    }
     let mut t = Table::new(&["TASKS", "COUNT"]);
     for (k, n) in v["tasks"].as_object().into_iter().flatten() {
         t.row(vec![k.clone(), cell(n)]);

@@ -3,6 +3,7 @@
 //! server's JSON with `--json`; exit codes a script can rely on
 //! ([`EXIT_CODES`]).
 
+pub mod agent;
 pub mod campaign;
 pub mod dnc;
 pub mod http;
@@ -214,6 +215,7 @@ pub fn import_summary(report: &serde_json::Value, json: bool) -> Done {
     Done { out, exit }
 }
 
+pub use agent::AgentCmd;
 pub use campaign::CampaignCmd;
 pub use dnc::DncCmd;
 pub use task::TaskCmd;
@@ -223,6 +225,13 @@ pub fn campaign(cmd: CampaignCmd) -> ExitCode {
     let CampaignCmd { remote, action } = cmd;
     let json = remote.json;
     run(&remote, move |c| campaign::run(c, action, json))
+}
+
+/// `dialpop agent ...`.
+pub fn agent(cmd: AgentCmd) -> ExitCode {
+    let AgentCmd { remote, action } = cmd;
+    let json = remote.json;
+    run(&remote, move |c| agent::run(c, action, json))
 }
 
 /// `dialpop task add|list|show|update|cancel`.

@@ -91,6 +91,17 @@ pub enum TaskCmd {
     /// Cancels a pending task.
     #[command(after_help = EXIT_CODES)]
     Cancel { id: i64 },
+    /// Calls a pending task back at a time, by an agent (the pool after the
+    /// campaign's grace) or by the pool.
+    #[command(after_help = EXIT_CODES)]
+    Callback {
+        id: i64,
+        /// RFC 3339, e.g. 2027-03-01T10:30:00+01:00.
+        #[arg(long)]
+        at: String,
+        #[arg(long)]
+        agent: Option<String>,
+    },
 }
 
 /// `NAME=VALUE`.
@@ -282,6 +293,28 @@ pub async fn run(c: Client, cmd: TaskCmd, json: bool) -> Result<Done, Failure> {
                 json_doc(&v)
             } else {
                 format!("task {id} updated\n{}", describe(&v))
+            }))
+        }
+        TaskCmd::Callback { id, at, agent } => {
+            let s = id.to_string();
+            let mut body = serde_json::json!({ "at": at });
+            if let Some(a) = agent {
+                body["agent_id"] = Value::String(a);
+            }
+            let v = c
+                .send(Req::post(&["api", "outbound", "tasks", &s, "callback"], what(id)).json(body))
+                .await?;
+            Ok(Done::ok(if json {
+                json_doc(&v)
+            } else {
+                format!(
+                    "task {id}: callback at {}{}\n",
+                    cell(&v["due"]),
+                    v["callback_agent"]
+                        .as_str()
+                        .map(|a| format!(" for agent {}", quoted(a)))
+                        .unwrap_or_default()
+                )
             }))
         }
         TaskCmd::Cancel { id } => {

@@ -42,3 +42,12 @@ CREATE INDEX agent_states_at ON agent_states(at_ms);
 -- Stats read attempts by time (dials a minute, answer rate, handle time).
 CREATE INDEX attempts_originate ON attempts(originate_ms);
 CREATE INDEX dispositions_campaign ON dispositions(campaign_id, at_ms);
+
+-- API tokens with a role (admin, supervisor, tasks), kept as hashes; the
+-- config file's token is an admin one beside these.
+CREATE TABLE api_tokens (
+    name       TEXT PRIMARY KEY,
+    role       TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_ms BIGINT NOT NULL
+);

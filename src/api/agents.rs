@@ -2,14 +2,18 @@
 //! (shown once, kept only as a hash), and a supervisor's pause and resume.
 
 use super::input::{self, bad, respond, unavailable};
-use super::{ApiError, AppState, check_bearer, error};
+use super::{ApiError, AppState, error};
 use crate::campaign::valid_name;
 use crate::popup::messages::AgentRequest;
 use crate::store::{Agent, Serves, token_hash};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Map, Value, json};
+
+pub const CREATE_FIELDS: &[&str] = &["id", "name", "extension", "campaigns"];
+pub const PATCH_FIELDS: &[&str] = &["name", "extension", "campaigns"];
+pub const PAUSE_FIELDS: &[&str] = &["reason"];
 
 /// Campaigns one agent may serve.
 const MAX_CAMPAIGNS: usize = 32;
@@ -98,21 +102,12 @@ fn extension_from(m: &Map<String, Value>) -> Result<Option<String>, ApiError> {
     }
 }
 
-pub async fn create(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    respond(create_agent(&s, &headers, &body).await)
+pub async fn create(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+    respond(create_agent(&s, &body).await)
 }
 
-async fn create_agent(
-    s: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
-    let m = input::object(body, &["id", "name", "extension", "campaigns"])?;
+async fn create_agent(s: &AppState, body: &[u8]) -> Result<Response, ApiError> {
+    let m = input::object(body, CREATE_FIELDS)?;
     let id = input::req_str(&m, "id")?;
     if !valid_name(&id, 64) {
         return Err(bad(
@@ -156,10 +151,9 @@ async fn create_agent(
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
-pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn list(State(s): State<AppState>) -> Response {
     respond(
         async {
-            check_bearer(&headers, &s.api_token_sha256)?;
             let agents = s.store.agents().await.map_err(unavailable)?;
             let mut out = Vec::with_capacity(agents.len());
             for a in &agents {
@@ -179,14 +173,9 @@ async fn load(s: &AppState, id: &str) -> Result<Agent, ApiError> {
         .ok_or_else(|| not_found(id))
 }
 
-pub async fn get_one(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn get_one(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     respond(
         async {
-            check_bearer(&headers, &s.api_token_sha256)?;
             let a = load(&s, &id).await?;
             Ok(Json(agent_json(&s, &a).await).into_response())
         }
@@ -196,14 +185,12 @@ pub async fn get_one(
 
 pub async fn patch(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
     respond(
         async {
-            check_bearer(&headers, &s.api_token_sha256)?;
-            let m = input::object(&body, &["name", "extension", "campaigns"])?;
+            let m = input::object(&body, PATCH_FIELDS)?;
             let mut a = load(&s, &id).await?;
             if let Some(n) = name_from(&m)? {
                 a.name = n;
@@ -227,14 +214,9 @@ pub async fn patch(
 
 /// A new token; the old one no longer signs in (pages open with it stay
 /// open until they reconnect).
-pub async fn new_token_for(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn new_token_for(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     respond(
         async {
-            check_bearer(&headers, &s.api_token_sha256)?;
             let token = new_token();
             if !s
                 .store
@@ -254,16 +236,14 @@ pub async fn new_token_for(
 /// `POST /api/agents/{id}/pause` `{"reason": "lunch"}` and `/resume`.
 pub async fn pause_or_resume(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
     respond(
         async {
-            check_bearer(&headers, &s.api_token_sha256)?;
             let request = match action.as_str() {
                 "pause" => {
-                    let m = input::object(&body, &["reason"])?;
+                    let m = input::object(&body, PAUSE_FIELDS)?;
                     AgentRequest::Pause(input::req_str(&m, "reason")?)
                 }
                 "resume" => AgentRequest::Resume,

@@ -2,13 +2,16 @@
 //! is the store's, so it survives restarts.
 
 use super::input::{self, bad, respond, unavailable};
-use super::{ApiError, AppState, check_bearer, error};
+use super::{ApiError, AppState, error};
 use crate::campaign::{CampaignSettings, CampaignState, Transition, valid_name};
 use crate::store::{Campaign, now_ms};
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Value, json};
+
+pub const CREATE_FIELDS: &[&str] = &["id", "name", "settings"];
+pub const PATCH_FIELDS: &[&str] = &["name", "settings"];
 
 fn not_found(id: &str) -> ApiError {
     error(StatusCode::NOT_FOUND, format!("no campaign {id:?}"), None)
@@ -52,21 +55,12 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-pub async fn create(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    respond(create_campaign(&s, &headers, &body).await)
+pub async fn create(State(s): State<AppState>, body: axum::body::Bytes) -> Response {
+    respond(create_campaign(&s, &body).await)
 }
 
-async fn create_campaign(
-    s: &AppState,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
-    let m = input::object(body, &["id", "name", "settings"])?;
+async fn create_campaign(s: &AppState, body: &[u8]) -> Result<Response, ApiError> {
+    let m = input::object(body, CREATE_FIELDS)?;
     let id = input::req_str(&m, "id")?;
     if !valid_name(&id, 64) {
         return Err(bad("id", "id must be 1 to 64 letters, digits, - _ or ."));
@@ -99,10 +93,9 @@ async fn create_campaign(
     Ok((StatusCode::CREATED, Json(c)).into_response())
 }
 
-pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn list(State(s): State<AppState>) -> Response {
     respond(
         async {
-            check_bearer(&headers, &s.api_token_sha256)?;
             let all = s.store.campaigns().await.map_err(unavailable)?;
             Ok(Json(json!({"campaigns": all})).into_response())
         }
@@ -110,14 +103,9 @@ pub async fn list(State(s): State<AppState>, headers: HeaderMap) -> Response {
     )
 }
 
-pub async fn get_one(
-    State(s): State<AppState>,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-) -> Response {
+pub async fn get_one(State(s): State<AppState>, Path(id): Path<String>) -> Response {
     respond(
         async {
-            check_bearer(&headers, &s.api_token_sha256)?;
             let c = load(&s, &id).await?;
             Ok(Json(c).into_response())
         }
@@ -129,21 +117,14 @@ pub async fn get_one(
 /// over the current settings.
 pub async fn patch(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(patch_campaign(&s, &headers, &id, &body).await)
+    respond(patch_campaign(&s, &id, &body).await)
 }
 
-async fn patch_campaign(
-    s: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    body: &[u8],
-) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
-    let m = input::object(body, &["name", "settings"])?;
+async fn patch_campaign(s: &AppState, id: &str, body: &[u8]) -> Result<Response, ApiError> {
+    let m = input::object(body, PATCH_FIELDS)?;
     let c = load(s, id).await?;
     let name = input::opt_str(&m, "name")?.unwrap_or(c.name.clone());
     if name.trim().is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
@@ -177,19 +158,12 @@ async fn patch_campaign(
 /// `POST /api/campaigns/{id}/{start|pause|resume|stop}`.
 pub async fn transition(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path((id, action)): Path<(String, String)>,
 ) -> Response {
-    respond(move_campaign(&s, &headers, &id, &action).await)
+    respond(move_campaign(&s, &id, &action).await)
 }
 
-async fn move_campaign(
-    s: &AppState,
-    headers: &HeaderMap,
-    id: &str,
-    action: &str,
-) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
+async fn move_campaign(s: &AppState, id: &str, action: &str) -> Result<Response, ApiError> {
     let t = Transition::parse(action).ok_or_else(|| {
         error(
             StatusCode::NOT_FOUND,
@@ -230,13 +204,11 @@ async fn move_campaign(
 /// for each of its agents.
 pub async fn stats(
     State(s): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     respond(
         async {
-            check_bearer(&headers, &s.api_token_sha256)?;
             let window = input::query_i64(&q, "window_minutes")?.unwrap_or(60);
             if !(1..=10_080).contains(&window) {
                 return Err(bad("window_minutes", "window_minutes: 1 to 10080 (a week)"));

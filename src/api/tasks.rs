@@ -1,18 +1,22 @@
 //! `/api/outbound/tasks`: queue customers for a campaign (one, a batch, or
 //! a CSV file), list them, change or cancel them while they wait.
 
+use super::auth::Caller;
 use super::input::{self, bad, respond, unavailable};
-use super::{ApiError, AppState, check_bearer, error};
+use super::{ApiError, AppState, error};
 use crate::campaign::import::{ImportError, import_tasks};
 use crate::campaign::intake::{TaskInput, intake};
 use crate::store::{Campaign, PatchRefused, Task, TaskPatch, TaskQuery, TaskStatus, now_ms};
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Extension, Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 
-const TASK_FIELDS: &[&str] = &[
+pub const BATCH_FIELDS: &[&str] = &["campaign", "tasks"];
+pub const CALLBACK_FIELDS: &[&str] = &["at", "agent_id"];
+pub const PATCH_FIELDS: &[&str] = &["priority", "tags", "not_before", "not_after", "variables"];
+pub const TASK_FIELDS: &[&str] = &[
     "campaign",
     "customer_id",
     "phone",
@@ -68,6 +72,7 @@ pub fn task_json(t: &Task) -> Value {
         "variables": t.variables,
         "idempotency_key": t.idempotency_key,
         "last_cause": t.last_cause,
+        "submitted_by": t.submitted_by,
         "callback_agent": t.agent_id,
         "callback_agent_until": t.agent_until_ms.and_then(time),
         "created": time(t.created_ms),
@@ -76,17 +81,16 @@ pub fn task_json(t: &Task) -> Value {
 
 pub async fn create(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(create_one(&s, &headers, &body).await)
+    respond(create_one(&s, &caller, &body).await)
 }
 
-async fn create_one(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
+async fn create_one(s: &AppState, caller: &Caller, body: &[u8]) -> Result<Response, ApiError> {
     let m = input::object(body, TASK_FIELDS)?;
     let campaign = campaign_for(s, &input::req_str(&m, "campaign")?, "campaign").await?;
-    let task = intake(&task_input(&m)?, &campaign, now_ms(), None)
+    let task = intake(&task_input(&m)?, &campaign, now_ms(), Some(&caller.name))
         .map_err(|e| bad(&e.field, format!("{}: {}", e.field, e.message)))?;
     let added = s.store.add_task(&task).await.map_err(unavailable)?;
     s.dialer.tasks_added().await;
@@ -107,15 +111,14 @@ async fn create_one(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Re
 /// is reported with its index.
 pub async fn create_batch(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(batch(&s, &headers, &body).await)
+    respond(batch(&s, &caller, &body).await)
 }
 
-async fn batch(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
-    let m = input::object(body, &["campaign", "tasks"])?;
+async fn batch(s: &AppState, caller: &Caller, body: &[u8]) -> Result<Response, ApiError> {
+    let m = input::object(body, BATCH_FIELDS)?;
     let default = input::opt_str(&m, "campaign")?;
     let items = match m.get("tasks") {
         Some(Value::Array(a)) if a.len() <= MAX_BATCH => a,
@@ -144,7 +147,7 @@ async fn batch(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respons
                 campaigns.insert(id.clone(), c);
             }
             let c = &campaigns[&id];
-            intake(&task_input(t)?, c, now, None)
+            intake(&task_input(t)?, c, now, Some(&caller.name))
                 .map_err(|e| bad(&e.field, format!("{}: {}", e.field, e.message)))
         };
         match one.await {
@@ -176,30 +179,35 @@ async fn batch(s: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Respons
 /// `POST /api/outbound/tasks/import?campaign=C`: a CSV body, streamed.
 pub async fn import(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<HashMap<String, String>>,
     body: axum::body::Body,
 ) -> Response {
-    respond(import_csv(&s, &headers, &q, body).await)
+    respond(import_csv(&s, &caller, &q, body).await)
 }
 
 async fn import_csv(
     s: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     q: &HashMap<String, String>,
     body: axum::body::Body,
 ) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
     let id = q
         .get("campaign")
         .ok_or_else(|| bad("campaign", "campaign is required (?campaign=ID)"))?;
     let campaign = campaign_for(s, id, "campaign").await?;
-    let report = import_tasks(&s.store, &campaign, super::body_reader(body), None, |_| {})
-        .await
-        .map_err(|e| match e {
-            ImportError::File(m) => bad("file", m),
-            ImportError::Store(e) => unavailable(e),
-        })?;
+    let report = import_tasks(
+        &s.store,
+        &campaign,
+        super::body_reader(body),
+        Some(caller.name.clone()),
+        |_| {},
+    )
+    .await
+    .map_err(|e| match e {
+        ImportError::File(m) => bad("file", m),
+        ImportError::Store(e) => unavailable(e),
+    })?;
     if report.added > 0 {
         s.dialer.tasks_added().await;
     }
@@ -208,18 +216,17 @@ async fn import_csv(
 
 pub async fn list(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    respond(list_tasks(&s, &headers, &q).await)
+    respond(list_tasks(&s, &caller, &q).await)
 }
 
 async fn list_tasks(
     s: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     q: &HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
     const KNOWN: &[&str] = &[
         "campaign",
         "status",
@@ -259,7 +266,7 @@ async fn list_tasks(
         due_until_ms: input::query_time(q, "due_until")?,
         created_from_ms: input::query_time(q, "created_from")?,
         created_until_ms: input::query_time(q, "created_until")?,
-        submitted_by: None,
+        submitted_by: caller.own_tasks_only().map(String::from),
         after_id: input::query_i64(q, "cursor")?.unwrap_or(0),
         limit: limit as u32,
     };
@@ -277,20 +284,29 @@ async fn list_tasks(
 
 pub async fn get_one(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> Response {
-    respond(get_task(&s, &headers, id).await)
+    respond(get_task(&s, &caller, id).await)
 }
 
-async fn get_task(s: &AppState, headers: &HeaderMap, id: i64) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
-    let t = s
-        .store
+/// The task, if the caller may see it: a `tasks` token's own only (another's
+/// is "not found", not "forbidden": its existence is not told either).
+async fn visible_task(s: &AppState, caller: &Caller, id: i64) -> Result<Task, ApiError> {
+    s.store
         .task(id)
         .await
         .map_err(unavailable)?
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no task {id}"), None))?;
+        .filter(|t| {
+            caller
+                .own_tasks_only()
+                .is_none_or(|me| t.submitted_by.as_deref() == Some(me))
+        })
+        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no task {id}"), None))
+}
+
+async fn get_task(s: &AppState, caller: &Caller, id: i64) -> Result<Response, ApiError> {
+    let t = visible_task(s, caller, id).await?;
     let attempts = s.store.attempts_for_task(id).await.map_err(unavailable)?;
     let decisions = s.store.decisions_for_task(id).await.map_err(unavailable)?;
     let mut v = task_json(&t);
@@ -301,19 +317,19 @@ async fn get_task(s: &AppState, headers: &HeaderMap, id: i64) -> Result<Response
 
 pub async fn patch(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(patch_task(&s, &headers, id, &body, false).await)
+    respond(patch_task(&s, &caller, id, &body, false).await)
 }
 
 pub async fn cancel(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
 ) -> Response {
-    respond(patch_task(&s, &headers, id, b"{}", true).await)
+    respond(patch_task(&s, &caller, id, b"{}", true).await)
 }
 
 /// `POST /api/outbound/tasks/{id}/callback` `{"at": RFC 3339, "agent_id":
@@ -321,21 +337,20 @@ pub async fn cancel(
 /// campaign's pool after its grace) or by the pool.
 pub async fn callback(
     State(s): State<AppState>,
-    headers: HeaderMap,
+    Extension(caller): Extension<Caller>,
     Path(id): Path<i64>,
     body: axum::body::Bytes,
 ) -> Response {
-    respond(set_callback(&s, &headers, id, &body).await)
+    respond(set_callback(&s, &caller, id, &body).await)
 }
 
 async fn set_callback(
     s: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     id: i64,
     body: &[u8],
 ) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
-    let m = input::object(body, &["at", "agent_id"])?;
+    let m = input::object(body, CALLBACK_FIELDS)?;
     let at = input::req_str(&m, "at")?;
     let at_ms = chrono::DateTime::parse_from_rfc3339(&at)
         .map_err(|e| bad("at", format!("at: {at:?} is not an RFC 3339 time: {e}")))?
@@ -344,12 +359,7 @@ async fn set_callback(
     if at_ms > now + crate::campaign::disposition::MAX_CALLBACK_AHEAD_MS {
         return Err(bad("at", "at: at most 90 days ahead"));
     }
-    let current = s
-        .store
-        .task(id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no task {id}"), None))?;
+    let current = visible_task(s, caller, id).await?;
     let campaign = campaign_for(s, &current.campaign_id, "campaign").await?;
     let agent = match input::opt_str(&m, "agent_id")? {
         None => None,
@@ -393,22 +403,13 @@ async fn set_callback(
 
 async fn patch_task(
     s: &AppState,
-    headers: &HeaderMap,
+    caller: &Caller,
     id: i64,
     body: &[u8],
     cancel: bool,
 ) -> Result<Response, ApiError> {
-    check_bearer(headers, &s.api_token_sha256)?;
-    let m = input::object(
-        body,
-        &["priority", "tags", "not_before", "not_after", "variables"],
-    )?;
-    let current = s
-        .store
-        .task(id)
-        .await
-        .map_err(unavailable)?
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no task {id}"), None))?;
+    let m = input::object(body, PATCH_FIELDS)?;
+    let current = visible_task(s, caller, id).await?;
     let campaign = campaign_for(s, &current.campaign_id, "campaign").await?;
     // The change is checked as a whole task would be: the same rules.
     let time = |ms: Option<i64>| {

@@ -206,6 +206,8 @@ pub struct Task {
     pub variables: serde_json::Map<String, serde_json::Value>,
     pub idempotency_key: Option<String>,
     pub last_cause: Option<String>,
+    /// The API token that submitted it (a `tasks` token sees only its own).
+    pub submitted_by: Option<String>,
     /// A callback bound to this agent, until `agent_until_ms`.
     pub agent_id: Option<String>,
     pub agent_until_ms: Option<i64>,
@@ -494,6 +496,16 @@ pub trait Store: Send + Sync + 'static {
     async fn agents(&self) -> StoreResult<Vec<Agent>>;
     async fn agent_by_token_hash(&self, token_hash: &str) -> StoreResult<Option<Agent>>;
     async fn disposition(&self, call_id: &str) -> StoreResult<Option<Disposition>>;
+
+    /// An API token with a role, by the hash of the token; false if the
+    /// name is taken.
+    async fn insert_api_token(&self, name: &str, role: &str, token_hash: &str)
+    -> StoreResult<bool>;
+    /// (name, role) of the token with this hash.
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<(String, String)>>;
+    /// (name, role, created_ms) of every token.
+    async fn api_tokens(&self) -> StoreResult<Vec<(String, String, i64)>>;
+    async fn delete_api_token(&self, name: &str) -> StoreResult<bool>;
 
     async fn add_task(&self, t: &NewTask) -> StoreResult<Added> {
         let mut r = self.add_tasks(std::slice::from_ref(t)).await?;

@@ -6,7 +6,7 @@ use super::*;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
-pub const TASK_COLUMNS: &str = "id, campaign_id, customer_id, phone, priority, status, attempts, tags, next_attempt_ms, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, last_cause, agent_id, agent_until_ms, created_ms, updated_ms";
+pub const TASK_COLUMNS: &str = "id, campaign_id, customer_id, phone, priority, status, attempts, tags, next_attempt_ms, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, last_cause, submitted_by, agent_id, agent_until_ms, created_ms, updated_ms";
 pub const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause, wrap_end_ms";
 pub const CAMPAIGN_COLUMNS: &str = "id, name, state, settings, created_ms, updated_ms";
 pub const AGENT_COLUMNS: &str = "id, name, extension, campaign_id, serves";
@@ -74,6 +74,7 @@ pub fn task(row: &AnyRow) -> StoreResult<Task> {
         variables: json_map(&row.try_get::<String, _>("variables")?),
         idempotency_key: row.try_get("idempotency_key")?,
         last_cause: row.try_get("last_cause")?,
+        submitted_by: row.try_get("submitted_by")?,
         agent_id: row.try_get("agent_id")?,
         agent_until_ms: row.try_get("agent_until_ms")?,
         created_ms: row.try_get("created_ms")?,

@@ -155,6 +155,23 @@ impl Store for SlowStore {
     async fn agent(&self, id: &str) -> StoreResult<Option<Agent>> {
         self.inner.agent(id).await
     }
+    async fn insert_api_token(
+        &self,
+        name: &str,
+        role: &str,
+        token_hash: &str,
+    ) -> StoreResult<bool> {
+        self.inner.insert_api_token(name, role, token_hash).await
+    }
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
+        self.inner.api_token_by_hash(token_hash).await
+    }
+    async fn api_tokens(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        self.inner.api_tokens().await
+    }
+    async fn delete_api_token(&self, name: &str) -> StoreResult<bool> {
+        self.inner.delete_api_token(name).await
+    }
     async fn disposition(&self, call_id: &str) -> StoreResult<Option<Disposition>> {
         self.inner.disposition(call_id).await
     }

@@ -12,7 +12,7 @@ use super::dialect::Dialect;
 use super::rows::{self, AGENT_COLUMNS, CAMPAIGN_COLUMNS, CUSTOMER_COLUMNS, DISPOSITION_COLUMNS};
 use super::*;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, Executor, Pool};
+use sqlx::{Any, Executor, Pool, Row};
 
 type AnyPool = Pool<Any>;
 use std::time::Duration;
@@ -283,6 +283,58 @@ impl Store for SqlStore {
             .fetch_optional(&self.pool)
             .await?;
         row.as_ref().map(rows::agent).transpose()
+    }
+
+    async fn insert_api_token(
+        &self,
+        name: &str,
+        role: &str,
+        token_hash: &str,
+    ) -> StoreResult<bool> {
+        let r = self
+            .q("INSERT INTO api_tokens (name, role, token_hash, created_ms) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO NOTHING")
+            .bind(name.to_string())
+            .bind(role.to_string())
+            .bind(token_hash.to_string())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    async fn api_token_by_hash(&self, token_hash: &str) -> StoreResult<Option<(String, String)>> {
+        let row = self
+            .q("SELECT name, role FROM api_tokens WHERE token_hash = ?")
+            .bind(token_hash.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get("name")?, r.try_get("role")?)))
+            .transpose()
+    }
+
+    async fn api_tokens(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        let rows = self
+            .q("SELECT name, role, created_ms FROM api_tokens ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    r.try_get("name")?,
+                    r.try_get("role")?,
+                    r.try_get("created_ms")?,
+                ))
+            })
+            .collect()
+    }
+
+    async fn delete_api_token(&self, name: &str) -> StoreResult<bool> {
+        let r = self
+            .q("DELETE FROM api_tokens WHERE name = ?")
+            .bind(name.to_string())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn disposition(&self, call_id: &str) -> StoreResult<Option<Disposition>> {

@@ -130,7 +130,11 @@ async fn every_operation_admits_its_roles_and_refuses_the_others() {
     assert_eq!(code, 201, "{t}");
     let id = t["task_id"].as_i64().expect("task id");
     let (code, t) = shop.get(&format!("/api/outbound/tasks/{id}")).await;
-    assert_eq!((code, t["submitted_by"].as_str()), (200, Some("shop")), "{t}");
+    assert_eq!(
+        (code, t["submitted_by"].as_str()),
+        (200, Some("shop")),
+        "{t}"
+    );
     assert_eq!(
         crm.get(&format!("/api/outbound/tasks/{id}")).await.0,
         404,

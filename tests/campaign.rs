@@ -2,6 +2,7 @@
 //! simulated FreeSWITCH, and one WebSocket client per agent.
 
 mod common;
+mod support;
 
 use common::{API_TOKEN, AckWhen, CAMPAIGN, agent_client, check_campaign, lab, lab_on};
 use dialpop::popup::messages::{AgentStateName, ServerMsg};
@@ -18,13 +19,26 @@ async fn a_campaign_pops_every_answered_call_once_to_its_agent_on_asterisk() {
     campaign_pops_every_answered_call_once(SimProtocol::Ami).await;
 }
 
+/// The same campaign with the store on the machine's PostgreSQL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_on_postgres_pops_every_answered_call_once_to_its_agent() {
+    let url = support::stores::postgres_schema_url().await;
+    campaign_pops_every_answered_call_once_on(SimProtocol::Esl, Some(url)).await;
+}
+
 async fn campaign_pops_every_answered_call_once(protocol: SimProtocol) {
-    let lab = lab_on(
+    campaign_pops_every_answered_call_once_on(protocol, None).await;
+}
+
+async fn campaign_pops_every_answered_call_once_on(protocol: SimProtocol, db_url: Option<String>) {
+    let name = if db_url.is_some() { "e2e-pg" } else { "e2e" };
+    let lab = common::lab_on_store(
         protocol,
-        "e2e",
+        name,
         3,
         &[(1, 14), (5, 2), (2, 3), (3, 2), (4, 2)],
         20.0,
+        db_url,
     )
     .await;
     let daemon = lab.start_daemon().await;

@@ -1442,7 +1442,15 @@ async fn drop_connections_hangup_all_and_live_calls() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_session_that_does_not_read_is_closed_not_waited_for() {
     const CALLS: usize = 1500;
-    let sw = switch_with(1000.0, Some("[[rule]]\nring = 0.0\ntalk = 1.0\n")).await;
+    // A second of no progress closes a session: the stalled one makes none,
+    // while the test's own watching session (a debug build parsing every
+    // event on a busy machine) may pause for longer than the 100 ms default.
+    let sw = SimSwitch::start(SimConfig {
+        ami_write_timeout: Duration::from_secs(1),
+        ..config(1000.0, Some("[[rule]]\nring = 0.0\ntalk = 1.0\n"))
+    })
+    .await
+    .expect("switch starts");
     let stalled = TcpStream::connect(sw.local_addr()).await.expect("connect");
     let mut stalled = stalled;
     stalled

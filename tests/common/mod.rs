@@ -53,11 +53,23 @@ pub async fn lab_on(
     mix: &[(u32, usize)],
     speed: f64,
 ) -> Lab {
+    lab_on_store(protocol, name, agents, mix, speed, None).await
+}
+
+/// A lab on the store at `db_url` (an SQLite file of its own if none).
+pub async fn lab_on_store(
+    protocol: SimProtocol,
+    name: &str,
+    agents: usize,
+    mix: &[(u32, usize)],
+    speed: f64,
+    db_url: Option<String>,
+) -> Lab {
     let name = &format!("{name}-{protocol:?}");
     let dir = std::env::temp_dir().join(format!("dialpop-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let db_url = format!("sqlite://{}", dir.join("lab.db").display());
+    let db_url = db_url.unwrap_or_else(|| format!("sqlite://{}", dir.join("lab.db").display()));
     let store = dialpop::store::open(&db_url).await.expect("store opens");
     let now = dialpop::store::now_ms();
     store

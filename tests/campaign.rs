@@ -4,7 +4,7 @@
 mod common;
 mod support;
 
-use common::{API_TOKEN, AckWhen, CAMPAIGN, agent_client, check_campaign, lab, lab_on};
+use common::{API_TOKEN, AckWhen, CAMPAIGN, agent_client, check_campaign, lab};
 use dialpop::popup::messages::{AgentStateName, ServerMsg};
 use dialpop::switch::sim::SimProtocol;
 use std::time::Duration;

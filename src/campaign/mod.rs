@@ -7,6 +7,7 @@ pub mod disposition;
 pub mod import;
 pub mod intake;
 pub mod phone;
+pub mod pop_rules;
 pub mod settings;
 pub mod stats;
 

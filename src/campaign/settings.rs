@@ -34,6 +34,9 @@ pub struct CampaignSettings {
     pub callback_grace_seconds: f64,
     /// How an answered call is popped (`answer`).
     pub pop_trigger: String,
+    /// Conditions on the customer's fields, all of which must hold for an
+    /// answered call to pop (none: every call pops).
+    pub pop_filters: Vec<super::pop_rules::PopFilter>,
 }
 
 impl Default for CampaignSettings {
@@ -49,6 +52,7 @@ impl Default for CampaignSettings {
             dispositions: super::disposition::default_codes(),
             callback_grace_seconds: 300.0,
             pop_trigger: "answer".into(),
+            pop_filters: Vec::new(),
         }
     }
 }
@@ -243,6 +247,9 @@ impl CampaignSettings {
         }
         if !(0.0..=MAX_WRAP_UP_SECONDS).contains(&self.callback_grace_seconds) {
             return Err(field_error("callback_grace_seconds", "must be 0 to 86400"));
+        }
+        if let Err((field, message)) = super::pop_rules::check(&self.pop_filters) {
+            return Err(field_error(field, message));
         }
         if self.pop_trigger != "answer" {
             return Err(field_error("pop_trigger", "only \"answer\" is supported"));

@@ -23,6 +23,11 @@ impl Dialer {
         to: CallState,
         received: Instant,
     ) {
+        let filters = self
+            .calls
+            .get(&id)
+            .map(|c| self.pop_filters(&c.task.campaign_id))
+            .unwrap_or_default();
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -51,7 +56,7 @@ impl Dialer {
                 call.answered = true;
                 self.stats.answered += 1;
                 if matches!(call.customer, CustomerLookup::Ready(_)) {
-                    send_pop(&self.writer, &self.hub, &id, call, received).await;
+                    send_pop(&self.writer, &self.hub, &id, call, received, &filters).await;
                 } else {
                     // The answer is recorded now (a restart then knows a pop
                     // is owed); the pop waits for the preload under way, or
@@ -80,11 +85,16 @@ impl Dialer {
 
     /// The lookup of a call whose answer waits for it is back: the pop goes.
     pub(super) async fn pop_waiting(&mut self, id: &CallId) {
+        let filters = self
+            .calls
+            .get(id)
+            .map(|c| self.pop_filters(&c.task.campaign_id))
+            .unwrap_or_default();
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
         if let Some(at) = call.answer_waiting.take() {
-            send_pop(&self.writer, &self.hub, id, call, at).await;
+            send_pop(&self.writer, &self.hub, id, call, at, &filters).await;
         }
         // An answered call that ended while its lookup ran: its pop has gone
         // out now, and the call can be forgotten.
@@ -98,6 +108,7 @@ impl Dialer {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
+        let filters = self.pop_filters(&call.task.campaign_id);
         let now = Instant::now();
         let fault = (!call.answered)
             .then(|| policy::switch_fault(&from, &end))
@@ -172,7 +183,7 @@ impl Dialer {
             if answered && !call.popped {
                 call.ended = true;
                 let at = call.answer_waiting.take().unwrap_or(now);
-                send_pop(&self.writer, &self.hub, &id, &mut call, at).await;
+                send_pop(&self.writer, &self.hub, &id, &mut call, at, &filters).await;
             }
             self.hub.call_ended(id.as_str()).await;
         }
@@ -261,11 +272,45 @@ async fn send_pop(
     id: &CallId,
     call: &mut LiveCall,
     answered_at: Instant,
+    filters: &[crate::campaign::pop_rules::PopFilter],
 ) {
     if call.popped {
         return;
     }
     call.popped = true;
+    if !filters.is_empty() {
+        // The campaign decides by the record whether the call pops; without
+        // a record (every source failed) it pops, degraded, so the agent is
+        // never left with nothing on a call the filters might have wanted.
+        let decision = match &call.customer {
+            CustomerLookup::Ready(v) if v.found => {
+                Some(crate::campaign::pop_rules::decide(filters, &v.fields))
+            }
+            _ => None,
+        };
+        let rule = match &decision {
+            Some(d) if d.pops => format!("popped: {}", d.reason),
+            Some(d) => format!("not popped: {}", d.reason),
+            None => "popped: no record, filters not applied".to_string(),
+        };
+        writer
+            .submit(Write::PopRule {
+                call_id: id.to_string(),
+                rule,
+            })
+            .await;
+        if decision.is_some_and(|d| !d.pops) {
+            call.customer = CustomerLookup::Used;
+            writer
+                .submit(Write::Answer {
+                    call_id: id.to_string(),
+                    at_ms: now_ms(),
+                    pop: None,
+                })
+                .await;
+            return;
+        }
+    }
     let resend = call.unacked_pop.take();
     let pop_id = resend
         .clone()

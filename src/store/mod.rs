@@ -384,6 +384,11 @@ pub enum Write {
     Disposition(Disposition),
     /// A number the call asked not to be called again.
     AddDnc(DncEntry),
+    /// Why the call popped or did not (a campaign with pop filters).
+    PopRule {
+        call_id: String,
+        rule: String,
+    },
     /// The agent's wrap-up of the call is over (handle time ends here).
     WrapEnded {
         call_id: String,
@@ -421,6 +426,8 @@ pub struct Attempt {
     pub hangup_cause: Option<String>,
     /// When the agent's wrap-up of an answered call ended.
     pub wrap_end_ms: Option<i64>,
+    /// Why the call popped or did not, when the campaign filters pops.
+    pub pop_rule: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

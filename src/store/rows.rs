@@ -7,7 +7,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 
 pub const TASK_COLUMNS: &str = "id, campaign_id, customer_id, phone, priority, status, attempts, tags, next_attempt_ms, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, last_cause, submitted_by, agent_id, agent_until_ms, created_ms, updated_ms";
-pub const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause, wrap_end_ms";
+pub const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause, wrap_end_ms, pop_rule";
 pub const CAMPAIGN_COLUMNS: &str = "id, name, state, settings, created_ms, updated_ms";
 pub const AGENT_COLUMNS: &str = "id, name, extension, campaign_id, serves";
 pub const DISPOSITION_COLUMNS: &str =
@@ -95,6 +95,7 @@ pub fn attempt(row: &AnyRow) -> StoreResult<Attempt> {
         outcome: row.try_get("outcome")?,
         hangup_cause: row.try_get("hangup_cause")?,
         wrap_end_ms: row.try_get("wrap_end_ms")?,
+        pop_rule: row.try_get("pop_rule")?,
     })
 }
 

@@ -186,6 +186,7 @@ fn kind(w: &Write) -> &'static str {
         Write::Disposition(_) => "disposition",
         Write::AddDnc(_) => "add_dnc",
         Write::WrapEnded { .. } => "wrap_ended",
+        Write::PopRule { .. } => "pop_rule",
         Write::AgentState { .. } => "agent_state",
     }
 }

@@ -275,6 +275,13 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await?;
                 }
+                Write::PopRule { call_id, rule } => {
+                    self.q("UPDATE attempts SET pop_rule = ? WHERE call_id = ?")
+                        .bind(rule.clone())
+                        .bind(call_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 Write::WrapEnded { call_id, at_ms } => {
                     self.q("UPDATE attempts SET wrap_end_ms = ? WHERE call_id = ?")
                         .bind(*at_ms)

@@ -24,6 +24,10 @@ fn presence_class(s: &AgentState) -> &'static str {
 impl Dialer {
     pub(super) async fn set_agent(&mut self, agent_id: &str, state: AgentState) {
         let before = self.agents.state(agent_id).map(presence_class);
+        let reason = match &state {
+            AgentState::Paused(r) => Some(r.clone()),
+            _ => None,
+        };
         let msg = ServerMsg::State {
             state: state.name(),
             call_id: state.call().map(|c| c.to_string()),
@@ -39,10 +43,7 @@ impl Dialer {
                 ),
                 _ => None,
             },
-            reason: match &state {
-                AgentState::Paused(r) => Some(r.clone()),
-                _ => None,
-            },
+            reason: reason.clone(),
             disposition: match state {
                 AgentState::WrapUp(_) => self.wraps.get(agent_id).map(|w| DispositionForm {
                     call_id: w.call_id.to_string(),
@@ -53,10 +54,6 @@ impl Dialer {
             },
         };
         let class = presence_class(&state);
-        let reason = match &state {
-            AgentState::Paused(r) => Some(r.clone()),
-            _ => None,
-        };
         self.agents.set(agent_id, state);
         if before.is_some_and(|b| b != class) {
             self.writer

@@ -2,6 +2,7 @@
 //! its pop, the end and what it means for the task and the agent.
 
 use super::agents::AgentState;
+use super::claim::CampaignView;
 use super::live_call::{CustomerLookup, LiveCall};
 use super::policy::{self, Outcome};
 use super::{Dialer, Internal};
@@ -12,6 +13,7 @@ use crate::store::writer::StoreWriter;
 use crate::store::{NewPop, TaskNext, Write, now_ms};
 use crate::switch::CallId;
 use crate::switch::calls::{CallEnd, CallState};
+use std::sync::Arc;
 use std::time::Instant;
 
 impl Dialer {
@@ -23,11 +25,11 @@ impl Dialer {
         to: CallState,
         received: Instant,
     ) {
-        let filters = self
+        let view = self
             .calls
             .get(&id)
-            .map(|c| self.pop_filters(&c.task.campaign_id))
-            .unwrap_or_default();
+            .and_then(|c| self.view_of(&c.task.campaign_id));
+        let filters = pop_filters(&view);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -56,7 +58,7 @@ impl Dialer {
                 call.answered = true;
                 self.stats.answered += 1;
                 if matches!(call.customer, CustomerLookup::Ready(_)) {
-                    send_pop(&self.writer, &self.hub, &id, call, received, &filters).await;
+                    send_pop(&self.writer, &self.hub, &id, call, received, filters).await;
                 } else {
                     // The answer is recorded now (a restart then knows a pop
                     // is owed); the pop waits for the preload under way, or
@@ -85,16 +87,16 @@ impl Dialer {
 
     /// The lookup of a call whose answer waits for it is back: the pop goes.
     pub(super) async fn pop_waiting(&mut self, id: &CallId) {
-        let filters = self
+        let view = self
             .calls
             .get(id)
-            .map(|c| self.pop_filters(&c.task.campaign_id))
-            .unwrap_or_default();
+            .and_then(|c| self.view_of(&c.task.campaign_id));
+        let filters = pop_filters(&view);
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
         if let Some(at) = call.answer_waiting.take() {
-            send_pop(&self.writer, &self.hub, id, call, at, &filters).await;
+            send_pop(&self.writer, &self.hub, id, call, at, filters).await;
         }
         // An answered call that ended while its lookup ran: its pop has gone
         // out now, and the call can be forgotten.
@@ -108,7 +110,8 @@ impl Dialer {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
-        let filters = self.pop_filters(&call.task.campaign_id);
+        let view = self.view_of(&call.task.campaign_id);
+        let filters = pop_filters(&view);
         let now = Instant::now();
         let fault = (!call.answered)
             .then(|| policy::switch_fault(&from, &end))
@@ -183,7 +186,7 @@ impl Dialer {
             if answered && !call.popped {
                 call.ended = true;
                 let at = call.answer_waiting.take().unwrap_or(now);
-                send_pop(&self.writer, &self.hub, &id, &mut call, at, &filters).await;
+                send_pop(&self.writer, &self.hub, &id, &mut call, at, filters).await;
             }
             self.hub.call_ended(id.as_str()).await;
         }
@@ -262,6 +265,13 @@ impl Dialer {
             )
             .await;
     }
+}
+
+/// The campaign's pop filters (none for a campaign the store no longer has:
+/// every call pops).
+fn pop_filters(view: &Option<Arc<CampaignView>>) -> &[crate::campaign::pop_rules::PopFilter] {
+    view.as_deref()
+        .map_or(&[], |v| v.campaign.settings.pop_filters.as_slice())
 }
 
 /// Sends the call's pop, once. Its row is queued for the writer first, so

@@ -645,13 +645,10 @@ impl Dialer {
         }
     }
 
-    /// The campaign's pop filters (none for a campaign the store no longer
-    /// has: every call pops).
-    fn pop_filters(&self, campaign_id: &str) -> Vec<crate::campaign::pop_rules::PopFilter> {
-        self.campaigns
-            .get(campaign_id)
-            .map(|v| v.campaign.settings.pop_filters.clone())
-            .unwrap_or_default()
+    /// The campaign as the dialer holds it (a shared handle: nothing is
+    /// copied on the answer path).
+    fn view_of(&self, campaign_id: &str) -> Option<Arc<CampaignView>> {
+        self.campaigns.get(campaign_id).cloned()
     }
 
     /// The wrap-up of a call of the task's campaign.

@@ -73,6 +73,31 @@ impl SqlStore {
         sqlx::query(self.dialect.sql(sql))
     }
 
+    /// The agent's row, with what to do when the id is taken; the rows
+    /// written.
+    async fn write_agent(
+        &self,
+        a: &Agent,
+        token_hash: &str,
+        on_conflict: &'static str,
+    ) -> StoreResult<u64> {
+        let r = self
+            .q_owned(format!(
+                "INSERT INTO agents (id, name, extension, campaign_id, serves, token_hash, created_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?) {on_conflict}"
+            ))
+            .bind(a.id.clone())
+            .bind(a.name.clone())
+            .bind(a.extension.clone())
+            .bind(a.home().to_string())
+            .bind(rows::serves_json(a)?)
+            .bind(token_hash.to_string())
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(r.rows_affected())
+    }
+
     fn q_owned(&self, sql: String) -> Query<'static> {
         sqlx::query(self.dialect.sql(sql))
     }
@@ -199,39 +224,21 @@ impl Store for SqlStore {
     }
 
     async fn upsert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<()> {
-        self.q(
-            "INSERT INTO agents (id, name, extension, campaign_id, serves, token_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT(id) DO UPDATE SET name = excluded.name, extension = excluded.extension,
+        self.write_agent(
+            a,
+            token_hash,
+            "ON CONFLICT(id) DO UPDATE SET name = excluded.name, extension = excluded.extension,
              campaign_id = excluded.campaign_id, serves = excluded.serves, token_hash = excluded.token_hash",
         )
-        .bind(a.id.clone())
-        .bind(a.name.clone())
-        .bind(a.extension.clone())
-        .bind(a.home().to_string())
-        .bind(rows::serves_json(a)?)
-        .bind(token_hash.to_string())
-        .bind(now_ms())
-        .execute(&self.pool)
         .await?;
         Ok(())
     }
 
     async fn insert_agent(&self, a: &Agent, token_hash: &str) -> StoreResult<bool> {
-        let r = self
-            .q(
-                "INSERT INTO agents (id, name, extension, campaign_id, serves, token_hash, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
-                 ON CONFLICT(id) DO NOTHING",
-            )
-            .bind(a.id.clone())
-            .bind(a.name.clone())
-            .bind(a.extension.clone())
-            .bind(a.home().to_string())
-            .bind(rows::serves_json(a)?)
-            .bind(token_hash.to_string())
-            .bind(now_ms())
-            .execute(&self.pool)
-            .await?;
-        Ok(r.rows_affected() == 1)
+        Ok(self
+            .write_agent(a, token_hash, "ON CONFLICT(id) DO NOTHING")
+            .await?
+            == 1)
     }
 
     async fn update_agent(&self, a: &Agent) -> StoreResult<bool> {

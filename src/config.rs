@@ -134,6 +134,11 @@ pub struct SwitchConfig {
     pub connect_context: String,
     #[serde(default = "default_max_calls")]
     pub max_calls: usize,
+    /// New calls a second at most, spaced evenly. Keep it at or below the
+    /// switch's own limit (FreeSWITCH: `sessions-per-second` in
+    /// switch.conf.xml, 30 in the stock file) and the trunk's.
+    #[serde(default = "default_originates_per_second")]
+    pub originates_per_second: f64,
 }
 
 fn default_switch_name() -> String {
@@ -147,6 +152,9 @@ fn default_connect_context() -> String {
 }
 fn default_max_calls() -> usize {
     200
+}
+fn default_originates_per_second() -> f64 {
+    30.0
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -221,6 +229,11 @@ pub struct AgentConfig {
     /// first); `campaign` is served at priority 0.
     #[serde(default)]
     pub also: Vec<crate::store::Serves>,
+    #[serde(default)]
+    pub level: Option<String>,
+    /// `en` or `zh-CN`.
+    #[serde(default)]
+    pub locale: Option<String>,
     /// SHA-256 (hex) of the agent's login token.
     pub token_sha256: String,
 }
@@ -230,6 +243,8 @@ impl AgentConfig {
         let mut a = crate::store::Agent::of(&self.id, &self.name, &self.extension, &self.campaign);
         a.campaigns.extend(self.also.iter().cloned());
         a.sort_campaigns();
+        a.level = self.level.clone();
+        a.locale = self.locale.clone();
         a
     }
 }
@@ -305,6 +320,12 @@ impl Config {
             if sw.max_calls == 0 {
                 return Err(bad(&key("max_calls"), "must be at least 1"));
             }
+            if !(0.01..=100_000.0).contains(&sw.originates_per_second) {
+                return Err(bad(
+                    &key("originates_per_second"),
+                    "must be a number from 0.01 to 100000",
+                ));
+            }
             if let Some(a) = &sw.ami_auth
                 && a != "plain"
                 && a != "md5"
@@ -377,6 +398,16 @@ impl Config {
             }
         }
         for (i, a) in self.agents.iter().enumerate() {
+            if let Some(l) = &a.locale
+                && !crate::popup::format::Locale::ALL
+                    .iter()
+                    .any(|x| x.tag() == l)
+            {
+                return Err(bad(
+                    &format!("agent[{i}].locale"),
+                    "must be \"en\" or \"zh-CN\"",
+                ));
+            }
             if !is_sha256(&a.token_sha256) {
                 return Err(bad(
                     &format!("agent[{i}].token_sha256"),

@@ -297,6 +297,7 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
             caller_id_number: sw.caller_id_number.clone(),
             caller_id_name: sw.caller_id_name.clone(),
             max_calls: sw.max_calls,
+            originates_per_second: sw.originates_per_second,
         });
     }
     Ok(DaemonSetup {

@@ -137,6 +137,11 @@ enum Command {
         /// Look every customer up once before dialing (a full cache).
         #[arg(long)]
         warm_cache: bool,
+        /// New calls a second at most on the simulated switch, spaced
+        /// evenly (it has no limit of its own; a real switch's is the
+        /// config's `originates_per_second`).
+        #[arg(long, default_value_t = 2000.0)]
+        originates_per_second: f64,
         /// Agents in another process: write their tokens to this file
         /// (`dialpop bench-agents` reads it) instead of simulating them here.
         #[arg(long)]
@@ -380,6 +385,7 @@ fn main() -> ExitCode {
             no_preload,
             tasks,
             warm_cache,
+            originates_per_second,
             external_agents,
         } => {
             let listen = if exit_when_done && listen.port() == 8080 {
@@ -403,9 +409,16 @@ fn main() -> ExitCode {
                 preload: !no_preload,
                 tasks,
                 warm_cache,
+                originates_per_second,
                 external_agents,
             };
             run_async("demo", "warn", async move {
+                if !(0.01..=100_000.0).contains(&opts.originates_per_second) {
+                    anyhow::bail!(
+                        "--originates-per-second {}: must be a number from 0.01 to 100000",
+                        opts.originates_per_second
+                    );
+                }
                 if let Some(report) = demo::run(opts.clone()).await? {
                     if opts.report_json {
                         println!("{}", serde_json::to_string(&report)?);

@@ -65,6 +65,16 @@ async fn session_token(browser: &Browser) -> Value {
     .await
 }
 
+/// The page's first frame: its token, and the browser's language.
+async fn expect_auth(browser: &Browser, server: &mut StubDaemon, token: &str) {
+    let locale = js(browser, "return navigator.language || '';").await;
+    expect_from_page(
+        server,
+        json!({"type": "auth", "token": token, "locale": locale}),
+    )
+    .await;
+}
+
 async fn expect_from_page(server: &mut StubDaemon, want: Value) {
     let got = server.next_from_page(REPLY).await;
     assert_eq!(got, want, "the page sent something else");
@@ -108,7 +118,7 @@ async fn pop_flow(browser: &Browser, server: &mut StubDaemon) {
     shots(browser, "login").await;
 
     browser.sign_in(TOKEN).await;
-    expect_from_page(server, json!({"type": "auth", "token": TOKEN})).await;
+    expect_auth(browser, server, TOKEN).await;
     browser
         .wait_text("agent-name", "the agent's name", |t| t == "Ana Lima")
         .await;
@@ -346,7 +356,7 @@ async fn session_flow(browser: &Browser, server: &mut StubDaemon) {
 
     // A wrong token: the error shows, the page stays on login and does not retry.
     browser.sign_in("not-the-token").await;
-    expect_from_page(server, json!({"type": "auth", "token": "not-the-token"})).await;
+    expect_auth(browser, server, "not-the-token").await;
     browser
         .wait_text("error-message", "the server's error", |t| {
             t.contains("invalid token")
@@ -368,7 +378,7 @@ async fn session_flow(browser: &Browser, server: &mut StubDaemon) {
         .send_keys(&format!("{TOKEN}\u{E007}"))
         .await
         .expect("type + Enter");
-    expect_from_page(server, json!({"type": "auth", "token": TOKEN})).await;
+    expect_auth(browser, server, TOKEN).await;
     browser
         .wait_text("state-badge", "Available", |t| t == "Available")
         .await;
@@ -382,7 +392,7 @@ async fn session_flow(browser: &Browser, server: &mut StubDaemon) {
         })
         .await;
     shots(browser, "reconnecting").await;
-    expect_from_page(server, json!({"type": "auth", "token": TOKEN})).await;
+    expect_auth(browser, server, TOKEN).await;
     browser.wait_hidden(&testid_css("connection-banner")).await;
     browser
         .wait_text("state-badge", "Available", |t| t == "Available")
@@ -390,7 +400,7 @@ async fn session_flow(browser: &Browser, server: &mut StubDaemon) {
 
     // A reload signs in again from sessionStorage, without the token in the URL.
     browser.client().refresh().await.expect("reload");
-    expect_from_page(server, json!({"type": "auth", "token": TOKEN})).await;
+    expect_auth(browser, server, TOKEN).await;
     browser
         .wait_text("agent-name", "the agent's name", |t| t == "Ana Lima")
         .await;
@@ -419,7 +429,7 @@ async fn session_flow(browser: &Browser, server: &mut StubDaemon) {
 async fn pause_and_disposition_flow(browser: &Browser, server: &mut StubDaemon) {
     browser.goto(&format!("{}/agent", server.base_url)).await;
     browser.sign_in(TOKEN).await;
-    expect_from_page(server, json!({"type": "auth", "token": TOKEN})).await;
+    expect_auth(browser, server, TOKEN).await;
     browser
         .wait_text("state-badge", "Available", |t| t == "Available")
         .await;

@@ -32,6 +32,8 @@ fn errors_name_the_key_and_the_problem() {
         (example().replace("listen = \"127.0.0.1:8080\"", "listen = \"not an address\""), "listen"),
         (example().replace("max_calls = 200", "max_calls = 200\nmax_cals = 3"), "max_cals"),
         (example().replace("protocol = \"esl\"", "protocol = \"sip\""), "protocol"),
+        (example().replace("originates_per_second = 30", "originates_per_second = 0"), "switch.originates_per_second"),
+        (example().replace("originates_per_second = 30", "originates_per_second = 1e9"), "switch.originates_per_second"),
     ];
     for (text, key) in cases {
         let err = Config::parse(&text, "test.toml").expect_err(key);

@@ -252,6 +252,13 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
         attempts: 1,
         ..Task::default()
     };
+    let templates = dialpop::popup::template::Templates::default();
+    let look = dialpop::popup::Look {
+        templates: &templates,
+        level: None,
+        locale: dialpop::popup::format::Locale::En,
+        trigger: dialpop::campaign::settings::PopTrigger::Answer,
+    };
     let pop = |v: &dialpop::customer::CustomerView| {
         serde_json::to_value(dialpop::popup::build_pop(
             "p",
@@ -259,6 +266,8 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
             &task,
             Some(v.clone()),
             false,
+            look,
+            dialpop::popup::messages::PopCallState::Answered,
         ))
         .expect("json")
     };
@@ -272,6 +281,11 @@ async fn a_failing_source_degrades_the_pop_and_it_still_goes_out() {
     let p = pop(&v);
     assert_eq!(p["degraded"], json!(true));
     assert_eq!(p["customer"]["name"], json!("Ana from the store"));
+    // The screen the page draws carries the same record.
+    assert_eq!(
+        p["screen"]["header"][0]["value"],
+        json!("Ana from the store")
+    );
     assert!(
         p["reasons"][0]
             .as_str()

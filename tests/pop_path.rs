@@ -39,6 +39,7 @@ async fn a_logout_during_a_claim_dials_nothing() {
         let (mut tx, mut rx) = ws.split();
         let auth = serde_json::to_string(&ClientMsg::Auth {
             token: lab.agents[0].1.clone(),
+            locale: None,
         })
         .expect("json");
         tx.send(Message::Text(auth.into())).await.expect("auth");

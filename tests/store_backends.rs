@@ -406,6 +406,8 @@ async fn agents_serve_campaigns_and_dispositions_are_written_once() {
             priority: 9,
         });
         a.sort_campaigns();
+        a.level = Some("senior".into());
+        a.locale = Some("zh-CN".into());
         assert!(s.update_agent(&a).await.unwrap());
         let back = s.agent("a1").await.unwrap().unwrap();
         assert_eq!(back, a, "{}", b.name);
@@ -679,6 +681,182 @@ async fn do_not_call_lists_and_the_decision_record() {
                 (Verdict::Defer, "outside_window".into(), 1),
                 (Verdict::Dial, "eligible".into(), 1)
             ]
+        );
+    }
+}
+
+fn new_pop(
+    n: usize,
+    agent: &str,
+    customer: &str,
+    sent_ms: i64,
+    trigger: dialpop::campaign::settings::PopTrigger,
+) -> NewPop {
+    NewPop {
+        pop_id: format!("pop-{n}"),
+        call_id: format!("call-{n}"),
+        agent_id: agent.into(),
+        customer_id: customer.into(),
+        sent_ms,
+        degraded: n % 2 == 1,
+        template: "lab".into(),
+        shown: vec!["name".into(), "tier".into()],
+        trigger,
+    }
+}
+
+#[tokio::test]
+async fn the_pop_log_filters_and_pages_newest_first() {
+    use dialpop::campaign::settings::PopTrigger;
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        with_campaign(&b, "d").await;
+        // Six calls: agents a1/a2, campaigns c/d; the last one a ringing
+        // pop whose call never answered.
+        for n in 0..6 {
+            let campaign = if n < 4 { "c" } else { "d" };
+            let id = s.add_task(&task(campaign, n)).await.unwrap().id;
+            s.insert_attempt(&NewAttempt {
+                call_id: format!("call-{n}"),
+                task_id: id,
+                agent_id: if n % 3 == 0 { "a2" } else { "a1" }.into(),
+                switch_name: "sw".into(),
+                originate_ms: 1_000 * n as i64,
+            })
+            .await
+            .unwrap();
+            let agent = if n % 3 == 0 { "a2" } else { "a1" };
+            let pop = new_pop(
+                n,
+                agent,
+                &format!("cust{n}"),
+                1_000 * n as i64 + 500,
+                PopTrigger::Answer,
+            );
+            if n == 5 {
+                let mut p = pop;
+                p.trigger = PopTrigger::Ringing;
+                s.apply(&[Write::Pop(p)]).await.unwrap();
+            } else {
+                s.apply(&[Write::Answer {
+                    call_id: format!("call-{n}"),
+                    at_ms: 1_000 * n as i64 + 400,
+                    pop: Some(pop),
+                }])
+                .await
+                .unwrap();
+            }
+        }
+        assert!(s.pop_acked("pop-1", "a1", 2_000).await.unwrap());
+        assert!(
+            !s.pop_acked("pop-1", "a2", 2_000).await.unwrap(),
+            "{}: only its agent acks",
+            b.name
+        );
+
+        let all = PopQuery {
+            since_ms: 0,
+            until_ms: 10_000,
+            limit: 100,
+            ..PopQuery::default()
+        };
+        let ids = |v: Vec<PopRecord>| v.into_iter().map(|p| p.pop_id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(s.pops(&all).await.unwrap()),
+            ["pop-5", "pop-4", "pop-3", "pop-2", "pop-1", "pop-0"],
+            "{}",
+            b.name
+        );
+        let one = s.pop("pop-1").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                one.agent_id.as_str(),
+                one.campaign_id.as_deref(),
+                one.acked_ms,
+                one.degraded,
+                one.answered
+            ),
+            ("a1", Some("c"), Some(2_000), true, true),
+            "{}",
+            b.name
+        );
+        assert_eq!(one.shown, ["name", "tier"]);
+        assert_eq!(one.template.as_deref(), Some("lab"));
+        let ringing = s.pop("pop-5").await.unwrap().unwrap();
+        assert_eq!(
+            (ringing.trigger.as_deref(), ringing.answered),
+            (Some("ringing"), false),
+            "{}",
+            b.name
+        );
+        assert_eq!(s.pop("pop-9").await.unwrap(), None);
+
+        let q = |f: fn(&mut PopQuery)| {
+            let mut q = all.clone();
+            f(&mut q);
+            q
+        };
+        assert_eq!(
+            ids(s
+                .pops(&q(|q| q.agent_id = Some("a2".into())))
+                .await
+                .unwrap()),
+            ["pop-3", "pop-0"]
+        );
+        assert_eq!(
+            ids(s
+                .pops(&q(|q| q.campaign_id = Some("d".into())))
+                .await
+                .unwrap()),
+            ["pop-5", "pop-4"]
+        );
+        assert_eq!(
+            ids(s
+                .pops(&q(|q| q.customer_id = Some("cust2".into())))
+                .await
+                .unwrap()),
+            ["pop-2"]
+        );
+        assert_eq!(
+            ids(s.pops(&q(|q| q.degraded = Some(true))).await.unwrap()),
+            ["pop-5", "pop-3", "pop-1"]
+        );
+        assert_eq!(
+            ids(s.pops(&q(|q| q.acked = Some(true))).await.unwrap()),
+            ["pop-1"]
+        );
+        assert_eq!(
+            ids(s
+                .pops(&q(|q| {
+                    q.since_ms = 2_000;
+                    q.until_ms = 4_000;
+                }))
+                .await
+                .unwrap()),
+            ["pop-3", "pop-2"]
+        );
+        // Pages of two, each after the last of the one before.
+        let mut seen = Vec::new();
+        let mut page = q(|q| q.limit = 2);
+        loop {
+            let got = s.pops(&page).await.unwrap();
+            let Some(last) = got.last() else { break };
+            page.before = Some((last.sent_ms, last.pop_id.clone()));
+            seen.extend(ids(got));
+        }
+        assert_eq!(
+            seen,
+            ["pop-5", "pop-4", "pop-3", "pop-2", "pop-1", "pop-0"],
+            "{}",
+            b.name
+        );
+        // A value that looks like SQL is only a value.
+        assert!(
+            s.pops(&q(|q| q.agent_id = Some("a1' OR '1'='1".into())))
+                .await
+                .unwrap()
+                .is_empty()
         );
     }
 }

@@ -11,8 +11,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use serde_json::{Map, Value, json};
 
-pub const CREATE_FIELDS: &[&str] = &["id", "name", "extension", "campaigns"];
-pub const PATCH_FIELDS: &[&str] = &["name", "extension", "campaigns"];
+pub const CREATE_FIELDS: &[&str] = &["id", "name", "extension", "campaigns", "level", "locale"];
+pub const PATCH_FIELDS: &[&str] = &["name", "extension", "campaigns", "level", "locale"];
 pub const PAUSE_FIELDS: &[&str] = &["reason"];
 
 /// Campaigns one agent may serve.
@@ -39,8 +39,38 @@ async fn agent_json(s: &AppState, a: &Agent) -> Value {
         "name": a.name,
         "extension": a.extension,
         "campaigns": a.campaigns.iter().map(|c| json!({"campaign": c.campaign_id, "priority": c.priority})).collect::<Vec<_>>(),
+        "level": a.level,
+        "locale": a.locale,
         "state": s.dialer.agent_state(&a.id).await,
     })
+}
+
+/// `level` or `locale` as given: absent (`None`), cleared with null
+/// (`Some(None)`), or set.
+fn profile_field(m: &Map<String, Value>, key: &str) -> Result<Option<Option<String>>, ApiError> {
+    let Some(v) = m.get(key) else {
+        return Ok(None);
+    };
+    if v.is_null() {
+        return Ok(Some(None));
+    }
+    let text = v
+        .as_str()
+        .ok_or_else(|| bad(key, format!("{key}: text or null")))?;
+    let ok = match key {
+        "locale" => crate::popup::format::Locale::ALL
+            .iter()
+            .any(|l| l.tag() == text),
+        _ => valid_name(text, 32),
+    };
+    if !ok {
+        let want = match key {
+            "locale" => "one of en, zh-CN",
+            _ => "1 to 32 of A-Z a-z 0-9 _ . -",
+        };
+        return Err(bad(key, format!("{key}: {text:?} is not {want}")));
+    }
+    Ok(Some(Some(text.to_string())))
 }
 
 /// `[{"campaign": "c", "priority": 5}, ...]`, each campaign known.
@@ -128,6 +158,8 @@ async fn create_agent(s: &AppState, body: &[u8]) -> Result<Response, ApiError> {
         name,
         extension,
         campaigns,
+        level: profile_field(&m, "level")?.flatten(),
+        locale: profile_field(&m, "locale")?.flatten(),
     };
     agent.sort_campaigns();
     let token = new_token();
@@ -201,6 +233,12 @@ pub async fn patch(
             if let Some(c) = m.get("campaigns") {
                 a.campaigns = campaigns_from(&s, c).await?;
                 a.sort_campaigns();
+            }
+            if let Some(l) = profile_field(&m, "level")? {
+                a.level = l;
+            }
+            if let Some(l) = profile_field(&m, "locale")? {
+                a.locale = l;
             }
             if !s.store.update_agent(&a).await.map_err(unavailable)? {
                 return Err(not_found(&id));

@@ -5,7 +5,9 @@ pub mod auth;
 pub mod campaigns;
 pub mod customers;
 pub mod dnc;
+pub mod history_page;
 pub mod input;
+pub mod pops;
 pub mod routes;
 pub mod tasks;
 pub mod tokens;
@@ -106,7 +108,7 @@ async fn agent_page() -> impl IntoResponse {
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),
         ],
-        Html(crate::web::AGENT_PAGE),
+        Html(crate::web::agent_page()),
     )
 }
 

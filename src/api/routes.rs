@@ -4,7 +4,7 @@
 //! `/api/openapi.json` is generated from it, so the three cannot disagree.
 
 use super::auth::Role::{self, Admin, Supervisor, Tasks};
-use super::{AppState, agents, campaigns, customers, dnc, tasks};
+use super::{AppState, agents, campaigns, customers, dnc, pops, tasks};
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
@@ -157,6 +157,14 @@ pub fn routes() -> Vec<Route> {
             "Change a campaign (settings as a JSON merge patch)",
             Json(campaigns::PATCH_FIELDS),
             || patch(campaigns::patch),
+        ),
+        r(
+            Method::GET,
+            "/api/pops",
+            SUPERVISING,
+            "The pop log: who was shown which customer's record, when, acknowledged or not, degraded or not, with which template and fields; filters agent, customer, campaign, since, until, degraded, acked; cursor paging",
+            None,
+            || get(pops::list),
         ),
         r(
             Method::GET,

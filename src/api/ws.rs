@@ -46,9 +46,9 @@ async fn refuse(mut socket: WebSocket, why: &str) {
 
 async fn session(s: AppState, mut socket: WebSocket) {
     let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv()).await;
-    let token = match first {
+    let (token, browser_locale) = match first {
         Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientMsg>(&t) {
-            Ok(ClientMsg::Auth { token }) => token,
+            Ok(ClientMsg::Auth { token, locale }) => (token, locale),
             _ => {
                 return refuse(
                     socket,
@@ -70,7 +70,15 @@ async fn session(s: AppState, mut socket: WebSocket) {
     };
     drop(token);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(64);
+    let locale = agent
+        .locale
+        .as_deref()
+        .or(browser_locale.as_deref())
+        .map(crate::popup::format::Locale::from_tag)
+        .unwrap_or_default();
     let hello = ServerMsg::Hello {
+        protocol: crate::popup::messages::PROTOCOL,
+        locale,
         agent: AgentInfo {
             id: agent.id.clone(),
             name: agent.name.clone(),
@@ -83,6 +91,8 @@ async fn session(s: AppState, mut socket: WebSocket) {
     {
         return;
     }
+    // Answers to the page's own requests go through its queue too.
+    let replies = tx.clone();
     let Some(conn) = s.hub.register(&agent.id, tx).await else {
         return;
     };
@@ -107,6 +117,15 @@ async fn session(s: AppState, mut socket: WebSocket) {
                     Ok(ClientMsg::Disposition { call_id, code, notes, callback_at_ms, callback_mine }) => {
                         let given = crate::campaign::disposition::Given { code, notes, callback_ms: callback_at_ms, callback_mine };
                         s.hub.request(&agent.id, AgentRequest::Disposition { call_id, given }).await
+                    }
+                    Ok(ClientMsg::HistoryPage { pop_id, source, offset, cursor }) => {
+                        let (s, agent, replies) = (s.clone(), agent.clone(), replies.clone());
+                        tokio::spawn(async move {
+                            let msg = super::history_page::page(&s, &agent, locale, pop_id, source, offset, cursor).await;
+                            if let Ok(text) = serde_json::to_string(&msg) {
+                                let _ = replies.send(Arc::from(text)).await;
+                            }
+                        });
                     }
                     Ok(ClientMsg::Auth { .. }) => {}
                     Err(_) => tracing::debug!(agent = %agent.id, "ignoring a message the page should not send"),

@@ -32,11 +32,23 @@ pub struct CampaignSettings {
     /// How long an agent-bound callback waits for its agent before the
     /// pool may take it.
     pub callback_grace_seconds: f64,
-    /// How an answered call is popped (`answer`).
-    pub pop_trigger: String,
+    /// When the pop goes: at the answer, or while the customer's phone
+    /// rings (updated in place at the answer).
+    pub pop_trigger: PopTrigger,
     /// Conditions on the customer's fields, all of which must hold for an
     /// answered call to pop (none: every call pops).
     pub pop_filters: Vec<super::pop_rules::PopFilter>,
+    /// The pop's template, by agent level (none: the built-in one).
+    #[serde(skip_serializing_if = "crate::popup::template::TemplateChoice::is_empty")]
+    pub templates: crate::popup::template::TemplateChoice,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PopTrigger {
+    #[default]
+    Answer,
+    Ringing,
 }
 
 impl Default for CampaignSettings {
@@ -51,8 +63,9 @@ impl Default for CampaignSettings {
             disposition_required: false,
             dispositions: super::disposition::default_codes(),
             callback_grace_seconds: 300.0,
-            pop_trigger: "answer".into(),
+            pop_trigger: PopTrigger::Answer,
             pop_filters: Vec::new(),
+            templates: Default::default(),
         }
     }
 }
@@ -251,8 +264,8 @@ impl CampaignSettings {
         if let Err((field, message)) = super::pop_rules::check(&self.pop_filters) {
             return Err(field_error(field, message));
         }
-        if self.pop_trigger != "answer" {
-            return Err(field_error("pop_trigger", "only \"answer\" is supported"));
+        if let Err(message) = self.templates.check() {
+            return Err(field_error("templates", message));
         }
         Ok(())
     }

@@ -27,7 +27,10 @@ pub async fn simulated_agent(
     let (ws, _) =
         tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), false).await?;
     let (mut tx, mut rx) = ws.split();
-    let auth = serde_json::to_string(&ClientMsg::Auth { token })?;
+    let auth = serde_json::to_string(&ClientMsg::Auth {
+        token,
+        locale: None,
+    })?;
     tx.send(tokio_tungstenite::tungstenite::Message::Text(auth.into()))
         .await?;
     loop {

@@ -104,12 +104,22 @@ fn pop_text(n: u64) -> String {
     ] {
         customer.insert(k.into(), v.into());
     }
+    // The screen a daemon's pop carries: the built-in template, filled.
+    let screen = crate::popup::render::render(
+        &crate::popup::template::builtin(),
+        &customer,
+        &[],
+        None,
+        crate::popup::format::Locale::En,
+    );
     let msg = ServerMsg::Pop {
         pop_id: format!("floor-{n}"),
         call_id: uuid::Uuid::new_v4().to_string(),
         campaign_id: "demo".into(),
         task_id: n as i64,
-        trigger: "answer".into(),
+        trigger: crate::campaign::settings::PopTrigger::Answer,
+        call_state: crate::popup::messages::PopCallState::Answered,
+        screen,
         customer,
         sources: serde_json::Map::new(),
         history: Vec::new(),

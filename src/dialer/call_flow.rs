@@ -6,9 +6,14 @@ use super::claim::CampaignView;
 use super::live_call::{CustomerLookup, LiveCall};
 use super::policy::{self, Outcome};
 use super::{Dialer, Internal};
-use crate::popup::build_pop;
+use crate::campaign::pop_rules::{self, PopFilter};
+use crate::campaign::settings::PopTrigger;
+use crate::popup::format::Locale;
 use crate::popup::hub::AgentHub;
+use crate::popup::messages::PopCallState;
 use crate::popup::messages::ServerMsg;
+use crate::popup::template::Templates;
+use crate::popup::{Look, build_pop};
 use crate::store::writer::StoreWriter;
 use crate::store::{NewPop, TaskNext, Write, now_ms};
 use crate::switch::CallId;
@@ -25,11 +30,7 @@ impl Dialer {
         to: CallState,
         received: Instant,
     ) {
-        let view = self
-            .calls
-            .get(&id)
-            .and_then(|c| self.view_of(&c.task.campaign_id));
-        let filters = pop_filters(&view);
+        let plan = self.pop_plan(&id);
         let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
@@ -50,6 +51,24 @@ impl Dialer {
                     })
                     .await;
                 tell_call(&self.hub, &agent_id, &id, "ringing", None).await;
+                if plan.trigger() == PopTrigger::Ringing && !call.popped && call.ring_pop.is_none()
+                {
+                    if matches!(call.customer, CustomerLookup::Ready(_)) {
+                        send_pop(
+                            &self.writer,
+                            &self.hub,
+                            &id,
+                            call,
+                            received,
+                            &plan,
+                            PopCallState::Ringing,
+                        )
+                        .await;
+                    } else {
+                        call.ring_waiting = true;
+                        self.resolve(&id);
+                    }
+                }
             }
             CallState::Answered | CallState::Bridged => {
                 if call.answered {
@@ -57,8 +76,17 @@ impl Dialer {
                 }
                 call.answered = true;
                 self.stats.answered += 1;
-                if matches!(call.customer, CustomerLookup::Ready(_)) {
-                    send_pop(&self.writer, &self.hub, &id, call, received, filters).await;
+                if call.ring_pop.is_some() || matches!(call.customer, CustomerLookup::Ready(_)) {
+                    send_pop(
+                        &self.writer,
+                        &self.hub,
+                        &id,
+                        call,
+                        received,
+                        &plan,
+                        PopCallState::Answered,
+                    )
+                    .await;
                 } else {
                     // The answer is recorded now (a restart then knows a pop
                     // is owed); the pop waits for the preload under way, or
@@ -87,16 +115,33 @@ impl Dialer {
 
     /// The lookup of a call whose answer waits for it is back: the pop goes.
     pub(super) async fn pop_waiting(&mut self, id: &CallId) {
-        let view = self
-            .calls
-            .get(id)
-            .and_then(|c| self.view_of(&c.task.campaign_id));
-        let filters = pop_filters(&view);
+        let plan = self.pop_plan(id);
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
         if let Some(at) = call.answer_waiting.take() {
-            send_pop(&self.writer, &self.hub, id, call, at, filters).await;
+            send_pop(
+                &self.writer,
+                &self.hub,
+                id,
+                call,
+                at,
+                &plan,
+                PopCallState::Answered,
+            )
+            .await;
+        } else if call.ring_waiting && !call.answered && !call.ended {
+            call.ring_waiting = false;
+            send_pop(
+                &self.writer,
+                &self.hub,
+                id,
+                call,
+                Instant::now(),
+                &plan,
+                PopCallState::Ringing,
+            )
+            .await;
         }
         // An answered call that ended while its lookup ran: its pop has gone
         // out now, and the call can be forgotten.
@@ -110,8 +155,7 @@ impl Dialer {
         let Some(mut call) = self.calls.remove(&id) else {
             return;
         };
-        let view = self.view_of(&call.task.campaign_id);
-        let filters = pop_filters(&view);
+        let plan = self.pop_plan_for(&call);
         let now = Instant::now();
         let fault = (!call.answered)
             .then(|| policy::switch_fault(&from, &end))
@@ -186,7 +230,28 @@ impl Dialer {
             if answered && !call.popped {
                 call.ended = true;
                 let at = call.answer_waiting.take().unwrap_or(now);
-                send_pop(&self.writer, &self.hub, &id, &mut call, at, filters).await;
+                send_pop(
+                    &self.writer,
+                    &self.hub,
+                    &id,
+                    &mut call,
+                    at,
+                    &plan,
+                    PopCallState::Answered,
+                )
+                .await;
+            }
+            if !answered && call.ring_pop.is_some() {
+                send_pop(
+                    &self.writer,
+                    &self.hub,
+                    &id,
+                    &mut call,
+                    now,
+                    &plan,
+                    PopCallState::NotConnected,
+                )
+                .await;
             }
             self.hub.call_ended(id.as_str()).await;
         }
@@ -267,50 +332,115 @@ impl Dialer {
     }
 }
 
-/// The campaign's pop filters (none for a campaign the store no longer has:
-/// every call pops).
-fn pop_filters(view: &Option<Arc<CampaignView>>) -> &[crate::campaign::pop_rules::PopFilter] {
-    view.as_deref()
-        .map_or(&[], |v| v.campaign.settings.pop_filters.as_slice())
+/// What a call's pop is drawn with: its campaign (filters, templates,
+/// trigger) and its agent's level and language.
+pub(super) struct PopPlan {
+    view: Option<Arc<CampaignView>>,
+    level: Option<String>,
+    locale: Locale,
 }
 
-/// Sends the call's pop, once. Its row is queued for the writer first, so
-/// that an acknowledgement, queued after it, always finds it.
+static BUILTIN: std::sync::LazyLock<Templates> = std::sync::LazyLock::new(Templates::default);
+
+impl PopPlan {
+    /// None for a campaign the store no longer has: every call pops, at
+    /// the answer, with the built-in template.
+    fn filters(&self) -> &[PopFilter] {
+        self.view
+            .as_deref()
+            .map_or(&[], |v| v.campaign.settings.pop_filters.as_slice())
+    }
+
+    fn trigger(&self) -> PopTrigger {
+        self.view
+            .as_deref()
+            .map_or(PopTrigger::Answer, |v| v.campaign.settings.pop_trigger)
+    }
+
+    fn look(&self) -> Look<'_> {
+        Look {
+            templates: self.view.as_deref().map_or(&BUILTIN, |v| &v.templates),
+            level: self.level.as_deref(),
+            locale: self.locale,
+            trigger: self.trigger(),
+        }
+    }
+}
+
+impl Dialer {
+    fn pop_plan(&self, id: &CallId) -> PopPlan {
+        match self.calls.get(id) {
+            Some(call) => self.pop_plan_for(call),
+            None => PopPlan {
+                view: None,
+                level: None,
+                locale: Locale::En,
+            },
+        }
+    }
+
+    fn pop_plan_for(&self, call: &LiveCall) -> PopPlan {
+        let agent = self.agents.agent(&call.agent_id);
+        PopPlan {
+            view: self.view_of(&call.task.campaign_id),
+            level: agent.and_then(|a| a.level.clone()),
+            locale: agent
+                .and_then(|a| a.locale.as_deref())
+                .map_or(Locale::En, Locale::from_tag),
+        }
+    }
+}
+
+/// Decides by the campaign's filters whether the call pops, and records
+/// the decision; false: it does not.
+async fn filters_allow(
+    writer: &StoreWriter,
+    id: &CallId,
+    call: &LiveCall,
+    filters: &[PopFilter],
+) -> bool {
+    if filters.is_empty() {
+        return true;
+    }
+    // Without a record (every source failed) the call pops, degraded, so
+    // the agent is never left with nothing on a call the filters might
+    // have wanted.
+    let decision = match &call.customer {
+        CustomerLookup::Ready(v) if v.found => Some(pop_rules::decide(filters, &v.fields)),
+        _ => None,
+    };
+    let rule = match &decision {
+        Some(d) if d.pops => format!("popped: {}", d.reason),
+        Some(d) => format!("not popped: {}", d.reason),
+        None => "popped: no record, filters not applied".to_string(),
+    };
+    writer
+        .submit(Write::PopRule {
+            call_id: id.to_string(),
+            rule,
+        })
+        .await;
+    decision.is_none_or(|d| d.pops)
+}
+
+/// Sends the call's pop as `state` says, once per state. Its row is queued
+/// for the writer first, so that an acknowledgement, queued after it,
+/// always finds it. A ringing pop is kept, and sent again under its own id
+/// at the answer or the end, so that the page updates it in place.
 async fn send_pop(
     writer: &StoreWriter,
     hub: &AgentHub,
     id: &CallId,
     call: &mut LiveCall,
-    answered_at: Instant,
-    filters: &[crate::campaign::pop_rules::PopFilter],
+    at: Instant,
+    plan: &PopPlan,
+    state: PopCallState,
 ) {
-    if call.popped {
-        return;
-    }
-    call.popped = true;
-    if !filters.is_empty() {
-        // The campaign decides by the record whether the call pops; without
-        // a record (every source failed) it pops, degraded, so the agent is
-        // never left with nothing on a call the filters might have wanted.
-        let decision = match &call.customer {
-            CustomerLookup::Ready(v) if v.found => {
-                Some(crate::campaign::pop_rules::decide(filters, &v.fields))
-            }
-            _ => None,
-        };
-        let rule = match &decision {
-            Some(d) if d.pops => format!("popped: {}", d.reason),
-            Some(d) => format!("not popped: {}", d.reason),
-            None => "popped: no record, filters not applied".to_string(),
-        };
-        writer
-            .submit(Write::PopRule {
-                call_id: id.to_string(),
-                rule,
-            })
-            .await;
-        if decision.is_some_and(|d| !d.pops) {
-            call.customer = CustomerLookup::Used;
+    if state != PopCallState::Ringing
+        && let Some(mut msg) = call.ring_pop.take()
+    {
+        if state == PopCallState::Answered {
+            call.popped = true;
             writer
                 .submit(Write::Answer {
                     call_id: id.to_string(),
@@ -318,8 +448,40 @@ async fn send_pop(
                     pop: None,
                 })
                 .await;
-            return;
         }
+        let pop_id = match msg.as_mut() {
+            ServerMsg::Pop {
+                call_state,
+                call_ended,
+                pop_id,
+                ..
+            } => {
+                *call_state = state;
+                *call_ended = call.ended;
+                pop_id.clone()
+            }
+            _ => return,
+        };
+        hub.pop(&call.agent_id, &pop_id, id.as_str(), at, *msg)
+            .await;
+        return;
+    }
+    if call.popped || call.ring_pop.is_some() {
+        return;
+    }
+    if !filters_allow(writer, id, call, plan.filters()).await {
+        call.popped = true;
+        call.customer = CustomerLookup::Used;
+        if state == PopCallState::Answered {
+            writer
+                .submit(Write::Answer {
+                    call_id: id.to_string(),
+                    at_ms: now_ms(),
+                    pop: None,
+                })
+                .await;
+        }
+        return;
     }
     let resend = call.unacked_pop.take();
     let pop_id = resend
@@ -331,8 +493,22 @@ async fn send_pop(
         CustomerLookup::Ready(v) => Some(*v),
         _ => None,
     };
-    let msg = build_pop(&pop_id, id.as_str(), &call.task, view, call.ended);
-    let degraded = matches!(&msg, ServerMsg::Pop { degraded: true, .. });
+    let look = plan.look();
+    let msg = build_pop(
+        &pop_id,
+        id.as_str(),
+        &call.task,
+        view,
+        call.ended,
+        look,
+        state,
+    );
+    let (degraded, template, shown) = match &msg {
+        ServerMsg::Pop {
+            degraded, screen, ..
+        } => (*degraded, screen.template.clone(), screen.fields_shown()),
+        _ => (false, String::new(), Vec::new()),
+    };
     let at_ms = now_ms();
     let rec = NewPop {
         pop_id: pop_id.clone(),
@@ -341,16 +517,25 @@ async fn send_pop(
         customer_id: call.task.customer_id.clone(),
         sent_ms: at_ms,
         degraded,
+        template,
+        shown,
+        trigger: look.trigger,
     };
-    writer
-        .submit(Write::Answer {
-            call_id: id.to_string(),
-            at_ms,
-            pop: Some(rec),
-        })
-        .await;
-    hub.pop(&call.agent_id, &pop_id, id.as_str(), answered_at, msg)
-        .await;
+    if state == PopCallState::Answered {
+        call.popped = true;
+        writer
+            .submit(Write::Answer {
+                call_id: id.to_string(),
+                at_ms,
+                pop: Some(rec),
+            })
+            .await;
+        hub.pop(&call.agent_id, &pop_id, id.as_str(), at, msg).await;
+    } else {
+        writer.submit(Write::Pop(rec)).await;
+        call.ring_pop = Some(Box::new(msg.clone()));
+        hub.pop(&call.agent_id, &pop_id, id.as_str(), at, msg).await;
+    }
 }
 
 /// Tells the agent's pages where the call stands.

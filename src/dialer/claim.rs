@@ -49,6 +49,8 @@ pub struct Claims {
 pub struct CampaignView {
     pub campaign: Campaign,
     pub filter: ClaimFilter,
+    /// Its pop templates, read once.
+    pub templates: crate::popup::template::Templates,
 }
 
 impl CampaignView {
@@ -64,7 +66,12 @@ impl CampaignView {
             due_until_ms: s.due_until_ms,
             agents: Vec::new(),
         };
-        CampaignView { campaign, filter }
+        let templates = crate::popup::template::Templates::of(&campaign.settings.templates);
+        CampaignView {
+            campaign,
+            filter,
+            templates,
+        }
     }
 
     /// Only a running campaign takes new tasks.

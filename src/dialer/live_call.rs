@@ -33,6 +33,11 @@ pub struct LiveCall {
     pub unacked_pop: Option<String>,
     /// The call is over; only its pop is still owed (the lookup is late).
     pub ended: bool,
+    /// The pop sent while the phone rang, sent again in place at the answer
+    /// (or as not connected).
+    pub ring_pop: Option<Box<crate::popup::messages::ServerMsg>>,
+    /// The campaign pops at ringing, and the record was not there yet.
+    pub ring_waiting: bool,
 }
 
 impl LiveCall {
@@ -48,6 +53,8 @@ impl LiveCall {
             popped: false,
             unacked_pop: None,
             ended: false,
+            ring_pop: None,
+            ring_waiting: false,
         }
     }
 }

@@ -17,6 +17,7 @@ mod claim;
 pub mod eligibility;
 pub mod health;
 mod live_call;
+pub mod pace;
 pub mod policy;
 mod recovery;
 pub mod switches;
@@ -57,6 +58,8 @@ pub struct SwitchPlan {
     pub caller_id_name: Option<String>,
     /// The most calls up on this switch at once.
     pub max_calls: usize,
+    /// The most new calls a second (see `pace`).
+    pub originates_per_second: f64,
 }
 
 /// The dialer's settings: its switches and the campaign timing.
@@ -387,6 +390,7 @@ impl Dialer {
                 self.switches[sw].load += 1;
                 // A resting switch's trial is this call.
                 self.switches[sw].health.placed(clock);
+                self.switches[sw].pace.promise();
                 seats.push(claim::Seat {
                     agent,
                     switch: sw,
@@ -405,12 +409,16 @@ impl Dialer {
         }
     }
 
-    /// A claimed task with its attempt written: the call is placed, unless
-    /// the agent signed out meanwhile.
-    async fn dial(&mut self, agent: Agent, task: Task, call_id: CallId, sw: usize) {
+    /// A claimed task with its attempt written: the call is placed at its
+    /// seat's slot, unless the agent signed out meanwhile.
+    async fn dial(&mut self, seat: claim::Seat, task: Task, call_id: CallId) {
+        let claim::Seat {
+            agent, switch: sw, ..
+        } = seat;
         if self.agents.state(&agent.id) != Some(&AgentState::Claiming) {
             tracing::info!(agent = %agent.id, task = task.id, "agent signed out during the claim; the task goes back");
             self.switches[sw].load = self.switches[sw].load.saturating_sub(1);
+            self.switches[sw].pace.release();
             self.switches[sw].health.trial_void(Instant::now());
             self.settle(
                 &call_id,
@@ -422,6 +430,7 @@ impl Dialer {
             .await;
             return;
         }
+        let slot = self.switches[sw].pace.take(Instant::now());
         self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
             .await;
         let plan = &self.switches[sw].plan;
@@ -473,6 +482,7 @@ impl Dialer {
         // ended, not placed (and is logged there, with its fault).
         let manager = self.switches[sw].manager.clone();
         tokio::spawn(async move {
+            tokio::time::sleep_until(slot.into()).await;
             let _ = manager.originate(req).await;
         });
     }
@@ -526,7 +536,7 @@ impl Dialer {
                     error,
                 } = *claims;
                 for (seat, call_id, task) in dials {
-                    self.dial(seat.agent, task, call_id, seat.switch).await;
+                    self.dial(seat, task, call_id).await;
                 }
                 for seat in unfilled {
                     self.give_back_claim(seat.switch);
@@ -583,6 +593,7 @@ impl Dialer {
     fn give_back_claim(&mut self, sw: usize) {
         if let Some(s) = self.switches.get_mut(sw) {
             s.load = s.load.saturating_sub(1);
+            s.pace.release();
             s.health.trial_void(Instant::now());
         }
     }

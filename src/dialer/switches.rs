@@ -3,6 +3,7 @@
 
 use super::SwitchPlan;
 use super::health::{Allowance, Health};
+use super::pace::Pace;
 use crate::switch::manager::CallManager;
 use serde::Serialize;
 use std::time::Instant;
@@ -29,6 +30,7 @@ pub struct Switch {
     /// Calls up or being claimed on it.
     pub load: usize,
     pub health: Health,
+    pub pace: Pace,
 }
 
 /// A switch as `/readyz` and `/api/status` show it.
@@ -47,6 +49,7 @@ pub struct SwitchStatus {
 impl Switch {
     pub fn new(plan: SwitchPlan, manager: CallManager) -> Switch {
         Switch {
+            pace: Pace::new(plan.originates_per_second),
             plan,
             manager,
             link: Link::Connecting,
@@ -61,7 +64,11 @@ impl Switch {
         if self.link != Link::Up || !self.rebuilt {
             return 0;
         }
-        let room = self.plan.max_calls.saturating_sub(self.load);
+        let room = self
+            .plan
+            .max_calls
+            .saturating_sub(self.load)
+            .min(self.pace.room(now));
         match self.health.allowance(now) {
             Allowance::Any => room,
             Allowance::One => room.min(1),

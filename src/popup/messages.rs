@@ -28,8 +28,13 @@ pub struct AgentInfo {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMsg {
     Hello {
+        /// The version of this protocol (`PROTOCOL`): a page written for
+        /// another one says so instead of drawing what it cannot read.
+        protocol: u32,
         agent: AgentInfo,
         state: AgentStateName,
+        /// The language the agent's pops are written in.
+        locale: crate::popup::format::Locale,
     },
     Error {
         error: String,
@@ -57,7 +62,11 @@ pub enum ServerMsg {
         call_id: String,
         campaign_id: String,
         task_id: i64,
-        trigger: String,
+        trigger: crate::campaign::settings::PopTrigger,
+        /// Where the call stands as this version of the pop goes out: a
+        /// ringing pop is sent again, in place, at the answer (or as not
+        /// connected).
+        call_state: PopCallState,
         customer: serde_json::Map<String, serde_json::Value>,
         /// Per customer field, the source it came from.
         #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
@@ -72,6 +81,8 @@ pub enum ServerMsg {
         /// a conversation.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         call_ended: bool,
+        /// What the page draws: the template filled with the record.
+        screen: crate::popup::render::Screen,
     },
     Call {
         call_id: String,
@@ -82,6 +93,33 @@ pub enum ServerMsg {
     /// The server is stopping (a restart or an upgrade): the page keeps
     /// what it shows and reconnects.
     Restarting,
+    /// More rows of a pop's history table, filled like its first page.
+    HistoryPage {
+        pop_id: String,
+        source: String,
+        rows: Vec<Vec<String>>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_offset: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_cursor: Option<String>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        total: Option<u64>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+    },
+}
+
+/// The version of the page protocol. 2: pops carry a rendered `screen`
+/// and a `call_state`; hello carries `protocol` and `locale`.
+pub const PROTOCOL: u32 = 2;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PopCallState {
+    Ringing,
+    Answered,
+    /// The call ended before it was answered: a ringing pop is closed.
+    NotConnected,
 }
 
 /// What the page needs to show the disposition form at wrap-up.
@@ -99,6 +137,10 @@ pub struct DispositionForm {
 pub enum ClientMsg {
     Auth {
         token: String,
+        /// The browser's language (`navigator.language`): the page's, when
+        /// the agent has none set.
+        #[serde(default)]
+        locale: Option<String>,
     },
     Ack {
         pop_id: String,
@@ -109,6 +151,15 @@ pub enum ClientMsg {
         reason: String,
     },
     Resume,
+    /// The next page of a pop's history table.
+    HistoryPage {
+        pop_id: String,
+        source: String,
+        #[serde(default)]
+        offset: Option<u64>,
+        #[serde(default)]
+        cursor: Option<String>,
+    },
     /// The call's outcome, at wrap-up.
     Disposition {
         call_id: String,

@@ -1,12 +1,27 @@
 //! What an agent sees: the pop's content, and its delivery to the agent's
 //! open pages with acknowledgement.
 
+pub mod format;
 pub mod hub;
 pub mod messages;
+pub mod render;
+pub mod template;
 
+use crate::campaign::settings::PopTrigger;
 use crate::customer::CustomerView;
 use crate::store::Task;
-use messages::ServerMsg;
+use format::Locale;
+use messages::{PopCallState, ServerMsg};
+use template::Templates;
+
+/// How a pop is drawn for its agent.
+#[derive(Clone, Copy, Debug)]
+pub struct Look<'a> {
+    pub templates: &'a Templates,
+    pub level: Option<&'a str>,
+    pub locale: Locale,
+    pub trigger: PopTrigger,
+}
 
 /// The pop for a call, from the customer view (or, when nothing could be
 /// had, from the task's own fields), marked degraded with the reasons when
@@ -18,6 +33,8 @@ pub fn build_pop(
     task: &Task,
     view: Option<CustomerView>,
     call_ended: bool,
+    look: Look<'_>,
+    call_state: PopCallState,
 ) -> ServerMsg {
     let mut reasons: Vec<String> = Vec::new();
     let (mut customer, sources, history) = match view {
@@ -43,17 +60,26 @@ pub fn build_pop(
     if !customer.contains_key("phone") {
         customer.insert("phone".into(), task.phone.clone().into());
     }
+    let screen = match look.templates.pick(look.level) {
+        Ok(t) => render::render(t, &customer, &history, look.level, look.locale),
+        Err(reason) => {
+            tracing::warn!(campaign = %task.campaign_id, %reason, "pop template unusable; the plain field list is shown");
+            render::fallback(&customer, &history, look.locale, reason.to_string())
+        }
+    };
     ServerMsg::Pop {
         pop_id: pop_id.to_string(),
         call_id: call_id.to_string(),
         campaign_id: task.campaign_id.clone(),
         task_id: task.id,
-        trigger: "answer".into(),
+        trigger: look.trigger,
+        call_state,
         customer,
         sources,
         history,
         degraded: !reasons.is_empty(),
         reasons,
         call_ended,
+        screen,
     }
 }

@@ -66,6 +66,11 @@ pub struct Agent {
     /// The campaigns the agent takes calls of, highest priority first
     /// (never empty).
     pub campaigns: Vec<Serves>,
+    /// Picks the pop template and its blocks (`novice`, `senior`, …).
+    pub level: Option<String>,
+    /// The language of the agent's pops and page (`en`, `zh-CN`; none:
+    /// the browser's).
+    pub locale: Option<String>,
 }
 
 impl Agent {
@@ -75,6 +80,8 @@ impl Agent {
             id: id.into(),
             name: name.into(),
             extension: extension.into(),
+            level: None,
+            locale: None,
             campaigns: vec![Serves {
                 campaign_id: campaign_id.into(),
                 priority: 0,
@@ -384,6 +391,8 @@ pub enum Write {
     Disposition(Disposition),
     /// A number the call asked not to be called again.
     AddDnc(DncEntry),
+    /// A pop sent before the answer (the campaign pops at ringing).
+    Pop(NewPop),
     /// Why the call popped or did not (a campaign with pop filters).
     PopRule {
         call_id: String,
@@ -463,6 +472,46 @@ pub struct NewPop {
     pub customer_id: String,
     pub sent_ms: i64,
     pub degraded: bool,
+    pub template: String,
+    /// The customer fields on the screen.
+    pub shown: Vec<String>,
+    pub trigger: crate::campaign::settings::PopTrigger,
+}
+
+/// One pop as the pop log shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PopRecord {
+    pub pop_id: String,
+    pub call_id: String,
+    pub agent_id: String,
+    pub customer_id: String,
+    pub campaign_id: Option<String>,
+    pub task_id: Option<i64>,
+    pub sent_ms: i64,
+    pub acked_ms: Option<i64>,
+    /// The call was answered (a ringing pop's call may not have been).
+    pub answered: bool,
+    pub degraded: bool,
+    /// None for pops written before templates.
+    pub template: Option<String>,
+    /// The customer fields on the screen.
+    pub shown: Vec<String>,
+    pub trigger: Option<String>,
+}
+
+/// Which pops the log lists: sent in `[since_ms, until_ms)`, newest first,
+/// after `before` (the last one of the previous page).
+#[derive(Clone, Debug, Default)]
+pub struct PopQuery {
+    pub since_ms: i64,
+    pub until_ms: i64,
+    pub agent_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub degraded: Option<bool>,
+    pub acked: Option<bool>,
+    pub before: Option<(i64, String)>,
+    pub limit: u32,
 }
 
 #[async_trait]
@@ -662,6 +711,8 @@ pub trait Store: Send + Sync + 'static {
     async fn apply(&self, writes: &[Write]) -> StoreResult<()>;
     async fn pops_for_call(&self, call_id: &str)
     -> StoreResult<Vec<(String, String, Option<i64>)>>;
+    async fn pop(&self, pop_id: &str) -> StoreResult<Option<PopRecord>>;
+    async fn pops(&self, q: &PopQuery) -> StoreResult<Vec<PopRecord>>;
 }
 
 /// Opens the store a URL names (`sqlite://path`, `sqlite::memory:`,

@@ -9,7 +9,7 @@ use sqlx::any::AnyRow;
 pub const TASK_COLUMNS: &str = "id, campaign_id, customer_id, phone, priority, status, attempts, tags, next_attempt_ms, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, last_cause, submitted_by, agent_id, agent_until_ms, created_ms, updated_ms";
 pub const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause, wrap_end_ms, pop_rule";
 pub const CAMPAIGN_COLUMNS: &str = "id, name, state, settings, created_ms, updated_ms";
-pub const AGENT_COLUMNS: &str = "id, name, extension, campaign_id, serves";
+pub const AGENT_COLUMNS: &str = "id, name, extension, campaign_id, serves, level, locale";
 pub const DISPOSITION_COLUMNS: &str =
     "call_id, task_id, campaign_id, agent_id, code, notes, callback_ms, at_ms";
 pub const CUSTOMER_COLUMNS: &str = "id, name, phone, email, tier, vip, fields";
@@ -116,6 +116,8 @@ pub fn agent(row: &AnyRow) -> StoreResult<Agent> {
         name: row.try_get("name")?,
         extension: row.try_get("extension")?,
         campaigns,
+        level: row.try_get("level")?,
+        locale: row.try_get("locale")?,
     };
     a.sort_campaigns();
     Ok(a)

@@ -187,6 +187,7 @@ fn kind(w: &Write) -> &'static str {
         Write::AddDnc(_) => "add_dnc",
         Write::WrapEnded { .. } => "wrap_ended",
         Write::PopRule { .. } => "pop_rule",
+        Write::Pop(_) => "pop",
         Write::AgentState { .. } => "agent_state",
     }
 }

@@ -10,9 +10,99 @@
 /// `{"type":"ack","pop_id":…}` right after rendering it.
 pub const AGENT_PAGE: &str = include_str!("agent.html");
 
+mod catalogues {
+    // Written by build.rs: every file of src/web/i18n/, by language tag.
+    include!(concat!(env!("OUT_DIR"), "/i18n.rs"));
+}
+pub use catalogues::CATALOGUES;
+
+/// The agent page as served: its catalogues put in as a JSON data block
+/// (data, not script: the page's CSP hash covers only its one script).
+pub fn agent_page() -> &'static str {
+    static PAGE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let mut all = serde_json::Map::new();
+        for (tag, text) in CATALOGUES {
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) => {
+                    all.insert(tag.to_string(), v);
+                }
+                Err(e) => {
+                    tracing::error!(language = tag, error = %e, "page catalogue unreadable; left out")
+                }
+            }
+        }
+        let json = serde_json::Value::Object(all)
+            .to_string()
+            .replace('<', "\\u003c");
+        AGENT_PAGE.replace("__CATALOGUES__", &json)
+    });
+    &PAGE
+}
+
 #[cfg(test)]
 mod tests {
-    use super::AGENT_PAGE;
+    use super::{AGENT_PAGE, CATALOGUES, agent_page};
+    use std::collections::BTreeSet;
+
+    fn placeholders(s: &str) -> BTreeSet<String> {
+        s.split('{')
+            .skip(1)
+            .filter_map(|p| p.split_once('}').map(|(name, _)| name.to_string()))
+            .collect()
+    }
+
+    /// Every language has every text English has, with the same
+    /// placeholders, and nothing English lacks.
+    #[test]
+    fn catalogues_are_complete() {
+        let read = |tag: &str, text: &str| -> serde_json::Map<String, serde_json::Value> {
+            match serde_json::from_str(text) {
+                Ok(serde_json::Value::Object(m)) => m,
+                other => panic!("catalogue {tag} is not an object of texts: {other:?}"),
+            }
+        };
+        let en = CATALOGUES
+            .iter()
+            .find(|(t, _)| *t == "en")
+            .map(|(t, s)| read(t, s))
+            .expect("an English catalogue");
+        assert!(
+            CATALOGUES.iter().any(|(t, _)| *t == "zh-CN"),
+            "a Simplified Chinese catalogue"
+        );
+        for (tag, text) in CATALOGUES {
+            let cat = read(tag, text);
+            for (key, v) in &en {
+                let theirs = cat.get(key).and_then(|v| v.as_str());
+                let ours = v.as_str().unwrap_or_default();
+                assert!(theirs.is_some(), "{tag}: no text for {key}");
+                assert_eq!(
+                    placeholders(theirs.unwrap_or_default()),
+                    placeholders(ours),
+                    "{tag}.{key}: placeholders"
+                );
+            }
+            for key in cat.keys() {
+                assert!(
+                    en.contains_key(key),
+                    "{tag}: {key} is not a text the page uses"
+                );
+            }
+        }
+        // And the page uses each text it names.
+        for key in en.keys() {
+            let used = AGENT_PAGE.contains(&format!("'{key}'"))
+                || AGENT_PAGE.contains(&format!("\"{key}\""))
+                || AGENT_PAGE.contains(&format!("t('{key}"));
+            assert!(
+                used || key == "language" || key.starts_with("state_"),
+                "en: {key} is never used by the page"
+            );
+        }
+        let page = agent_page();
+        assert!(!page.contains("__CATALOGUES__"));
+        assert!(page.contains("简体中文"));
+    }
     use base64::Engine;
     use sha2::{Digest, Sha256};
 

@@ -179,6 +179,7 @@ impl Lab {
             caller_id_number: Some("+15550100".into()),
             caller_id_name: None,
             max_calls: 100,
+            originates_per_second: 1000.0,
         };
         (connect, plan)
     }
@@ -289,6 +290,7 @@ pub fn agent_client_acking(
             let (mut tx, mut rx) = ws.split();
             let auth = serde_json::to_string(&ClientMsg::Auth {
                 token: token.clone(),
+                locale: None,
             })
             .unwrap_or_default();
             if tx.send(Message::Text(auth.into())).await.is_err() {

@@ -23,6 +23,7 @@ impl Page {
         let (in_tx, inbox) = mpsc::unbounded_channel();
         let auth = serde_json::to_string(&ClientMsg::Auth {
             token: token.into(),
+            locale: None,
         })
         .expect("json");
         tx.send(Message::Text(auth.into()))

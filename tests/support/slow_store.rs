@@ -259,4 +259,15 @@ impl Store for SlowStore {
     ) -> StoreResult<Vec<(String, String, Option<i64>)>> {
         self.inner.pops_for_call(call_id).await
     }
+
+    async fn pop(&self, pop_id: &str) -> StoreResult<Option<dialpop::store::PopRecord>> {
+        self.inner.pop(pop_id).await
+    }
+
+    async fn pops(
+        &self,
+        q: &dialpop::store::PopQuery,
+    ) -> StoreResult<Vec<dialpop::store::PopRecord>> {
+        self.inner.pops(q).await
+    }
 }

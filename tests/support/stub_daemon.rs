@@ -55,7 +55,7 @@ impl StubDaemon {
             from_page: from_page_tx,
         };
         let app = Router::new()
-            .route("/agent", get(|| async { Html(dialpop::web::AGENT_PAGE) }))
+            .route("/agent", get(|| async { Html(dialpop::web::agent_page()) }))
             .route("/ws/agent", get(ws_agent))
             .with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -144,6 +144,8 @@ async fn agent_session(mut socket: WebSocket, shared: Shared) {
     let mut to_page = shared.to_page.lock().await;
     let hello = json!({
         "type": "hello",
+        "protocol": dialpop::popup::messages::PROTOCOL,
+        "locale": "en",
         "agent": {"id": "a1", "name": "Ana Lima", "extension": "8001"},
         "state": "available",
     });

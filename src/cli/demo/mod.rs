@@ -41,6 +41,7 @@ pub struct DemoOptions {
     /// Look every customer up once before the campaign starts, so that the
     /// cache holds all of them (a large cache, as in production).
     pub warm_cache: bool,
+    pub originates_per_second: f64,
     /// No simulated agents here: their tokens go to this file (one
     /// `agent_id token` line each), for agents in another process
     /// (`dialpop bench-agents`); the campaign starts when all have signed in.
@@ -233,6 +234,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
                 caller_id_number: Some("+15550100".into()),
                 caller_id_name: Some("dialpop demo".into()),
                 max_calls: opts.agents.max(1),
+                originates_per_second: opts.originates_per_second,
             }],
             ring_timeout: Duration::from_secs(30),
             wrap_up: Duration::from_secs_f64(10.0 / opts.speed),

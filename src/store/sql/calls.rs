@@ -191,6 +191,33 @@ impl SqlStore {
         })
     }
 
+    /// A pop delivered again (after a restart, or in place at the answer)
+    /// keeps its first row.
+    async fn insert_pop(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        p: &crate::store::NewPop,
+    ) -> StoreResult<()> {
+        self.q("INSERT INTO pops (pop_id, call_id, agent_id, customer_id, sent_ms, degraded, template, shown, pop_trigger)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(pop_id) DO NOTHING")
+            .bind(p.pop_id.clone())
+            .bind(p.call_id.clone())
+            .bind(p.agent_id.clone())
+            .bind(p.customer_id.clone())
+            .bind(p.sent_ms)
+            .bind(p.degraded as i64)
+            .bind(p.template.clone())
+            .bind(serde_json::to_string(&p.shown).unwrap_or_else(|_| "[]".into()))
+            .bind(match p.trigger {
+                crate::campaign::settings::PopTrigger::Answer => "answer",
+                crate::campaign::settings::PopTrigger::Ringing => "ringing",
+            })
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn apply_in(&self, writes: &[Write]) -> StoreResult<()> {
         let d = self.dialect;
         let mut tx = self.pool.begin().await?;
@@ -216,20 +243,10 @@ impl SqlStore {
                     .execute(&mut *tx)
                     .await?;
                     if let Some(p) = pop {
-                        // A pop delivered again after a restart keeps its
-                        // first row.
-                        self.q("INSERT INTO pops (pop_id, call_id, agent_id, customer_id, sent_ms, degraded) VALUES (?, ?, ?, ?, ?, ?)
-                                ON CONFLICT(pop_id) DO NOTHING")
-                            .bind(p.pop_id.clone())
-                            .bind(p.call_id.clone())
-                            .bind(p.agent_id.clone())
-                            .bind(p.customer_id.clone())
-                            .bind(p.sent_ms)
-                            .bind(p.degraded as i64)
-                            .execute(&mut *tx)
-                            .await?;
+                        self.insert_pop(&mut tx, p).await?;
                     }
                 }
+                Write::Pop(p) => self.insert_pop(&mut tx, p).await?,
                 Write::CloseAttempt {
                     call_id,
                     at_ms,

@@ -5,6 +5,7 @@
 
 mod calls;
 mod compliance;
+mod pops;
 mod stats;
 mod tasks;
 
@@ -83,14 +84,16 @@ impl SqlStore {
     ) -> StoreResult<u64> {
         let r = self
             .q_owned(format!(
-                "INSERT INTO agents (id, name, extension, campaign_id, serves, token_hash, created_ms)
-                 VALUES (?, ?, ?, ?, ?, ?, ?) {on_conflict}"
+                "INSERT INTO agents (id, name, extension, campaign_id, serves, level, locale, token_hash, created_ms)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) {on_conflict}"
             ))
             .bind(a.id.clone())
             .bind(a.name.clone())
             .bind(a.extension.clone())
             .bind(a.home().to_string())
             .bind(rows::serves_json(a)?)
+            .bind(a.level.clone())
+            .bind(a.locale.clone())
             .bind(token_hash.to_string())
             .bind(now_ms())
             .execute(&self.pool)
@@ -228,7 +231,8 @@ impl Store for SqlStore {
             a,
             token_hash,
             "ON CONFLICT(id) DO UPDATE SET name = excluded.name, extension = excluded.extension,
-             campaign_id = excluded.campaign_id, serves = excluded.serves, token_hash = excluded.token_hash",
+             campaign_id = excluded.campaign_id, serves = excluded.serves, level = excluded.level,
+             locale = excluded.locale, token_hash = excluded.token_hash",
         )
         .await?;
         Ok(())
@@ -243,11 +247,13 @@ impl Store for SqlStore {
 
     async fn update_agent(&self, a: &Agent) -> StoreResult<bool> {
         let r = self
-            .q("UPDATE agents SET name = ?, extension = ?, campaign_id = ?, serves = ? WHERE id = ?")
+            .q("UPDATE agents SET name = ?, extension = ?, campaign_id = ?, serves = ?, level = ?, locale = ? WHERE id = ?")
             .bind(a.name.clone())
             .bind(a.extension.clone())
             .bind(a.home().to_string())
             .bind(rows::serves_json(a)?)
+            .bind(a.level.clone())
+            .bind(a.locale.clone())
             .bind(a.id.clone())
             .execute(&self.pool)
             .await?;
@@ -522,5 +528,13 @@ impl Store for SqlStore {
         call_id: &str,
     ) -> StoreResult<Vec<(String, String, Option<i64>)>> {
         self.pops_for_call_in(call_id).await
+    }
+
+    async fn pop(&self, pop_id: &str) -> StoreResult<Option<PopRecord>> {
+        self.pop_in(pop_id).await
+    }
+
+    async fn pops(&self, q: &PopQuery) -> StoreResult<Vec<PopRecord>> {
+        self.pops_in(q).await
     }
 }

@@ -521,3 +521,163 @@ async fn a_chinese_speaking_agent_gets_the_page_and_the_pop_in_chinese() {
     browser.close().await;
     daemon.stop().await;
 }
+
+/// A TCP relay between the browser and the daemon that can be cut: every
+/// connection through it is dropped, and new ones refused, until healed.
+struct Relay {
+    addr: std::net::SocketAddr,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    cut: tokio_util::sync::CancellationToken,
+    generation: std::sync::Arc<std::sync::Mutex<tokio_util::sync::CancellationToken>>,
+}
+
+impl Relay {
+    async fn start(to: std::net::SocketAddr) -> Relay {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("relay binds");
+        let addr = listener.local_addr().expect("relay address");
+        let open = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let generation = std::sync::Arc::new(std::sync::Mutex::new(
+            tokio_util::sync::CancellationToken::new(),
+        ));
+        let cut = tokio_util::sync::CancellationToken::new();
+        let (o, g, stop) = (open.clone(), generation.clone(), cut.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    a = listener.accept() => a,
+                    _ = stop.cancelled() => return,
+                };
+                let Ok((mut inbound, _)) = accepted else {
+                    continue;
+                };
+                if !o.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let this = g.lock().map(|t| t.clone()).unwrap_or_default();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(to).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = this.cancelled() => {}
+                    }
+                });
+            }
+        });
+        Relay {
+            addr,
+            open,
+            cut,
+            generation,
+        }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        if let Ok(mut g) = self.generation.lock() {
+            g.cancel();
+            *g = tokio_util::sync::CancellationToken::new();
+        }
+    }
+
+    fn heal(&self) {
+        self.open.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut.cancel();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pop_missed_while_the_page_was_cut_off_is_shown_when_it_reconnects() {
+    // At speed 1, 5XXX rings 2 s before it answers: the page is cut off
+    // while the phone rings and stays so past the answer.
+    let lab = lab("replay", 1, &[(5, 1)], 1.0).await;
+    let daemon = lab.start_daemon().await;
+    let relay = Relay::start(daemon.addr).await;
+    let (_, token) = lab.agents[0].clone();
+    let customer = lab
+        .store
+        .customer("cust0000")
+        .await
+        .expect("store")
+        .expect("customer");
+
+    let browser = Browser::start().await;
+    browser.goto(&format!("http://{}/agent", relay.addr)).await;
+    browser.sign_in(&token).await;
+    browser
+        .wait_text("state-badge", "the agent signed in", |t| {
+            !t.is_empty() && t != "Connecting…"
+        })
+        .await;
+    // Ringing: cut the page off.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let call_id = loop {
+        let a = lab.store.attempts_for_task(1).await.expect("attempts");
+        if let Some(a) = a.into_iter().find(|a| a.ring_ms.is_some()) {
+            break a.call_id;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the call never rang"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    relay.cut();
+    browser
+        .wait_for_within(
+            &support::browser::testid_css("connection-banner"),
+            Duration::from_secs(10),
+        )
+        .await;
+    // The answer comes and its pop is sent to no page.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if !lab
+            .store
+            .pops_for_call(&call_id)
+            .await
+            .expect("pops")
+            .is_empty()
+        {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no pop was sent");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        card_state(&browser).await,
+        Value::Null,
+        "no page could have drawn it yet"
+    );
+    relay.heal();
+    let card = wait_card(&browser, "the missed pop after the reconnect", |s| {
+        s["name"] == customer.name
+    })
+    .await;
+    assert_eq!(card["call"], json!("Connected"));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let pops = lab.store.pops_for_call(&call_id).await.expect("pops");
+        if pops.len() == 1 && pops[0].2.is_some() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the replayed pop was not acknowledged: {pops:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    lab.sim
+        .hangup_all(dialpop::switch::HangupCause::NormalClearing);
+    browser.close().await;
+    daemon.stop().await;
+}

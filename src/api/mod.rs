@@ -10,6 +10,7 @@ pub mod input;
 pub mod pops;
 pub mod routes;
 pub mod tasks;
+pub mod templates;
 pub mod tokens;
 pub mod ws;
 
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/agent", get(agent_page))
+        .route("/admin", get(admin_page))
         .route("/ws/agent", get(ws::agent_socket))
         .merge(routes::api_router())
         // Every /api/ route passes the caller's role check of its entry.
@@ -109,6 +111,19 @@ async fn agent_page() -> impl IntoResponse {
             (header::REFERRER_POLICY, "no-referrer"),
         ],
         Html(crate::web::agent_page()),
+    )
+}
+
+/// The admin page: static, like the agent page; everything it shows comes
+/// from the API with an admin token.
+async fn admin_page() -> impl IntoResponse {
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+        ],
+        Html(crate::web::admin_page()),
     )
 }
 

@@ -4,7 +4,7 @@
 //! `/api/openapi.json` is generated from it, so the three cannot disagree.
 
 use super::auth::Role::{self, Admin, Supervisor, Tasks};
-use super::{AppState, agents, campaigns, customers, dnc, pops, tasks};
+use super::{AppState, agents, campaigns, customers, dnc, pops, tasks, templates};
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
@@ -157,6 +157,14 @@ pub fn routes() -> Vec<Route> {
             "Change a campaign (settings as a JSON merge patch)",
             Json(campaigns::PATCH_FIELDS),
             || patch(campaigns::patch),
+        ),
+        r(
+            Method::POST,
+            "/api/templates/preview",
+            ADMIN,
+            "A template filled with a customer's record from the sources: the pop an agent would get, or the template's errors with their lines (422)",
+            Json(templates::PREVIEW_FIELDS),
+            || post(templates::preview),
         ),
         r(
             Method::GET,

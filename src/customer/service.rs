@@ -92,6 +92,8 @@ pub struct SourceInfo {
     pub timeout_ms: u64,
     pub breaker: BreakerState,
     pub counters: SourceCounters,
+    /// The mapping: dialpop field ← where it is in the answer.
+    pub fields: serde_json::Map<String, Value>,
 }
 
 /// What `dialpop source test` prints.
@@ -598,6 +600,7 @@ impl CustomerService {
                 ttl_seconds: e.cfg.ttl_seconds,
                 timeout_ms: e.cfg.timeout_ms,
                 breaker: e.breaker.state(),
+                fields: e.cfg.fields.clone(),
                 counters: SourceCounters {
                     lookups: e.stats.lookups.load(Ordering::Relaxed),
                     memory_hits: e.stats.memory_hits.load(Ordering::Relaxed),

@@ -13,7 +13,7 @@ use crate::popup::hub::AgentHub;
 use crate::popup::messages::PopCallState;
 use crate::popup::messages::ServerMsg;
 use crate::popup::template::Templates;
-use crate::popup::{Look, build_pop};
+use crate::popup::{Look, build_pop, pop_message};
 use crate::store::writer::StoreWriter;
 use crate::store::{NewPop, TaskNext, Write, now_ms};
 use crate::switch::CallId;
@@ -334,6 +334,7 @@ impl Dialer {
 
 /// What a call's pop is drawn with: its campaign (filters, templates,
 /// trigger) and its agent's level and language.
+#[derive(Clone)]
 pub(super) struct PopPlan {
     view: Option<Arc<CampaignView>>,
     level: Option<String>,
@@ -357,7 +358,7 @@ impl PopPlan {
             .map_or(PopTrigger::Answer, |v| v.campaign.settings.pop_trigger)
     }
 
-    fn look(&self) -> Look<'_> {
+    pub(super) fn look(&self) -> Look<'_> {
         Look {
             templates: self.view.as_deref().map_or(&BUILTIN, |v| &v.templates),
             level: self.level.as_deref(),
@@ -368,7 +369,7 @@ impl PopPlan {
 }
 
 impl Dialer {
-    fn pop_plan(&self, id: &CallId) -> PopPlan {
+    pub(super) fn pop_plan(&self, id: &CallId) -> PopPlan {
         match self.calls.get(id) {
             Some(call) => self.pop_plan_for(call),
             None => PopPlan {
@@ -406,7 +407,7 @@ async fn filters_allow(
     // the agent is never left with nothing on a call the filters might
     // have wanted.
     let decision = match &call.customer {
-        CustomerLookup::Ready(v) if v.found => Some(pop_rules::decide(filters, &v.fields)),
+        CustomerLookup::Ready(p) if p.found => Some(pop_rules::decide(filters, &p.customer)),
         _ => None,
     };
     let rule = match &decision {
@@ -487,22 +488,30 @@ async fn send_pop(
     let pop_id = resend
         .clone()
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    // The view goes into the pop as it is: nothing is copied on the
-    // answer-to-pop path.
-    let view = match std::mem::replace(&mut call.customer, CustomerLookup::Used) {
-        CustomerLookup::Ready(v) => Some(*v),
-        _ => None,
-    };
+    // What was made ready goes into the pop as it is: nothing is copied or
+    // rendered on the answer-to-pop path (only a pop whose lookup never
+    // finished is made here).
     let look = plan.look();
-    let msg = build_pop(
-        &pop_id,
-        id.as_str(),
-        &call.task,
-        view,
-        call.ended,
-        look,
-        state,
-    );
+    let msg = match std::mem::replace(&mut call.customer, CustomerLookup::Used) {
+        CustomerLookup::Ready(p) => pop_message(
+            &pop_id,
+            id.as_str(),
+            &call.task,
+            *p,
+            call.ended,
+            look.trigger,
+            state,
+        ),
+        _ => build_pop(
+            &pop_id,
+            id.as_str(),
+            &call.task,
+            None,
+            call.ended,
+            look,
+            state,
+        ),
+    };
     let (degraded, template, shown) = match &msg {
         ServerMsg::Pop {
             degraded, screen, ..

@@ -1,6 +1,6 @@
 //! What the dialer knows about one call it placed.
 
-use crate::customer::{CustomerView, Lookup};
+use crate::customer::Lookup;
 use crate::store::Task;
 use std::time::Instant;
 
@@ -9,8 +9,9 @@ pub enum CustomerLookup {
     NotStarted,
     /// Under way (the preload, or one started at answer).
     Resolving,
-    /// Every source answered (or failed); taken by the pop.
-    Ready(Box<CustomerView>),
+    /// Every source answered (or failed), the pop made ready; taken by
+    /// the pop.
+    Ready(Box<crate::popup::Prepared>),
     /// The pop went out with it.
     Used,
 }

@@ -127,7 +127,8 @@ enum Command {
 const IDLE_RECHECK_MS: i64 = 2_000;
 
 pub(crate) enum Internal {
-    CustomerLoaded(CallId, Box<crate::customer::CustomerView>),
+    /// The call's record is there, its pop made ready.
+    CustomerLoaded(CallId, Box<crate::popup::Prepared>),
     /// A claim job's tasks with their attempts written, and the agents it
     /// found nothing for.
     Claims(Box<claim::Claims>),
@@ -510,11 +511,18 @@ impl Dialer {
         call.customer = CustomerLookup::Resolving;
         let customers = self.customers.clone();
         let lookup = call.lookup.clone();
+        let task = call.task.clone();
         let tx = self.internal_tx.clone();
         let id = id.clone();
+        let plan = self.pop_plan(&id);
+        // The template is filled here too, off the loop: the answer then
+        // only wraps what is ready.
         tokio::spawn(async move {
             let view = customers.resolve(&lookup).await;
-            let _ = tx.send(Internal::CustomerLoaded(id, Box::new(view))).await;
+            let prepared = crate::popup::prepare(&task, Some(view), plan.look());
+            let _ = tx
+                .send(Internal::CustomerLoaded(id, Box::new(prepared)))
+                .await;
         });
     }
 

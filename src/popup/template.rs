@@ -384,6 +384,14 @@ impl Default for Templates {
 }
 
 impl Templates {
+    /// One template for every agent (the admin page's preview).
+    pub fn single(t: Template) -> Templates {
+        Templates {
+            default: Ok(t),
+            levels: BTreeMap::new(),
+        }
+    }
+
     pub fn of(choice: &TemplateChoice) -> Templates {
         Templates {
             default: choice

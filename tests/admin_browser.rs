@@ -1,0 +1,207 @@
+//! The admin page for real, in headless Chromium against the real daemon:
+//! the template editor shows errors at their line and a preview drawn by
+//! the agent page itself; what it saves is what the agent then sees. The
+//! data sources' "test connection" and the pop log.
+
+mod common;
+mod support;
+
+use common::{API_TOKEN, lab};
+use serde_json::{Value, json};
+use std::time::Duration;
+use support::browser::{Browser, screenshot_dir, testid_css};
+
+const BROKEN: &str =
+    "{\n  \"name\": \"vip\",\n  \"header\": [{\"field\": \"name\"}]\n  \"blocks\": []\n}";
+
+fn good() -> String {
+    serde_json::to_string_pretty(&json!({
+        "name": "vip-desk",
+        "header": [{"field": "name", "label": "Name"}, {"field": "tier", "label": "Tier"}],
+        "blocks": [
+            {"kind": "fields", "title": "VIP desk",
+             "when": {"filters": [{"field": "vip", "op": "eq", "value": true}]},
+             "fields": [{"field": "city", "label": "City"}]},
+            {"kind": "notes", "title": "Hints", "when": {"levels": ["novice"]}, "lines": ["Thank them for staying with us"]}
+        ]
+    }))
+    .unwrap_or_default()
+}
+
+/// The card's structure as a page drew it: header, blocks and their rows.
+const CARD: &str = r#"
+    var doc = arguments[0] === 'frame' ? document.querySelector('[data-testid="preview-frame"]').contentDocument : document;
+    var c = doc && doc.querySelector('[data-testid="pop-card"]');
+    if (!c) return null;
+    var pairs = function (root) {
+      return Array.prototype.map.call(root.querySelectorAll('dt'), function (dt) { return [dt.textContent, dt.nextSibling ? dt.nextSibling.textContent : '']; });
+    };
+    return { name: c.querySelector('[data-testid="customer-name"]').textContent,
+             header: pairs(c.querySelector('[data-testid="header-fields"]') || c),
+             blocks: Array.prototype.map.call(c.querySelectorAll('[data-testid="block"]'), function (b) {
+               return [b.getAttribute('data-title'), b.textContent]; }) };"#;
+
+async fn card(b: &Browser, which: &str) -> Value {
+    b.client()
+        .execute(CARD, vec![json!(which)])
+        .await
+        .unwrap_or_else(|e| panic!("read the card: {e}"))
+}
+
+async fn wait_card(b: &Browser, which: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = card(b, which).await;
+        if pred(&c) {
+            return c;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never saw {what}; last: {c}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn set_source(b: &Browser, text: &str) {
+    b.client()
+        .execute(
+            r#"var t = document.querySelector('[data-testid="t-source"]'); t.value = arguments[0];
+               t.dispatchEvent(new Event('input')); return null;"#,
+            vec![json!(text)],
+        )
+        .await
+        .expect("set the template text");
+}
+
+async fn click(b: &Browser, testid: &str) {
+    b.wait_visible(&testid_css(testid))
+        .await
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("click {testid}: {e}"));
+}
+
+async fn type_into(b: &Browser, testid: &str, text: &str) {
+    let e = b.wait_visible(&testid_css(testid)).await;
+    e.clear().await.expect("clear");
+    e.send_keys(text).await.expect("type");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_editor_previews_with_the_agent_page_and_the_agent_sees_what_it_saved() {
+    let lab = lab("admin", 1, &[(5, 1)], 4.0).await;
+    let mut vip = lab
+        .store
+        .customer("cust0000")
+        .await
+        .expect("store")
+        .expect("customer");
+    vip.vip = true;
+    lab.store.upsert_customer(&vip).await.expect("customer");
+    let daemon = lab.start_daemon().await;
+    let (_, token) = lab.agents[0].clone();
+    let shots = screenshot_dir();
+
+    let b = Browser::start().await;
+    b.set_viewport(1400, 1000).await;
+    b.goto(&format!("http://{}/admin", daemon.addr)).await;
+    // A wrong token is refused.
+    type_into(&b, "admin-token", "not-a-token").await;
+    click(&b, "admin-sign-in").await;
+    b.wait_visible("#login-error").await;
+    type_into(&b, "admin-token", API_TOKEN).await;
+    click(&b, "admin-sign-in").await;
+    b.wait_visible(&testid_css("t-source")).await;
+    type_into(&b, "t-customer", "cust0000").await;
+    type_into(&b, "t-level", "novice").await;
+
+    // A template with a missing comma: the error names its line.
+    set_source(&b, BROKEN).await;
+    let err = b
+        .wait_text("t-error", "the error at its line", |t| {
+            t.starts_with("Line 4")
+        })
+        .await;
+    assert!(err.contains("expected"), "{err}");
+    let gutter = b
+        .eval("return Array.prototype.map.call(document.querySelectorAll('#t-gutter .bad'), function (s) { return s.textContent; });")
+        .await;
+    assert_eq!(gutter, json!(["4"]));
+    b.screenshot(&shots.join("admin-template-error.png")).await;
+
+    // A good one: the agent page in the frame draws it.
+    set_source(&b, &good()).await;
+    let preview = wait_card(&b, "frame", "the preview", |c| {
+        c["name"] == vip.name.as_str() && c["blocks"][0][0] == "VIP desk"
+    })
+    .await;
+    let titles: Vec<&str> = preview["blocks"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|b| b[0].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(titles, ["VIP desk", "Hints"], "{preview}");
+    assert!(
+        preview["blocks"][0][1]
+            .as_str()
+            .is_some_and(|t| t.contains("Lisboa")),
+        "{preview}"
+    );
+    b.screenshot(&shots.join("admin-template-preview.png"))
+        .await;
+    click(&b, "t-save").await;
+    b.wait_text("t-status", "the save", |t| t == "Saved to campaign lab.")
+        .await;
+
+    // The data sources: the internal store, tested for this customer.
+    click(&b, "tab-sources").await;
+    type_into(&b, "s-key", "cust0000").await;
+    b.wait_visible(r#"[data-source="internal"] [data-testid="source-test"]"#)
+        .await
+        .click()
+        .await
+        .expect("test the source");
+    b.wait_text("source-outcome", "the source's answer", |t| t == "found")
+        .await;
+    let mapped = b.text_of("source-mapped").await;
+    assert!(mapped.contains(&vip.name), "{mapped}");
+    assert!(b.text_of("source-time").await.ends_with("ms"));
+    b.screenshot(&shots.join("admin-sources.png")).await;
+
+    // The agent signs in (the agent has no level: no hints block), and
+    // sees what the preview showed for an agent without one.
+    click(&b, "tab-templates").await;
+    type_into(&b, "t-level", "").await;
+    set_source(&b, &good()).await;
+    let preview = wait_card(&b, "frame", "the preview without a level", |c| {
+        c["name"] == vip.name.as_str()
+            && c["blocks"].as_array().is_some_and(|a| a.len() == 1)
+            && c["blocks"][0][0] == "VIP desk"
+    })
+    .await;
+    b.goto(&format!("http://{}/agent", daemon.addr)).await;
+    b.sign_in(&token).await;
+    let seen = wait_card(&b, "page", "the agent's pop", |c| {
+        c["name"] == vip.name.as_str()
+    })
+    .await;
+    assert_eq!(
+        seen, preview,
+        "the agent saw something else than the preview"
+    );
+    b.screenshot(&shots.join("admin-agent-sees.png")).await;
+    lab.sim
+        .hangup_all(dialpop::switch::HangupCause::NormalClearing);
+
+    // The pop log, on the admin page.
+    b.goto(&format!("http://{}/admin", daemon.addr)).await;
+    click(&b, "tab-pops").await;
+    let row = b
+        .wait_text("pop-row", "the pop in the log", |t| t.contains("cust0000"))
+        .await;
+    assert!(row.contains("vip-desk"), "{row}");
+    assert!(row.contains("city, name, tier"), "{row}");
+    b.screenshot(&shots.join("admin-pop-log.png")).await;
+    b.close().await;
+    daemon.stop().await;
+}

@@ -170,19 +170,27 @@ async fn wait_card(b: &Browser, what: &str, pred: impl Fn(&Value) -> bool) -> Va
     }
 }
 
-async fn wait_answered(lab: &common::Lab, task: i64) -> dialpop::store::Attempt {
+/// Polls `probe` until it gives something, for at most 30 s.
+async fn eventually<T>(what: &str, mut probe: impl AsyncFnMut() -> Option<T>) -> T {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let a = lab.store.attempts_for_task(task).await.expect("attempts");
-        if let Some(a) = a.into_iter().find(|a| a.answer_ms.is_some()) {
-            return a;
+        if let Some(v) = probe().await {
+            return v;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "task {task} never answered"
+            "never happened: {what}"
         );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+async fn wait_answered(lab: &common::Lab, task: i64) -> dialpop::store::Attempt {
+    eventually(&format!("task {task} answered"), async || {
+        let a = lab.store.attempts_for_task(task).await.expect("attempts");
+        a.into_iter().find(|a| a.answer_ms.is_some())
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,23 +256,11 @@ async fn the_template_decides_what_pops_and_a_hostile_record_stays_text_in_chrom
     // Filtered out: answered, recorded as not popped, and the page still
     // shows the previous customer.
     let third = wait_answered(&lab, 3).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    let rule = loop {
-        let a = lab
-            .store
-            .attempt(&third.call_id)
-            .await
-            .expect("store")
-            .expect("attempt");
-        if let Some(r) = a.pop_rule {
-            break r;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no pop rule recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let rule = eventually("a pop rule recorded", async || {
+        let a = lab.store.attempt(&third.call_id).await.expect("store");
+        a.and_then(|a| a.pop_rule)
+    })
+    .await;
     assert!(rule.starts_with("not popped"), "{rule}");
     assert!(
         lab.store
@@ -619,18 +615,13 @@ async fn a_pop_missed_while_the_page_was_cut_off_is_shown_when_it_reconnects() {
         })
         .await;
     // Ringing: cut the page off.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let call_id = loop {
+    let call_id = eventually("the call ringing", async || {
         let a = lab.store.attempts_for_task(1).await.expect("attempts");
-        if let Some(a) = a.into_iter().find(|a| a.ring_ms.is_some()) {
-            break a.call_id;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the call never rang"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+        a.into_iter()
+            .find(|a| a.ring_ms.is_some())
+            .map(|a| a.call_id)
+    })
+    .await;
     relay.cut();
     browser
         .wait_for_within(
@@ -639,20 +630,11 @@ async fn a_pop_missed_while_the_page_was_cut_off_is_shown_when_it_reconnects() {
         )
         .await;
     // The answer comes and its pop is sent to no page.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if !lab
-            .store
-            .pops_for_call(&call_id)
-            .await
-            .expect("pops")
-            .is_empty()
-        {
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no pop was sent");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("a pop sent", async || {
+        let pops = lab.store.pops_for_call(&call_id).await.expect("pops");
+        (!pops.is_empty()).then_some(())
+    })
+    .await;
     assert_eq!(
         card_state(&browser).await,
         Value::Null,
@@ -664,18 +646,11 @@ async fn a_pop_missed_while_the_page_was_cut_off_is_shown_when_it_reconnects() {
     })
     .await;
     assert_eq!(card["call"], json!("Connected"));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    loop {
+    eventually("the replayed pop acknowledged", async || {
         let pops = lab.store.pops_for_call(&call_id).await.expect("pops");
-        if pops.len() == 1 && pops[0].2.is_some() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the replayed pop was not acknowledged: {pops:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (pops.len() == 1 && pops[0].2.is_some()).then_some(())
+    })
+    .await;
     lab.sim
         .hangup_all(dialpop::switch::HangupCause::NormalClearing);
     browser.close().await;

@@ -182,10 +182,9 @@ impl std::fmt::Display for TemplateError {
 const MAX_BLOCKS: usize = 40;
 const MAX_ITEMS: usize = 60;
 
-/// Reads and checks a template's JSON text: errors in the JSON carry their
-/// line; errors found after (a bad currency, a filter that cannot hold)
-/// carry their path, and the line where that part starts when it can be
-/// found.
+/// Reads and checks a template's JSON text: errors in the JSON (syntax,
+/// unknown keys, wrong kinds) carry their line and column; errors found
+/// after (a bad currency, a filter that cannot hold) carry their path.
 pub fn parse(source: &str) -> Result<Template, Vec<TemplateError>> {
     let t: Template = serde_json::from_str(source).map_err(|e| {
         vec![TemplateError {
@@ -479,6 +478,64 @@ mod tests {
             }
         ));
         assert!(check(&builtin()).is_empty());
+    }
+
+    #[test]
+    fn the_scenario_templates_read_and_show_their_blocks() {
+        use crate::popup::render::{Block, render};
+        let files = [
+            (
+                "finance",
+                include_str!("../../config/templates/finance.json"),
+            ),
+            (
+                "ecommerce",
+                include_str!("../../config/templates/ecommerce.json"),
+            ),
+            (
+                "education",
+                include_str!("../../config/templates/education.json"),
+            ),
+        ];
+        let mut read = BTreeMap::new();
+        for (name, text) in files {
+            let t = parse(text).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+            assert_eq!(t.name, name);
+            read.insert(name, t);
+        }
+        let titles = |s: &crate::popup::render::Screen| -> Vec<String> {
+            s.blocks
+                .iter()
+                .map(|b| match b {
+                    Block::Fields { title, .. }
+                    | Block::Notes { title, .. }
+                    | Block::History { title, .. } => title.clone(),
+                })
+                .collect()
+        };
+        let record = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+        let finance = &read["finance"];
+        let good = record(
+            serde_json::json!({"name": "王芳", "vip": true, "credit_score": 712, "outstanding": "8800.5"}),
+        );
+        let s = render(finance, &good, &[], Some("novice"), Locale::ZhCn);
+        assert_eq!(titles(&s), ["客户经理", "分期方案", "提示", "还款记录"]);
+        assert_eq!(s.header[4].value, "¥8,800.50");
+        let poor = record(serde_json::json!({"name": "Ana", "vip": false, "credit_score": "590"}));
+        let s = render(finance, &poor, &[], Some("senior"), Locale::En);
+        assert_eq!(titles(&s), ["Repayments"]);
+        let returning = record(serde_json::json!({"name": "Li", "open_return": "R-1"}));
+        let s = render(&read["ecommerce"], &returning, &[], None, Locale::En);
+        assert_eq!(titles(&s), ["Open return", "Orders"]);
+        let lead = record(
+            serde_json::json!({"name": "Chen", "trial_booked": true, "trial_at": "2026-12-05T02:00:00Z"}),
+        );
+        let s = render(&read["education"], &lead, &[], None, Locale::ZhCn);
+        assert_eq!(titles(&s), ["试听课", "历史咨询"]);
+        assert!(
+            matches!(&s.blocks[0], Block::Fields { items, .. } if items[0].value == "2026年12月5日 10:00"),
+            "{s:?}"
+        );
     }
 
     #[test]

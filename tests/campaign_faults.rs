@@ -32,18 +32,24 @@ async fn switch_connection_cut_three_times(protocol: SimProtocol) {
     let daemon = lab.start_daemon().await;
     let stop = tokio_util::sync::CancellationToken::new();
     let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
-    let mut cut_with_calls_up = 0;
-    for _ in 0..3 {
-        tokio::time::sleep(Duration::from_millis(700)).await;
-        if lab.sim.live_calls() > 0 {
-            cut_with_calls_up += 1;
+    // Each cut waits for calls to be up, so that it always lands mid-call
+    // whatever the machine's load (a fixed delay sometimes found the daemon
+    // between calls, and then the test proved nothing).
+    for cut in 1..=3 {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while lab.sim.live_calls() == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "no call was up within 30 s before cut {cut}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
         assert!(lab.sim.drop_connections() >= 1, "the daemon was connected");
+        tokio::time::sleep(Duration::from_millis(300)).await;
     }
     lab.wait_done(Duration::from_secs(90)).await;
     let counts = check_campaign(&lab, &pages).await;
-    println!("after 3 cuts ({cut_with_calls_up} with calls up): {counts:?}");
-    assert!(cut_with_calls_up >= 1, "the cuts hit live calls");
+    println!("after 3 cuts with calls up: {counts:?}");
     assert_eq!(counts.tasks, 36);
     assert_eq!(counts.done + counts.failed, 36);
     assert_eq!(counts.double_dialed, 0);

@@ -860,3 +860,50 @@ async fn the_pop_log_filters_and_pages_newest_first() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_customer_s_finished_calls_page_newest_first_with_their_campaign() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        let id = s.add_task(&task("c", 7)).await.unwrap().id;
+        for n in 0..3 {
+            s.insert_attempt(&NewAttempt {
+                call_id: format!("past-{n}"),
+                task_id: id,
+                agent_id: "a1".into(),
+                switch_name: "sw".into(),
+                originate_ms: 10_000 * (n + 1),
+            })
+            .await
+            .unwrap();
+        }
+        // Two finished, one still up: only finished calls are history.
+        s.record_answer("past-0", 10_500, None).await.unwrap();
+        s.close_attempt("past-0", 70_500, "answered", Some("NORMAL_CLEARING"))
+            .await
+            .unwrap();
+        s.close_attempt("past-1", 25_000, "failed", Some("NO_ANSWER"))
+            .await
+            .unwrap();
+        let page = s.customer_calls("cust7", 10, 0).await.unwrap();
+        let got: Vec<_> = page
+            .iter()
+            .map(|(a, c)| (a.call_id.as_str(), c.as_str(), a.outcome.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("past-1", "c", Some("failed")),
+                ("past-0", "c", Some("answered"))
+            ],
+            "{}",
+            b.name
+        );
+        assert_eq!(page[1].0.answer_ms, Some(10_500), "{}", b.name);
+        let second = s.customer_calls("cust7", 1, 1).await.unwrap();
+        assert_eq!(second.len(), 1, "{}", b.name);
+        assert_eq!(second[0].0.call_id, "past-0", "{}", b.name);
+        assert!(s.customer_calls("cust8", 10, 0).await.unwrap().is_empty());
+    }
+}

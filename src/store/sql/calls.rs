@@ -149,13 +149,13 @@ impl SqlStore {
         offset: u64,
     ) -> StoreResult<Vec<(Attempt, String)>> {
         let rows = self
-            .q(
-                "SELECT a.call_id, a.task_id, a.agent_id, a.switch_name, a.originate_ms, a.ring_ms,
-                    a.answer_ms, a.hangup_ms, a.outcome, a.hangup_cause, t.campaign_id
+            .q_owned(format!(
+                "SELECT {}, t.campaign_id
              FROM attempts a JOIN tasks t ON t.id = a.task_id
              WHERE t.customer_id = ? AND a.hangup_ms IS NOT NULL
              ORDER BY a.originate_ms DESC, a.call_id LIMIT ? OFFSET ?",
-            )
+                rows::attempt_columns_of("a")
+            ))
             .bind(customer_id.to_string())
             .bind(i64::from(limit))
             .bind(i64::try_from(offset).unwrap_or(i64::MAX))

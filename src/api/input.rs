@@ -137,3 +137,12 @@ pub fn unavailable(e: crate::store::StoreError) -> ApiError {
     tracing::error!(error = %e, "store error");
     error(StatusCode::SERVICE_UNAVAILABLE, "store unavailable", None)
 }
+
+/// An id, phone or e-mail as a key: short, and of characters that can
+/// never start SQL, markup or a switch command.
+pub fn is_key(v: &str) -> bool {
+    !v.is_empty()
+        && v.len() <= 128
+        && v.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.:@+".contains(c))
+}

@@ -11,6 +11,7 @@ pub mod pops;
 pub mod routes;
 pub mod tasks;
 pub mod templates;
+pub mod test_calls;
 pub mod tokens;
 pub mod ws;
 

@@ -16,14 +16,7 @@ const MAX_LIMIT: i64 = 500;
 fn id_param(q: &HashMap<String, String>, name: &str) -> Result<Option<String>, super::ApiError> {
     match q.get(name) {
         None => Ok(None),
-        Some(v)
-            if !v.is_empty()
-                && v.len() <= 128
-                && v.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.:@+".contains(c)) =>
-        {
-            Ok(Some(v.clone()))
-        }
+        Some(v) if input::is_key(v) => Ok(Some(v.clone())),
         Some(v) => Err(bad(name, format!("{name}: {v:?} is not an id"))),
     }
 }
@@ -62,7 +55,8 @@ fn iso(ms: i64) -> Option<String> {
 }
 
 pub const PARAMS: &[&str] = &[
-    "agent", "customer", "campaign", "since", "until", "degraded", "acked", "limit", "cursor",
+    "call", "agent", "customer", "campaign", "since", "until", "degraded", "acked", "limit",
+    "cursor",
 ];
 
 pub async fn list(State(s): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
@@ -88,6 +82,7 @@ pub async fn list(State(s): State<AppState>, Query(q): Query<HashMap<String, Str
             let query = PopQuery {
                 since_ms: since,
                 until_ms: until,
+                call_id: id_param(&q, "call")?,
                 agent_id: id_param(&q, "agent")?,
                 customer_id: id_param(&q, "customer")?,
                 campaign_id: id_param(&q, "campaign")?,

@@ -4,7 +4,7 @@
 //! `/api/openapi.json` is generated from it, so the three cannot disagree.
 
 use super::auth::Role::{self, Admin, Supervisor, Tasks};
-use super::{AppState, agents, campaigns, customers, dnc, pops, tasks, templates};
+use super::{AppState, agents, campaigns, customers, dnc, pops, tasks, templates, test_calls};
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post};
 use serde_json::{Map, Value, json};
@@ -165,6 +165,22 @@ pub fn routes() -> Vec<Route> {
             "A template filled with a customer's record from the sources: the pop an agent would get, or the template's errors with their lines (422)",
             Json(templates::PREVIEW_FIELDS),
             || post(templates::preview),
+        ),
+        r(
+            Method::POST,
+            "/api/test-calls",
+            ADMIN,
+            "Place a test call to a number, put through to an agent who is signed in and available, on a campaign's pop rules (default: the agent's home campaign); answers its first report (201)",
+            Json(test_calls::FIELDS),
+            || post(test_calls::create),
+        ),
+        r(
+            Method::GET,
+            "/api/test-calls/{id}",
+            ADMIN,
+            "A test call's report: each step timed (originate, ringing, answer, record ready, pop sent, acknowledged, hangup) and the record shown compared field by field with its source's fresh answer",
+            None,
+            || get(test_calls::get_one),
         ),
         r(
             Method::GET,

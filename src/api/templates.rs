@@ -27,11 +27,7 @@ pub async fn preview(State(s): State<AppState>, body: axum::body::Bytes) -> Resp
 }
 
 fn key(v: &str) -> Result<&str, ApiError> {
-    let ok = !v.is_empty()
-        && v.len() <= 128
-        && v.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.:@+".contains(c));
-    if ok {
+    if input::is_key(v) {
         Ok(v)
     } else {
         Err(bad(

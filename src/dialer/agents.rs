@@ -223,8 +223,7 @@ impl Agents {
     pub fn counts(&self) -> std::collections::BTreeMap<String, usize> {
         let mut m = std::collections::BTreeMap::new();
         for s in self.slots.values() {
-            *m.entry(format!("{:?}", s.state.name()).to_lowercase())
-                .or_default() += 1;
+            *m.entry(s.state.name().as_str().to_string()).or_default() += 1;
         }
         m
     }
@@ -234,12 +233,7 @@ impl Agents {
         let mut v: Vec<(String, String)> = self
             .slots
             .values()
-            .map(|s| {
-                (
-                    s.agent.id.clone(),
-                    format!("{:?}", s.state.name()).to_lowercase(),
-                )
-            })
+            .map(|s| (s.agent.id.clone(), s.state.name().as_str().to_string()))
             .collect();
         v.sort();
         v

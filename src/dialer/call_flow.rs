@@ -190,6 +190,7 @@ impl Dialer {
         };
         let (retry, wrap_up) = self.rules_for(&call.task.campaign_id);
         let next = policy::next_step(&call.task, outcome, &retry, now_ms());
+        let next = self.test_calls.final_step(&id, next);
         let wrap = if call.answered {
             // A conversation: the attempt closes now, the task when the
             // wrap-up ends (by the disposition, or by this outcome).

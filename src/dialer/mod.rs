@@ -21,6 +21,8 @@ pub mod pace;
 pub mod policy;
 mod recovery;
 pub mod switches;
+pub mod test_call;
+pub mod test_report;
 pub mod tz_region;
 pub mod window;
 mod wrap_up;
@@ -121,6 +123,11 @@ enum Command {
         AgentRequest,
         oneshot::Sender<Result<AgentStateName, String>>,
     ),
+    TestCall(
+        test_call::TestCallOrder,
+        oneshot::Sender<Result<test_call::Trace, test_call::TestCallRefused>>,
+    ),
+    TestCallTrace(String, oneshot::Sender<Option<test_call::Trace>>),
 }
 
 /// The longest an idle campaign goes without a look at its queue.
@@ -143,6 +150,7 @@ pub(crate) enum Internal {
     TaskSettled(String),
     /// A campaign as the store has it now (None: gone).
     CampaignLoaded(String, Option<Box<crate::store::Campaign>>),
+    TestCall(Box<test_call::TestCallJob>),
 }
 
 #[derive(Clone)]
@@ -209,6 +217,30 @@ impl DialerHandle {
         rx.await.map_err(|_| "the dialer is stopping".to_string())?
     }
 
+    /// Places a test call (see `test_call`); answers its trace so far.
+    pub async fn test_call(
+        &self,
+        order: test_call::TestCallOrder,
+    ) -> Result<test_call::Trace, test_call::TestCallRefused> {
+        let (tx, rx) = oneshot::channel();
+        let stopping = || test_call::TestCallRefused::Draining;
+        self.tx
+            .send(Command::TestCall(order, tx))
+            .await
+            .map_err(|_| stopping())?;
+        rx.await.map_err(|_| stopping())?
+    }
+
+    /// A test call's trace, while the dialer keeps it.
+    pub async fn test_call_trace(&self, call_id: &str) -> Option<test_call::Trace> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Command::TestCallTrace(call_id.to_string(), tx))
+            .await
+            .ok()?;
+        rx.await.ok().flatten()
+    }
+
     /// Stops taking new tasks; calls up go on to their end.
     pub async fn drain(&self) {
         let _ = self.tx.send(Command::Drain).await;
@@ -237,6 +269,7 @@ pub struct Dialer {
     /// Pauses asked for during a call: taken when the wrap-up ends.
     pause_after: HashMap<String, String>,
     draining: bool,
+    test_calls: test_call::TestCalls,
     internal_tx: mpsc::Sender<Internal>,
 }
 
@@ -279,6 +312,7 @@ impl Dialer {
             wraps: HashMap::new(),
             pause_after: HashMap::new(),
             draining: false,
+            test_calls: Default::default(),
             internal_tx,
         };
         for c in d.store.campaigns().await? {
@@ -324,6 +358,10 @@ impl Dialer {
                     Some(Command::AgentRequest(id, request, reply)) => {
                         let answer = self.on_request(&id, request).await;
                         let _ = reply.send(answer);
+                    }
+                    Some(Command::TestCall(order, reply)) => self.start_test_call(order, reply),
+                    Some(Command::TestCallTrace(id, reply)) => {
+                        let _ = reply.send(self.test_calls.get(&id).cloned());
                     }
                     None => return,
                 },
@@ -411,8 +449,8 @@ impl Dialer {
     }
 
     /// A claimed task with its attempt written: the call is placed at its
-    /// seat's slot, unless the agent signed out meanwhile.
-    async fn dial(&mut self, seat: claim::Seat, task: Task, call_id: CallId) {
+    /// seat's slot (answered), unless the agent signed out meanwhile.
+    async fn dial(&mut self, seat: claim::Seat, task: Task, call_id: CallId) -> Option<Instant> {
         let claim::Seat {
             agent, switch: sw, ..
         } = seat;
@@ -421,15 +459,18 @@ impl Dialer {
             self.switches[sw].load = self.switches[sw].load.saturating_sub(1);
             self.switches[sw].pace.release();
             self.switches[sw].health.trial_void(Instant::now());
+            let next = self
+                .test_calls
+                .final_step(&call_id, crate::store::TaskNext::Requeue(now_ms()));
             self.settle(
                 &call_id,
                 &task,
                 policy::Outcome::NotPlaced,
-                crate::store::TaskNext::Requeue(now_ms()),
+                next,
                 Some("AGENT_SIGNED_OUT".into()),
             )
             .await;
-            return;
+            return None;
         }
         let slot = self.switches[sw].pace.take(Instant::now());
         self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
@@ -486,6 +527,7 @@ impl Dialer {
             tokio::time::sleep_until(slot.into()).await;
             let _ = manager.originate(req).await;
         });
+        Some(slot)
     }
 
     fn release_claim(&mut self, agent_id: &str) {
@@ -529,6 +571,7 @@ impl Dialer {
     async fn on_internal(&mut self, i: Internal) {
         match i {
             Internal::CustomerLoaded(id, view) => {
+                self.test_call_record(&id, &view);
                 if let Some(call) = self.calls.get_mut(&id) {
                     call.customer = CustomerLookup::Ready(view);
                     self.pop_waiting(&id).await;
@@ -544,7 +587,7 @@ impl Dialer {
                     error,
                 } = *claims;
                 for (seat, call_id, task) in dials {
-                    self.dial(seat, task, call_id).await;
+                    let _ = self.dial(seat, task, call_id).await;
                 }
                 for seat in unfilled {
                     self.give_back_claim(seat.switch);
@@ -582,6 +625,7 @@ impl Dialer {
             Internal::TaskSettled(campaign) => {
                 self.idle_until.remove(&campaign);
             }
+            Internal::TestCall(job) => self.on_test_call(*job).await,
             Internal::CampaignLoaded(id, c) => {
                 self.idle_until.remove(&id);
                 match c {

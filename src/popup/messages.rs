@@ -14,6 +14,20 @@ pub enum AgentStateName {
     Paused,
 }
 
+impl AgentStateName {
+    /// The name on the wire (the page's, the API's, the reports').
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStateName::LoggedOut => "logged_out",
+            AgentStateName::Available => "available",
+            AgentStateName::Reserved => "reserved",
+            AgentStateName::OnCall => "on_call",
+            AgentStateName::WrapUp => "wrap_up",
+            AgentStateName::Paused => "paused",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AgentInfo {
     pub id: String,

@@ -505,6 +505,7 @@ pub struct PopRecord {
 pub struct PopQuery {
     pub since_ms: i64,
     pub until_ms: i64,
+    pub call_id: Option<String>,
     pub agent_id: Option<String>,
     pub customer_id: Option<String>,
     pub campaign_id: Option<String>,
@@ -571,6 +572,10 @@ pub trait Store: Send + Sync + 'static {
     /// Adds tasks in one transaction, in order; a task whose idempotency
     /// key its campaign already has is not added again.
     async fn add_tasks(&self, tasks: &[NewTask]) -> StoreResult<Vec<Added>>;
+    /// A task that is being dialed from the start, outside the queue (a
+    /// test call): no claim can take it, and it is written as one attempt
+    /// made.
+    async fn add_dialing_task(&self, task: &NewTask) -> StoreResult<Task>;
     /// Adds tasks as `add_tasks` does, without telling which row made which
     /// task (an import's bulk path): how many were new.
     async fn insert_tasks(&self, tasks: &[NewTask]) -> StoreResult<u64>;

@@ -8,10 +8,11 @@ use sqlx::any::AnyRow;
 
 pub const TASK_COLUMNS: &str = "id, campaign_id, customer_id, phone, priority, status, attempts, tags, next_attempt_ms, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, last_cause, submitted_by, agent_id, agent_until_ms, created_ms, updated_ms";
 pub const ATTEMPT_COLUMNS: &str = "call_id, task_id, agent_id, switch_name, originate_ms, ring_ms, answer_ms, hangup_ms, outcome, hangup_cause, wrap_end_ms, pop_rule";
-/// `ATTEMPT_COLUMNS` qualified by a table alias, for joins: one list, so a
-/// column added to attempts reaches every query that reads them.
-pub fn attempt_columns_of(alias: &str) -> String {
-    ATTEMPT_COLUMNS
+/// A column list qualified by a table's name or alias, for joins and
+/// `UPDATE … FROM`: one list per table, so a column added to it reaches
+/// every query that reads the table.
+pub fn qualified(columns: &str, alias: &str) -> String {
+    columns
         .split(", ")
         .map(|c| format!("{alias}.{c}"))
         .collect::<Vec<_>>()

@@ -77,6 +77,9 @@ impl Store for SlowStore {
     async fn add_tasks(&self, t: &[NewTask]) -> StoreResult<Vec<Added>> {
         self.inner.add_tasks(t).await
     }
+    async fn add_dialing_task(&self, t: &NewTask) -> StoreResult<Task> {
+        self.inner.add_dialing_task(t).await
+    }
     async fn insert_tasks(&self, t: &[NewTask]) -> StoreResult<u64> {
         self.inner.insert_tasks(t).await
     }

@@ -311,7 +311,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         loop {
             let snap = daemon.dialer.snapshot().await;
             let out = snap.as_ref().map_or(usize::MAX, |s| {
-                s.agent_counts.get("loggedout").copied().unwrap_or(0)
+                s.agent_counts.get("logged_out").copied().unwrap_or(0)
             });
             if out == 0 {
                 break;

@@ -154,7 +154,7 @@ impl SqlStore {
              FROM attempts a JOIN tasks t ON t.id = a.task_id
              WHERE t.customer_id = ? AND a.hangup_ms IS NOT NULL
              ORDER BY a.originate_ms DESC, a.call_id LIMIT ? OFFSET ?",
-                rows::attempt_columns_of("a")
+                rows::qualified(ATTEMPT_COLUMNS, "a")
             ))
             .bind(customer_id.to_string())
             .bind(i64::from(limit))

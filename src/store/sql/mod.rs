@@ -364,6 +364,9 @@ impl Store for SqlStore {
     async fn add_tasks(&self, t: &[NewTask]) -> StoreResult<Vec<Added>> {
         self.add_tasks_in(t).await
     }
+    async fn add_dialing_task(&self, t: &NewTask) -> StoreResult<Task> {
+        self.add_dialing_in(t).await
+    }
     async fn insert_tasks(&self, t: &[NewTask]) -> StoreResult<u64> {
         self.insert_tasks_in(t).await
     }

@@ -47,7 +47,8 @@ impl SqlStore {
     /// caller gave is bound.
     pub(super) async fn pops_in(&self, q: &PopQuery) -> StoreResult<Vec<PopRecord>> {
         let mut sql = format!("SELECT {COLUMNS} {FROM} WHERE p.sent_ms >= ? AND p.sent_ms < ?");
-        let texts: [(&str, &Option<String>); 3] = [
+        let texts: [(&str, &Option<String>); 4] = [
+            ("p.call_id", &q.call_id),
             ("p.agent_id", &q.agent_id),
             ("p.customer_id", &q.customer_id),
             ("t.campaign_id", &q.campaign_id),

@@ -86,6 +86,16 @@ impl Where {
     }
 }
 
+/// What an insert of tasks answers.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Returning {
+    Nothing,
+    /// Each row's id, campaign and key.
+    Keys,
+    /// The one row, whole, written as being dialed.
+    DialingTask,
+}
+
 fn variables_json(v: &serde_json::Map<String, serde_json::Value>) -> String {
     serde_json::Value::Object(v.clone()).to_string()
 }
@@ -93,7 +103,7 @@ fn variables_json(v: &serde_json::Map<String, serde_json::Value>) -> String {
 impl SqlStore {
     /// One multi-row INSERT of the chunk; a row whose key its campaign
     /// has is left out. `returning`: with the ids and keys of the rows in.
-    fn insert_chunk(&self, chunk: &[NewTask], now: i64, returning: bool) -> Query<'static> {
+    fn insert_chunk(&self, chunk: &[NewTask], now: i64, returning: Returning) -> Query<'static> {
         let mut sql = String::from(
             "INSERT INTO tasks (campaign_id, customer_id, phone, priority, status, attempts, next_attempt_ms, created_ms, updated_ms,
              tags, not_before_ms, not_after_ms, time_zone, variables, idempotency_key, submitted_by) VALUES ",
@@ -102,11 +112,21 @@ impl SqlStore {
             if i > 0 {
                 sql.push(',');
             }
-            sql.push_str("(?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            sql.push_str(match returning {
+                Returning::DialingTask => {
+                    "(?, ?, ?, ?, 'dialing', 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                }
+                _ => "(?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            });
         }
         sql.push_str(" ON CONFLICT (campaign_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING");
-        if returning {
-            sql.push_str(" RETURNING id, campaign_id, idempotency_key");
+        match returning {
+            Returning::Nothing => {}
+            Returning::Keys => sql.push_str(" RETURNING id, campaign_id, idempotency_key"),
+            Returning::DialingTask => {
+                sql.push_str(" RETURNING ");
+                sql.push_str(TASK_COLUMNS);
+            }
         }
         let mut q = self.q_owned(sql);
         for t in chunk {
@@ -135,7 +155,7 @@ impl SqlStore {
         let mut tx = self.pool.begin().await?;
         for chunk in tasks.chunks(INSERT_CHUNK) {
             added += self
-                .insert_chunk(chunk, now, false)
+                .insert_chunk(chunk, now, Returning::Nothing)
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
@@ -144,12 +164,26 @@ impl SqlStore {
         Ok(added)
     }
 
+    pub(super) async fn add_dialing_in(&self, task: &NewTask) -> StoreResult<Task> {
+        let row = self
+            .insert_chunk(std::slice::from_ref(task), now_ms(), Returning::DialingTask)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => rows::task(&r),
+            None => Err(StoreError::Invalid(format!(
+                "campaign {}: idempotency key {:?} is taken",
+                task.campaign_id, task.idempotency_key
+            ))),
+        }
+    }
+
     pub(super) async fn add_tasks_in(&self, tasks: &[NewTask]) -> StoreResult<Vec<Added>> {
         let now = now_ms();
         let mut out = Vec::with_capacity(tasks.len());
         let mut tx = self.pool.begin().await?;
         for chunk in tasks.chunks(INSERT_CHUNK) {
-            let q = self.insert_chunk(chunk, now, true);
+            let q = self.insert_chunk(chunk, now, Returning::Keys);
             let returned = q.fetch_all(&mut *tx).await?;
             // Ids rise in the order the rows were given; a keyed row is
             // matched by its key, the others by that order.
@@ -248,11 +282,7 @@ impl SqlStore {
                  UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?
                  FROM picked WHERE tasks.id = picked.id AND tasks.status = 'pending'
                  RETURNING {}",
-                TASK_COLUMNS
-                    .split(", ")
-                    .map(|c| format!("tasks.{c}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                rows::qualified(TASK_COLUMNS, "tasks")
             ),
         };
         let q = self.q_owned(sql).bind(f.campaign_id.clone()).bind(now);

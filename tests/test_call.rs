@@ -300,3 +300,107 @@ async fn what_cannot_be_called_is_refused_with_its_reason() {
     stop.cancel();
     daemon.stop().await;
 }
+
+async fn dialpop(args: &[&str]) -> (i32, String, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_dialpop"))
+            .args(args)
+            .env_remove("DIALPOP_SERVER")
+            .env_remove("DIALPOP_TOKEN")
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("dialpop finishes within a minute")
+    .expect("dialpop runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_follows_a_test_call_to_its_end_and_prints_its_report() {
+    let lab = lab_on(SimProtocol::Esl, "test-call-cli", 2, &[], 10.0).await;
+    let number = phone(1, 51);
+    customer(&lab, "cust-t2", &number).await;
+    let daemon = lab.start_daemon().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (agent, token) = lab.agents[0].clone();
+    let _page = agent_client_acking(
+        format!("ws://{}/ws/agent", daemon.addr),
+        token,
+        stop.clone(),
+        AckWhen::AtOnce,
+    );
+    let server = format!("http://{}", daemon.addr);
+    let args = |extra: &[&str]| {
+        let mut a: Vec<String> = [
+            "campaign",
+            "test-call",
+            "--number",
+            &number,
+            "--customer",
+            "cust-t2",
+            "--server",
+            &server,
+            "--token",
+            API_TOKEN,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    };
+    let run = async |a: Vec<String>| {
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        dialpop(&refs).await
+    };
+    // The page may not have signed in yet: conflict (5) until it has.
+    let (code, out, err) = eventually("the CLI's test call placed", async || {
+        let r = run(args(&["--agent", "ag00"])).await;
+        (r.0 != 5).then_some(r)
+    })
+    .await;
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    println!("{out}");
+    for part in [
+        "STEP",
+        "originate",
+        "ringing",
+        "record ready",
+        "pop sent",
+        "acknowledged",
+        "hangup",
+        "answer → pop",
+        "王芳",
+        "same",
+        "source internal",
+        "raw answer:",
+    ] {
+        assert!(out.contains(part), "{part:?} in:\n{out}");
+    }
+    assert!(out.contains(&agent.id));
+    // --json: the server's report, complete.
+    let (code, out, err) = eventually("the agent free again", async || {
+        let r = run(args(&["--agent", "ag00", "--json"])).await;
+        (r.0 != 5).then_some(r)
+    })
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(
+        (v["complete"].as_bool(), v["outcome"].as_str()),
+        (Some(true), Some("answered"))
+    );
+    // An agent who is not signed in: conflict, with the reason.
+    let absent = lab.agents[1].0.id.clone();
+    let (code, _, err) = run(args(&["--agent", &absent])).await;
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("logged_out"), "{err}");
+    stop.cancel();
+    daemon.stop().await;
+}

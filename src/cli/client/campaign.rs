@@ -78,6 +78,13 @@ pub enum CampaignAction {
         #[arg(long, value_name = "MINUTES")]
         window: Option<u32>,
     },
+    /// Places one call to a number, put through to an agent who is signed
+    /// in and available, and prints its timing (originate → ringing →
+    /// answer → record ready → pop sent → acknowledged) and the record shown
+    /// compared field by field with its source's answer. Exits 1 when the
+    /// call was not complete within --wait.
+    #[command(after_help = EXIT_CODES)]
+    TestCall(super::test_call::TestCallArgs),
 }
 
 /// A JSON argument, parsed where clap can say which one is wrong.
@@ -193,6 +200,7 @@ pub async fn run(c: Client, action: CampaignAction, json: bool) -> Result<Done, 
                 .await?;
             Ok(Done::ok(if json { json_doc(&v) } else { stats(&v) }))
         }
+        CampaignAction::TestCall(args) => super::test_call::run(c, args, json).await,
     }
 }
 

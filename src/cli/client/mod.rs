@@ -9,6 +9,7 @@ pub mod dnc;
 pub mod http;
 pub mod table;
 pub mod task;
+pub mod test_call;
 
 use std::process::ExitCode;
 

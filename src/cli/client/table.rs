@@ -26,7 +26,8 @@ impl Table {
     }
 
     pub fn render(&self) -> String {
-        let width = |s: &str| s.chars().count();
+        // Columns as the terminal draws them: wide (CJK) characters take two.
+        let width = |s: &str| unicode_width::UnicodeWidthStr::width(s);
         let mut widths: Vec<usize> = self.head.iter().map(|h| width(h)).collect();
         for r in &self.rows {
             for (i, c) in r.iter().enumerate() {
@@ -118,6 +119,10 @@ mod tests {
         t.row(vec!["a".into(), "x\u{1b}[2J".into()]);
         t.row(vec!["longer".into(), "y".into()]);
         assert_eq!(t.render(), "ID      NAME\na       x [2J\nlonger  y\n");
+        let mut t = Table::new(&["NAME", "TIER"]);
+        t.row(vec!["王芳".into(), "gold".into()]);
+        t.row(vec!["Ana".into(), "silver".into()]);
+        assert_eq!(t.render(), "NAME  TIER\n王芳  gold\nAna   silver\n");
     }
 
     #[test]

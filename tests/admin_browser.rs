@@ -205,3 +205,101 @@ async fn the_editor_previews_with_the_agent_page_and_the_agent_sees_what_it_save
     b.close().await;
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_call_from_the_admin_page_shows_its_timing_and_the_record_beside_its_source() {
+    // No tasks: the agent is idle, as before a campaign starts.
+    let lab = lab("admin-test-call", 1, &[], 10.0).await;
+    let number = "+12127361077";
+    lab.store
+        .upsert_customer(&dialpop::store::Customer {
+            id: "cust-x".into(),
+            name: "李娜".into(),
+            phone: number.into(),
+            email: None,
+            tier: Some("gold".into()),
+            vip: false,
+            fields: Default::default(),
+        })
+        .await
+        .expect("customer");
+    let daemon = lab.start_daemon().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let (agent, token) = lab.agents[0].clone();
+    let _page = common::agent_client_acking(
+        format!("ws://{}/ws/agent", daemon.addr),
+        token,
+        stop.clone(),
+        common::AckWhen::AtOnce,
+    );
+
+    let b = Browser::start().await;
+    b.set_viewport(1400, 1100).await;
+    b.goto(&format!("http://{}/admin", daemon.addr)).await;
+    type_into(&b, "admin-token", API_TOKEN).await;
+    click(&b, "admin-sign-in").await;
+    b.wait_visible(&testid_css("t-source")).await;
+    click(&b, "tab-testcall").await;
+    b.wait_for(&format!(
+        r#"[data-testid="x-agent"] option[value="{}"]"#,
+        agent.id
+    ))
+    .await;
+    type_into(&b, "x-number", number).await;
+    type_into(&b, "x-customer", "cust-x").await;
+    // The page may sign in after the admin clicks: the refusal is shown,
+    // and the next click places the call.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        click(&b, "x-place").await;
+        let shown = b
+            .wait_text("x-status", "the answer to the click", |t| !t.is_empty())
+            .await;
+        if !shown.contains("logged_out") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{shown}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while b
+        .eval("return document.querySelector('[data-testid=\"x-status\"]').getAttribute('data-complete');")
+        .await
+        != "true"
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the test call complete on the page: {}",
+            b.text_of("x-status").await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let steps = b
+        .eval("return Array.prototype.map.call(document.querySelectorAll('#x-steps tr'), function (r) { return r.getAttribute('data-step'); });")
+        .await;
+    for step in [
+        "originate",
+        "ringing",
+        "answer",
+        "record_ready",
+        "pop_sent",
+        "acknowledged",
+        "hangup",
+    ] {
+        assert!(
+            steps.as_array().is_some_and(|s| s.contains(&json!(step))),
+            "{step} drawn: {steps}"
+        );
+    }
+    let name = b
+        .eval("var r = document.querySelector('#x-fields tr[data-field=\"name\"]'); return r ? [r.children[2].textContent, r.querySelector('[data-testid=\"x-verdict\"]').getAttribute('data-verdict')] : null;")
+        .await;
+    assert_eq!(name, json!(["李娜", "same"]));
+    assert!(b.text_of("x-raw").await.contains("李娜"));
+    assert!(b.text_of("x-summary").await.contains("answer → pop"));
+    b.screenshot(&screenshot_dir().join("admin-test-call.png"))
+        .await;
+    b.close().await;
+    stop.cancel();
+    daemon.stop().await;
+}

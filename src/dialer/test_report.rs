@@ -21,6 +21,17 @@ pub enum Step {
 }
 
 impl Step {
+    pub const ALL: [Step; 8] = [
+        Step::Requested,
+        Step::Originate,
+        Step::Ringing,
+        Step::Answer,
+        Step::RecordReady,
+        Step::PopSent,
+        Step::Acknowledged,
+        Step::Hangup,
+    ];
+
     pub fn label(self) -> &'static str {
         match self {
             Step::Requested => "requested",
@@ -59,6 +70,16 @@ pub enum Verdict {
     SourceFailed,
     /// Not from a source: the task's own key.
     FromTask,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 5] = [
+        Verdict::Same,
+        Verdict::Differs,
+        Verdict::NotInSource,
+        Verdict::SourceFailed,
+        Verdict::FromTask,
+    ];
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

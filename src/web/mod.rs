@@ -136,9 +136,26 @@ mod tests {
                 );
             }
         }
+        // The admin page names a test call's steps and verdicts by joining
+        // a prefix to the server's name for them: every one has a text.
+        use crate::dialer::test_report::{Step, Verdict};
+        let name = |v: serde_json::Value| v.as_str().unwrap_or_default().to_string();
+        let joined: Vec<String> = Step::ALL
+            .iter()
+            .map(|s| format!("step_{}", name(serde_json::json!(s))))
+            .chain(
+                Verdict::ALL
+                    .iter()
+                    .map(|v| format!("verdict_{}", name(serde_json::json!(v)))),
+            )
+            .collect();
+        for key in &joined {
+            assert!(en.contains_key(key), "en: no text for {key}");
+        }
         for key in en.keys() {
             // state_* and admin_{start,…} are named by joining a prefix.
             let used = uses(AGENT_PAGE, key)
+                || joined.contains(key)
                 || uses(ADMIN_PAGE, key)
                 || key == "language"
                 || key.starts_with("state_")

@@ -146,6 +146,12 @@ enum Command {
         /// (`dialpop bench-agents` reads it) instead of simulating them here.
         #[arg(long)]
         external_agents: Option<PathBuf>,
+        /// One of the seed's scenarios: its customer system (an SQLite file
+        /// with its own schema) behind the pops, mapped by
+        /// config/scenarios/<name>.toml and drawn by
+        /// config/templates/<name>.json.
+        #[arg(long, value_enum, conflicts_with = "crm_latency_ms")]
+        scenario: Option<dialpop::cli::demo::scenario::Scenario>,
     },
     /// Load benchmark: agent pages as WebSocket clients, in their own
     /// process, signing in with the tokens file a demo or the floor wrote.
@@ -387,6 +393,7 @@ fn main() -> ExitCode {
             warm_cache,
             originates_per_second,
             external_agents,
+            scenario,
         } => {
             let listen = if exit_when_done && listen.port() == 8080 {
                 SocketAddr::from(([127, 0, 0, 1], 0))
@@ -411,6 +418,7 @@ fn main() -> ExitCode {
                 warm_cache,
                 originates_per_second,
                 external_agents,
+                scenario,
             };
             run_async("demo", "warn", async move {
                 if !(0.01..=100_000.0).contains(&opts.originates_per_second) {

@@ -6,8 +6,58 @@
 
 use crate::popup::messages::{ClientMsg, ServerMsg};
 use futures::{SinkExt, StreamExt};
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+/// What the simulated pages saw in their pops, over all of them.
+pub struct PopTally {
+    degraded: AtomicU64,
+    fallbacks: AtomicU64,
+    /// None: blocks are not counted (load runs).
+    blocks: Option<Mutex<BTreeMap<String, u64>>>,
+}
+
+impl PopTally {
+    pub fn new(count_blocks: bool) -> PopTally {
+        PopTally {
+            degraded: AtomicU64::new(0),
+            fallbacks: AtomicU64::new(0),
+            blocks: count_blocks.then(Default::default),
+        }
+    }
+
+    fn saw(&self, degraded: bool, screen: &crate::popup::render::Screen) {
+        if degraded {
+            self.degraded.fetch_add(1, Ordering::Relaxed);
+        }
+        if screen.fallback.is_some() {
+            self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        }
+        if let Some(blocks) = &self.blocks {
+            let mut b = blocks.lock().unwrap_or_else(|p| p.into_inner());
+            for block in &screen.blocks {
+                *b.entry(block.title().to_string()).or_default() += 1;
+            }
+        }
+    }
+
+    pub fn degraded(&self) -> u64 {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    pub fn blocks(&self) -> BTreeMap<String, u64> {
+        self.blocks
+            .as_ref()
+            .map(|b| b.lock().unwrap_or_else(|p| p.into_inner()).clone())
+            .unwrap_or_default()
+    }
+}
 
 /// A simulated agent: signs in, acknowledges every pop at once, and ends
 /// each wrap-up after a moment, until told to stop.
@@ -16,7 +66,7 @@ pub async fn simulated_agent(
     token: String,
     wrap_up: Duration,
     stop: tokio_util::sync::CancellationToken,
-    degraded: Arc<std::sync::atomic::AtomicU64>,
+    tally: Arc<PopTally>,
 ) -> anyhow::Result<()> {
     // Small buffers: a page gets a few kilobytes at a time, and with
     // tungstenite's default 128 KiB read buffer a thousand simulated pages
@@ -45,12 +95,11 @@ pub async fn simulated_agent(
         let reply = match serde_json::from_str::<ServerMsg>(&text) {
             Ok(ServerMsg::Pop {
                 pop_id,
-                degraded: d,
+                degraded,
+                screen,
                 ..
             }) => {
-                if d {
-                    degraded.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
+                tally.saw(degraded, &screen);
                 Some(ClientMsg::Ack { pop_id })
             }
             Ok(ServerMsg::State {

@@ -36,7 +36,7 @@ async fn wait_for(path: &Path) -> anyhow::Result<String> {
 pub async fn agents(url: &str, tokens: &Path, wrap: Duration) -> anyhow::Result<()> {
     let text = wait_for(tokens).await?;
     let stop = tokio_util::sync::CancellationToken::new();
-    let degraded = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tally = Arc::new(super::agents::PopTally::new(false));
     let mut pages = Vec::new();
     for line in text.lines() {
         let Some((_, token)) = line.split_once(' ') else {
@@ -47,7 +47,7 @@ pub async fn agents(url: &str, tokens: &Path, wrap: Duration) -> anyhow::Result<
             token.to_string(),
             wrap,
             stop.clone(),
-            degraded.clone(),
+            tally.clone(),
         )));
         // Sign-ins spread a little, as pages opening in a call center do.
         if pages.len() % 100 == 0 {

@@ -47,6 +47,16 @@ pub enum Block {
     },
 }
 
+impl Block {
+    pub fn title(&self) -> &str {
+        match self {
+            Block::Fields { title, .. }
+            | Block::Notes { title, .. }
+            | Block::History { title, .. } => title,
+        }
+    }
+}
+
 /// What the agent's page shows for a pop.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Screen {

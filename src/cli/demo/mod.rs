@@ -4,6 +4,7 @@
 //! Ctrl-C; with `--exit-when-done`, simulated agents (real WebSocket clients)
 //! work the campaign to its end and a report is printed.
 
+pub mod scenario;
 mod seed;
 
 use super::agents::simulated_agent;
@@ -46,6 +47,9 @@ pub struct DemoOptions {
     /// `agent_id token` line each), for agents in another process
     /// (`dialpop bench-agents`); the campaign starts when all have signed in.
     pub external_agents: Option<std::path::PathBuf>,
+    /// One of the seed's scenarios: its foreign system as the customer
+    /// source, its mapping and its screen.
+    pub scenario: Option<scenario::Scenario>,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -102,6 +106,18 @@ pub struct DemoReport {
     /// With `--crm-latency-ms`: the CRM behind the pops.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub crm: Option<CrmReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<ScenarioReport>,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ScenarioReport {
+    pub name: &'static str,
+    /// Pops that showed each block of the scenario's screen, by title
+    /// (conditional blocks show on some pops only).
+    pub blocks_shown: std::collections::BTreeMap<String, u64>,
+    /// Pops whose screen fell back to the plain field list.
+    pub fallbacks: u64,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -134,7 +150,16 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
     let store = crate::store::open(&format!("sqlite://{}", db.display())).await?;
-    let agents = seed(&store, &opts).await?;
+    let mut agents = seed(&store, &opts).await?;
+    if opts.scenario.is_some() && opts.crm_latency_ms.is_some() {
+        anyhow::bail!("--scenario and --crm-latency-ms: a scenario brings its own sources");
+    }
+    let scenario_db =
+        db.with_extension(format!("{}.db", opts.scenario.map_or("none", |s| s.name())));
+    let scenario_sources = match opts.scenario {
+        None => None,
+        Some(s) => Some(set_up_scenario(s, &store, &scenario_db, &mut agents, &opts).await?),
+    };
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0xc0ffee);
     let crm = match opts.crm_latency_ms {
         None => None,
@@ -249,7 +274,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
                 .collect(),
             ..Default::default()
         },
-        sources: crm.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
+        sources: match &scenario_sources {
+            Some(s) => s.clone(),
+            None => crm.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
+        },
     };
     let started = Instant::now();
     let daemon = Daemon::start(setup).await?;
@@ -268,6 +296,13 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             sim.local_addr()
         );
         println!("database: {}", db.display());
+        if let Some(s) = opts.scenario {
+            println!(
+                "scenario {0}: the customer data in {1} (schema config/scenarios/{0}.sql), mapped by config/scenarios/{0}.toml, drawn by config/templates/{0}.json; agents alternate novice and senior, in Chinese",
+                s.name(),
+                scenario_db.display()
+            );
+        }
         println!("agent page: {page}");
         println!("API token (Bearer): {api_token}");
         for (a, t) in agents.iter().take(10) {
@@ -294,7 +329,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let cache_entries = daemon.customers.cached_entries().await;
     let rss_before_agents_mb = current_rss_mb();
     let stop = tokio_util::sync::CancellationToken::new();
-    let degraded = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let tally = Arc::new(super::agents::PopTally::new(opts.scenario.is_some()));
     let mut workers = Vec::new();
     let mut started = started;
     let mut rss_signed_in_mb = 0.0;
@@ -331,7 +366,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
                 t.clone(),
                 wrap,
                 stop.clone(),
-                degraded.clone(),
+                tally.clone(),
             )));
         }
     }
@@ -410,8 +445,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         .into_iter()
         .collect();
     if std::env::var_os("DIALPOP_DEMO_KEEP_DB").is_none() {
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        for file in [&db, &scenario_db] {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", file.display()));
+            }
         }
     }
     let s = snap.stats;
@@ -433,7 +470,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         dispositions,
         wall_s: wall.as_secs_f64(),
         calls_per_s: s.calls as f64 / wall.as_secs_f64().max(1e-9),
-        pops_degraded: degraded.load(std::sync::atomic::Ordering::Relaxed),
+        pops_degraded: tally.degraded(),
         answers_per_s: s.answered as f64 / wall.as_secs_f64().max(1e-9),
         max_live_calls,
         rss_at_max_live_mb,
@@ -445,7 +482,49 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         campaign_cpu_s,
         preload: opts.preload,
         crm,
+        scenario: opts.scenario.map(|s| ScenarioReport {
+            name: s.name(),
+            blocks_shown: tally.blocks(),
+            fallbacks: tally.fallbacks(),
+        }),
     }))
+}
+
+/// The scenario's database, filled for the demo's customers; its template
+/// as the campaign's screen; agents alternating novice and senior, in
+/// Chinese. Answers the scenario's sources.
+async fn set_up_scenario(
+    s: scenario::Scenario,
+    store: &Arc<dyn Store>,
+    path: &std::path::Path,
+    agents: &mut [(crate::store::Agent, String)],
+    opts: &DemoOptions,
+) -> anyhow::Result<Vec<crate::customer::config::SourceConfig>> {
+    let mut customers = Vec::with_capacity(opts.customers);
+    for i in 0..opts.customers {
+        if let Some(c) = store.customer(&format!("c{i:06}")).await? {
+            customers.push(c);
+        }
+    }
+    let url = scenario::create(s, path, &customers, opts.seed).await?;
+    let mut campaign = store
+        .campaign(CAMPAIGN)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the demo campaign is missing"))?;
+    campaign.settings.templates.default = Some(s.template().map_err(anyhow::Error::msg)?);
+    campaign
+        .settings
+        .validate()
+        .map_err(|e| anyhow::anyhow!("{} scenario: {e:?}", s.name()))?;
+    store
+        .update_campaign(CAMPAIGN, &format!("Demo: {}", s.name()), &campaign.settings)
+        .await?;
+    for (i, (a, t)) in agents.iter_mut().enumerate() {
+        a.level = Some(if i % 2 == 0 { "novice" } else { "senior" }.into());
+        a.locale = Some("zh-CN".into());
+        store.upsert_agent(a, &token_hash(t)).await?;
+    }
+    s.sources(&url).map_err(anyhow::Error::msg)
 }
 
 /// Looks every customer up once through the daemon's own customer service,

@@ -28,7 +28,8 @@ pub fn count(r: &serde_json::Value, k: &str) -> u64 {
 }
 
 /// Every task was worked, nothing twice, every call has its outcome, and
-/// every answered call popped and was acknowledged by its agent.
+/// every answered call popped, whole (the demo's sources are all healthy),
+/// and was acknowledged by its agent.
 pub fn assert_complete(r: &serde_json::Value, at_least_calls: u64) {
     let n = |k: &str| count(r, k);
     assert_eq!(n("tasks_left"), 0, "{r}");
@@ -45,5 +46,10 @@ pub fn assert_complete(r: &serde_json::Value, at_least_calls: u64) {
         "a pop went missing: {r}"
     );
     assert_eq!(n("pops_acked"), n("answered"), "an ack went missing: {r}");
+    assert_eq!(
+        n("pops_degraded"),
+        0,
+        "a pop went out degraded with every source healthy: {r}"
+    );
     assert_eq!(n("writes_failed"), 0, "{r}");
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod customer;
 pub mod daemon;
 pub mod dialer;
+pub mod metrics;
 pub mod popup;
 pub mod store;
 pub mod switch;

@@ -18,6 +18,16 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Log lines as text (coloured only on a terminal) or as JSON, one
+    /// object per line; always on stderr.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value = "text",
+        env = "DIALPOP_LOG_FORMAT"
+    )]
+    log_format: dialpop::cli::logging::LogFormat,
 }
 
 #[derive(Subcommand)]
@@ -252,6 +262,7 @@ enum SourceAction {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    dialpop::cli::logging::choose(cli.log_format);
     match cli.command {
         Command::Decode { protocol, file } => run_decode(protocol, &file),
         Command::Simswitch {
@@ -527,13 +538,7 @@ fn run_async(
     default_level: &str,
     fut: impl std::future::Future<Output = anyhow::Result<()>>,
 ) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level)),
-        )
-        .init();
+    dialpop::cli::logging::init(default_level);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
         Err(e) => {

@@ -36,7 +36,12 @@ async fn every_operation_admits_its_roles_and_refuses_the_others() {
     let daemon = lab.start_daemon().await;
     let admin = Api::new(daemon.addr, Some(API_TOKEN));
     let mut tokens = std::collections::HashMap::new();
-    for (name, role) in [("sup", "supervisor"), ("shop", "tasks"), ("crm", "tasks")] {
+    for (name, role) in [
+        ("sup", "supervisor"),
+        ("shop", "tasks"),
+        ("crm", "tasks"),
+        ("scraper", "metrics"),
+    ] {
         let (code, v) = admin
             .post(
                 "/api/tokens",
@@ -60,7 +65,7 @@ async fn every_operation_admits_its_roles_and_refuses_the_others() {
         assert_eq!((c, field(&e)), (code, f), "{bad} → {e}");
     }
     let (_, listed) = admin.get("/api/tokens").await;
-    assert_eq!(listed["tokens"].as_array().map(|a| a.len()), Some(3));
+    assert_eq!(listed["tokens"].as_array().map(|a| a.len()), Some(4));
     for t in tokens.values() {
         assert!(
             !listed.to_string().contains(t.as_str()),
@@ -77,6 +82,7 @@ async fn every_operation_admits_its_roles_and_refuses_the_others() {
         ("admin", Api::new(daemon.addr, Some(API_TOKEN))),
         ("supervisor", Api::new(daemon.addr, Some(&tokens["sup"]))),
         ("tasks", Api::new(daemon.addr, Some(&tokens["shop"]))),
+        ("metrics", Api::new(daemon.addr, Some(&tokens["scraper"]))),
     ];
     let mut checked = 0;
     for (path, ops) in paths {

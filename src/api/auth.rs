@@ -21,6 +21,8 @@ pub enum Role {
     Supervisor,
     /// Submits tasks and reads its own, nothing else.
     Tasks,
+    /// Reads `/metrics` (a Prometheus scraper), nothing else.
+    Metrics,
 }
 
 impl Role {
@@ -29,6 +31,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Supervisor => "supervisor",
             Role::Tasks => "tasks",
+            Role::Metrics => "metrics",
         }
     }
     pub fn parse(s: &str) -> Option<Role> {
@@ -36,6 +39,7 @@ impl Role {
             "admin" => Some(Role::Admin),
             "supervisor" => Some(Role::Supervisor),
             "tasks" => Some(Role::Tasks),
+            "metrics" => Some(Role::Metrics),
             _ => None,
         }
     }
@@ -104,7 +108,7 @@ pub async fn authorize(
     next: Next,
 ) -> Response {
     let path = matched.as_ref().map(|m| m.as_str()).unwrap_or("");
-    if !path.starts_with("/api/") {
+    if !path.starts_with("/api/") && path != "/metrics" {
         return next.run(req).await;
     }
     let Some(route) = super::routes::find(req.method(), path) else {

@@ -7,6 +7,7 @@ pub mod customers;
 pub mod dnc;
 pub mod history_page;
 pub mod input;
+pub mod metrics;
 pub mod pops;
 pub mod routes;
 pub mod tasks;

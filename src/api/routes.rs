@@ -3,7 +3,7 @@
 //! from this table, the auth layer checks callers against it, and
 //! `/api/openapi.json` is generated from it, so the three cannot disagree.
 
-use super::auth::Role::{self, Admin, Supervisor, Tasks};
+use super::auth::Role::{self, Admin, Metrics, Supervisor, Tasks};
 use super::{AppState, agents, campaigns, customers, dnc, pops, tasks, templates, test_calls};
 use axum::http::Method;
 use axum::routing::{MethodRouter, delete, get, patch, post};
@@ -31,6 +31,7 @@ pub enum Body {
 const ADMIN: &[Role] = &[Admin];
 const SUPERVISING: &[Role] = &[Admin, Supervisor];
 const TASKS: &[Role] = &[Admin, Tasks];
+const SCRAPING: &[Role] = &[Admin, Metrics];
 
 fn r(
     method: Method,
@@ -61,6 +62,14 @@ pub fn routes() -> Vec<Route> {
             "This document",
             None,
             || get(openapi),
+        ),
+        r(
+            Method::GET,
+            "/metrics",
+            SCRAPING,
+            "Prometheus metrics (OpenMetrics text): calls, pops and their latency, agents, switches, the store writer, the sources",
+            None,
+            || get(super::metrics::scrape),
         ),
         r(
             Method::POST,

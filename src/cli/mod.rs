@@ -7,6 +7,7 @@ pub mod client;
 pub mod decode;
 pub mod demo;
 pub mod import;
+pub mod logging;
 pub mod process_stats;
 pub mod simswitch;
 pub mod source;

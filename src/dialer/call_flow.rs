@@ -57,6 +57,7 @@ impl Dialer {
                         send_pop(
                             &self.writer,
                             &self.hub,
+                            &mut self.stats,
                             &id,
                             call,
                             received,
@@ -80,6 +81,7 @@ impl Dialer {
                     send_pop(
                         &self.writer,
                         &self.hub,
+                        &mut self.stats,
                         &id,
                         call,
                         received,
@@ -123,6 +125,7 @@ impl Dialer {
             send_pop(
                 &self.writer,
                 &self.hub,
+                &mut self.stats,
                 id,
                 call,
                 at,
@@ -135,6 +138,7 @@ impl Dialer {
             send_pop(
                 &self.writer,
                 &self.hub,
+                &mut self.stats,
                 id,
                 call,
                 Instant::now(),
@@ -182,6 +186,9 @@ impl Dialer {
             Outcome::Failed => self.stats.failed += 1,
             // Not told apart by the progressive dialer yet.
             Outcome::Abandoned | Outcome::Machine => self.stats.failed += 1,
+        }
+        if let CallEnd::HungUp(c) | CallEnd::Failed(c) = &end {
+            self.stats.count_cause(c.name());
         }
         let cause = match (&fault, &end) {
             (Some(f), _) => Some(format!("NOT_PLACED: {f}")),
@@ -234,6 +241,7 @@ impl Dialer {
                 send_pop(
                     &self.writer,
                     &self.hub,
+                    &mut self.stats,
                     &id,
                     &mut call,
                     at,
@@ -246,6 +254,7 @@ impl Dialer {
                 send_pop(
                     &self.writer,
                     &self.hub,
+                    &mut self.stats,
                     &id,
                     &mut call,
                     now,
@@ -429,9 +438,11 @@ async fn filters_allow(
 /// for the writer first, so that an acknowledgement, queued after it,
 /// always finds it. A ringing pop is kept, and sent again under its own id
 /// at the answer or the end, so that the page updates it in place.
+#[allow(clippy::too_many_arguments)]
 async fn send_pop(
     writer: &StoreWriter,
     hub: &AgentHub,
+    stats: &mut super::DialerStats,
     id: &CallId,
     call: &mut LiveCall,
     at: Instant,
@@ -472,6 +483,7 @@ async fn send_pop(
         return;
     }
     if !filters_allow(writer, id, call, plan.filters()).await {
+        stats.pops_filtered += 1;
         call.popped = true;
         call.customer = CustomerLookup::Used;
         if state == PopCallState::Answered {
@@ -519,6 +531,9 @@ async fn send_pop(
         } => (*degraded, screen.template.clone(), screen.fields_shown()),
         _ => (false, String::new(), Vec::new()),
     };
+    if degraded {
+        stats.pops_degraded += 1;
+    }
     let at_ms = now_ms();
     let rec = NewPop {
         pop_id: pop_id.clone(),

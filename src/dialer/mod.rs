@@ -90,6 +90,29 @@ pub struct DialerStats {
     /// Calls the switch never put through (refused, not connected): no
     /// attempt was charged to their tasks.
     pub not_placed: u64,
+    /// Pops that went out with a source missing.
+    pub pops_degraded: u64,
+    /// Answered calls the campaign's filters kept from popping.
+    pub pops_filtered: u64,
+    /// Ended calls by the switch's hang-up cause (at most `MAX_CAUSES`
+    /// names; the rest are counted as `other`).
+    pub causes: std::collections::BTreeMap<String, u64>,
+}
+
+/// Distinct hang-up cause names counted: a switch that sends free text
+/// cannot grow the table (or a metric's label set) without end.
+const MAX_CAUSES: usize = 64;
+
+impl DialerStats {
+    pub(crate) fn count_cause(&mut self, name: &str) {
+        if let Some(n) = self.causes.get_mut(name) {
+            *n += 1;
+        } else if self.causes.len() < MAX_CAUSES {
+            self.causes.insert(name.to_string(), 1);
+        } else {
+            *self.causes.entry("other".into()).or_default() += 1;
+        }
+    }
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -669,6 +692,9 @@ impl Dialer {
             }
             CallUpdate::SwitchUp { reconnect } => {
                 // After a reconnect, dialing waits for the rebuild.
+                if reconnect {
+                    switch.reconnects += 1;
+                }
                 switch.link = if reconnect {
                     Link::Rebuilding
                 } else {

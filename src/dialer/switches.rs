@@ -31,6 +31,7 @@ pub struct Switch {
     pub load: usize,
     pub health: Health,
     pub pace: Pace,
+    pub reconnects: u64,
 }
 
 /// A switch as `/readyz` and `/api/status` show it.
@@ -44,6 +45,8 @@ pub struct SwitchStatus {
     pub last_fault: Option<String>,
     pub calls: usize,
     pub max_calls: usize,
+    /// Times the control socket came back after a loss.
+    pub reconnects: u64,
 }
 
 impl Switch {
@@ -56,6 +59,7 @@ impl Switch {
             rebuilt: true,
             load: 0,
             health: Health::default(),
+            reconnects: 0,
         }
     }
 
@@ -84,6 +88,7 @@ impl Switch {
             last_fault: self.health.last_fault().map(|f| f.to_string()),
             calls: self.load,
             max_calls: self.plan.max_calls,
+            reconnects: self.reconnects,
         }
     }
 }

@@ -74,6 +74,14 @@ impl PopStats {
         }
     }
 
+    /// The acknowledgement latencies as histogram buckets, for `/metrics`.
+    pub fn latency(&self) -> crate::metrics::Counted {
+        match self.inner.lock() {
+            Ok(s) => crate::metrics::Counted::of_micros(&s.latency_us),
+            Err(_) => crate::metrics::Counted::default(),
+        }
+    }
+
     /// (delivered, acked, p50, p99, max) in ms.
     pub fn summary(&self) -> (u64, u64, f64, f64, f64) {
         let Ok(s) = self.inner.lock() else {

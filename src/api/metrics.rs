@@ -1,0 +1,93 @@
+//! `GET /metrics` for Prometheus: an admin token or a `metrics` one (a
+//! scraper's token can read the figures and nothing else).
+
+use super::AppState;
+use crate::customer::breaker::BreakerState;
+use crate::dialer::switches::Link;
+use crate::metrics::{Sample, SourceSample, SwitchSample, render};
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+pub async fn scrape(State(s): State<AppState>) -> Response {
+    let sample = sample(&s).await;
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        render(&sample),
+    )
+        .into_response()
+}
+
+async fn sample(s: &AppState) -> Sample {
+    let (delivered, acked, ..) = s.hub.stats.summary();
+    let mut out = Sample {
+        pops_delivered: delivered,
+        pops_acked: acked,
+        ack_latency: s.hub.stats.latency(),
+        cache_entries: s.customers.cached_entries().await,
+        ..Sample::default()
+    };
+    if let Some(d) = s.dialer.snapshot().await {
+        let st = &d.stats;
+        out.originates = st.calls;
+        out.calls = [
+            ("answered", st.answered),
+            ("busy", st.busy),
+            ("no_answer", st.no_answer),
+            ("failed", st.failed),
+            ("vanished", st.vanished),
+            ("not_placed", st.not_placed),
+        ]
+        .into_iter()
+        .collect();
+        out.causes = st.causes.clone();
+        out.pops_degraded = st.pops_degraded;
+        out.pops_filtered = st.pops_filtered;
+        out.live_calls = d.live_calls as u64;
+        out.agents = d
+            .agent_counts
+            .iter()
+            .map(|(k, v)| (k.clone(), *v as u64))
+            .collect();
+        out.switches = d
+            .switches
+            .iter()
+            .map(|w| SwitchSample {
+                name: w.name.clone(),
+                up: w.link == Link::Up,
+                healthy: w.healthy,
+                calls: w.calls as u64,
+                max_calls: w.max_calls as u64,
+                reconnects: w.reconnects,
+            })
+            .collect();
+        out.writes = d.writer.written;
+        out.writes_retried = d.writer.retried;
+        out.writes_failed = d.writer.failed;
+        out.write_queue = d.writer.queued;
+    }
+    out.sources = s
+        .customers
+        .sources()
+        .into_iter()
+        .map(|i| SourceSample {
+            name: i.name,
+            lookups: i.counters.lookups,
+            memory_hits: i.counters.memory_hits,
+            redis_hits: i.counters.redis_hits,
+            requests: i.counters.requests,
+            not_found: i.counters.not_found,
+            failures: i
+                .counters
+                .failures
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            breaker_open: i.breaker == BreakerState::Open,
+        })
+        .collect();
+    out
+}

@@ -106,11 +106,16 @@ async fn readyz(
 async fn agent_page() -> impl IntoResponse {
     (
         // The page carries its own strict Content-Security-Policy (its one
-        // script allowed by hash), kept next to the script it describes.
+        // script allowed by hash), kept next to the script it describes. Who
+        // may frame it is a header: browsers ignore frame-ancestors in a
+        // meta tag. Only dialpop's own admin page frames it (the preview),
+        // so no other site can put an agent's screen under its own.
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'self'"),
+            (header::X_FRAME_OPTIONS, "SAMEORIGIN"),
         ],
         Html(crate::web::agent_page()),
     )
@@ -124,6 +129,9 @@ async fn admin_page() -> impl IntoResponse {
             (header::CACHE_CONTROL, "no-store"),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
             (header::REFERRER_POLICY, "no-referrer"),
+            // Nobody frames the admin page (clickjacking its buttons).
+            (header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'"),
+            (header::X_FRAME_OPTIONS, "DENY"),
         ],
         Html(crate::web::admin_page()),
     )

@@ -166,6 +166,13 @@ async fn source_errors_name_the_source_and_the_key() {
             "params",
         ),
         ("{customer_id}/orders", "{customer}/orders", "url"),
+        // Finite, but past what a Duration holds: an error, not a panic.
+        ("ttl_seconds = 300", "ttl_seconds = 1e300", "ttl_seconds"),
+        (
+            "open_seconds = 30",
+            "open_seconds = 1e300",
+            "breaker.open_seconds",
+        ),
     ];
     for (from, to, key) in cases {
         let text = with_sources()

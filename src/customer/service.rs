@@ -168,6 +168,13 @@ pub fn default_sources() -> Vec<SourceConfig> {
 
 const RAW_SHOWN: usize = 4096;
 
+/// The longest cache time or breaker rest a source may have: ten years.
+const MAX_SECONDS: f64 = 10.0 * 365.0 * 86_400.0;
+
+fn seconds_ok(s: f64) -> bool {
+    (0.0..=MAX_SECONDS).contains(&s)
+}
+
 impl CustomerService {
     /// Checks every source's settings (errors name `source[i].key`) and
     /// builds their drivers. Nothing is connected yet: a database or CRM
@@ -211,16 +218,22 @@ impl CustomerService {
             if entries.iter().any(|e| *e.name == *s.name) {
                 return Err(at("name: used by another source".into()));
             }
-            if !(s.ttl_seconds >= 0.0 && s.ttl_seconds.is_finite()) {
-                return Err(at("ttl_seconds: must be a non-negative number".into()));
+            // A huge but finite number of seconds would overflow a
+            // Duration (a panic where it is used): the bound is checked here.
+            if !seconds_ok(s.ttl_seconds) {
+                return Err(at(format!(
+                    "ttl_seconds: {} is not a number of seconds from 0 to {MAX_SECONDS}",
+                    s.ttl_seconds
+                )));
             }
             if s.timeout_ms == 0 {
                 return Err(at("timeout_ms: must be at least 1".into()));
             }
-            if !(s.breaker.open_seconds >= 0.0 && s.breaker.open_seconds.is_finite()) {
-                return Err(at(
-                    "breaker.open_seconds: must be a non-negative number".into()
-                ));
+            if !seconds_ok(s.breaker.open_seconds) {
+                return Err(at(format!(
+                    "breaker.open_seconds: {} is not a number of seconds from 0 to {MAX_SECONDS}",
+                    s.breaker.open_seconds
+                )));
             }
             if s.role == SourceRole::History && !(1..=100).contains(&s.page_size) {
                 return Err(at("page_size: between 1 and 100".into()));
@@ -255,7 +268,7 @@ impl CustomerService {
                 cursor_path: path(&s.cursor_path, "cursor_path")?,
                 breaker: Breaker::new(
                     s.breaker.failures,
-                    Duration::from_secs_f64(s.breaker.open_seconds),
+                    Duration::try_from_secs_f64(s.breaker.open_seconds).unwrap_or(Duration::ZERO),
                 ),
                 stats: SourceStats::default(),
                 cfg: s.clone(),
@@ -445,7 +458,7 @@ impl CustomerService {
             key: key.to_string(),
             page: page.clone(),
         };
-        let ttl = Duration::from_secs_f64(e.cfg.ttl_seconds);
+        let ttl = Duration::try_from_secs_f64(e.cfg.ttl_seconds).unwrap_or(Duration::ZERO);
         let out = self
             .inner
             .cache

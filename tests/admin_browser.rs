@@ -225,13 +225,7 @@ async fn a_test_call_from_the_admin_page_shows_its_timing_and_the_record_beside_
         .expect("customer");
     let daemon = lab.start_daemon().await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let (agent, token) = lab.agents[0].clone();
-    let _page = common::agent_client_acking(
-        format!("ws://{}/ws/agent", daemon.addr),
-        token,
-        stop.clone(),
-        common::AckWhen::AtOnce,
-    );
+    let (agent, _page) = lab.page_of(0, daemon.addr, &stop);
 
     let b = Browser::start().await;
     b.set_viewport(1400, 1100).await;

@@ -6,7 +6,7 @@
 mod common;
 mod support;
 
-use common::{API_TOKEN, AckWhen, Lab, agent_client_acking, lab_on};
+use common::{API_TOKEN, Lab, lab_on};
 
 /// A number the simulated switch plays by its lead digit (see
 /// `common::phone`) that is valid in the US numbering plan, as the API
@@ -64,13 +64,7 @@ async fn a_test_call_is_timed_step_by_step_and_compared_with_its_source(protocol
     customer(&lab, "cust-t1", &number).await;
     let daemon = lab.start_daemon().await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let (agent, token) = lab.agents[0].clone();
-    let page = agent_client_acking(
-        format!("ws://{}/ws/agent", daemon.addr),
-        token,
-        stop.clone(),
-        AckWhen::AtOnce,
-    );
+    let (agent, page) = lab.page_of(0, daemon.addr, &stop);
     eventually("the agent available", async || {
         let seen = page.lock().expect("page");
         seen.messages
@@ -240,13 +234,7 @@ async fn what_cannot_be_called_is_refused_with_its_reason() {
         .expect("dnc");
     let daemon = lab.start_daemon().await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let (agent, token) = lab.agents[0].clone();
-    let _page = agent_client_acking(
-        format!("ws://{}/ws/agent", daemon.addr),
-        token,
-        stop.clone(),
-        AckWhen::AtOnce,
-    );
+    let (agent, _page) = lab.page_of(0, daemon.addr, &stop);
     let api = Api::new(daemon.addr, Some(API_TOKEN));
     let post = async |body: Value| api.post("/api/test-calls", &body.to_string()).await;
 
@@ -328,13 +316,7 @@ async fn the_cli_follows_a_test_call_to_its_end_and_prints_its_report() {
     customer(&lab, "cust-t2", &number).await;
     let daemon = lab.start_daemon().await;
     let stop = tokio_util::sync::CancellationToken::new();
-    let (agent, token) = lab.agents[0].clone();
-    let _page = agent_client_acking(
-        format!("ws://{}/ws/agent", daemon.addr),
-        token,
-        stop.clone(),
-        AckWhen::AtOnce,
-    );
+    let (agent, _page) = lab.page_of(0, daemon.addr, &stop);
     let server = format!("http://{}", daemon.addr);
     let args = |extra: &[&str]| {
         let mut a: Vec<String> = [

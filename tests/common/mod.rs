@@ -252,6 +252,26 @@ impl Lab {
     }
 }
 
+impl Lab {
+    /// The page of the lab's agent `i`, signed in on the daemon at `addr`
+    /// and acknowledging every pop at once, with the agent it is for.
+    pub fn page_of(
+        &self,
+        i: usize,
+        addr: impl std::fmt::Display,
+        stop: &tokio_util::sync::CancellationToken,
+    ) -> (Agent, Arc<Mutex<Seen>>) {
+        let (agent, token) = self.agents[i].clone();
+        let page = agent_client_acking(
+            format!("ws://{addr}/ws/agent"),
+            token,
+            stop.clone(),
+            AckWhen::AtOnce,
+        );
+        (agent, page)
+    }
+}
+
 /// An agent's page as a WebSocket client: acks pops, ends wrap-up after a
 /// moment, reconnects while `url` answers, records everything.
 pub fn agent_client(

@@ -141,9 +141,12 @@ impl TestCalls {
             return next;
         }
         match next {
-            TaskNext::Done | TaskNext::Failed | TaskNext::Refused(_) => next,
-            TaskNext::Callback { .. } => next,
+            // A callback is the agent's own word, and stays.
             TaskNext::RetryAt(_) | TaskNext::Requeue(_) => TaskNext::Failed,
+            TaskNext::Done
+            | TaskNext::Failed
+            | TaskNext::Refused(_)
+            | TaskNext::Callback { .. } => next,
         }
     }
 }

@@ -118,6 +118,7 @@ impl Daemon {
             dialer: dialer.clone(),
             hub: hub.clone(),
             customers: customers.clone(),
+            writer: writer.clone(),
             api_token_sha256: setup.api_token_sha256.clone(),
         });
         let http_stop = tokio_util::sync::CancellationToken::new();

@@ -52,6 +52,82 @@ impl Counted {
     }
 }
 
+/// A latency recorder shared by whoever times something (the hub's pops,
+/// the store writer's commits, each source's requests): microseconds from
+/// 1 µs to 1 h at 3 significant digits, in fixed memory however many
+/// observations it takes.
+#[derive(Clone)]
+pub struct Latency {
+    inner: std::sync::Arc<std::sync::Mutex<hdrhistogram::Histogram<u64>>>,
+}
+
+impl Default for Latency {
+    fn default() -> Self {
+        // Constant bounds hdrhistogram accepts; the fallbacks exist so that
+        // no `unwrap` stands in the code.
+        let h = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
+            .or_else(|_| hdrhistogram::Histogram::new(3))
+            .unwrap_or_else(|_| std::process::abort());
+        Latency {
+            inner: std::sync::Arc::new(std::sync::Mutex::new(h)),
+        }
+    }
+}
+
+impl Latency {
+    pub fn record(&self, d: std::time::Duration) {
+        let us = u64::try_from(d.as_micros())
+            .unwrap_or(u64::MAX)
+            .clamp(1, 3_600_000_000);
+        if let Ok(mut h) = self.inner.lock() {
+            let _ = h.record(us);
+        }
+    }
+
+    pub fn counted(&self) -> Counted {
+        match self.inner.lock() {
+            Ok(h) => Counted::of_micros(&h),
+            Err(_) => Counted::default(),
+        }
+    }
+
+    /// (observations, p50, p99, max) in milliseconds.
+    pub fn summary_ms(&self) -> (u64, f64, f64, f64) {
+        let Ok(h) = self.inner.lock() else {
+            return (0, 0.0, 0.0, 0.0);
+        };
+        if h.is_empty() {
+            return (0, 0.0, 0.0, 0.0);
+        }
+        let ms = |us: u64| us as f64 / 1000.0;
+        (
+            h.len(),
+            ms(h.value_at_quantile(0.5)),
+            ms(h.value_at_quantile(0.99)),
+            ms(h.max()),
+        )
+    }
+}
+
+/// Histograms of one family, one per label set.
+#[derive(Clone, Debug, Default)]
+struct LabeledHistograms(Vec<(Labels, Counted)>);
+
+impl EncodeMetric for LabeledHistograms {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        for (l, h) in &self.0 {
+            encoder
+                .encode_family(l)?
+                .encode_histogram::<NoLabelSet>(h.sum, h.count, &h.buckets, None)?;
+        }
+        Ok(())
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
 impl EncodeMetric for Counted {
     fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
         encoder.encode_histogram::<NoLabelSet>(self.sum, self.count, &self.buckets, None)
@@ -72,6 +148,20 @@ pub struct SourceSample {
     pub not_found: u64,
     pub failures: BTreeMap<String, u64>,
     pub breaker_open: bool,
+    /// Requests to the source itself (cache hits are not timed).
+    pub latency: Counted,
+}
+
+/// One campaign's calls: the answer and abandon rates are ratios of these
+/// counters over the window a query picks (`rate()` of each), which a
+/// since-start ratio published here could not give.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CampaignSample {
+    pub campaign: String,
+    pub originates: u64,
+    /// Ended calls by outcome (as `Sample::calls`, with `abandoned` and
+    /// `machine` besides).
+    pub calls: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -100,6 +190,9 @@ pub struct Sample {
     pub pops_degraded: u64,
     /// Answered calls the campaign's filters kept from popping.
     pub pops_filtered: u64,
+    /// From the answer read off the socket to the pop's hand-over to the
+    /// agent's page connection.
+    pub sent_latency: Counted,
     /// From the answer read off the socket to the page's acknowledgement.
     pub ack_latency: Counted,
     pub agents: BTreeMap<String, u64>,
@@ -108,6 +201,9 @@ pub struct Sample {
     pub writes_retried: u64,
     pub writes_failed: u64,
     pub write_queue: u64,
+    /// One commit (a batch of writes, retries included).
+    pub write_latency: Counted,
+    pub campaigns: Vec<CampaignSample>,
     pub sources: Vec<SourceSample>,
     pub cache_entries: u64,
 }
@@ -183,6 +279,12 @@ pub fn render(s: &Sample) -> String {
         ]),
     );
     r.register_with_unit(
+        "pop_sent_latency",
+        "From the answer read off the switch socket to the pop's hand-over to the agent page's connection",
+        Unit::Seconds,
+        s.sent_latency.clone(),
+    );
+    r.register_with_unit(
         "pop_ack_latency",
         "From the answer read off the switch socket to the agent page's acknowledgement",
         Unit::Seconds,
@@ -247,6 +349,30 @@ pub fn render(s: &Sample) -> String {
         "Writes waiting for the store",
         ConstGauge::new(int(s.write_queue)),
     );
+    r.register_with_unit(
+        "store_write_latency",
+        "One commit of the store writer (a batch of writes, its retries included)",
+        Unit::Seconds,
+        s.write_latency.clone(),
+    );
+    r.register(
+        "campaign_originates",
+        "Calls placed, by campaign",
+        counters(
+            s.campaigns
+                .iter()
+                .map(|c| (labels(&[("campaign", &c.campaign)]), c.originates)),
+        ),
+    );
+    r.register(
+        "campaign_calls_ended",
+        "Calls ended, by campaign and outcome (answer rate: answered over all; abandon rate: abandoned over answered and abandoned)",
+        counters(s.campaigns.iter().flat_map(|c| {
+            c.calls
+                .iter()
+                .map(|(o, n)| (labels(&[("campaign", &c.campaign), ("outcome", o)]), *n))
+        })),
+    );
     r.register(
         "source_lookups",
         "Customer lookups, by source",
@@ -308,6 +434,17 @@ pub fn render(s: &Sample) -> String {
                 .map(|x| (labels(&[("source", &x.name)]), i64::from(x.breaker_open))),
         ),
     );
+    r.register_with_unit(
+        "source_request_latency",
+        "Requests to the source itself, by source (answers from a cache are not timed)",
+        Unit::Seconds,
+        LabeledHistograms(
+            s.sources
+                .iter()
+                .map(|x| (labels(&[("source", &x.name)]), x.latency.clone()))
+                .collect(),
+        ),
+    );
     r.register(
         "cache_entries",
         "Answers in the in-process customer cache",
@@ -351,7 +488,13 @@ mod tests {
                 name: "crm".into(),
                 lookups: 9,
                 failures: BTreeMap::from([("timeout".into(), 2)]),
+                latency: Counted::of_micros(&h),
                 ..SourceSample::default()
+            }],
+            campaigns: vec![CampaignSample {
+                campaign: "spring".into(),
+                originates: 12,
+                calls: BTreeMap::from([("answered", 7), ("abandoned", 1)]),
             }],
             ..Sample::default()
         };
@@ -371,6 +514,10 @@ mod tests {
             "dialpop_switch_up{switch=\"fs1\"} 1",
             "dialpop_switch_reconnects_total{switch=\"fs1\"} 2",
             "dialpop_source_failures_total{source=\"crm\",reason=\"timeout\"} 2",
+            "dialpop_source_request_latency_seconds_count{source=\"crm\"} 5",
+            "dialpop_source_request_latency_seconds_bucket{le=\"0.001\",source=\"crm\"} 2",
+            "dialpop_campaign_originates_total{campaign=\"spring\"} 12",
+            "dialpop_campaign_calls_ended_total{campaign=\"spring\",outcome=\"abandoned\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} in:\n{text}");
         }

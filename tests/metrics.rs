@@ -111,7 +111,42 @@ async fn metrics_move_with_a_campaign_and_carry_no_customer_data() {
         counts.answered as f64
     );
     assert!(get("dialpop_pop_ack_latency_seconds_sum") > 0.0);
+    assert_eq!(
+        get("dialpop_pop_sent_latency_seconds_count"),
+        counts.answered as f64
+    );
+    // A pop is handed to the page before the page can acknowledge it.
+    assert!(
+        get("dialpop_pop_sent_latency_seconds_sum") <= get("dialpop_pop_ack_latency_seconds_sum")
+    );
+    let campaign = |name: &str, labels: &str| {
+        let sep = if labels.is_empty() { "" } else { "," };
+        get(&format!(
+            "dialpop_campaign_{name}{{campaign=\"{}\"{sep}{labels}}}",
+            common::CAMPAIGN
+        ))
+    };
+    assert_eq!(
+        campaign("originates_total", ""),
+        counts.originates as f64
+    );
+    assert_eq!(
+        campaign("calls_ended_total", "outcome=\"answered\""),
+        counts.answered as f64
+    );
+    assert!(campaign("calls_ended_total", "outcome=\"busy\"") >= 4.0);
     assert!(get("dialpop_store_writes_total{result=\"written\"}") > 0.0);
+    assert!(get("dialpop_store_write_latency_seconds_count") > 0.0);
+    assert!(get("dialpop_store_write_latency_seconds_sum") > 0.0);
+    let requests = get("dialpop_source_requests_total{source=\"internal\"}");
+    assert!(requests > 0.0);
+    assert_eq!(
+        get("dialpop_source_request_latency_seconds_count{source=\"internal\"}"),
+        requests,
+        "every request to the source is timed"
+    );
+    // Preloaded while ringing: the answer's lookup finds the cache.
+    assert!(get("dialpop_source_cache_hits_total{source=\"internal\",level=\"memory\"}") > 0.0);
     assert_eq!(get("dialpop_store_writes_total{result=\"failed\"}"), 0.0);
     assert!(get("dialpop_source_lookups_total{source=\"internal\"}") >= counts.answered as f64);
     assert_eq!(get("dialpop_live_calls"), 0.0);

@@ -4,7 +4,7 @@
 use super::AppState;
 use crate::customer::breaker::BreakerState;
 use crate::dialer::switches::Link;
-use crate::metrics::{Sample, SourceSample, SwitchSample, render};
+use crate::metrics::{CampaignSample, Sample, SourceSample, SwitchSample, render};
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -27,6 +27,8 @@ async fn sample(s: &AppState) -> Sample {
         pops_delivered: delivered,
         pops_acked: acked,
         ack_latency: s.hub.stats.latency(),
+        sent_latency: s.hub.stats.sent_latency(),
+        write_latency: s.writer.commit_latency(),
         cache_entries: s.customers.cached_entries().await,
         ..Sample::default()
     };
@@ -44,6 +46,15 @@ async fn sample(s: &AppState) -> Sample {
         .into_iter()
         .collect();
         out.causes = st.causes.clone();
+        out.campaigns = st
+            .campaigns
+            .iter()
+            .map(|(id, c)| CampaignSample {
+                campaign: id.clone(),
+                originates: c.originates,
+                calls: c.ended.clone(),
+            })
+            .collect();
         out.pops_degraded = st.pops_degraded;
         out.pops_filtered = st.pops_filtered;
         out.live_calls = d.live_calls as u64;
@@ -87,6 +98,7 @@ async fn sample(s: &AppState) -> Sample {
                 .map(|(k, v)| (k.to_string(), v))
                 .collect(),
             breaker_open: i.breaker == BreakerState::Open,
+            latency: i.counters.latency,
         })
         .collect();
     out

@@ -32,6 +32,7 @@ pub struct AppState {
     pub dialer: DialerHandle,
     pub hub: AgentHub,
     pub customers: crate::customer::CustomerService,
+    pub writer: crate::store::writer::StoreWriter,
     /// SHA-256 (hex) of the API bearer token.
     pub api_token_sha256: String,
 }

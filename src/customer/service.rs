@@ -68,6 +68,7 @@ struct SourceStats {
     requests: AtomicU64,
     not_found: AtomicU64,
     failures: Mutex<BTreeMap<&'static str, u64>>,
+    latency: crate::metrics::Latency,
 }
 
 /// Counters of one source, for `GET /api/sources`.
@@ -79,6 +80,9 @@ pub struct SourceCounters {
     pub requests: u64,
     pub not_found: u64,
     pub failures: BTreeMap<&'static str, u64>,
+    /// Requests to the source itself, for `/metrics`.
+    #[serde(skip)]
+    pub latency: crate::metrics::Counted,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -505,7 +509,9 @@ impl CustomerService {
             }
         };
         e.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
         let raw = self.send(e, lookup, &page).await;
+        e.stats.latency.record(started.elapsed());
         let out = match raw {
             Err(err) => {
                 permit.failure();
@@ -626,6 +632,7 @@ impl CustomerService {
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .clone(),
+                    latency: e.stats.latency.counted(),
                 },
             })
             .collect()

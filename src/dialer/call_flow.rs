@@ -187,6 +187,7 @@ impl Dialer {
             // Not told apart by the progressive dialer yet.
             Outcome::Abandoned | Outcome::Machine => self.stats.failed += 1,
         }
+        self.stats.count_end(&call.task.campaign_id, outcome);
         if let CallEnd::HungUp(c) | CallEnd::Failed(c) = &end {
             self.stats.count_cause(c.name());
         }

@@ -97,6 +97,16 @@ pub struct DialerStats {
     /// Ended calls by the switch's hang-up cause (at most `MAX_CAUSES`
     /// names; the rest are counted as `other`).
     pub causes: std::collections::BTreeMap<String, u64>,
+    /// Calls by campaign, for its answer and abandon rates.
+    pub campaigns: std::collections::BTreeMap<String, CampaignCalls>,
+}
+
+/// One campaign's calls.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct CampaignCalls {
+    pub originates: u64,
+    /// Ended calls by outcome.
+    pub ended: std::collections::BTreeMap<&'static str, u64>,
 }
 
 /// Distinct hang-up cause names counted: a switch that sends free text
@@ -104,6 +114,24 @@ pub struct DialerStats {
 const MAX_CAUSES: usize = 64;
 
 impl DialerStats {
+    fn campaign(&mut self, id: &str) -> &mut CampaignCalls {
+        // Campaign ids are few and come from the store, not the switch.
+        self.campaigns.entry(id.to_string()).or_default()
+    }
+
+    pub(crate) fn count_originate(&mut self, campaign: &str) {
+        self.calls += 1;
+        self.campaign(campaign).originates += 1;
+    }
+
+    pub(crate) fn count_end(&mut self, campaign: &str, outcome: policy::Outcome) {
+        *self
+            .campaign(campaign)
+            .ended
+            .entry(outcome.as_str())
+            .or_default() += 1;
+    }
+
     pub(crate) fn count_cause(&mut self, name: &str) {
         if let Some(n) = self.causes.get_mut(name) {
             *n += 1;
@@ -535,6 +563,7 @@ impl Dialer {
                     .map(|v| (format!("dialpop_var_{k}"), v.to_string()))
             }));
         let lookup = self.customers.lookup_for_task(&task);
+        self.stats.count_originate(&task.campaign_id);
         self.calls
             .insert(call_id.clone(), LiveCall::new(sw, task, agent.id, lookup));
         // Preload: the record is fetched while the customer's phone rings,
@@ -542,7 +571,6 @@ impl Dialer {
         if self.customers.preload_enabled() {
             self.resolve(&call_id);
         }
-        self.stats.calls += 1;
         // A call the switch does not take comes back from the manager as
         // ended, not placed (and is logged there, with its fault).
         let manager = self.switches[sw].manager.clone();

@@ -6,7 +6,8 @@ use super::messages::{AgentRequest, ServerMsg};
 use crate::store::writer::StoreWriter;
 use crate::store::{Write, now_ms};
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use crate::metrics::Latency;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
@@ -24,80 +25,47 @@ pub enum Presence {
 /// Pop latencies (answer event read off the switch → ack received), in a
 /// fixed-size histogram: a run of a million calls costs what a run of ten
 /// does.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub struct PopStats {
-    inner: Arc<Mutex<PopStatsInner>>,
-}
-
-struct PopStatsInner {
-    delivered: u64,
-    acked: u64,
-    /// Microseconds, 1 µs to 1 h, 3 significant digits.
-    latency_us: hdrhistogram::Histogram<u64>,
-}
-
-impl Default for PopStats {
-    fn default() -> Self {
-        let latency_us = hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000, 3)
-            .unwrap_or_else(|_| {
-                hdrhistogram::Histogram::new(3).unwrap_or_else(|_| unreachable_hist())
-            });
-        PopStats {
-            inner: Arc::new(Mutex::new(PopStatsInner {
-                delivered: 0,
-                acked: 0,
-                latency_us,
-            })),
-        }
-    }
-}
-
-/// The bounds above are constants that hdrhistogram accepts; this is never
-/// reached, and exists so that no `unwrap` stands in the code.
-fn unreachable_hist() -> hdrhistogram::Histogram<u64> {
-    hdrhistogram::Histogram::new_with_max(3_600_000_000, 2)
-        .unwrap_or_else(|_| std::process::abort())
+    delivered: Arc<std::sync::atomic::AtomicU64>,
+    acked: Arc<std::sync::atomic::AtomicU64>,
+    /// From the answer to the hand-over to a page's connection.
+    sent: Latency,
+    /// From the answer to the page's acknowledgement.
+    ack: Latency,
 }
 
 impl PopStats {
-    fn delivered(&self) {
-        if let Ok(mut s) = self.inner.lock() {
-            s.delivered += 1;
-        }
+    fn delivered(&self, latency: std::time::Duration) {
+        self.delivered
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.sent.record(latency);
     }
 
     fn acked(&self, latency: std::time::Duration) {
-        if let Ok(mut s) = self.inner.lock() {
-            s.acked += 1;
-            let us = (latency.as_micros() as u64).clamp(1, 3_600_000_000);
-            let _ = s.latency_us.record(us);
-        }
+        self.acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ack.record(latency);
     }
 
     /// The acknowledgement latencies as histogram buckets, for `/metrics`.
     pub fn latency(&self) -> crate::metrics::Counted {
-        match self.inner.lock() {
-            Ok(s) => crate::metrics::Counted::of_micros(&s.latency_us),
-            Err(_) => crate::metrics::Counted::default(),
-        }
+        self.ack.counted()
     }
 
-    /// (delivered, acked, p50, p99, max) in ms.
+    /// The hand-over latencies as histogram buckets, for `/metrics`.
+    pub fn sent_latency(&self) -> crate::metrics::Counted {
+        self.sent.counted()
+    }
+
+    /// (delivered, acked, p50, p99, max) in ms, of the acknowledgements.
     pub fn summary(&self) -> (u64, u64, f64, f64, f64) {
-        let Ok(s) = self.inner.lock() else {
-            return (0, 0, 0.0, 0.0, 0.0);
-        };
-        let h = &s.latency_us;
-        let ms = |us: u64| us as f64 / 1000.0;
-        if h.is_empty() {
-            return (s.delivered, s.acked, 0.0, 0.0, 0.0);
-        }
+        let (_, p50, p99, max) = self.ack.summary_ms();
         (
-            s.delivered,
-            s.acked,
-            ms(h.value_at_quantile(0.5)),
-            ms(h.value_at_quantile(0.99)),
-            ms(h.max()),
+            self.delivered.load(std::sync::atomic::Ordering::Relaxed),
+            self.acked.load(std::sync::atomic::Ordering::Relaxed),
+            p50,
+            p99,
+            max,
         )
     }
 }
@@ -324,7 +292,7 @@ impl OpenPops {
                 && !p.delivered
             {
                 p.delivered = true;
-                stats.delivered();
+                stats.delivered(p.answered_at.elapsed());
             }
         }
     }
@@ -415,7 +383,7 @@ async fn run(
                 let text: Arc<str> = Arc::from(text);
                 let delivered = fan_out(&mut pages, &agent_id, &text) > 0;
                 if delivered {
-                    stats.delivered();
+                    stats.delivered(answered_at.elapsed());
                 }
                 open.insert(
                     pop_id,

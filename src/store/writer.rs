@@ -32,6 +32,7 @@ pub struct WriterStats {
 
 #[derive(Default)]
 struct Counters {
+    commit_latency: crate::metrics::Latency,
     written: AtomicU64,
     batches: AtomicU64,
     retried: AtomicU64,
@@ -88,6 +89,11 @@ impl StoreWriter {
         }
     }
 
+    /// How long commits take, for `/metrics`.
+    pub fn commit_latency(&self) -> crate::metrics::Counted {
+        self.counters.commit_latency.counted()
+    }
+
     pub fn stats(&self) -> WriterStats {
         let c = &self.counters;
         WriterStats {
@@ -122,7 +128,9 @@ async fn run(store: Arc<dyn Store>, mut rx: mpsc::Receiver<Msg>, c: Arc<Counters
         }
         if !batch.is_empty() {
             let n = batch.len() as u64;
+            let started = std::time::Instant::now();
             commit(&*store, &batch, &c).await;
+            c.commit_latency.record(started.elapsed());
             c.queued.fetch_sub(n, Ordering::Relaxed);
             batch.clear();
         }

@@ -26,6 +26,8 @@ pub struct Config {
     /// dialpop's own customers and call history).
     #[serde(default, rename = "source")]
     pub sources: Vec<crate::customer::config::SourceConfig>,
+    #[serde(default)]
+    pub monitor: crate::monitor::config::MonitorConfig,
 }
 
 /// A table or an array of tables.
@@ -305,6 +307,7 @@ impl Config {
                 "must be 64 hex digits (sha256sum of the token)",
             ));
         }
+        self.monitor.check().map_err(|(k, p)| bad(&k, &p))?;
         let mut names = std::collections::HashSet::new();
         for (i, sw) in self.switch.iter().enumerate() {
             let key = |k: &str| match &self.switch {

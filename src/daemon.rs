@@ -33,6 +33,7 @@ pub struct DaemonSetup {
     /// Where customer records come from (no source: dialpop's own store).
     pub customer: CustomerConfig,
     pub sources: Vec<SourceConfig>,
+    pub monitor: crate::monitor::config::MonitorConfig,
 }
 
 /// How to reach the switch.
@@ -97,7 +98,8 @@ impl Daemon {
             });
         }
         drop(upd_tx);
-        let (hub, presence) = AgentHub::start(writer.clone());
+        let monitor = crate::monitor::Monitor::start(&setup.monitor)?;
+        let (hub, presence) = AgentHub::start(writer.clone(), monitor.clone());
         let agents = setup.store.agents().await?;
         let dialer = Dialer::start(DialerParts {
             store: setup.store.clone(),
@@ -119,6 +121,7 @@ impl Daemon {
             hub: hub.clone(),
             customers: customers.clone(),
             writer: writer.clone(),
+            monitor,
             api_token_sha256: setup.api_token_sha256.clone(),
         });
         let http_stop = tokio_util::sync::CancellationToken::new();
@@ -315,5 +318,6 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
         },
         customer: cfg.customer.clone(),
         sources: cfg.sources.clone(),
+        monitor: cfg.monitor.clone(),
     })
 }

@@ -8,6 +8,7 @@ pub mod customer;
 pub mod daemon;
 pub mod dialer;
 pub mod metrics;
+pub mod monitor;
 pub mod popup;
 pub mod store;
 pub mod switch;

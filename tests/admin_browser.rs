@@ -74,20 +74,6 @@ async fn set_source(b: &Browser, text: &str) {
         .expect("set the template text");
 }
 
-async fn click(b: &Browser, testid: &str) {
-    b.wait_visible(&testid_css(testid))
-        .await
-        .click()
-        .await
-        .unwrap_or_else(|e| panic!("click {testid}: {e}"));
-}
-
-async fn type_into(b: &Browser, testid: &str, text: &str) {
-    let e = b.wait_visible(&testid_css(testid)).await;
-    e.clear().await.expect("clear");
-    e.send_keys(text).await.expect("type");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_editor_previews_with_the_agent_page_and_the_agent_sees_what_it_saved() {
     let lab = lab("admin", 1, &[(5, 1)], 4.0).await;
@@ -107,14 +93,14 @@ async fn the_editor_previews_with_the_agent_page_and_the_agent_sees_what_it_save
     b.set_viewport(1400, 1000).await;
     b.goto(&format!("http://{}/admin", daemon.addr)).await;
     // A wrong token is refused.
-    type_into(&b, "admin-token", "not-a-token").await;
-    click(&b, "admin-sign-in").await;
+    b.type_into("admin-token", "not-a-token").await;
+    b.click("admin-sign-in").await;
     b.wait_visible("#login-error").await;
-    type_into(&b, "admin-token", API_TOKEN).await;
-    click(&b, "admin-sign-in").await;
+    b.type_into("admin-token", API_TOKEN).await;
+    b.click("admin-sign-in").await;
     b.wait_visible(&testid_css("t-source")).await;
-    type_into(&b, "t-customer", "cust0000").await;
-    type_into(&b, "t-level", "novice").await;
+    b.type_into("t-customer", "cust0000").await;
+    b.type_into("t-level", "novice").await;
 
     // A template with a missing comma: the error names its line.
     set_source(&b, BROKEN).await;
@@ -149,13 +135,13 @@ async fn the_editor_previews_with_the_agent_page_and_the_agent_sees_what_it_save
     );
     b.screenshot(&shots.join("admin-template-preview.png"))
         .await;
-    click(&b, "t-save").await;
+    b.click("t-save").await;
     b.wait_text("t-status", "the save", |t| t == "Saved to campaign lab.")
         .await;
 
     // The data sources: the internal store, tested for this customer.
-    click(&b, "tab-sources").await;
-    type_into(&b, "s-key", "cust0000").await;
+    b.click("tab-sources").await;
+    b.type_into("s-key", "cust0000").await;
     b.wait_visible(r#"[data-source="internal"] [data-testid="source-test"]"#)
         .await
         .click()
@@ -170,8 +156,8 @@ async fn the_editor_previews_with_the_agent_page_and_the_agent_sees_what_it_save
 
     // The agent signs in (the agent has no level: no hints block), and
     // sees what the preview showed for an agent without one.
-    click(&b, "tab-templates").await;
-    type_into(&b, "t-level", "").await;
+    b.click("tab-templates").await;
+    b.type_into("t-level", "").await;
     set_source(&b, &good()).await;
     let preview = wait_card(&b, "frame", "the preview without a level", |c| {
         c["name"] == vip.name.as_str()
@@ -195,7 +181,7 @@ async fn the_editor_previews_with_the_agent_page_and_the_agent_sees_what_it_save
 
     // The pop log, on the admin page.
     b.goto(&format!("http://{}/admin", daemon.addr)).await;
-    click(&b, "tab-pops").await;
+    b.click("tab-pops").await;
     let row = b
         .wait_text("pop-row", "the pop in the log", |t| t.contains("cust0000"))
         .await;
@@ -230,22 +216,22 @@ async fn a_test_call_from_the_admin_page_shows_its_timing_and_the_record_beside_
     let b = Browser::start().await;
     b.set_viewport(1400, 1100).await;
     b.goto(&format!("http://{}/admin", daemon.addr)).await;
-    type_into(&b, "admin-token", API_TOKEN).await;
-    click(&b, "admin-sign-in").await;
+    b.type_into("admin-token", API_TOKEN).await;
+    b.click("admin-sign-in").await;
     b.wait_visible(&testid_css("t-source")).await;
-    click(&b, "tab-testcall").await;
+    b.click("tab-testcall").await;
     b.wait_for(&format!(
         r#"[data-testid="x-agent"] option[value="{}"]"#,
         agent.id
     ))
     .await;
-    type_into(&b, "x-number", number).await;
-    type_into(&b, "x-customer", "cust-x").await;
+    b.type_into("x-number", number).await;
+    b.type_into("x-customer", "cust-x").await;
     // The page may sign in after the admin clicks: the refusal is shown,
     // and the next click places the call.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        click(&b, "x-place").await;
+        b.click("x-place").await;
         let shown = b
             .wait_text("x-status", "the answer to the click", |t| !t.is_empty())
             .await;

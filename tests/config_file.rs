@@ -191,6 +191,52 @@ async fn source_errors_name_the_source_and_the_key() {
     }
 }
 
+/// The monitor's table loads as written, with its webhook switched on; a
+/// bad value names its key.
+#[test]
+fn the_monitor_section_loads_and_names_its_errors() {
+    let on = example()
+        .replace("# [monitor.webhook]", "[monitor.webhook]")
+        .replace("# url = \"https://hooks", "url = \"https://hooks")
+        .replace("# timeout_ms = 5000", "timeout_ms = 5000");
+    let cfg = Config::parse(&on, "config/dialpop.toml").expect("loads");
+    assert_eq!(cfg.monitor.threshold_percent, 5.0);
+    assert_eq!(cfg.monitor.window_seconds, 300);
+    let hook = cfg.monitor.webhook.expect("webhook");
+    assert!(hook.url.starts_with("https://hooks.example.com/"));
+    assert!(
+        !format!("{hook:?}").contains("XXXX"),
+        "the URL's path in Debug"
+    );
+    for (from, to, key) in [
+        (
+            "threshold_percent = 5.0",
+            "threshold_percent = 120",
+            "monitor.threshold_percent",
+        ),
+        (
+            "window_seconds = 300",
+            "window_seconds = 0",
+            "monitor.window_seconds",
+        ),
+        (
+            "ack_within_seconds = 5.0",
+            "ack_within_seconds = 1e300",
+            "monitor.ack_within_seconds",
+        ),
+        (
+            "url = \"https://hooks",
+            "url = \"ftp://hooks",
+            "monitor.webhook.url",
+        ),
+    ] {
+        let text = on.replacen(from, to, 1);
+        assert_ne!(text, on, "{from} not in the example");
+        let err = Config::parse(&text, "x.toml").expect_err(to).to_string();
+        assert!(err.contains(key), "{to}: {err}");
+    }
+}
+
 /// The commented campaign settings of the example, switched on, load as
 /// written; a mistake in them names the campaign and the key.
 #[test]

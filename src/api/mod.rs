@@ -33,8 +33,15 @@ pub struct AppState {
     pub hub: AgentHub,
     pub customers: crate::customer::CustomerService,
     pub writer: crate::store::writer::StoreWriter,
+    pub monitor: crate::monitor::Monitor,
     /// SHA-256 (hex) of the API bearer token.
     pub api_token_sha256: String,
+}
+
+async fn monitor_view(
+    axum::extract::State(s): axum::extract::State<AppState>,
+) -> axum::Json<crate::monitor::MonitorView> {
+    axum::Json(s.monitor.view())
 }
 
 pub fn router(state: AppState) -> Router {

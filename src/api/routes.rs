@@ -304,6 +304,14 @@ pub fn routes() -> Vec<Route> {
             || get(super::status),
         ),
         r(
+            Method::GET,
+            "/api/monitor",
+            SUPERVISING,
+            "The pop-success monitor: failure rates over its window, overall and per campaign, alerts and the webhook",
+            None,
+            || get(super::monitor_view),
+        ),
+        r(
             Method::POST,
             "/api/tokens",
             ADMIN,

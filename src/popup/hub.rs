@@ -3,10 +3,10 @@
 //! goes, and closes each pop's latency measurement when the page acks it.
 
 use super::messages::{AgentRequest, ServerMsg};
+use crate::metrics::Latency;
 use crate::store::writer::StoreWriter;
 use crate::store::{Write, now_ms};
 use std::collections::{HashMap, VecDeque};
-use crate::metrics::Latency;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -43,7 +43,8 @@ impl PopStats {
     }
 
     fn acked(&self, latency: std::time::Duration) {
-        self.acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.acked
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.ack.record(latency);
     }
 
@@ -116,11 +117,14 @@ pub struct AgentHub {
 
 impl AgentHub {
     /// Starts the hub; acknowledgements are recorded through `writer`.
-    pub fn start(writer: StoreWriter) -> (AgentHub, mpsc::Receiver<Presence>) {
+    pub fn start(
+        writer: StoreWriter,
+        monitor: crate::monitor::Monitor,
+    ) -> (AgentHub, mpsc::Receiver<Presence>) {
         let (tx, rx) = mpsc::channel(16 * 1024);
         let (ptx, prx) = mpsc::channel(16 * 1024);
         let stats = PopStats::default();
-        tokio::spawn(run(rx, ptx, writer, stats.clone()));
+        tokio::spawn(run(rx, ptx, writer, stats.clone(), monitor));
         (AgentHub { tx, stats }, prx)
     }
 
@@ -336,6 +340,7 @@ async fn run(
     presence: mpsc::Sender<Presence>,
     writer: StoreWriter,
     stats: PopStats,
+    monitor: crate::monitor::Monitor,
 ) {
     let mut pages: Pages = HashMap::new();
     // Pops not yet acknowledged, kept until their call ends so that a page
@@ -380,6 +385,17 @@ async fn run(
                 let Ok(text) = serde_json::to_string(&msg) else {
                     continue;
                 };
+                // The monitor judges the pops of answered calls (a ringing
+                // pop is sent again, in place, at the answer).
+                if let ServerMsg::Pop {
+                    call_state: crate::popup::messages::PopCallState::Answered,
+                    campaign_id,
+                    degraded,
+                    ..
+                } = &msg
+                {
+                    monitor.pop_sent(&pop_id, campaign_id, *degraded, answered_at);
+                }
                 let text: Arc<str> = Arc::from(text);
                 let delivered = fan_out(&mut pages, &agent_id, &text) > 0;
                 if delivered {
@@ -411,6 +427,7 @@ async fn run(
                 // from any of its pages closes the measurement.
                 if let Some(p) = open.take_if_owner(&pop_id, &agent_id) {
                     stats.acked(at.duration_since(p.answered_at));
+                    monitor.pop_acked(&pop_id);
                 }
                 // Recorded however late it comes (after the hang-up, after
                 // a restart): the store checks that the agent owns the pop,

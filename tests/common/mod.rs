@@ -198,6 +198,7 @@ impl Lab {
             },
             customer: Default::default(),
             sources: Vec::new(),
+            monitor: Default::default(),
         }
     }
 
@@ -288,6 +289,8 @@ pub enum AckWhen {
     AtOnce,
     /// Only once the call has ended (a page whose agent looked late).
     AfterHangup,
+    /// Never (a page that shows nothing: a broken browser, a bad build).
+    Never,
 }
 
 pub fn agent_client_acking(
@@ -334,6 +337,7 @@ pub fn agent_client_acking(
                         held.insert(call_id.clone(), pop_id.clone());
                         None
                     }
+                    ServerMsg::Pop { .. } if when == AckWhen::Never => None,
                     ServerMsg::Pop { pop_id, .. } => Some(ClientMsg::Ack {
                         pop_id: pop_id.clone(),
                     }),

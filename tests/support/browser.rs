@@ -318,6 +318,22 @@ impl Browser {
         }
     }
 
+    /// Clicks the element with this `data-testid` once it is visible.
+    pub async fn click(&self, testid: &str) {
+        self.wait_visible(&testid_css(testid))
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("click {testid}: {e}"));
+    }
+
+    /// Replaces the text of the field with this `data-testid`.
+    pub async fn type_into(&self, testid: &str, text: &str) {
+        let e = self.wait_visible(&testid_css(testid)).await;
+        e.clear().await.expect("clear");
+        e.send_keys(text).await.expect("type");
+    }
+
     /// Type the token into the login form and press the Sign in button.
     pub async fn sign_in(&self, token: &str) {
         let input = self.wait_visible(&testid_css("token-input")).await;

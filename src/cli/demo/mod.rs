@@ -278,6 +278,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             Some(s) => s.clone(),
             None => crm.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
         },
+        monitor: Default::default(),
     };
     let started = Instant::now();
     let daemon = Daemon::start(setup).await?;

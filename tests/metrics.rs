@@ -126,10 +126,7 @@ async fn metrics_move_with_a_campaign_and_carry_no_customer_data() {
             common::CAMPAIGN
         ))
     };
-    assert_eq!(
-        campaign("originates_total", ""),
-        counts.originates as f64
-    );
+    assert_eq!(campaign("originates_total", ""), counts.originates as f64);
     assert_eq!(
         campaign("calls_ended_total", "outcome=\"answered\""),
         counts.answered as f64

@@ -10,6 +10,7 @@ pub mod dialer;
 pub mod metrics;
 pub mod monitor;
 pub mod popup;
+pub mod redact;
 pub mod store;
 pub mod switch;
 pub mod web;

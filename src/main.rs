@@ -28,6 +28,11 @@ struct Cli {
         env = "DIALPOP_LOG_FORMAT"
     )]
     log_format: dialpop::cli::logging::LogFormat,
+    /// Write customers' numbers into call log lines (debugging with the
+    /// operator's consent only; the log says so at startup). Off: no
+    /// customer personal data at any level.
+    #[arg(long, global = true, env = "DIALPOP_LOG_CUSTOMER_DATA")]
+    log_customer_data: bool,
 }
 
 #[derive(Subcommand)]
@@ -263,6 +268,7 @@ enum SourceAction {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     dialpop::cli::logging::choose(cli.log_format);
+    dialpop::redact::allow_customer_data(cli.log_customer_data);
     match cli.command {
         Command::Decode { protocol, file } => run_decode(protocol, &file),
         Command::Simswitch {

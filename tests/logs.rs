@@ -5,7 +5,7 @@
 
 use std::process::Command;
 
-fn demo(format: &str) -> (u32, String) {
+fn demo(format: &str, extra: &[&str]) -> (u32, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_dialpop"))
         .args([
             "demo",
@@ -21,6 +21,7 @@ fn demo(format: &str) -> (u32, String) {
             "--log-format",
             format,
         ])
+        .args(extra)
         .env("RUST_LOG", "info,dialpop=debug")
         .env("DIALPOP_DEMO_KEEP_DB", "1")
         .stdout(std::process::Stdio::piped())
@@ -58,15 +59,60 @@ async fn customers(pid: u32) -> Vec<(String, String)> {
 
 #[tokio::test]
 async fn json_lines_parse_and_no_customer_data_is_logged() {
-    let (pid, log) = demo("json");
+    let (pid, log) = demo("json", &[]);
     let mut lines = 0;
+    let mut steps: std::collections::HashMap<String, usize> = Default::default();
     for line in log.lines().filter(|l| !l.trim().is_empty()) {
         let v: serde_json::Value = serde_json::from_str(line)
             .unwrap_or_else(|e| panic!("not one JSON object ({e}): {line}"));
         assert!(v["level"].is_string() && v["target"].is_string(), "{line}");
         assert!(v["timestamp"].is_string(), "{line}");
         lines += 1;
+        // A line about a call names the call, its task, agent and campaign.
+        let msg = v["message"].as_str().unwrap_or_default();
+        if [
+            "call placed",
+            "ringing",
+            "answered",
+            "pop sent",
+            "call ended",
+        ]
+        .contains(&msg)
+        {
+            let span = &v["span"];
+            assert_eq!(span["name"], "call", "{line}");
+            assert!(
+                span["call"].as_str().is_some_and(|c| !c.is_empty()),
+                "{line}"
+            );
+            assert!(span["task"].as_i64().is_some_and(|t| t > 0), "{line}");
+            assert!(
+                span["agent"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("agent")),
+                "{line}"
+            );
+            assert!(span["campaign"].is_string(), "{line}");
+            *steps.entry(msg.to_string()).or_default() += 1;
+        }
     }
+    for step in [
+        "call placed",
+        "ringing",
+        "answered",
+        "pop sent",
+        "call ended",
+    ] {
+        assert!(
+            steps.get(step).copied().unwrap_or(0) > 0,
+            "no {step:?} line: {steps:?}"
+        );
+    }
+    assert_eq!(
+        steps.get("call placed"),
+        steps.get("call ended"),
+        "every call placed ends in the log: {steps:?}"
+    );
     assert!(
         lines > 10,
         "a campaign logs more than {lines} lines:\n{log}"
@@ -89,9 +135,29 @@ async fn json_lines_parse_and_no_customer_data_is_logged() {
 
 #[tokio::test]
 async fn text_to_a_pipe_has_no_colour_codes() {
-    let (pid, log) = demo("text");
+    let (pid, log) = demo("text", &[]);
     let _ = customers(pid).await;
     assert!(log.lines().count() > 10, "{log}");
     assert!(!log.contains('\u{1b}'), "an escape code in:\n{log}");
     assert!(log.contains(" INFO ") || log.contains(" DEBUG "), "{log}");
+}
+
+#[tokio::test]
+async fn customer_data_is_logged_only_when_asked_and_the_log_says_so() {
+    let (pid, log) = demo("json", &["--log-customer-data"]);
+    let people = customers(pid).await;
+    assert!(
+        log.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("--log-customer-data is on"),
+        "said first: {}",
+        log.lines().next().unwrap_or_default()
+    );
+    assert!(
+        people.iter().any(|(_, phone)| log.contains(phone.as_str())),
+        "the numbers are in call lines when asked for"
+    );
+    // Names never: nothing logs a record.
+    assert!(people.iter().all(|(name, _)| !log.contains(name.as_str())));
 }

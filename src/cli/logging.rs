@@ -41,4 +41,9 @@ pub fn init(default_level: &str) {
     if let Err(e) = result {
         eprintln!("dialpop: logging was already set up: {e}");
     }
+    if crate::redact::customer_data_allowed() {
+        tracing::warn!(
+            "--log-customer-data is on: customers' numbers are written to this log; turn it off once the debugging is done"
+        );
+    }
 }

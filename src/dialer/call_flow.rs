@@ -43,6 +43,7 @@ impl Dialer {
         }
         match to {
             CallState::Ringing | CallState::EarlyMedia => {
+                tracing::debug!(state = ?to, "ringing");
                 let agent_id = call.agent_id.clone();
                 self.writer
                     .submit(Write::Ringing {
@@ -77,6 +78,7 @@ impl Dialer {
                 }
                 call.answered = true;
                 self.stats.answered += 1;
+                tracing::debug!("answered");
                 if call.ring_pop.is_some() || matches!(call.customer, CustomerLookup::Ready(_)) {
                     send_pop(
                         &self.writer,
@@ -196,6 +198,12 @@ impl Dialer {
             (None, CallEnd::HungUp(c) | CallEnd::Failed(c)) => Some(c.name().to_string()),
             (None, _) => None,
         };
+        tracing::debug!(
+            outcome = outcome.as_str(),
+            cause = cause.as_deref(),
+            answered = call.answered,
+            "call ended"
+        );
         let (retry, wrap_up) = self.rules_for(&call.task.campaign_id);
         let next = policy::next_step(&call.task, outcome, &retry, now_ms());
         let next = self.test_calls.final_step(&id, next);
@@ -547,6 +555,7 @@ async fn send_pop(
         shown,
         trigger: look.trigger,
     };
+    tracing::debug!(pop = %pop_id, degraded, state = ?state, after_answer_ms = at.elapsed().as_secs_f64() * 1e3, "pop sent");
     if state == PopCallState::Answered {
         call.popped = true;
         writer

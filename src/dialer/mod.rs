@@ -13,6 +13,7 @@
 mod agent_flow;
 pub mod agents;
 mod call_flow;
+mod call_log;
 mod claim;
 pub mod eligibility;
 pub mod health;
@@ -44,6 +45,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switches::{Link, Switch, SwitchStatus};
 use tokio::sync::{mpsc, oneshot};
+use tracing::Instrument;
 
 /// How the dialer reaches customers and agents on one switch.
 #[derive(Clone, Debug)]
@@ -564,8 +566,13 @@ impl Dialer {
             }));
         let lookup = self.customers.lookup_for_task(&task);
         self.stats.count_originate(&task.campaign_id);
+        let phone = task.phone.clone();
         self.calls
             .insert(call_id.clone(), LiveCall::new(sw, task, agent.id, lookup));
+        let span = call_log::span(&call_id, self.calls.get(&call_id));
+        span.in_scope(|| {
+            tracing::debug!(switch = %self.switches[sw].plan.name, number = crate::redact::number(&phone), "call placed");
+        });
         // Preload: the record is fetched while the customer's phone rings,
         // so that the answer finds it cached.
         if self.customers.preload_enabled() {
@@ -574,10 +581,13 @@ impl Dialer {
         // A call the switch does not take comes back from the manager as
         // ended, not placed (and is logged there, with its fault).
         let manager = self.switches[sw].manager.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(slot.into()).await;
-            let _ = manager.originate(req).await;
-        });
+        tokio::spawn(
+            async move {
+                tokio::time::sleep_until(slot.into()).await;
+                let _ = manager.originate(req).await;
+            }
+            .instrument(span),
+        );
         Some(slot)
     }
 
@@ -607,25 +617,30 @@ impl Dialer {
         let task = call.task.clone();
         let tx = self.internal_tx.clone();
         let id = id.clone();
+        let span = call_log::span(&id, Some(call));
         let plan = self.pop_plan(&id);
         // The template is filled here too, off the loop: the answer then
         // only wraps what is ready.
-        tokio::spawn(async move {
-            let view = customers.resolve(&lookup).await;
-            let prepared = crate::popup::prepare(&task, Some(view), plan.look());
-            let _ = tx
-                .send(Internal::CustomerLoaded(id, Box::new(prepared)))
-                .await;
-        });
+        tokio::spawn(
+            async move {
+                let view = customers.resolve(&lookup).await;
+                let prepared = crate::popup::prepare(&task, Some(view), plan.look());
+                let _ = tx
+                    .send(Internal::CustomerLoaded(id, Box::new(prepared)))
+                    .await;
+            }
+            .instrument(span),
+        );
     }
 
     async fn on_internal(&mut self, i: Internal) {
         match i {
             Internal::CustomerLoaded(id, view) => {
                 self.test_call_record(&id, &view);
+                let span = call_log::span(&id, self.calls.get(&id));
                 if let Some(call) = self.calls.get_mut(&id) {
                     call.customer = CustomerLookup::Ready(view);
-                    self.pop_waiting(&id).await;
+                    self.pop_waiting(&id).instrument(span).await;
                 }
             }
             Internal::Claims(claims) => {
@@ -713,7 +728,12 @@ impl Dialer {
                 to,
                 received,
                 ..
-            } => self.on_call_state(sw, call_id, from, to, received).await,
+            } => {
+                let span = call_log::span(&call_id, self.calls.get(&call_id));
+                self.on_call_state(sw, call_id, from, to, received)
+                    .instrument(span)
+                    .await
+            }
             CallUpdate::SwitchDown { reason } => {
                 tracing::warn!(switch = %name, %reason, "switch down: dialing paused on it");
                 switch.link = Link::Down;

@@ -85,7 +85,24 @@ pub struct HttpConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
-    pub url: String,
+    /// `sqlite://…` or `postgres://user:password@host/db`; or
+    /// `{ env = "DIALPOP_STORE_URL" }`. Never printed with its password.
+    url: crate::redact::SecretSource,
+}
+
+impl StoreConfig {
+    pub fn new(url: &str) -> StoreConfig {
+        StoreConfig {
+            url: crate::redact::SecretSource::Literal(url.to_string()),
+        }
+    }
+
+    /// The URL, or an error naming the key (an unset variable).
+    pub fn url(&self) -> anyhow::Result<crate::redact::Secret> {
+        self.url
+            .secret()
+            .map_err(|e| anyhow::anyhow!("store.url: {e}"))
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -116,8 +133,9 @@ pub struct SwitchConfig {
     /// crosses the wire).
     #[serde(default)]
     pub ami_auth: Option<String>,
-    /// ESL: event_socket.conf.xml's password; AMI: the manager user's secret.
-    pub password: String,
+    /// ESL: event_socket.conf.xml's password; AMI: the manager user's
+    /// secret. Or `{ env = "ESL_PASSWORD" }`.
+    pub password: crate::redact::SecretSource,
     /// e.g. `sofia/gateway/{gateway}/{phone}`.
     pub customer_dial_string: String,
     #[serde(default)]

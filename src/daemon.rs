@@ -242,7 +242,7 @@ async fn connect_switch(
 /// the store the first time only: once a campaign is in the store, the
 /// store is its truth (what the API changed is never overwritten).
 pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
-    let store = crate::store::open(&cfg.store.url).await?;
+    let store = crate::store::open(cfg.store.url()?.expose()).await?;
     for c in &cfg.campaigns {
         let now = crate::store::now_ms();
         let created = store
@@ -276,16 +276,19 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
     let mut switches = Vec::new();
     let mut plans = Vec::new();
     for sw in cfg.switch.iter() {
+        let password = sw
+            .password
+            .secret()
+            .map_err(|e| anyhow::anyhow!("switch {}: password: {e}", sw.name))?;
         switches.push(match sw.protocol {
-            SwitchProtocol::Esl => SwitchConnect::Esl(EslClientConfig::new(
-                sw.address.clone(),
-                sw.password.clone(),
-            )),
+            SwitchProtocol::Esl => {
+                SwitchConnect::Esl(EslClientConfig::new(sw.address.clone(), password))
+            }
             SwitchProtocol::Ami => {
                 let mut c = AmiClientConfig::new(
                     sw.address.clone(),
                     sw.username.clone().unwrap_or_else(|| "dialpop".into()),
-                    sw.password.clone(),
+                    password,
                 );
                 c.md5 = sw.ami_auth.as_deref() == Some("md5");
                 SwitchConnect::Ami(c)

@@ -64,6 +64,43 @@ pub fn shown_db_url(url: &str) -> String {
     format!("{scheme}://{rest}")
 }
 
+/// A secret: written in the file, or (better) named by an environment
+/// variable: `token = { env = "CRM_TOKEN" }`. Never shown by `Debug`.
+#[derive(Clone, serde::Deserialize)]
+#[serde(untagged)]
+pub enum SecretSource {
+    Literal(String),
+    Env { env: String },
+}
+
+impl SecretSource {
+    /// The secret's value; an unset variable is an error naming it.
+    pub fn resolve(&self) -> Result<String, String> {
+        match self {
+            SecretSource::Literal(s) => Ok(s.clone()),
+            SecretSource::Env { env } => {
+                std::env::var(env).map_err(|_| format!("environment variable {env} is not set"))
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for SecretSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SecretSource::Literal(_) => f.write_str("Secret(***)"),
+            SecretSource::Env { env } => write!(f, "Secret(env {env})"),
+        }
+    }
+}
+
+impl SecretSource {
+    /// The value, kept redacted.
+    pub fn secret(&self) -> Result<Secret, String> {
+        self.resolve().map(Secret)
+    }
+}
+
 static CUSTOMER_DATA: AtomicBool = AtomicBool::new(false);
 
 /// `--log-customer-data`: numbers appear in call lines (for a debugging

@@ -191,6 +191,56 @@ async fn source_errors_name_the_source_and_the_key() {
     }
 }
 
+/// Secrets in the config never print: `{:?}` of the whole config shows
+/// neither the switch password nor the database URL's credentials, and
+/// both may come from the environment instead of the file.
+#[test]
+fn switch_passwords_and_database_urls_do_not_print() {
+    let text = example()
+        .replacen("password = \"ClueCon\"", "password = \"Sup3r-S3cret\"", 1)
+        .replacen(
+            "url = \"sqlite://dialpop.db\"",
+            "url = \"postgres://dialpop:Db-Pa55@db.example/dialpop\"",
+            1,
+        );
+    assert!(
+        text.contains("Sup3r-S3cret") && text.contains("Db-Pa55"),
+        "example changed"
+    );
+    let cfg = Config::parse(&text, "x.toml").expect("loads");
+    let shown = format!("{cfg:?}");
+    assert!(
+        !shown.contains("Sup3r-S3cret"),
+        "the switch password in {shown}"
+    );
+    assert!(
+        !shown.contains("Db-Pa55"),
+        "the database password in {shown}"
+    );
+    assert_eq!(
+        cfg.store.url().expect("url").expose(),
+        "postgres://dialpop:Db-Pa55@db.example/dialpop"
+    );
+    // From the environment: the variable is named, its value is used.
+    let text = example().replacen(
+        "url = \"sqlite://dialpop.db\"",
+        "url = { env = \"DIALPOP_TEST_STORE_URL_X\" }",
+        1,
+    );
+    let cfg = Config::parse(&text, "x.toml").expect("loads");
+    let err = cfg.store.url().expect_err("unset").to_string();
+    assert!(
+        err.contains("store.url") && err.contains("DIALPOP_TEST_STORE_URL_X"),
+        "{err}"
+    );
+    // SAFETY: this test alone reads this variable.
+    unsafe { std::env::set_var("DIALPOP_TEST_STORE_URL_X", "sqlite://elsewhere.db") };
+    assert_eq!(
+        cfg.store.url().expect("set").expose(),
+        "sqlite://elsewhere.db"
+    );
+}
+
 /// The monitor's table loads as written, with its webhook switched on; a
 /// bad value names its key.
 #[test]

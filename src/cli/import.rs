@@ -94,7 +94,7 @@ pub async fn tasks(
     out: &mut impl Write,
 ) -> anyhow::Result<Ended> {
     let cfg = Config::load(config)?;
-    let store = crate::store::open(&cfg.store.url).await?;
+    let store = crate::store::open(cfg.store.url()?.expose()).await?;
     let c = store
         .campaign(campaign)
         .await?
@@ -122,7 +122,7 @@ pub async fn dnc(
     out: &mut impl Write,
 ) -> anyhow::Result<Ended> {
     let cfg = Config::load(config)?;
-    let store = crate::store::open(&cfg.store.url).await?;
+    let store = crate::store::open(cfg.store.url()?.expose()).await?;
     let region = crate::campaign::phone::region(region)
         .ok_or_else(|| anyhow::anyhow!("--region {region:?}: not an ISO 3166 region"))?;
     if let Some(c) = campaign

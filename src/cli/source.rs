@@ -9,7 +9,7 @@ use std::path::Path;
 
 async fn service(config: &Path) -> anyhow::Result<CustomerService> {
     let cfg = Config::load(config)?;
-    let store = crate::store::open(&cfg.store.url).await?;
+    let store = crate::store::open(cfg.store.url()?.expose()).await?;
     CustomerService::new(&cfg.customer, &cfg.sources, store)
         .map_err(|e| anyhow::anyhow!("config file {}: {e}", config.display()))
 }

@@ -77,35 +77,7 @@ pub enum HttpMethod {
     Post,
 }
 
-/// A secret: written in the file, or (better) named by an environment
-/// variable: `token = { env = "CRM_TOKEN" }`. Never shown by `Debug`.
-#[derive(Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Secret {
-    Literal(String),
-    Env { env: String },
-}
-
-impl Secret {
-    /// The secret's value; an unset variable is an error naming it.
-    pub fn resolve(&self) -> Result<String, String> {
-        match self {
-            Secret::Literal(s) => Ok(s.clone()),
-            Secret::Env { env } => {
-                std::env::var(env).map_err(|_| format!("environment variable {env} is not set"))
-            }
-        }
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Secret::Literal(_) => f.write_str("Secret(***)"),
-            Secret::Env { env } => write!(f, "Secret(env {env})"),
-        }
-    }
-}
+pub use crate::redact::SecretSource as Secret;
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]

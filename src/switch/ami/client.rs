@@ -22,7 +22,7 @@ pub struct AmiClientConfig {
     /// `host:port` (Asterisk's manager.conf, usually 5038).
     pub addr: String,
     pub username: String,
-    pub secret: String,
+    pub secret: crate::redact::Secret,
     /// Log in with Asterisk's MD5 challenge, so the secret never crosses
     /// the wire.
     pub md5: bool,
@@ -42,7 +42,7 @@ impl AmiClientConfig {
     pub fn new(
         addr: impl Into<String>,
         username: impl Into<String>,
-        secret: impl Into<String>,
+        secret: impl Into<crate::redact::Secret>,
     ) -> Self {
         AmiClientConfig {
             addr: addr.into(),
@@ -439,9 +439,9 @@ async fn establish(config: &AmiClientConfig) -> Result<(Conn, Vec<AmiPacket>), A
             }
         };
         login.push(("AuthType".into(), "MD5".into()));
-        login.push(("Key".into(), md5_key(&value, &config.secret)));
+        login.push(("Key".into(), md5_key(&value, config.secret.expose())));
     } else {
-        login.push(("Secret".into(), config.secret.clone()));
+        login.push(("Secret".into(), config.secret.expose().to_string()));
     }
     login.push(("Events".into(), config.events.clone()));
     write_action(&mut write, &login).await?;

@@ -42,7 +42,7 @@ pub const DIALPOP_EVENTS: &[&str] = &[
 pub struct EslClientConfig {
     /// `host:port` of the event socket.
     pub addr: String,
-    pub password: String,
+    pub password: crate::redact::Secret,
     pub events: Vec<String>,
     pub connect_timeout: Duration,
     /// No byte from the switch for this long means the connection is dead.
@@ -57,7 +57,7 @@ pub struct EslClientConfig {
 }
 
 impl EslClientConfig {
-    pub fn new(addr: impl Into<String>, password: impl Into<String>) -> Self {
+    pub fn new(addr: impl Into<String>, password: impl Into<crate::redact::Secret>) -> Self {
         EslClientConfig {
             addr: addr.into(),
             password: password.into(),
@@ -471,7 +471,7 @@ async fn establish(config: &EslClientConfig) -> Result<(Conn, Vec<EslEvent>), Cl
         }
     }
     conn.send(&EslCommand::Auth {
-        password: config.password.clone(),
+        password: config.password.expose().to_string(),
     })
     .await?;
     match conn.await_reply(config, &mut early).await? {

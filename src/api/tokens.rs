@@ -33,7 +33,7 @@ async fn create_token(s: &AppState, body: &[u8]) -> Result<Response, ApiError> {
     let role = Role::parse(&role).ok_or_else(|| {
         bad(
             "role",
-            format!("role: {role:?} is not admin, supervisor or tasks"),
+            format!("role: {role:?} is not admin, supervisor, tasks or metrics"),
         )
     })?;
     let token = format!(

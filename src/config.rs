@@ -80,6 +80,38 @@ impl<T> OneOrMany<T> {
 #[serde(deny_unknown_fields)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Agent sockets from one address open at once and not yet signed in.
+    #[serde(default = "default_unauthenticated_sockets")]
+    pub unauthenticated_sockets_per_address: usize,
+    /// Failed sign-ins from one address in a minute before it is locked
+    /// out for `lockout_seconds`.
+    #[serde(default = "default_sign_in_failures")]
+    pub sign_in_failures_per_minute: u32,
+    #[serde(default = "default_lockout_seconds")]
+    pub lockout_seconds: u64,
+}
+
+fn default_unauthenticated_sockets() -> usize {
+    crate::api::guard::Limits::default().unauthenticated_sockets
+}
+
+fn default_sign_in_failures() -> u32 {
+    crate::api::guard::Limits::default().failures
+}
+
+fn default_lockout_seconds() -> u64 {
+    crate::api::guard::Limits::default().lockout.as_secs()
+}
+
+impl HttpConfig {
+    pub fn limits(&self) -> crate::api::guard::Limits {
+        crate::api::guard::Limits {
+            unauthenticated_sockets: self.unauthenticated_sockets_per_address,
+            failures: self.sign_in_failures_per_minute,
+            window: std::time::Duration::from_secs(60),
+            lockout: std::time::Duration::from_secs(self.lockout_seconds),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -326,6 +358,21 @@ impl Config {
             ));
         }
         self.monitor.check().map_err(|(k, p)| bad(&k, &p))?;
+        if self.http.unauthenticated_sockets_per_address == 0 {
+            return Err(bad(
+                "http.unauthenticated_sockets_per_address",
+                "must be at least 1",
+            ));
+        }
+        if self.http.sign_in_failures_per_minute == 0 {
+            return Err(bad(
+                "http.sign_in_failures_per_minute",
+                "must be at least 1",
+            ));
+        }
+        if !(1..=86_400).contains(&self.http.lockout_seconds) {
+            return Err(bad("http.lockout_seconds", "must be from 1 to 86400"));
+        }
         let mut names = std::collections::HashSet::new();
         for (i, sw) in self.switch.iter().enumerate() {
             let key = |k: &str| match &self.switch {

@@ -34,6 +34,8 @@ pub struct DaemonSetup {
     pub customer: CustomerConfig,
     pub sources: Vec<SourceConfig>,
     pub monitor: crate::monitor::config::MonitorConfig,
+    /// Per-address limits on callers that have not signed in.
+    pub limits: crate::api::guard::Limits,
 }
 
 /// How to reach the switch.
@@ -122,13 +124,17 @@ impl Daemon {
             customers: customers.clone(),
             writer: writer.clone(),
             monitor,
+            guard: crate::api::guard::Guard::new(setup.limits),
             api_token_sha256: setup.api_token_sha256.clone(),
         });
         let http_stop = tokio_util::sync::CancellationToken::new();
         let stop = http_stop.clone();
         let http = tokio::spawn(async move {
-            let serve = axum::serve(listener, app)
-                .with_graceful_shutdown(async move { stop.cancelled().await });
+            let serve = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await });
             if let Err(e) = serve.await {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
@@ -322,5 +328,6 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
         customer: cfg.customer.clone(),
         sources: cfg.sources.clone(),
         monitor: cfg.monitor.clone(),
+        limits: cfg.http.limits(),
     })
 }

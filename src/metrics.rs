@@ -188,6 +188,8 @@ pub struct Sample {
     pub pops_delivered: u64,
     pub pops_acked: u64,
     pub pops_degraded: u64,
+    /// Pops no page acknowledged in time (the monitor's limit).
+    pub pops_unacknowledged: u64,
     /// Answered calls the campaign's filters kept from popping.
     pub pops_filtered: u64,
     /// From the answer read off the socket to the pop's hand-over to the
@@ -206,6 +208,10 @@ pub struct Sample {
     pub campaigns: Vec<CampaignSample>,
     pub sources: Vec<SourceSample>,
     pub cache_entries: u64,
+    /// Turned away by the per-address limits.
+    pub refused_sockets: u64,
+    pub refused_locked_out: u64,
+    pub sign_in_failures: u64,
 }
 
 type Labels = Vec<(String, String)>;
@@ -266,7 +272,7 @@ pub fn render(s: &Sample) -> String {
     );
     r.register(
         "pops",
-        "Pops, by what became of them (a pop is counted once as delivered, and again as acknowledged, degraded or filtered)",
+        "Pops, by what became of them (a pop is counted once as delivered, and again as acknowledged, degraded, filtered, or not acknowledged within the monitor's ack_within_seconds)",
         counters([
             (labels(&[("outcome", "delivered")]), s.pops_delivered),
             (labels(&[("outcome", "acknowledged")]), s.pops_acked),
@@ -274,7 +280,7 @@ pub fn render(s: &Sample) -> String {
             (labels(&[("outcome", "filtered")]), s.pops_filtered),
             (
                 labels(&[("outcome", "not_acknowledged")]),
-                s.pops_delivered.saturating_sub(s.pops_acked),
+                s.pops_unacknowledged,
             ),
         ]),
     );
@@ -446,6 +452,22 @@ pub fn render(s: &Sample) -> String {
         ),
     );
     r.register(
+        "http_refused",
+        "Requests turned away with 429 by the per-address limits, by reason",
+        counters([
+            (
+                labels(&[("reason", "unauthenticated_sockets")]),
+                s.refused_sockets,
+            ),
+            (labels(&[("reason", "locked_out")]), s.refused_locked_out),
+        ]),
+    );
+    r.register(
+        "sign_in_failures",
+        "Agent socket or API sign-ins with a wrong token",
+        ConstCounter::new(s.sign_in_failures),
+    );
+    r.register(
         "cache_entries",
         "Answers in the in-process customer cache",
         ConstGauge::new(int(s.cache_entries)),
@@ -474,6 +496,7 @@ mod tests {
             pops_delivered: 7,
             pops_acked: 6,
             pops_degraded: 1,
+            pops_unacknowledged: 1,
             ack_latency: Counted::of_micros(&h),
             agents: BTreeMap::from([("available".into(), 2), ("on_call".into(), 1)]),
             switches: vec![SwitchSample {

@@ -68,13 +68,35 @@ fn bearer(req: &Request) -> Option<&str> {
         .map(str::trim)
 }
 
-async fn caller(s: &AppState, token: Option<&str>) -> Result<Caller, Response> {
-    let unauthorized = |m: &str| error(StatusCode::UNAUTHORIZED, m, None).into_response();
+/// Too many failed sign-ins from the caller's address.
+pub fn too_many() -> impl IntoResponse {
+    error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "too many failed sign-ins from this address; try again in a minute",
+        None,
+    )
+}
+
+/// The caller, or the answer to give (and whether a token was given and
+/// was wrong: a failed sign-in).
+async fn caller(s: &AppState, token: Option<&str>) -> Result<Caller, (Response, bool)> {
+    let unauthorized = |m: &str| {
+        (
+            error(StatusCode::UNAUTHORIZED, m, None).into_response(),
+            true,
+        )
+    };
     let token = match token {
         Some(t) if !t.is_empty() => t,
         _ => {
-            return Err(unauthorized(
-                "missing bearer token (Authorization: Bearer ...)",
+            return Err((
+                error(
+                    StatusCode::UNAUTHORIZED,
+                    "missing bearer token (Authorization: Bearer ...)",
+                    None,
+                )
+                .into_response(),
+                false,
             ));
         }
     };
@@ -94,7 +116,7 @@ async fn caller(s: &AppState, token: Option<&str>) -> Result<Caller, Response> {
             None => Err(unauthorized("invalid bearer token")),
         },
         Ok(None) => Err(unauthorized("invalid bearer token")),
-        Err(e) => Err(super::input::unavailable(e).into_response()),
+        Err(e) => Err((super::input::unavailable(e).into_response(), false)),
     }
 }
 
@@ -118,9 +140,23 @@ pub async fn authorize(
     if route.roles.is_empty() {
         return next.run(req).await;
     }
+    let peer = req
+        .extensions()
+        .get::<super::guard::Peer>()
+        .map(|p| p.0)
+        .unwrap_or(std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let now = std::time::Instant::now();
+    if s.guard.locked(peer, now) {
+        return too_many().into_response();
+    }
     let c = match caller(&s, bearer(&req)).await {
         Ok(c) => c,
-        Err(r) => return r,
+        Err((r, bad_token)) => {
+            if bad_token {
+                s.guard.failed(peer, now);
+            }
+            return r;
+        }
     };
     if !route.roles.contains(&c.role) {
         let allowed: Vec<&str> = route.roles.iter().map(|r| r.as_str()).collect();

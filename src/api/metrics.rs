@@ -28,6 +28,10 @@ async fn sample(s: &AppState) -> Sample {
         pops_acked: acked,
         ack_latency: s.hub.stats.latency(),
         sent_latency: s.hub.stats.sent_latency(),
+        pops_unacknowledged: s.monitor.unacknowledged(),
+        refused_sockets: s.guard.refused().sockets,
+        refused_locked_out: s.guard.refused().locked_out,
+        sign_in_failures: s.guard.refused().failed_sign_ins,
         write_latency: s.writer.commit_latency(),
         cache_entries: s.customers.cached_entries().await,
         ..Sample::default()

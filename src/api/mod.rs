@@ -5,6 +5,7 @@ pub mod auth;
 pub mod campaigns;
 pub mod customers;
 pub mod dnc;
+pub mod guard;
 pub mod history_page;
 pub mod input;
 pub mod metrics;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub customers: crate::customer::CustomerService,
     pub writer: crate::store::writer::StoreWriter,
     pub monitor: crate::monitor::Monitor,
+    pub guard: guard::Guard,
     /// SHA-256 (hex) of the API bearer token.
     pub api_token_sha256: String,
 }
@@ -57,6 +59,7 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::authorize,
         ))
+        .layer(axum::middleware::from_fn(guard::peer))
         .with_state(state)
 }
 

@@ -7,7 +7,7 @@ use crate::popup::messages::{AgentInfo, AgentRequest, ClientMsg, ServerMsg};
 use crate::store::token_hash;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,23 @@ const AUTH_TIMEOUT: Duration = Duration::from_secs(10);
 /// Close code for a refused token; the page does not reconnect on it.
 pub const CLOSE_UNAUTHORIZED: u16 = 4401;
 
-pub async fn agent_socket(State(s): State<AppState>, ws: WebSocketUpgrade) -> Response {
+pub async fn agent_socket(
+    State(s): State<AppState>,
+    axum::Extension(super::guard::Peer(ip)): axum::Extension<super::guard::Peer>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    // Turned away before the upgrade: a flood costs no socket task.
+    if s.guard.locked(ip, std::time::Instant::now()) {
+        return super::auth::too_many().into_response();
+    }
+    let Some(slot) = s.guard.socket(ip) else {
+        return super::error(
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            "too many agent sockets from this address waiting to sign in",
+            None,
+        )
+        .into_response();
+    };
     // A page sends acks and sends little else; the server sends pops of a
     // few kilobytes. tungstenite's defaults (128 KiB read buffer, 128 KiB
     // write buffer) would make each idle page cost a quarter of a megabyte.
@@ -26,7 +42,7 @@ pub async fn agent_socket(State(s): State<AppState>, ws: WebSocketUpgrade) -> Re
         .read_buffer_size(4 * 1024)
         .write_buffer_size(0)
         .max_write_buffer_size(1024 * 1024)
-        .on_upgrade(move |socket| session(s, socket))
+        .on_upgrade(move |socket| session(s, socket, slot, ip))
 }
 
 async fn refuse(mut socket: WebSocket, why: &str) {
@@ -44,7 +60,12 @@ async fn refuse(mut socket: WebSocket, why: &str) {
         .await;
 }
 
-async fn session(s: AppState, mut socket: WebSocket) {
+async fn session(
+    s: AppState,
+    mut socket: WebSocket,
+    slot: super::guard::Slot,
+    ip: std::net::IpAddr,
+) {
     let first = tokio::time::timeout(AUTH_TIMEOUT, socket.recv()).await;
     let (token, browser_locale) = match first {
         Ok(Some(Ok(Message::Text(t)))) => match serde_json::from_str::<ClientMsg>(&t) {
@@ -62,13 +83,18 @@ async fn session(s: AppState, mut socket: WebSocket) {
     };
     let agent = match s.store.agent_by_token_hash(&token_hash(&token)).await {
         Ok(Some(a)) => a,
-        Ok(None) => return refuse(socket, "invalid token").await,
+        Ok(None) => {
+            s.guard.failed(ip, std::time::Instant::now());
+            return refuse(socket, "invalid token").await;
+        }
         Err(e) => {
             tracing::error!(error = %e, "store error during agent login");
             return refuse(socket, "service unavailable").await;
         }
     };
     drop(token);
+    // Signed in: no longer counted against the address.
+    drop(slot);
     let (tx, mut rx) = mpsc::channel::<Arc<str>>(64);
     let locale = agent
         .locale

@@ -95,6 +95,7 @@ pub struct Monitor {
     view: tokio_watch::Receiver<MonitorView>,
     webhook: Option<Webhook>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
+    expired: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Monitor {
@@ -102,13 +103,16 @@ impl Monitor {
         let webhook = cfg.webhook.as_ref().map(Webhook::start).transpose()?;
         let (tx, rx) = mpsc::channel(64 * 1024);
         let (view_tx, view) = tokio_watch::channel(MonitorView::default());
-        let state = State::new(cfg, webhook.clone());
+        let mut state = State::new(cfg, webhook.clone());
+        let expired: Arc<std::sync::atomic::AtomicU64> = Default::default();
+        state.expired = expired.clone();
         tokio::spawn(run(state, rx, view_tx));
         Ok(Monitor {
             tx,
             view,
             webhook,
             dropped: Default::default(),
+            expired,
         })
     }
 
@@ -134,6 +138,12 @@ impl Monitor {
             self.dropped
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
+    }
+
+    /// Pops no page acknowledged within `ack_within_seconds` (a counter:
+    /// a late acknowledgement does not take one back).
+    pub fn unacknowledged(&self) -> u64 {
+        self.expired.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn view(&self) -> MonitorView {
@@ -196,6 +206,7 @@ struct State {
     recent: VecDeque<Alert>,
     webhook: Option<Webhook>,
     cfg: MonitorConfig,
+    expired: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl State {
@@ -215,6 +226,7 @@ impl State {
             recent: VecDeque::new(),
             webhook,
             cfg: cfg.clone(),
+            expired: Default::default(),
         }
     }
 
@@ -269,6 +281,8 @@ impl State {
             if let Some(p) = self.pending.remove(&id) {
                 // A pop acknowledged and sent again may be due twice.
                 if p.due == due {
+                    self.expired
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     let at = self.second(now);
                     self.count(&p.campaign, Kind::PopFailures, at, true);
                 } else {
@@ -436,6 +450,7 @@ mod tests {
         s.expire(t0 + Duration::from_secs(3));
         let v = s.judge(t0 + Duration::from_secs(3));
         assert_eq!(v.overall.pop_failures.failed, 2);
+        assert_eq!(s.expired.load(std::sync::atomic::Ordering::Relaxed), 2);
         assert!(v.overall.pop_failures.firing);
         assert!(v.campaigns[0].pop_failures.firing);
         assert_eq!(

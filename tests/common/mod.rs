@@ -199,6 +199,7 @@ impl Lab {
             customer: Default::default(),
             sources: Vec::new(),
             monitor: Default::default(),
+            limits: Default::default(),
         }
     }
 

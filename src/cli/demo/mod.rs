@@ -279,6 +279,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             None => crm.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
         },
         monitor: Default::default(),
+        limits: Default::default(),
     };
     let started = Instant::now();
     let daemon = Daemon::start(setup).await?;

@@ -13,6 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 const REDIS_URL: &str = "redis://127.0.0.1:6379";
+/// The key the daemons sharing the test's Redis seal their records with.
+const REDIS_KEY: &str = "5e4c1d2b3a495867768590aabbccddeeff00112233445566778899aabbccddee";
+
+fn redis_key() -> Option<dialpop::customer::config::Secret> {
+    Some(dialpop::customer::config::Secret::Literal(REDIS_KEY.into()))
+}
 
 fn sources(text: &str) -> Vec<SourceConfig> {
     parse_sources(text).unwrap_or_else(|e| panic!("test sources do not parse: {e}\n{text}"))
@@ -431,6 +437,7 @@ async fn redis_shares_answers_between_daemons_and_invalidation_reaches_all() {
     crm.put_customer(crm_customer(&id, 3));
     let cfg = CustomerConfig {
         redis_url: Some(REDIS_URL.into()),
+        redis_key: redis_key(),
         ..CustomerConfig::default()
     };
     let text = crm_toml(&crm, "");
@@ -476,6 +483,7 @@ async fn an_unreachable_redis_costs_the_second_level_not_the_lookup() {
     crm.put_customer(crm_customer("U-1", 1));
     let cfg = CustomerConfig {
         redis_url: Some("redis://127.0.0.1:1".into()),
+        redis_key: redis_key(),
         ..CustomerConfig::default()
     };
     let s = service(cfg, sources(&crm_toml(&crm, "")), memory_store().await);
@@ -506,4 +514,115 @@ async fn the_task_keys_are_normalised_and_bound_per_lookup() {
     // No source declared: the store's customers and calls.
     let names: Vec<String> = s.sources().into_iter().map(|x| x.name).collect();
     assert_eq!(names, ["internal", "calls"]);
+}
+
+/// What the shared Redis holds after a lookup: sealed entries under keyed
+/// names, no name, number or customer id in clear in any key or value; a
+/// daemon with another key cannot read them (it asks the source); and a
+/// Redis without a key is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_redis_holds_no_customer_data_in_clear() {
+    redis_or_fail().await;
+    let crm = standin(0).await;
+    let id = format!("S-{}-{}", std::process::id(), uuid::Uuid::new_v4());
+    crm.put_customer(crm_customer(&id, 7));
+    let cfg = CustomerConfig {
+        redis_url: Some(REDIS_URL.into()),
+        redis_key: redis_key(),
+        ..CustomerConfig::default()
+    };
+    let text = crm_toml(&crm, "");
+    let before = redis_dump().await;
+    let a = service(cfg.clone(), sources(&text), memory_store().await);
+    let lookup = Lookup::new(Some(&id), Some("+14155550007"), None, "US");
+    let v = a.resolve(&lookup).await;
+    assert!(v.failures.is_empty(), "{:?}", v.failures);
+    let name = v.fields["name"].as_str().expect("name").to_string();
+    let added: Vec<(String, Vec<u8>)> = redis_dump()
+        .await
+        .into_iter()
+        .filter(|(k, _)| !before.iter().any(|(b, _)| b == k))
+        .collect();
+    assert!(
+        added
+            .iter()
+            .any(|(k, _)| k.starts_with("dialpop:customer:v2:e:")),
+        "the entry went to Redis: {added:?}"
+    );
+    for (k, value) in &added {
+        for clear in [id.as_str(), "4155550007", name.as_str()] {
+            assert!(!k.contains(clear), "{clear} in the key {k}");
+            assert!(
+                !value.windows(clear.len()).any(|w| w == clear.as_bytes()),
+                "{clear} in clear in the value of {k}"
+            );
+        }
+    }
+    // Another key: the entries do not open; the source is asked again.
+    let other = CustomerConfig {
+        redis_key: Some(dialpop::customer::config::Secret::Literal("11".repeat(32))),
+        ..cfg.clone()
+    };
+    let b = service(other, sources(&text), memory_store().await);
+    let requests = crm.api_requests();
+    let vb = b.resolve(&lookup).await;
+    assert_eq!(vb.fields["name"], v.fields["name"]);
+    assert_eq!(
+        crm.api_requests(),
+        requests + 1,
+        "another key reads nothing"
+    );
+    // No key, no Redis.
+    let err = CustomerService::new(
+        &CustomerConfig {
+            redis_key: None,
+            ..cfg
+        },
+        &sources(&text),
+        memory_store().await,
+    )
+    .err()
+    .expect("refused");
+    assert!(err.contains("customer.redis_key"), "{err}");
+}
+
+/// Every dialpop key in the test Redis, with its value (strings) or its
+/// members (sets, joined).
+async fn redis_dump() -> Vec<(String, Vec<u8>)> {
+    let client = redis::Client::open(REDIS_URL).expect("redis url");
+    let mut c = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("dialpop:customer:v2:*")
+        .query_async(&mut c)
+        .await
+        .expect("keys");
+    let mut out = Vec::new();
+    for k in keys {
+        let kind: String = redis::cmd("TYPE")
+            .arg(&k)
+            .query_async(&mut c)
+            .await
+            .expect("type");
+        let value = if kind == "set" {
+            let m: Vec<String> = redis::cmd("SMEMBERS")
+                .arg(&k)
+                .query_async(&mut c)
+                .await
+                .expect("members");
+            m.join(",").into_bytes()
+        } else {
+            redis::cmd("GET")
+                .arg(&k)
+                .query_async::<Option<Vec<u8>>>(&mut c)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+        };
+        out.push((k, value));
+    }
+    out
 }

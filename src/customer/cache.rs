@@ -7,6 +7,7 @@
 //! customer can be invalidated by any of its keys.
 
 use super::keys::{Lookup, normalize_email, normalize_phone};
+use super::sealed::Sealer;
 use super::source::{PageRequest, SourceError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -98,33 +99,27 @@ pub struct CacheKey {
 }
 
 impl CacheKey {
-    /// The Redis key: hashed, so no phone number or e-mail address is
-    /// written in clear into a shared cache's key space.
-    fn redis_key(&self) -> String {
-        use sha2::Digest;
-        let mut h = sha2::Sha256::new();
-        for part in [
+    /// The Redis key: a keyed hash, so no phone number or e-mail address
+    /// is written into a shared cache's key space, nor can be found from it
+    /// without the key.
+    fn redis_key(&self, sealer: &Sealer) -> String {
+        let (limit, offset) = (self.page.limit.to_string(), self.page.offset.to_string());
+        let name = sealer.name(&[
             self.source.as_bytes(),
             self.key.as_bytes(),
-            self.page.limit.to_string().as_bytes(),
-            self.page.offset.to_string().as_bytes(),
+            limit.as_bytes(),
+            offset.as_bytes(),
             self.page.cursor.as_deref().unwrap_or("").as_bytes(),
-        ] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part);
-        }
-        format!("{PREFIX}e:{}", hex::encode(h.finalize()))
+        ]);
+        format!("{PREFIX}e:{name}")
     }
 }
 
-const PREFIX: &str = "dialpop:customer:v1:";
+/// v2: sealed entries under keyed names (v1 held them in clear).
+const PREFIX: &str = "dialpop:customer:v2:";
 
-fn redis_index_key(form: &str) -> String {
-    use sha2::Digest;
-    format!(
-        "{PREFIX}i:{}",
-        hex::encode(sha2::Sha256::digest(form.as_bytes()))
-    )
+fn redis_index_key(sealer: &Sealer, form: &str) -> String {
+    format!("{PREFIX}i:{}", sealer.name(&[form.as_bytes()]))
 }
 
 #[derive(Clone, Debug)]
@@ -239,16 +234,19 @@ pub struct CustomerCache {
 }
 
 /// Where one daemon tells the others which customer to forget.
-const INVALIDATE_CHANNEL: &str = "dialpop:customer:v1:invalidate";
+const INVALIDATE_CHANNEL: &str = "dialpop:customer:v2:invalidate";
 
 struct RedisLevel {
     conn: redis::aio::ConnectionManager,
+    sealer: Sealer,
     /// What a Redis round trip may cost a lookup before it is skipped.
     timeout: Duration,
 }
 
 impl CustomerCache {
-    pub fn new(max_entries: u64, redis_url: Option<&str>) -> Result<CustomerCache, String> {
+    /// `redis`: the shared second level and the key its records are
+    /// sealed with.
+    pub fn new(max_entries: u64, redis: Option<(&str, Sealer)>) -> Result<CustomerCache, String> {
         let index = KeyIndex::default();
         let unindex = index.clone();
         let memory = moka::future::Cache::builder()
@@ -257,9 +255,9 @@ impl CustomerCache {
             .eviction_listener(move |k: Arc<CacheKey>, e: Entry, _cause| unindex.remove(&k, &e))
             .build();
         let mut listener = None;
-        let redis = match redis_url {
+        let redis = match redis {
             None => None,
-            Some(url) => {
+            Some((url, sealer)) => {
                 let client =
                     redis::Client::open(url).map_err(|e| format!("customer.redis_url: {e}"))?;
                 // Connected on first use and reconnected by the manager: a
@@ -273,12 +271,14 @@ impl CustomerCache {
                         client.clone(),
                         memory.clone(),
                         index.clone(),
+                        sealer.clone(),
                         stop.clone(),
                     ));
                     listener = Some(stop.drop_guard());
                 }
                 Some(RedisLevel {
                     conn,
+                    sealer,
                     timeout: Duration::from_millis(250),
                 })
             }
@@ -385,8 +385,11 @@ impl CustomerCache {
         // Only shared sources reach Redis, and its index is per key: a
         // source-limited invalidation is for local sources only.
         if let (Some(r), None) = (&self.redis, sources) {
-            match tokio::time::timeout(r.timeout * 4, redis_invalidate(r.conn.clone(), target))
-                .await
+            match tokio::time::timeout(
+                r.timeout * 4,
+                redis_invalidate(r.conn.clone(), &r.sealer, target),
+            )
+            .await
             {
                 Ok(Ok(gone)) => n += gone,
                 Ok(Err(e)) => tracing::warn!(error = %e, "redis: could not invalidate"),
@@ -413,12 +416,23 @@ impl CustomerCache {
         let r = r?;
         let mut conn = r.conn.clone();
         let mut cmd = redis::cmd("GET");
-        cmd.arg(key.redis_key());
+        let rk = key.redis_key(&r.sealer);
+        cmd.arg(&rk);
         let get = cmd.query_async::<Option<Vec<u8>>>(&mut conn);
         match tokio::time::timeout(r.timeout, get).await {
-            Ok(Ok(Some(bytes))) => match serde_json::from_slice(&bytes) {
-                Ok(s) => Some(s),
-                Err(e) => {
+            Ok(Ok(Some(sealed))) => match r
+                .sealer
+                .open(rk.as_bytes(), &sealed)
+                .map(|bytes| serde_json::from_slice(&bytes))
+            {
+                None => {
+                    tracing::warn!(
+                        "redis: a cache entry that does not open with this daemon's customer.redis_key is ignored"
+                    );
+                    None
+                }
+                Some(Ok(s)) => Some(s),
+                Some(Err(e)) => {
                     tracing::warn!(error = %e, "redis: unreadable cache entry ignored");
                     None
                 }
@@ -441,11 +455,14 @@ impl CustomerCache {
             value: (*e.value).clone(),
             identity: (*e.identity).clone(),
         };
-        let Ok(bytes) = serde_json::to_vec(&stored) else {
+        let rk = key.redis_key(&r.sealer);
+        let Some(bytes) = serde_json::to_vec(&stored)
+            .ok()
+            .and_then(|plain| r.sealer.seal(rk.as_bytes(), &plain))
+        else {
             return;
         };
         let ms = e.ttl.as_millis().max(1) as u64;
-        let rk = key.redis_key();
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
             .arg(&rk)
@@ -455,7 +472,7 @@ impl CustomerCache {
             .ignore();
         // An index per key form, so that invalidation finds the entries.
         for form in e.identity.forms() {
-            let ik = redis_index_key(&form);
+            let ik = redis_index_key(&r.sealer, &form);
             pipe.cmd("SADD").arg(&ik).arg(&rk).ignore();
             pipe.cmd("PEXPIRE").arg(&ik).arg(ms).arg("GT").ignore();
             pipe.cmd("PEXPIRE").arg(&ik).arg(ms).arg("NX").ignore();
@@ -495,6 +512,7 @@ async fn listen_for_invalidations(
     client: redis::Client,
     memory: moka::future::Cache<CacheKey, Entry>,
     index: KeyIndex,
+    sealer: Sealer,
     stop: tokio_util::sync::CancellationToken,
 ) {
     use futures::StreamExt;
@@ -519,13 +537,18 @@ async fn listen_for_invalidations(
                         m = messages.next() => m,
                     };
                     let Some(msg) = msg else { break };
-                    match serde_json::from_slice::<Identity>(msg.get_payload_bytes()) {
-                        Ok(target) => {
+                    let opened =
+                        sealer.open(INVALIDATE_CHANNEL.as_bytes(), msg.get_payload_bytes());
+                    match opened.map(|b| serde_json::from_slice::<Identity>(&b)) {
+                        Some(Ok(target)) => {
                             forget(&memory, &index, &target, None).await;
                         }
-                        Err(e) => {
+                        Some(Err(e)) => {
                             tracing::warn!(error = %e, "redis: unreadable invalidation ignored")
                         }
+                        None => tracing::warn!(
+                            "redis: an invalidation sealed with another customer.redis_key is ignored"
+                        ),
                     }
                 }
                 tracing::warn!("redis: invalidation channel closed; resubscribing");
@@ -543,10 +566,15 @@ async fn listen_for_invalidations(
 
 async fn redis_invalidate(
     mut conn: redis::aio::ConnectionManager,
+    sealer: &Sealer,
     target: &Identity,
 ) -> redis::RedisResult<u64> {
-    // The other daemons drop their in-process copies too.
-    if let Ok(payload) = serde_json::to_vec(target) {
+    // The other daemons drop their in-process copies too; the message names
+    // the customer, so it is sealed like a record.
+    if let Some(payload) = serde_json::to_vec(target)
+        .ok()
+        .and_then(|plain| sealer.seal(INVALIDATE_CHANNEL.as_bytes(), &plain))
+    {
         redis::cmd("PUBLISH")
             .arg(INVALIDATE_CHANNEL)
             .arg(payload)
@@ -555,7 +583,7 @@ async fn redis_invalidate(
     }
     let mut gone = 0;
     for form in target.forms() {
-        let ik = redis_index_key(&form);
+        let ik = redis_index_key(sealer, &form);
         let members: Vec<String> = redis::cmd("SMEMBERS")
             .arg(&ik)
             .query_async(&mut conn)
@@ -595,7 +623,8 @@ mod tests {
             key: "+14155550123".into(),
             page: PageRequest::default(),
         };
-        let rk = k.redis_key();
+        let sealer = Sealer::from_hex(&"ab".repeat(32)).expect("key");
+        let rk = k.redis_key(&sealer);
         assert!(!rk.contains("4155550123"));
         assert!(rk.starts_with(PREFIX));
         let other = CacheKey {
@@ -605,6 +634,6 @@ mod tests {
             },
             ..k.clone()
         };
-        assert_ne!(rk, other.redis_key());
+        assert_ne!(rk, other.redis_key(&sealer));
     }
 }

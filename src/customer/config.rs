@@ -17,6 +17,12 @@ pub struct CustomerConfig {
     /// A Redis shared by several daemons as the second cache level
     /// (`redis://127.0.0.1:6379`); none by default.
     pub redis_url: Option<String>,
+    /// Needed with `redis_url`: 64 hex digits (`openssl rand -hex 32`),
+    /// the same on every daemon sharing the Redis. Records and
+    /// invalidations are encrypted with it and Redis keys are keyed
+    /// hashes, so the shared cache holds no customer data in clear. Or
+    /// `{ env = "DIALPOP_REDIS_KEY" }`.
+    pub redis_key: Option<Secret>,
     /// Per customer field, the sources it is taken from, first choice
     /// first; other fields follow the order of the `[[source]]` tables.
     pub precedence: std::collections::BTreeMap<String, Vec<String>>,
@@ -31,6 +37,7 @@ impl Default for CustomerConfig {
             default_region: "US".into(),
             cache_max_entries: 100_000,
             redis_url: None,
+            redis_key: None,
             precedence: Default::default(),
             preload: true,
         }

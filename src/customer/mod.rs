@@ -11,6 +11,7 @@ pub mod internal;
 pub mod keys;
 pub mod mapping;
 pub mod rest;
+pub mod sealed;
 pub mod service;
 pub mod source;
 pub mod sql;

@@ -296,7 +296,7 @@ impl CustomerService {
                 preload: cfg.preload,
                 sources: entries,
                 precedence: cfg.precedence.clone(),
-                cache: CustomerCache::new(cfg.cache_max_entries, cfg.redis_url.as_deref())?,
+                cache: CustomerCache::new(cfg.cache_max_entries, super::sealed::redis_level(cfg)?)?,
             }),
         })
     }

@@ -1,0 +1,206 @@
+//! Placing calls: claim jobs for the free agents, the originate of each
+//! claimed task (after its pace slot), and the customer lookup that starts
+//! while the phone rings.
+
+use super::*;
+
+impl Dialer {
+    /// Reserves available agents and starts claim jobs for them, while a
+    /// switch has room: one job claims for up to `MAX_SEATS` agents of one
+    /// campaign at once. The loop never waits for the store: the jobs do,
+    /// and report back, so answers and pops are never queued behind claims.
+    pub(super) fn dial_what_can_be_dialed(&mut self) {
+        if self.draining {
+            return;
+        }
+        let now = now_ms();
+        let clock = Instant::now();
+        while self.claim_jobs < claim::MAX_CLAIM_JOBS {
+            let mut seats = Vec::new();
+            let mut view: Option<Arc<CampaignView>> = None;
+            while seats.len() < claim::MAX_SEATS {
+                let Some(sw) = switches::pick(&self.switches, clock) else {
+                    break;
+                };
+                let (idle, campaigns) = (&self.idle_until, &self.campaigns);
+                let may_dial = |c: &str| {
+                    idle.get(c).is_none_or(|&t| t <= now)
+                        && campaigns.get(c).is_some_and(|v| v.dials())
+                };
+                // The first seat picks the campaign (its agent's best one
+                // with work); the others are agents whose best it is too.
+                let agent = match view.as_ref().map(|v| v.campaign.id.clone()) {
+                    None => match self.agents.next_available(may_dial) {
+                        Some((agent, campaign)) => {
+                            view = self.campaigns.get(&campaign).cloned();
+                            agent
+                        }
+                        None => break,
+                    },
+                    Some(c) => match self.agents.next_available_for(&c, may_dial) {
+                        Some(agent) => agent,
+                        None => break,
+                    },
+                };
+                // Held quietly while the job looks for a task: the page
+                // hears "reserved" only once there is a call to place.
+                self.agents.set(&agent.id, AgentState::Claiming);
+                self.switches[sw].load += 1;
+                // A resting switch's trial is this call.
+                self.switches[sw].health.placed(clock);
+                self.switches[sw].pace.promise();
+                seats.push(claim::Seat {
+                    agent,
+                    switch: sw,
+                    switch_name: self.switches[sw].plan.name.clone(),
+                });
+            }
+            let Some(view) = view else {
+                return;
+            };
+            self.claim_jobs += 1;
+            let (store, tx) = (self.store.clone(), self.internal_tx.clone());
+            tokio::spawn(async move {
+                let claims = claim::claim(&store, seats, &view, now).await;
+                let _ = tx.send(Internal::Claims(Box::new(claims))).await;
+            });
+        }
+    }
+
+    /// A claimed task with its attempt written: the call is placed at its
+    /// seat's slot (answered), unless the agent signed out meanwhile.
+    pub(super) async fn dial(
+        &mut self,
+        seat: claim::Seat,
+        task: Task,
+        call_id: CallId,
+    ) -> Option<Instant> {
+        let claim::Seat {
+            agent, switch: sw, ..
+        } = seat;
+        if self.agents.state(&agent.id) != Some(&AgentState::Claiming) {
+            tracing::info!(agent = %agent.id, task = task.id, "agent signed out during the claim; the task goes back");
+            self.switches[sw].load = self.switches[sw].load.saturating_sub(1);
+            self.switches[sw].pace.release();
+            self.switches[sw].health.trial_void(Instant::now());
+            let next = self
+                .test_calls
+                .final_step(&call_id, crate::store::TaskNext::Requeue(now_ms()));
+            self.settle(
+                &call_id,
+                &task,
+                policy::Outcome::NotPlaced,
+                next,
+                Some("AGENT_SIGNED_OUT".into()),
+            )
+            .await;
+            return None;
+        }
+        let slot = self.switches[sw].pace.take(Instant::now());
+        self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
+            .await;
+        let plan = &self.switches[sw].plan;
+        let mut req = OriginateRequest {
+            call_id: call_id.clone(),
+            destination: plan
+                .customer_dial_string
+                .replace("{gateway}", &plan.gateway)
+                .replace("{phone}", &task.phone),
+            caller_id_number: plan.caller_id_number.clone(),
+            caller_id_name: plan.caller_id_name.clone(),
+            timeout: self.plan.ring_timeout,
+            variables: vec![
+                ("dialpop_task_id".into(), task.id.to_string()),
+                ("dialpop_campaign_id".into(), task.campaign_id.clone()),
+                ("dialpop_customer_id".into(), task.customer_id.clone()),
+                ("dialpop_customer_phone".into(), task.phone.clone()),
+                ("dialpop_agent_id".into(), agent.id.clone()),
+                (
+                    "dialpop_agent_dial".into(),
+                    plan.agent_dial_string
+                        .replace("{extension}", &agent.extension),
+                ),
+            ],
+            on_answer: AnswerAction::Dialplan {
+                extension: plan.connect_extension.clone(),
+                context: plan.connect_context.clone(),
+            },
+        };
+        // The task's own variables, under a prefix of their own: they can
+        // never set one of dialpop's or the switch's. Names and values were
+        // checked when the task was added, and the command builders check
+        // every variable again.
+        req.variables
+            .extend(task.variables.iter().filter_map(|(k, v)| {
+                v.as_str()
+                    .map(|v| (format!("dialpop_var_{k}"), v.to_string()))
+            }));
+        let lookup = self.customers.lookup_for_task(&task);
+        self.stats.count_originate(&task.campaign_id);
+        let phone = task.phone.clone();
+        self.calls
+            .insert(call_id.clone(), LiveCall::new(sw, task, agent.id, lookup));
+        let span = call_log::span(&call_id, self.calls.get(&call_id));
+        span.in_scope(|| {
+            tracing::debug!(switch = %self.switches[sw].plan.name, number = crate::redact::number(&phone), "call placed");
+        });
+        // Preload: the record is fetched while the customer's phone rings,
+        // so that the answer finds it cached.
+        if self.customers.preload_enabled() {
+            self.resolve(&call_id);
+        }
+        // A call the switch does not take comes back from the manager as
+        // ended, not placed (and is logged there, with its fault).
+        let manager = self.switches[sw].manager.clone();
+        tokio::spawn(
+            async move {
+                tokio::time::sleep_until(slot.into()).await;
+                let _ = manager.originate(req).await;
+            }
+            .instrument(span),
+        );
+        Some(slot)
+    }
+
+    pub(super) fn release_claim(&mut self, agent_id: &str) {
+        if self.agents.state(agent_id) == Some(&AgentState::Claiming) {
+            let next = if self.agents.is_online(agent_id) {
+                AgentState::Available
+            } else {
+                AgentState::LoggedOut
+            };
+            self.agents.set(agent_id, next);
+        }
+    }
+
+    /// Starts finding the call's customer, once: an answer that comes
+    /// first waits for this lookup instead of starting another.
+    pub(super) fn resolve(&mut self, id: &CallId) {
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        if !matches!(call.customer, CustomerLookup::NotStarted) {
+            return;
+        }
+        call.customer = CustomerLookup::Resolving;
+        let customers = self.customers.clone();
+        let lookup = call.lookup.clone();
+        let task = call.task.clone();
+        let tx = self.internal_tx.clone();
+        let id = id.clone();
+        let span = call_log::span(&id, Some(call));
+        let plan = self.pop_plan(&id);
+        // The template is filled here too, off the loop: the answer then
+        // only wraps what is ready.
+        tokio::spawn(
+            async move {
+                let view = customers.resolve(&lookup).await;
+                let prepared = crate::popup::prepare(&task, Some(view), plan.look());
+                let _ = tx
+                    .send(Internal::CustomerLoaded(id, Box::new(prepared)))
+                    .await;
+            }
+            .instrument(span),
+        );
+    }
+}

@@ -279,7 +279,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             None => crm.as_ref().map(|c| c.1.clone()).unwrap_or_default(),
         },
         monitor: Default::default(),
-        limits: Default::default(),
+        // The demo's agents all sign in at once from loopback: room for
+        // each of them (the default would make most wait and retry).
+        limits: crate::api::guard::Limits {
+            unauthenticated_sockets: opts.agents + 16,
+            ..Default::default()
+        },
     };
     let started = Instant::now();
     let daemon = Daemon::start(setup).await?;

@@ -42,6 +42,10 @@ pub enum Transition {
     Resolved,
 }
 
+impl Transition {
+    pub const ALL: [Transition; 2] = [Transition::Firing, Transition::Resolved];
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Watch {
     pub firing: bool,

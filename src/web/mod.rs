@@ -148,6 +148,17 @@ mod tests {
                     .iter()
                     .map(|v| format!("verdict_{}", name(serde_json::json!(v)))),
             )
+            // The admin page's Pop health tab joins the alert's names too.
+            .chain(
+                crate::monitor::watch::Kind::ALL
+                    .iter()
+                    .map(|k| format!("alert_{}", k.alert())),
+            )
+            .chain(
+                crate::monitor::watch::Transition::ALL
+                    .iter()
+                    .map(|t| format!("admin_alert_{}", name(serde_json::json!(t)))),
+            )
             .collect();
         for key in &joined {
             assert!(en.contains_key(key), "en: no text for {key}");

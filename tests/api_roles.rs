@@ -33,7 +33,11 @@ fn concrete(path: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_admits_its_roles_and_refuses_the_others() {
     let lab = lab("api-roles", 0, &[], 20.0).await;
-    let daemon = lab.start_daemon().await;
+    // A wrong token is tried on every route: more failed sign-ins than the
+    // per-address lockout allows (tests/flood.rs tests that).
+    let mut setup = lab.setup();
+    setup.limits.failures = u32::MAX;
+    let daemon = dialpop::daemon::Daemon::start(setup).await.expect("daemon");
     let admin = Api::new(daemon.addr, Some(API_TOKEN));
     let mut tokens = std::collections::HashMap::new();
     for (name, role) in [

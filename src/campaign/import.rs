@@ -227,6 +227,70 @@ fn check_batch<T>(
     batch
 }
 
+/// The CRs and LFs the parser has been handed, with their byte offsets:
+/// csv's own line numbers are one short after a CRLF line end and after a
+/// blank line (rust-csv #395, #208: a record's position is taken before
+/// the line ends that precede it are skipped), so the import counts lines
+/// itself. Only the line ends from the current record on are kept.
+type LineEnds = std::rc::Rc<std::cell::RefCell<std::collections::VecDeque<(u64, u8)>>>;
+
+/// The file as the parser reads it, noting every CR and LF on the way.
+struct NotingLineEnds<R> {
+    inner: R,
+    at: u64,
+    ends: LineEnds,
+}
+
+impl<R: Read> Read for NotingLineEnds<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut ends = self.ends.borrow_mut();
+        for i in memchr::memchr2_iter(b'\r', b'\n', &buf[..n]) {
+            ends.push_back((self.at + i as u64, buf[i]));
+        }
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// Line numbers (1-based, as an editor shows them) of the records. A line
+/// ends at an LF, or at a CR that no LF follows (csv ends records there
+/// too).
+struct Lines {
+    ends: LineEnds,
+    /// Lines ended before the first line end still in `ends`.
+    before: u64,
+}
+
+/// Whether the line end at `i` ends a line (a CR followed by an LF does
+/// not: the LF does).
+fn ends_line(ends: &std::collections::VecDeque<(u64, u8)>, i: usize) -> bool {
+    let (at, b) = ends[i];
+    b == b'\n' || ends.get(i + 1) != Some(&(at + 1, b'\n'))
+}
+
+impl Lines {
+    /// The line of a record csv says starts at byte `start`; records are
+    /// asked for in file order, once csv has read them. csv skips the line
+    /// ends at the start of a record (the LF of a CRLF, blank lines): they
+    /// count.
+    fn line_of(&mut self, start: u64) -> u64 {
+        let mut ends = self.ends.borrow_mut();
+        while ends.front().is_some_and(|&(at, _)| at < start) {
+            self.before += u64::from(ends_line(&ends, 0));
+            ends.pop_front();
+        }
+        let mut skipped = 0;
+        for (i, next) in (0..ends.len()).zip(start..) {
+            if ends[i].0 != next {
+                break;
+            }
+            skipped += u64::from(ends_line(&ends, i));
+        }
+        1 + self.before + skipped
+    }
+}
+
 /// Runs the parser on its own thread, a batch at a time.
 fn parse_in_thread<T: Send + 'static>(
     reader: impl Read + Send + 'static,
@@ -235,10 +299,19 @@ fn parse_in_thread<T: Send + 'static>(
 ) -> Parsing<T> {
     let (tx, rx) = mpsc::channel::<Batch<T>>(2);
     let job = tokio::task::spawn_blocking(move || {
+        let ends = LineEnds::default();
+        let mut lines = Lines {
+            ends: ends.clone(),
+            before: 0,
+        };
         let mut csv = csv::ReaderBuilder::new()
             .flexible(true)
             .trim(csv::Trim::None)
-            .from_reader(reader);
+            .from_reader(NotingLineEnds {
+                inner: reader,
+                at: 0,
+                ends,
+            });
         let header = csv
             .headers()
             .map_err(|e| format!("cannot read the header: {e}"))?
@@ -249,12 +322,15 @@ fn parse_in_thread<T: Send + 'static>(
         let mut end = false;
         while !end {
             let mut record = csv::StringRecord::new();
-            let line = csv.position().line() + 1;
+            let start = csv.position().byte();
             match csv.read_record(&mut record) {
                 Ok(false) => end = true,
-                Ok(true) => rows.push((record.position().map_or(line, |p| p.line()), record)),
+                Ok(true) => {
+                    let line = lines.line_of(record.position().map_or(start, |p| p.byte()));
+                    rows.push((line, record));
+                }
                 Err(e) => {
-                    let line = e.position().map_or(line, |p| p.line());
+                    let line = lines.line_of(e.position().map_or(start, |p| p.byte()));
                     // An I/O error ends the file; a malformed row does not.
                     end = matches!(e.kind(), csv::ErrorKind::Io(_));
                     unreadable.push((line, super::settings::field_error("row", e.to_string())));
@@ -387,7 +463,11 @@ pub async fn import_dnc(
     let mut report = ImportReport::default();
     while let Some(b) = rx.recv().await {
         report.rows += (b.good.len() + b.bad.len()) as u64;
-        for (line, e) in b.bad {
+        // In file order, as for tasks: unreadable rows come after the
+        // checked ones in a batch.
+        let mut bad = b.bad;
+        bad.sort_by_key(|(l, _)| *l);
+        for (line, e) in bad {
             report.reject(line, e);
         }
         let entries: Vec<DncEntry> = b.good.into_iter().map(|(_, e)| e).collect();
@@ -398,4 +478,92 @@ pub async fn import_dnc(
     }
     report.ignored_columns = parser_end(job).await?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::{CampaignSettings, CampaignState};
+
+    async fn store_with(campaign: &Campaign) -> Arc<dyn Store> {
+        let store = crate::store::open("sqlite::memory:").await.expect("store");
+        store.insert_campaign(campaign).await.expect("campaign");
+        store
+    }
+
+    fn campaign() -> Campaign {
+        Campaign {
+            id: "c".into(),
+            name: "c".into(),
+            state: CampaignState::Running,
+            settings: CampaignSettings::default(),
+            created_ms: 0,
+            updated_ms: 0,
+        }
+    }
+
+    fn lines(r: &ImportReport) -> Vec<u64> {
+        r.errors.iter().map(|e| e.line).collect()
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/csv_import.rs): with CRLF line
+    /// ends, as spreadsheets write CSV, every bad row was reported on the
+    /// line before its own (the first one on the header's line). The same
+    /// cause put a row after a blank line on the blank line, and csv counts
+    /// only LFs, so with CR line ends (old Mac exports) every row was on
+    /// line 1.
+    #[tokio::test]
+    async fn bad_rows_are_reported_on_their_own_lines_whatever_the_line_ends() {
+        let c = campaign();
+        let store = store_with(&c).await;
+        for (file, want) in [
+            (
+                &b"customer_id,phone\r\n,+12127360001\r\nc2,bad\r\n"[..],
+                vec![2, 3],
+            ),
+            (b"customer_id,phone\n,+12127360001\nc2,bad\n", vec![2, 3]),
+            (
+                b"customer_id,phone\n\n,+12127360001\n\r\n\r\nc2,bad",
+                vec![3, 6],
+            ),
+            (
+                b"customer_id,phone\rc1,bad\r\"c2\nstill c2\",bad\nc3,bad",
+                vec![2, 3, 5],
+            ),
+            (
+                b"customer_id,phone\r\nc1,+12127360011\r\nc\xff,bad\r\n",
+                vec![3],
+            ),
+        ] {
+            let r = import_tasks(
+                &store,
+                &c,
+                std::io::Cursor::new(file.to_vec()),
+                None,
+                |_| {},
+            )
+            .await
+            .expect("imports");
+            assert_eq!(lines(&r), want, "{:?}", String::from_utf8_lossy(file));
+        }
+    }
+
+    /// Seen while writing the fuzz target's file-order check: a do-not-call
+    /// file's unreadable rows were listed after its bad numbers.
+    #[tokio::test]
+    async fn dnc_errors_are_in_file_order() {
+        let store = store_with(&campaign()).await;
+        let file = b"phone,reason\n\xff,x\nnope,\n+12127360110,asked\n".to_vec();
+        let r = import_dnc(
+            &store,
+            None,
+            phonenumber::country::Id::US,
+            std::io::Cursor::new(file),
+            |_| {},
+        )
+        .await
+        .expect("imports");
+        assert_eq!(lines(&r), vec![2, 3]);
+        assert_eq!((r.rows, r.added, r.rejected), (3, 1, 2));
+    }
 }

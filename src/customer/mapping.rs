@@ -384,11 +384,22 @@ pub fn convert(v: &Value, to: Conversion) -> Result<Value, String> {
             },
             _ => Err(bad("a bool")),
         },
+        // YYYY-MM-DD and RFC 3339 have four-digit years; chrono writes the
+        // others with a sign (`+33656-03-15`), which neither is.
         Conversion::Date => parse_time(v)
-            .map(|t| Value::String(t.date_text))
+            .and_then(|t| {
+                let four_digits =
+                    t.date_text.len() == 10 && t.date_text.as_bytes()[0].is_ascii_digit();
+                four_digits.then_some(t.date_text).ok_or(YEARS)
+            })
+            .map(Value::String)
             .map_err(|e| e.to_string()),
         Conversion::DateTime => parse_time(v)
             .and_then(|t| t.utc.ok_or("expected a date with a time"))
+            .and_then(|u| {
+                use chrono::Datelike;
+                (0..=9999).contains(&u.year()).then_some(u).ok_or(YEARS)
+            })
             .map(|u| Value::String(u.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
             .map_err(|e| e.to_string()),
         Conversion::Money => {
@@ -411,6 +422,8 @@ pub fn convert(v: &Value, to: Conversion) -> Result<Value, String> {
         }
     }
 }
+
+const YEARS: &str = "expected a date in the years 0000 to 9999";
 
 struct Parsed {
     /// The calendar date as written (in the value's own offset).
@@ -519,6 +532,29 @@ mod tests {
         assert_eq!(convert(&json!("-0.005"), Money), Ok(json!("-0.01")));
         assert!(convert(&json!("12 EUR"), Money).is_err());
         assert!(convert(&json!({"a": 1}), String).is_err());
+    }
+
+    /// Found by fuzzing (fuzz/fuzz_targets/mapping_path.rs): a unix time
+    /// past the year 9999 (999919999991999.9, read as milliseconds: a
+    /// microsecond timestamp is that large) became "+33656-03-15T03:33:12Z",
+    /// which is not RFC 3339, and the date "+33656-03-15".
+    #[test]
+    fn dates_outside_four_digit_years_are_refused() {
+        use Conversion::*;
+        let far = json!(999_919_999_991_999.9_f64);
+        assert!(convert(&far, DateTime).is_err());
+        assert!(convert(&far, Date).is_err());
+        let micros = json!(1_551_398_400_000_000i64);
+        assert!(convert(&micros, DateTime).is_err());
+        // Year 0000 at +01:00 is year -1 in UTC.
+        let zero = json!("0000-01-01T00:00:00+01:00");
+        assert!(convert(&zero, DateTime).is_err());
+        assert_eq!(convert(&zero, Date), Ok(json!("0000-01-01")));
+        let last = json!(253_402_300_799_000i64);
+        assert_eq!(convert(&last, DateTime), Ok(json!("9999-12-31T23:59:59Z")));
+        assert_eq!(convert(&last, Date), Ok(json!("9999-12-31")));
+        assert!(convert(&json!(253_402_300_800_000i64), DateTime).is_err());
+        assert!(convert(&json!(-62_167_219_200_001i64), DateTime).is_err());
     }
 
     #[test]

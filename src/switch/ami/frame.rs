@@ -16,6 +16,8 @@ pub const MAX_PACKET: usize = 64 * 1024;
 /// Legacy command output can be long (a `core show channels` on a busy box).
 pub const MAX_FOLLOWS_OUTPUT: usize = 16 * 1024 * 1024;
 const MAX_LINES: usize = 4096;
+/// The banner line, its line end included.
+const MAX_BANNER: usize = 1024;
 const END_COMMAND: &[u8] = b"--END COMMAND--";
 
 // Built once: a searcher per call costs more than the search on a short packet.
@@ -58,11 +60,14 @@ use crate::switch::headers::header_line as key_value;
 /// ends; its lines are read (and checked) once, by `AmiPacket::from_bytes`.
 pub fn scan(buf: &[u8], at_start: bool) -> Result<AmiScan, AmiError> {
     if at_start && buf.starts_with(b"Asterisk Call Manager/") {
-        return Ok(match line_at(buf, 0) {
-            Some((_, next)) => AmiScan::Banner { len: next },
-            None if buf.len() > 1024 => return Err(AmiError::PacketTooLarge { limit: 1024 }),
-            None => AmiScan::Incomplete,
-        });
+        // The line end is looked for in the first MAX_BANNER bytes only, so
+        // that a long banner is refused whether it came in one read or in
+        // several (it used to be read when whole and refused when cut).
+        return match line_at(&buf[..buf.len().min(MAX_BANNER)], 0) {
+            Some((_, next)) => Ok(AmiScan::Banner { len: next }),
+            None if buf.len() >= MAX_BANNER => Err(AmiError::PacketTooLarge { limit: MAX_BANNER }),
+            None => Ok(AmiScan::Incomplete),
+        };
     }
     if starts_with_ci(buf, b"Response: Follows") || starts_with_ci(buf, b"Response:Follows") {
         return scan_follows_packet(buf);
@@ -112,6 +117,17 @@ fn scan_follows_packet(buf: &[u8]) -> Result<AmiScan, AmiError> {
     let mut lines = 0;
     loop {
         let Some((end, next)) = line_at(buf, pos) else {
+            // Bounded while a line is still coming, as once it has ended: a
+            // header line by MAX_PACKET, an output line by the output's
+            // limit (there was no bound at all here).
+            if buf.len() > MAX_PACKET && (lines == 0 || is_follows_header(&buf[pos..])) {
+                return Err(AmiError::PacketTooLarge { limit: MAX_PACKET });
+            }
+            if buf.len() > MAX_FOLLOWS_OUTPUT {
+                return Err(AmiError::OutputTooLarge {
+                    limit: MAX_FOLLOWS_OUTPUT,
+                });
+            }
             return Ok(AmiScan::Incomplete);
         };
         let line = &buf[pos..end];
@@ -309,4 +325,57 @@ impl AmiPacket {
 pub enum AmiMessage {
     Banner(String),
     Packet(AmiPacket),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Seen while writing the fuzz target's invariant (fuzz/fuzz_targets/
+    /// ami_decoder.rs: a stream is read the same however it is cut): a
+    /// banner longer than the limit was read when it came in one read and
+    /// refused when a read ended inside it.
+    #[test]
+    fn a_long_banner_is_refused_however_the_stream_is_cut() {
+        let mut long = b"Asterisk Call Manager/".to_vec();
+        long.resize(MAX_BANNER + 100, b'9');
+        long.extend_from_slice(b"\r\n");
+        for cut in [MAX_BANNER - 1, MAX_BANNER, MAX_BANNER + 50, long.len()] {
+            let r = scan(&long[..cut], true);
+            if cut < MAX_BANNER {
+                assert!(matches!(r, Ok(AmiScan::Incomplete)), "cut {cut}: {r:?}");
+            } else {
+                assert!(
+                    matches!(r, Err(AmiError::PacketTooLarge { .. })),
+                    "cut {cut}: {r:?}"
+                );
+            }
+        }
+        let ok = b"Asterisk Call Manager/11.0.0\r\nResponse: Success\r\n\r\n";
+        assert!(matches!(scan(ok, true), Ok(AmiScan::Banner { len: 30 })));
+        let mut edge = b"Asterisk Call Manager/".to_vec();
+        edge.resize(MAX_BANNER - 2, b'9');
+        edge.extend_from_slice(b"\r\n");
+        assert!(matches!(scan(&edge, true), Ok(AmiScan::Banner { len }) if len == MAX_BANNER));
+    }
+
+    /// A legacy `Response: Follows` packet whose header line never ends
+    /// used to be buffered without limit.
+    #[test]
+    fn an_endless_follows_header_line_is_an_error() {
+        let mut p = b"Response: Follows\r\nPrivilege: ".to_vec();
+        p.resize(MAX_PACKET + 10, b'x');
+        assert!(matches!(
+            scan(&p, false),
+            Err(AmiError::PacketTooLarge { .. })
+        ));
+        assert!(matches!(
+            scan(&p[..MAX_PACKET - 10], false),
+            Ok(AmiScan::Incomplete)
+        ));
+        // An output line is bounded by the output's own, larger, limit.
+        let mut o = b"Response: Follows\r\nPrivilege: Command\r\n".to_vec();
+        o.resize(MAX_PACKET + 10, b'o');
+        assert!(matches!(scan(&o, false), Ok(AmiScan::Incomplete)));
+    }
 }

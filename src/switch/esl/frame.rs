@@ -52,7 +52,12 @@ pub fn scan_frame(buf: &[u8], max_content_length: usize) -> Result<Scan, EslErro
     let found: nom::IResult<&[u8], &[u8]> = take_until(&b"\n\n"[..]).parse(window);
     let head = match found {
         Ok((_, head)) => head,
-        Err(nom::Err::Incomplete(_)) if rest.len() > MAX_HEADER_SECTION => {
+        // Only once the window is full: a blank line still to come would
+        // end the section past the limit. (Refusing as soon as more than
+        // MAX_HEADER_SECTION bytes were buffered refused a section of
+        // exactly the limit when a read ended between its two LFs, and
+        // read it when it came in one piece.)
+        Err(nom::Err::Incomplete(_)) if rest.len() >= MAX_HEADER_SECTION + 2 => {
             return Err(EslError::HeaderTooLarge {
                 limit: MAX_HEADER_SECTION,
             });
@@ -208,6 +213,41 @@ mod tests {
         };
         assert_eq!(b.total(), f.len());
         assert_eq!(b.content_length, Some(3));
+    }
+
+    /// Seen while writing the fuzz target's invariant (fuzz/fuzz_targets/
+    /// esl_decoder.rs: a stream is read the same however it is cut): a
+    /// header section of exactly MAX_HEADER_SECTION bytes was read in one
+    /// piece and refused when a read ended between its two final LFs.
+    #[test]
+    fn a_header_section_at_the_limit_is_read_however_the_stream_is_cut() {
+        let mut f = b"Content-Type: text/plain\nX-Long: ".to_vec();
+        f.resize(MAX_HEADER_SECTION, b'a');
+        f.extend_from_slice(b"\n\n");
+        assert!(matches!(
+            scan_frame(&f, DEFAULT_MAX_CONTENT_LENGTH),
+            Ok(Scan::Frame(b)) if b.total() == f.len()
+        ));
+        for cut in MAX_HEADER_SECTION - 1..f.len() {
+            assert!(
+                matches!(
+                    scan_frame(&f[..cut], DEFAULT_MAX_CONTENT_LENGTH),
+                    Ok(Scan::NeedHeaders)
+                ),
+                "cut {cut}"
+            );
+        }
+        // One byte longer is refused, whole or cut.
+        f.insert(40, b'a');
+        for cut in [MAX_HEADER_SECTION + 2, f.len()] {
+            assert!(
+                matches!(
+                    scan_frame(&f[..cut], DEFAULT_MAX_CONTENT_LENGTH),
+                    Err(EslError::HeaderTooLarge { .. })
+                ),
+                "cut {cut}"
+            );
+        }
     }
 
     #[test]

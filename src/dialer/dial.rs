@@ -137,12 +137,17 @@ impl Dialer {
             }));
         let lookup = self.customers.lookup_for_task(&task);
         self.stats.count_originate(&task.campaign_id);
-        let phone = task.phone.clone();
         self.calls
             .insert(call_id.clone(), LiveCall::new(sw, task, agent.id, lookup));
-        let span = call_log::span(&call_id, self.calls.get(&call_id));
+        let call = self.calls.get(&call_id);
+        let span = call_log::span(&call_id, call);
+        // The number is read only if the line is written: no copy per call.
         span.in_scope(|| {
-            tracing::debug!(switch = %self.switches[sw].plan.name, number = crate::redact::number(&phone), "call placed");
+            tracing::debug!(
+                switch = %self.switches[sw].plan.name,
+                number = crate::redact::number(call.map(|c| c.task.phone.as_str()).unwrap_or("")),
+                "call placed"
+            );
         });
         // Preload: the record is fetched while the customer's phone rings,
         // so that the answer finds it cached.

@@ -89,6 +89,9 @@ pub struct HttpConfig {
     pub sign_in_failures_per_minute: u32,
     #[serde(default = "default_lockout_seconds")]
     pub lockout_seconds: u64,
+    /// HTTPS and WSS on `listen` (no plain listener beside it).
+    #[serde(default)]
+    pub tls: Option<crate::api::tls::TlsFiles>,
 }
 
 fn default_unauthenticated_sockets() -> usize {

@@ -36,6 +36,8 @@ pub struct DaemonSetup {
     pub monitor: crate::monitor::config::MonitorConfig,
     /// Per-address limits on callers that have not signed in.
     pub limits: crate::api::guard::Limits,
+    /// HTTPS (and WSS) when set, plain HTTP otherwise.
+    pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
 }
 
 /// How to reach the switch.
@@ -115,8 +117,12 @@ impl Daemon {
             agents,
         })
         .await?;
-        let listener = tokio::net::TcpListener::bind(setup.listen).await?;
-        let addr = listener.local_addr()?;
+        let listener = crate::api::tls::HttpListener::new(
+            tokio::net::TcpListener::bind(setup.listen).await?,
+            setup.tls.clone(),
+        )?;
+        let addr = axum::serve::Listener::local_addr(&listener)?;
+        let scheme = if setup.tls.is_some() { "https" } else { "http" };
         let app = router(AppState {
             store: setup.store.clone(),
             dialer: dialer.clone(),
@@ -131,7 +137,7 @@ impl Daemon {
         let stop = http_stop.clone();
         let http = tokio::spawn(async move {
             let serve = axum::serve(
-                listener,
+                axum::serve::ListenerExt::tap_io(listener, crate::api::tls::no_delay),
                 app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
             )
             .with_graceful_shutdown(async move { stop.cancelled().await });
@@ -139,7 +145,7 @@ impl Daemon {
                 tracing::error!(error = %e, "HTTP server stopped");
             }
         });
-        tracing::info!(%addr, "dialpop listening");
+        tracing::info!(%addr, scheme, "dialpop listening");
         Ok(Daemon {
             addr,
             store: setup.store,
@@ -329,5 +335,9 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
         sources: cfg.sources.clone(),
         monitor: cfg.monitor.clone(),
         limits: cfg.http.limits(),
+        tls: match &cfg.http.tls {
+            Some(files) => Some(crate::api::tls::server_config(files).map_err(anyhow::Error::msg)?),
+            None => None,
+        },
     })
 }

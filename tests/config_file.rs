@@ -241,6 +241,30 @@ fn switch_passwords_and_database_urls_do_not_print() {
     );
 }
 
+/// `[http.tls]` loads when uncommented; a misspelt key is refused.
+#[test]
+fn the_tls_table_loads_when_uncommented() {
+    let plain = Config::parse(&example(), "config/dialpop.toml").expect("loads");
+    assert!(plain.http.tls.is_none(), "TLS is off in the example");
+    let on = example()
+        .replace("# [http.tls]", "[http.tls]")
+        .replace("# cert = ", "cert = ")
+        .replace("# key = ", "key = ");
+    let cfg = Config::parse(&on, "config/dialpop.toml").expect("loads");
+    let tls = cfg.http.tls.expect("[http.tls]");
+    assert_eq!(
+        tls.cert,
+        std::path::PathBuf::from("/etc/dialpop/tls/fullchain.pem")
+    );
+    assert_eq!(
+        tls.key,
+        std::path::PathBuf::from("/etc/dialpop/tls/privkey.pem")
+    );
+    let typo = on.replace("cert = ", "certs = ");
+    let err = Config::parse(&typo, "config/dialpop.toml").expect_err("refused");
+    assert!(err.to_string().contains("certs"), "{err}");
+}
+
 /// The monitor's table loads as written, with its webhook switched on; a
 /// bad value names its key.
 #[test]

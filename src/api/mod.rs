@@ -14,6 +14,7 @@ pub mod routes;
 pub mod tasks;
 pub mod templates;
 pub mod test_calls;
+pub mod tls;
 pub mod tokens;
 pub mod ws;
 

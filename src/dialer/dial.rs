@@ -137,8 +137,10 @@ impl Dialer {
             }));
         let lookup = self.customers.lookup_for_task(&task);
         self.stats.count_originate(&task.campaign_id);
-        self.calls
-            .insert(call_id.clone(), LiveCall::new(sw, task, agent.id, lookup));
+        self.calls.insert(
+            call_id.clone(),
+            LiveCall::new(&call_id, sw, task, agent.id, lookup),
+        );
         let call = self.calls.get(&call_id);
         let span = call_log::span(&call_id, call);
         // The number is read only if the line is written: no copy per call.

@@ -39,11 +39,20 @@ pub struct LiveCall {
     pub ring_pop: Option<Box<crate::popup::messages::ServerMsg>>,
     /// The campaign pops at ringing, and the record was not there yet.
     pub ring_waiting: bool,
+    /// Every step taken for the call runs in it (`call_log`).
+    pub span: tracing::Span,
 }
 
 impl LiveCall {
-    pub fn new(switch: usize, task: Task, agent_id: String, lookup: Lookup) -> LiveCall {
+    pub fn new(
+        id: &crate::switch::CallId,
+        switch: usize,
+        task: Task,
+        agent_id: String,
+        lookup: Lookup,
+    ) -> LiveCall {
         LiveCall {
+            span: super::call_log::live_span(id, &task, &agent_id),
             switch,
             task,
             agent_id,

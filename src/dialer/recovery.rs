@@ -113,7 +113,7 @@ impl Dialer {
                 },
             );
             let lookup = self.customers.lookup_for_task(&task);
-            let mut call = LiveCall::new(sw, task, a.agent_id, lookup);
+            let mut call = LiveCall::new(&id, sw, task, a.agent_id, lookup);
             call.answer_waiting = owes_pop.then(Instant::now);
             call.answered = answered;
             call.popped = answered && !owes_pop;

@@ -200,6 +200,7 @@ impl Lab {
             sources: Vec::new(),
             monitor: Default::default(),
             limits: Default::default(),
+            tls: None,
         }
     }
 
@@ -300,6 +301,44 @@ pub fn agent_client_acking(
     stop: tokio_util::sync::CancellationToken,
     when: AckWhen,
 ) -> Arc<Mutex<Seen>> {
+    agent_client_over(url, token, stop, when, None)
+}
+
+/// What a test page's socket runs over: TCP, or TLS over it.
+pub trait SocketIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> SocketIo for T {}
+
+/// Opens `url` (ws:// or, with `tls`, wss://; the host is `localhost`).
+pub async fn open_socket(
+    url: &str,
+    tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
+) -> Result<
+    tokio_tungstenite::WebSocketStream<Box<dyn SocketIo>>,
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    let uri: tokio_tungstenite::tungstenite::http::Uri = url.parse()?;
+    let port = uri.port_u16().ok_or("no port in the URL")?;
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    let io: Box<dyn SocketIo> = match tls {
+        None => Box::new(tcp),
+        Some(cfg) => {
+            let name = tokio_rustls::rustls::pki_types::ServerName::try_from("localhost")?;
+            let c = tokio_rustls::TlsConnector::from(cfg.clone());
+            Box::new(c.connect(name, tcp).await?)
+        }
+    };
+    let (ws, _) = tokio_tungstenite::client_async(url, io).await?;
+    Ok(ws)
+}
+
+/// `agent_client_acking` over TLS when `tls` is given.
+pub fn agent_client_over(
+    url: String,
+    token: String,
+    stop: tokio_util::sync::CancellationToken,
+    when: AckWhen,
+    tls: Option<Arc<tokio_rustls::rustls::ClientConfig>>,
+) -> Arc<Mutex<Seen>> {
     let seen = Arc::new(Mutex::new(Seen::default()));
     let out = seen.clone();
     tokio::spawn(async move {
@@ -307,7 +346,7 @@ pub fn agent_client_acking(
         let mut held: HashMap<String, String> = HashMap::new();
         let mut ended: HashSet<String> = HashSet::new();
         while !stop.is_cancelled() {
-            let Ok((ws, _)) = tokio_tungstenite::connect_async(url.as_str()).await else {
+            let Ok(ws) = open_socket(&url, tls.as_ref()).await else {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             };

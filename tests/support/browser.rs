@@ -99,6 +99,11 @@ fn driver_ready(port: u16) -> bool {
 impl Browser {
     /// Start chromedriver and a headless Chromium with a 1280x800 window.
     pub async fn start() -> Browser {
+        Browser::start_with(&[]).await
+    }
+
+    /// `start` with more Chromium switches.
+    pub async fn start_with(extra: &[String]) -> Browser {
         require(CHROMIUM);
         require(CHROMEDRIVER);
 
@@ -144,24 +149,29 @@ impl Browser {
         }
 
         let user_data_dir = profile.path().join("profile");
+        let mut args: Vec<String> = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,800",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.push(format!("--user-data-dir={}", user_data_dir.display()));
+        args.extend(extra.iter().cloned());
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
                 "binary": CHROMIUM,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--window-size=1280,800",
-                    format!("--user-data-dir={}", user_data_dir.display()),
-                ],
+                "args": args,
             }),
         );
         let connector = hyper_util::client::legacy::connect::HttpConnector::new();

@@ -15,6 +15,19 @@ impl Api {
         }
     }
 
+    /// Over HTTPS, trusting the certificate `ca_pem` (PEM) only.
+    pub fn tls(addr: std::net::SocketAddr, token: Option<&str>, ca_pem: &str) -> Api {
+        let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("a PEM certificate");
+        Api {
+            client: reqwest::Client::builder()
+                .tls_certs_only([ca])
+                .build()
+                .expect("HTTPS client"),
+            base: format!("https://localhost:{}", addr.port()),
+            token: token.map(String::from),
+        }
+    }
+
     pub async fn send(
         &self,
         method: &str,

@@ -285,6 +285,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             unauthenticated_sockets: opts.agents + 16,
             ..Default::default()
         },
+        tls: None,
     };
     let started = Instant::now();
     let daemon = Daemon::start(setup).await?;

@@ -22,100 +22,9 @@
 use bytes::BytesMut;
 use dialpop::switch::ami::frame::{AmiMessage, AmiPacket, AmiScan, MAX_PACKET, PacketKind, scan};
 use dialpop::switch::ami::{AmiClientCodec, AmiServerCodec, mapping};
+use dialpop_fuzz::{blank_lines, drive, reads};
 use libfuzzer_sys::fuzz_target;
 use tokio_util::codec::Decoder;
-
-/// Cuts `data` into reads: `sel & 15` cuts at places a little PRNG seeded
-/// by `sel` picks, or (bit 6, short inputs) one read per byte. Bounded, so
-/// that a long input is not rescanned from its start thousands of times.
-fn reads(sel: u8, data: &[u8]) -> Vec<&[u8]> {
-    if sel & 0x40 != 0 && data.len() <= 128 {
-        return data.chunks(1).collect();
-    }
-    let mut state = (u32::from(sel) << 16 | data.len() as u32).wrapping_mul(2_654_435_761) | 1;
-    let mut cuts: Vec<usize> = (0..sel & 15)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as usize % (data.len() + 1)
-        })
-        .collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut out = Vec::with_capacity(cuts.len() + 1);
-    let mut from = 0;
-    for c in cuts {
-        out.push(&data[from..c]);
-        from = c;
-    }
-    out.push(&data[from..]);
-    out.retain(|r| !r.is_empty());
-    out
-}
-
-#[derive(Debug, PartialEq)]
-struct Outcome<T> {
-    items: Vec<T>,
-    /// `clean`, or the error's text.
-    end: String,
-}
-
-/// Feeds the reads to `codec` as a socket reader does and collects what it
-/// yields until the end of the stream or the first error (which drops the
-/// connection). An AMI "incomplete" may drop blank lines between packets,
-/// never anything else.
-fn drive<D>(mut codec: D, reads: &[&[u8]]) -> Outcome<D::Item>
-where
-    D: Decoder,
-    D::Error: std::fmt::Display,
-{
-    let mut buf = BytesMut::new();
-    let mut items = Vec::new();
-    for read in reads {
-        buf.extend_from_slice(read);
-        loop {
-            let before = buf.len();
-            let blank = buf.iter().take_while(|&&b| b == b'\r' || b == b'\n').count();
-            match codec.decode(&mut buf) {
-                Ok(Some(item)) => {
-                    assert!(buf.len() < before, "an item that consumed nothing");
-                    items.push(item);
-                }
-                Ok(None) => {
-                    assert!(
-                        before - buf.len() <= blank,
-                        "'incomplete' consumed more than blank lines"
-                    );
-                    break;
-                }
-                Err(e) => {
-                    return Outcome {
-                        items,
-                        end: e.to_string(),
-                    };
-                }
-            }
-        }
-    }
-    loop {
-        match codec.decode_eof(&mut buf) {
-            Ok(Some(item)) => items.push(item),
-            Ok(None) => {
-                return Outcome {
-                    items,
-                    end: "clean".into(),
-                };
-            }
-            Err(e) => {
-                return Outcome {
-                    items,
-                    end: e.to_string(),
-                };
-            }
-        }
-    }
-}
 
 fn pairs(p: &AmiPacket) -> Vec<(Vec<u8>, Vec<u8>)> {
     p.headers
@@ -179,8 +88,8 @@ fuzz_target!(|input: &[u8]| {
         }
     }
 
-    let whole = drive(AmiClientCodec::default(), &[data]);
-    let cut = drive(AmiClientCodec::default(), &reads(sel, data));
+    let whole = drive(AmiClientCodec::default(), &[data], blank_lines);
+    let cut = drive(AmiClientCodec::default(), &reads(sel, data), blank_lines);
     assert_eq!(whole, cut, "the packets depend on how the stream was cut");
     for m in &whole.items {
         if let AmiMessage::Packet(p) = m {
@@ -193,8 +102,8 @@ fuzz_target!(|input: &[u8]| {
 
     // The simulated switch's side (actions from a client), on the same bytes.
     if sel & 0x80 != 0 {
-        let whole = drive(AmiServerCodec, &[data]);
-        let cut = drive(AmiServerCodec, &reads(sel, data));
+        let whole = drive(AmiServerCodec, &[data], blank_lines);
+        let cut = drive(AmiServerCodec, &reads(sel, data), blank_lines);
         assert_eq!(whole, cut, "the actions depend on how the stream was cut");
     }
 });

@@ -21,101 +21,12 @@
 
 #![no_main]
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use dialpop::switch::esl::event::parse_event_plain;
 use dialpop::switch::esl::frame::{DEFAULT_MAX_CONTENT_LENGTH, Scan, scan_frame};
 use dialpop::switch::esl::{EslClientCodec, EslFrame, EslMessage, EslServerCodec, mapping};
+use dialpop_fuzz::{nothing, drive, reads};
 use libfuzzer_sys::fuzz_target;
-use tokio_util::codec::Decoder;
-
-/// Cuts `data` into reads: `sel & 15` cuts at places a little PRNG seeded
-/// by `sel` picks, or (bit 6, short inputs) one read per byte. Bounded, so
-/// that a long input is not rescanned from its start thousands of times.
-fn reads(sel: u8, data: &[u8]) -> Vec<&[u8]> {
-    if sel & 0x40 != 0 && data.len() <= 128 {
-        return data.chunks(1).collect();
-    }
-    let mut state = (u32::from(sel) << 16 | data.len() as u32).wrapping_mul(2_654_435_761) | 1;
-    let mut cuts: Vec<usize> = (0..sel & 15)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 17;
-            state ^= state << 5;
-            state as usize % (data.len() + 1)
-        })
-        .collect();
-    cuts.sort_unstable();
-    cuts.dedup();
-    let mut out = Vec::with_capacity(cuts.len() + 1);
-    let mut from = 0;
-    for c in cuts {
-        out.push(&data[from..c]);
-        from = c;
-    }
-    out.push(&data[from..]);
-    out.retain(|r| !r.is_empty());
-    out
-}
-
-#[derive(Debug, PartialEq)]
-struct Outcome<T> {
-    items: Vec<T>,
-    /// `clean`, or the error's text.
-    end: String,
-}
-
-/// Feeds the reads to `codec` as a socket reader does and collects what it
-/// yields until the end of the stream or the first error (which drops the
-/// connection).
-fn drive<D>(mut codec: D, reads: &[&[u8]], consumes_on_none: bool) -> Outcome<D::Item>
-where
-    D: Decoder,
-    D::Error: std::fmt::Display,
-{
-    let mut buf = BytesMut::new();
-    let mut items = Vec::new();
-    for read in reads {
-        buf.extend_from_slice(read);
-        loop {
-            let before = buf.len();
-            match codec.decode(&mut buf) {
-                Ok(Some(item)) => {
-                    assert!(buf.len() < before, "an item that consumed nothing");
-                    items.push(item);
-                }
-                Ok(None) => {
-                    if !consumes_on_none {
-                        assert_eq!(buf.len(), before, "'incomplete' consumed bytes");
-                    }
-                    break;
-                }
-                Err(e) => {
-                    return Outcome {
-                        items,
-                        end: e.to_string(),
-                    };
-                }
-            }
-        }
-    }
-    loop {
-        match codec.decode_eof(&mut buf) {
-            Ok(Some(item)) => items.push(item),
-            Ok(None) => {
-                return Outcome {
-                    items,
-                    end: "clean".into(),
-                };
-            }
-            Err(e) => {
-                return Outcome {
-                    items,
-                    end: e.to_string(),
-                };
-            }
-        }
-    }
-}
 
 fn pairs(h: &dialpop::switch::headers::Headers) -> Vec<(Vec<u8>, Vec<u8>)> {
     h.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect()
@@ -157,8 +68,8 @@ fuzz_target!(|input: &[u8]| {
         Ok(Scan::NeedHeaders) | Err(_) => {}
     }
 
-    let whole = drive(EslClientCodec::default(), &[data], false);
-    let cut = drive(EslClientCodec::default(), &reads(sel, data), false);
+    let whole = drive(EslClientCodec::default(), &[data], nothing);
+    let cut = drive(EslClientCodec::default(), &reads(sel, data), nothing);
     assert_eq!(whole, cut, "the frames depend on how the stream was cut");
     for frame in &whole.items {
         check_frame(frame);
@@ -166,8 +77,8 @@ fuzz_target!(|input: &[u8]| {
 
     // The simulated switch's side (commands from a client), on the same bytes.
     if sel & 0x80 != 0 {
-        let whole = drive(EslServerCodec, &[data], false);
-        let cut = drive(EslServerCodec, &reads(sel, data), false);
+        let whole = drive(EslServerCodec, &[data], nothing);
+        let cut = drive(EslServerCodec, &reads(sel, data), nothing);
         assert_eq!(whole, cut, "the commands depend on how the stream was cut");
     }
 });

@@ -15,13 +15,7 @@ async fn a_real_call_pops_on_the_agent_page_in_chromium() {
     let lab = lab("browser", 1, &[(5, 1)], 4.0).await;
     let daemon = lab.start_daemon().await;
     let (agent, token) = lab.agents[0].clone();
-    let task = lab.store.task(1).await.expect("store").expect("the task");
-    let customer = lab
-        .store
-        .customer(&task.customer_id)
-        .await
-        .expect("store")
-        .expect("the customer");
+    let customer = lab.customer_of_task(1).await;
 
     let browser = Browser::start().await;
     browser.set_viewport(1280, 800).await;

@@ -63,14 +63,19 @@ fn client_config(c: &Cert) -> Arc<rustls::ClientConfig> {
     )
 }
 
+/// The lab's daemon, serving over TLS with `c`.
+async fn tls_daemon(lab: &common::Lab, c: &Cert) -> dialpop::daemon::Daemon {
+    let mut setup = lab.setup();
+    setup.tls = Some(server_config(&c.files).expect("the certificate loads"));
+    dialpop::daemon::Daemon::start(setup).await.expect("daemon")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_campaign_runs_over_https_and_wss() {
     let dir = tempfile::tempdir().expect("dir");
     let c = cert(dir.path());
     let lab = lab("tls", 2, &[(1, 12)], 10.0).await;
-    let mut setup = lab.setup();
-    setup.tls = Some(server_config(&c.files).expect("the certificate loads"));
-    let daemon = dialpop::daemon::Daemon::start(setup).await.expect("daemon");
+    let daemon = tls_daemon(&lab, &c).await;
 
     // A client that opens a connection and says nothing: handshakes have
     // their own tasks, so it holds up none of what follows.
@@ -139,17 +144,9 @@ async fn the_agent_page_pops_over_https_in_chromium() {
     let c = cert(dir.path());
     // 5XXX answers after 2 s and talks 60 s: at speed 4, 0.5 s and 15 s.
     let lab = lab("tls-browser", 1, &[(5, 1)], 4.0).await;
-    let mut setup = lab.setup();
-    setup.tls = Some(server_config(&c.files).expect("the certificate loads"));
-    let daemon = dialpop::daemon::Daemon::start(setup).await.expect("daemon");
+    let daemon = tls_daemon(&lab, &c).await;
     let (agent, token) = lab.agents[0].clone();
-    let task = lab.store.task(1).await.expect("store").expect("the task");
-    let customer = lab
-        .store
-        .customer(&task.customer_id)
-        .await
-        .expect("store")
-        .expect("the customer");
+    let customer = lab.customer_of_task(1).await;
 
     // Chromium trusts this one key and no other certificate error.
     let browser = Browser::start_with(&[format!(

@@ -68,16 +68,8 @@ pub enum HttpListener {
     Tls {
         local: SocketAddr,
         ready: mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
-        _acceptor: AbortOnDrop,
+        _acceptor: tokio_util::task::AbortOnDropHandle<()>,
     },
-}
-
-pub struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 impl HttpListener {
@@ -92,26 +84,20 @@ impl HttpListener {
         Ok(HttpListener::Tls {
             local,
             ready,
-            _acceptor: AbortOnDrop(task),
+            _acceptor: tokio_util::task::AbortOnDropHandle::new(task),
         })
     }
 }
 
 async fn accept_tls(
-    tcp: TcpListener,
+    mut tcp: TcpListener,
     acceptor: TlsAcceptor,
     ready: mpsc::Sender<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
 ) {
     loop {
-        let (stream, peer) = match tcp.accept().await {
-            Ok(s) => s,
-            Err(e) => {
-                // Out of file descriptors and the like: wait, then go on.
-                tracing::warn!(error = %e, "HTTP listener: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
+        // axum's own accept loop: it waits out errors such as too many
+        // open files.
+        let (stream, peer) = axum::serve::Listener::accept(&mut tcp).await;
         let acceptor = acceptor.clone();
         let ready = ready.clone();
         tokio::spawn(async move {
@@ -134,8 +120,6 @@ impl axum::serve::Listener for HttpListener {
 
     async fn accept(&mut self) -> (Self::Io, Self::Addr) {
         match self {
-            // axum's own accept loop (it waits out errors such as too
-            // many open files).
             HttpListener::Plain(tcp) => {
                 let (s, a) = axum::serve::Listener::accept(tcp).await;
                 (Either::Left(s), a)

@@ -40,6 +40,18 @@ pub struct Lab {
     pub speed: f64,
 }
 
+impl Lab {
+    /// The customer that task `id` calls.
+    pub async fn customer_of_task(&self, id: i64) -> Customer {
+        let task = self.store.task(id).await.expect("store").expect("the task");
+        self.store
+            .customer(&task.customer_id)
+            .await
+            .expect("store")
+            .expect("the customer")
+    }
+}
+
 /// Customers by lead digit: (lead, how many).
 pub async fn lab(name: &str, agents: usize, mix: &[(u32, usize)], speed: f64) -> Lab {
     lab_on(SimProtocol::Esl, name, agents, mix, speed).await

@@ -3,6 +3,7 @@
 //! retried). Pure types and checks; the store persists them and the dialer
 //! reads them.
 
+pub mod dialing;
 pub mod disposition;
 pub mod import;
 pub mod intake;

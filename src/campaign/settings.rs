@@ -41,6 +41,8 @@ pub struct CampaignSettings {
     /// The pop's template, by agent level (none: the built-in one).
     #[serde(skip_serializing_if = "crate::popup::template::TemplateChoice::is_empty")]
     pub templates: crate::popup::template::TemplateChoice,
+    /// The dialing mode, lines per agent, abandon cap, machines, pacing.
+    pub dialing: super::dialing::DialingSettings,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,6 +68,7 @@ impl Default for CampaignSettings {
             pop_trigger: PopTrigger::Answer,
             pop_filters: Vec::new(),
             templates: Default::default(),
+            dialing: Default::default(),
         }
     }
 }
@@ -252,6 +255,7 @@ impl CampaignSettings {
         {
             return Err(field_error("wrap_up_seconds", "must be 0 to 86400"));
         }
+        self.dialing.validate()?;
         if self.dispositions.is_empty() {
             return Err(field_error("dispositions", "give at least one code"));
         }

@@ -51,6 +51,17 @@ struct Slot {
     online: bool,
     /// Since when the agent has been available: the longest idle is served first.
     idle_since: IdleSince,
+    /// Since when the agent has been in its state (for the time totals).
+    since: Instant,
+}
+
+/// Seconds agents have spent logged in, by what they were doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct AgentTime {
+    pub talk_s: f64,
+    pub wrap_s: f64,
+    /// Available, held for a claim, or waiting for a call placed for them.
+    pub idle_s: f64,
 }
 
 /// Agent states with two indexes kept beside them, so that neither the
@@ -63,6 +74,7 @@ pub struct Agents {
     wrap_ups: BTreeSet<(Instant, String)>,
     /// Breaks ties between agents made available at the same instant.
     seq: u64,
+    time: AgentTime,
 }
 
 impl Agents {
@@ -79,6 +91,7 @@ impl Agents {
                             state: AgentState::LoggedOut,
                             online: false,
                             idle_since: (now, 0),
+                            since: now,
                         },
                     )
                 })
@@ -86,6 +99,7 @@ impl Agents {
             available: HashMap::new(),
             wrap_ups: BTreeSet::new(),
             seq: 0,
+            time: AgentTime::default(),
         }
     }
 
@@ -112,6 +126,7 @@ impl Agents {
                         state: AgentState::LoggedOut,
                         online: false,
                         idle_since: (Instant::now(), 0),
+                        since: Instant::now(),
                     },
                 );
             }
@@ -151,9 +166,20 @@ impl Agents {
         self.seq += 1;
         let seq = self.seq;
         if let Some(s) = self.slots.get_mut(id) {
+            let now = Instant::now();
             if state == AgentState::Available && s.state != AgentState::Available {
-                s.idle_since = (Instant::now(), seq);
+                s.idle_since = (now, seq);
             }
+            let spent = now.saturating_duration_since(s.since).as_secs_f64();
+            match &s.state {
+                AgentState::OnCall(_) => self.time.talk_s += spent,
+                AgentState::WrapUp(_) => self.time.wrap_s += spent,
+                AgentState::Available | AgentState::Claiming | AgentState::Reserved(_) => {
+                    self.time.idle_s += spent
+                }
+                AgentState::LoggedOut | AgentState::Paused(_) => {}
+            }
+            s.since = now;
             s.state = state;
         }
         self.index(id);
@@ -217,6 +243,46 @@ impl Agents {
     /// When the next wrap-up ends, if one is under way.
     pub fn next_wrap_up_end(&self) -> Option<Instant> {
         self.wrap_ups.first().map(|(t, _)| *t)
+    }
+
+    /// The time totals, with the states agents are in now counted up to now.
+    pub fn time(&self) -> AgentTime {
+        let now = Instant::now();
+        let mut t = self.time;
+        for s in self.slots.values() {
+            let spent = now.saturating_duration_since(s.since).as_secs_f64();
+            match &s.state {
+                AgentState::OnCall(_) => t.talk_s += spent,
+                AgentState::WrapUp(_) => t.wrap_s += spent,
+                AgentState::Available | AgentState::Claiming | AgentState::Reserved(_) => {
+                    t.idle_s += spent
+                }
+                AgentState::LoggedOut | AgentState::Paused(_) => {}
+            }
+        }
+        t
+    }
+
+    /// One campaign's agents for the pacing of its unbound calls: those
+    /// logged in (not paused), available, on a call, and in a wrap-up that
+    /// ends by `soon`. A scan of the campaign's agents, made once a pacing
+    /// round, not per call.
+    pub fn campaign_counts(&self, campaign: &str, soon: Instant) -> (usize, usize, usize, usize) {
+        let (mut logged_in, mut on_call, mut wrapping) = (0, 0, 0);
+        for s in self.slots.values() {
+            if !s.online || !s.agent.campaigns.iter().any(|c| c.campaign_id == campaign) {
+                continue;
+            }
+            match &s.state {
+                AgentState::LoggedOut | AgentState::Paused(_) => continue,
+                AgentState::OnCall(_) => on_call += 1,
+                AgentState::WrapUp(until) if *until <= soon => wrapping += 1,
+                _ => {}
+            }
+            logged_in += 1;
+        }
+        let available = self.available.get(campaign).map_or(0, BTreeSet::len);
+        (logged_in, available, on_call, wrapping)
     }
 
     /// How many agents are in each state, by state name.

@@ -2,23 +2,15 @@
 //! its pop, the end and what it means for the task and the agent.
 
 use super::agents::AgentState;
-use super::claim::CampaignView;
-use super::live_call::{CustomerLookup, LiveCall};
+use super::live_call::CustomerLookup;
 use super::policy::{self, Outcome};
+use super::pop_send::{send_pop, tell_call};
 use super::{Dialer, Internal};
-use crate::campaign::pop_rules::{self, PopFilter};
 use crate::campaign::settings::PopTrigger;
-use crate::popup::format::Locale;
-use crate::popup::hub::AgentHub;
 use crate::popup::messages::PopCallState;
-use crate::popup::messages::ServerMsg;
-use crate::popup::template::Templates;
-use crate::popup::{Look, build_pop, pop_message};
-use crate::store::writer::StoreWriter;
-use crate::store::{NewPop, TaskNext, Write, now_ms};
+use crate::store::{TaskNext, Write, now_ms};
 use crate::switch::CallId;
 use crate::switch::calls::{CallEnd, CallState};
-use std::sync::Arc;
 use std::time::Instant;
 
 impl Dialer {
@@ -40,6 +32,24 @@ impl Dialer {
             && let Some(s) = self.switches.get_mut(sw)
         {
             s.health.worked();
+        }
+        if call.unbound != super::live_call::Unbound::No {
+            // No agent to tell while it rings; the answer puts it in the
+            // holding extension; the agent's bridge changes nothing here.
+            match to {
+                CallState::Ringing | CallState::EarlyMedia => {
+                    self.writer
+                        .submit(Write::Ringing {
+                            call_id: id.to_string(),
+                            at_ms: now_ms(),
+                        })
+                        .await;
+                }
+                CallState::Answered | CallState::Bridged => self.unbound_answered(&id, received),
+                CallState::Ended(end) => self.on_end(id, from, end).await,
+                CallState::Dialing | CallState::Originated => {}
+            }
+            return;
         }
         match to {
             CallState::Ringing | CallState::EarlyMedia => {
@@ -166,7 +176,9 @@ impl Dialer {
         let fault = (!call.answered)
             .then(|| policy::switch_fault(&from, &end))
             .flatten();
-        let outcome = policy::outcome(call.answered, &from, &end);
+        let outcome = self
+            .unbound_ended(&id, &call)
+            .unwrap_or_else(|| policy::outcome(call.answered, &from, &end));
         if let Some(s) = self.switches.get_mut(call.switch) {
             // The switch has room again.
             s.load = s.load.saturating_sub(1);
@@ -186,8 +198,8 @@ impl Dialer {
             Outcome::Vanished => self.stats.vanished += 1,
             Outcome::NotPlaced => self.stats.not_placed += 1,
             Outcome::Failed => self.stats.failed += 1,
-            // Not told apart by the progressive dialer yet.
-            Outcome::Abandoned | Outcome::Machine => self.stats.failed += 1,
+            Outcome::Abandoned => self.stats.abandoned += 1,
+            Outcome::Machine => self.stats.machines += 1,
         }
         self.stats.count_end(&call.task.campaign_id, outcome);
         if let CallEnd::HungUp(c) | CallEnd::Failed(c) = &end {
@@ -205,7 +217,16 @@ impl Dialer {
             "call ended"
         );
         let (retry, wrap_up) = self.rules_for(&call.task.campaign_id);
-        let next = policy::next_step(&call.task, outcome, &retry, now_ms());
+        let mut next = policy::next_step(&call.task, outcome, &retry, now_ms());
+        if outcome == Outcome::Abandoned {
+            // The number is locked out, then called back (Ofcom: no repeat
+            // call within 72 h of an abandoned one).
+            let lockout = self
+                .campaigns
+                .get(&call.task.campaign_id)
+                .map_or(72 * 3_600_000, |v| v.campaign.settings.dialing.lockout_ms());
+            next = policy::after_abandon(next, now_ms(), lockout);
+        }
         let next = self.test_calls.final_step(&id, next);
         let wrap = if call.answered {
             // A conversation: the attempt closes now, the task when the
@@ -273,6 +294,10 @@ impl Dialer {
                 .await;
             }
             self.hub.call_ended(id.as_str()).await;
+        }
+        if agent_id.is_empty() {
+            // Never connected to an agent: nobody to tell, nobody freed.
+            return;
         }
         let shown = cause.or_else(|| Some("LOST_DURING_RECONNECT".into()));
         tell_call(&self.hub, &agent_id, &id, "ended", shown).await;
@@ -349,245 +374,4 @@ impl Dialer {
             )
             .await;
     }
-}
-
-/// What a call's pop is drawn with: its campaign (filters, templates,
-/// trigger) and its agent's level and language.
-#[derive(Clone)]
-pub(super) struct PopPlan {
-    view: Option<Arc<CampaignView>>,
-    level: Option<String>,
-    locale: Locale,
-}
-
-static BUILTIN: std::sync::LazyLock<Templates> = std::sync::LazyLock::new(Templates::default);
-
-impl PopPlan {
-    /// None for a campaign the store no longer has: every call pops, at
-    /// the answer, with the built-in template.
-    fn filters(&self) -> &[PopFilter] {
-        self.view
-            .as_deref()
-            .map_or(&[], |v| v.campaign.settings.pop_filters.as_slice())
-    }
-
-    fn trigger(&self) -> PopTrigger {
-        self.view
-            .as_deref()
-            .map_or(PopTrigger::Answer, |v| v.campaign.settings.pop_trigger)
-    }
-
-    pub(super) fn look(&self) -> Look<'_> {
-        Look {
-            templates: self.view.as_deref().map_or(&BUILTIN, |v| &v.templates),
-            level: self.level.as_deref(),
-            locale: self.locale,
-            trigger: self.trigger(),
-        }
-    }
-}
-
-impl Dialer {
-    pub(super) fn pop_plan(&self, id: &CallId) -> PopPlan {
-        match self.calls.get(id) {
-            Some(call) => self.pop_plan_for(call),
-            None => PopPlan {
-                view: None,
-                level: None,
-                locale: Locale::En,
-            },
-        }
-    }
-
-    fn pop_plan_for(&self, call: &LiveCall) -> PopPlan {
-        let agent = self.agents.agent(&call.agent_id);
-        PopPlan {
-            view: self.view_of(&call.task.campaign_id),
-            level: agent.and_then(|a| a.level.clone()),
-            locale: agent
-                .and_then(|a| a.locale.as_deref())
-                .map_or(Locale::En, Locale::from_tag),
-        }
-    }
-}
-
-/// Decides by the campaign's filters whether the call pops, and records
-/// the decision; false: it does not.
-async fn filters_allow(
-    writer: &StoreWriter,
-    id: &CallId,
-    call: &LiveCall,
-    filters: &[PopFilter],
-) -> bool {
-    if filters.is_empty() {
-        return true;
-    }
-    // Without a record (every source failed) the call pops, degraded, so
-    // the agent is never left with nothing on a call the filters might
-    // have wanted.
-    let decision = match &call.customer {
-        CustomerLookup::Ready(p) if p.found => Some(pop_rules::decide(filters, &p.customer)),
-        _ => None,
-    };
-    let rule = match &decision {
-        Some(d) if d.pops => format!("popped: {}", d.reason),
-        Some(d) => format!("not popped: {}", d.reason),
-        None => "popped: no record, filters not applied".to_string(),
-    };
-    writer
-        .submit(Write::PopRule {
-            call_id: id.to_string(),
-            rule,
-        })
-        .await;
-    decision.is_none_or(|d| d.pops)
-}
-
-/// Sends the call's pop as `state` says, once per state. Its row is queued
-/// for the writer first, so that an acknowledgement, queued after it,
-/// always finds it. A ringing pop is kept, and sent again under its own id
-/// at the answer or the end, so that the page updates it in place.
-#[allow(clippy::too_many_arguments)]
-async fn send_pop(
-    writer: &StoreWriter,
-    hub: &AgentHub,
-    stats: &mut super::DialerStats,
-    id: &CallId,
-    call: &mut LiveCall,
-    at: Instant,
-    plan: &PopPlan,
-    state: PopCallState,
-) {
-    if state != PopCallState::Ringing
-        && let Some(mut msg) = call.ring_pop.take()
-    {
-        if state == PopCallState::Answered {
-            call.popped = true;
-            writer
-                .submit(Write::Answer {
-                    call_id: id.to_string(),
-                    at_ms: now_ms(),
-                    pop: None,
-                })
-                .await;
-        }
-        let pop_id = match msg.as_mut() {
-            ServerMsg::Pop {
-                call_state,
-                call_ended,
-                pop_id,
-                ..
-            } => {
-                *call_state = state;
-                *call_ended = call.ended;
-                pop_id.clone()
-            }
-            _ => return,
-        };
-        hub.pop(&call.agent_id, &pop_id, id.as_str(), at, *msg)
-            .await;
-        return;
-    }
-    if call.popped || call.ring_pop.is_some() {
-        return;
-    }
-    if !filters_allow(writer, id, call, plan.filters()).await {
-        stats.pops_filtered += 1;
-        call.popped = true;
-        call.customer = CustomerLookup::Used;
-        if state == PopCallState::Answered {
-            writer
-                .submit(Write::Answer {
-                    call_id: id.to_string(),
-                    at_ms: now_ms(),
-                    pop: None,
-                })
-                .await;
-        }
-        return;
-    }
-    let resend = call.unacked_pop.take();
-    let pop_id = resend
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    // What was made ready goes into the pop as it is: nothing is copied or
-    // rendered on the answer-to-pop path (only a pop whose lookup never
-    // finished is made here).
-    let look = plan.look();
-    let msg = match std::mem::replace(&mut call.customer, CustomerLookup::Used) {
-        CustomerLookup::Ready(p) => pop_message(
-            &pop_id,
-            id.as_str(),
-            &call.task,
-            *p,
-            call.ended,
-            look.trigger,
-            state,
-        ),
-        _ => build_pop(
-            &pop_id,
-            id.as_str(),
-            &call.task,
-            None,
-            call.ended,
-            look,
-            state,
-        ),
-    };
-    let (degraded, template, shown) = match &msg {
-        ServerMsg::Pop {
-            degraded, screen, ..
-        } => (*degraded, screen.template.clone(), screen.fields_shown()),
-        _ => (false, String::new(), Vec::new()),
-    };
-    if degraded {
-        stats.pops_degraded += 1;
-    }
-    let at_ms = now_ms();
-    let rec = NewPop {
-        pop_id: pop_id.clone(),
-        call_id: id.to_string(),
-        agent_id: call.agent_id.clone(),
-        customer_id: call.task.customer_id.clone(),
-        sent_ms: at_ms,
-        degraded,
-        template,
-        shown,
-        trigger: look.trigger,
-    };
-    tracing::debug!(pop = %pop_id, degraded, state = ?state, after_answer_ms = at.elapsed().as_secs_f64() * 1e3, "pop sent");
-    if state == PopCallState::Answered {
-        call.popped = true;
-        writer
-            .submit(Write::Answer {
-                call_id: id.to_string(),
-                at_ms,
-                pop: Some(rec),
-            })
-            .await;
-        hub.pop(&call.agent_id, &pop_id, id.as_str(), at, msg).await;
-    } else {
-        writer.submit(Write::Pop(rec)).await;
-        call.ring_pop = Some(Box::new(msg.clone()));
-        hub.pop(&call.agent_id, &pop_id, id.as_str(), at, msg).await;
-    }
-}
-
-/// Tells the agent's pages where the call stands.
-async fn tell_call(
-    hub: &AgentHub,
-    agent_id: &str,
-    id: &CallId,
-    state: &str,
-    cause: Option<String>,
-) {
-    hub.send(
-        agent_id,
-        ServerMsg::Call {
-            call_id: id.to_string(),
-            state: state.into(),
-            cause,
-        },
-    )
-    .await;
 }

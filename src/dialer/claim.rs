@@ -25,11 +25,22 @@ pub const MAX_SEATS: usize = 8;
 /// not hold agents for all of them.
 const MAX_SKIPS: usize = 64;
 
-/// An agent held for a claim, and the switch its call would go to.
+/// An agent held for a claim (none: a power or predictive call, which
+/// finds its agent once answered), and the switch its call would go to.
 pub struct Seat {
-    pub agent: Agent,
+    pub agent: Option<Agent>,
     pub switch: usize,
     pub switch_name: String,
+}
+
+impl Seat {
+    /// The seat's agent's id (empty for a call with no agent yet).
+    pub fn agent_id(&self) -> String {
+        self.agent
+            .as_ref()
+            .map(|a| a.id.clone())
+            .unwrap_or_default()
+    }
 }
 
 /// What a claim job did for its seats.
@@ -74,6 +85,11 @@ impl CampaignView {
         }
     }
 
+    /// Calls of this campaign are placed before an agent is chosen.
+    pub fn unbound(&self) -> bool {
+        self.campaign.settings.dialing.mode.unbound()
+    }
+
     /// Only a running campaign takes new tasks.
     pub fn dials(&self) -> bool {
         self.campaign.state == CampaignState::Running
@@ -109,7 +125,10 @@ pub async fn claim(
     let mut skips = 0;
     while !seats.is_empty() && skips < MAX_SKIPS {
         let asked = seats.len();
-        filter.agents = seats.iter().map(|s| s.agent.id.clone()).collect();
+        filter.agents = seats
+            .iter()
+            .filter_map(|s| s.agent.as_ref().map(|a| a.id.clone()))
+            .collect();
         let batch = match store.claim_batch(&filter, now, asked).await {
             Ok(b) => b,
             Err(e) => {
@@ -131,7 +150,11 @@ pub async fn claim(
                         .agent_id
                         .as_ref()
                         .filter(|_| task.agent_until_ms.is_some_and(|u| u > at))
-                        .and_then(|a| seats.iter().position(|s| &s.agent.id == a));
+                        .and_then(|a| {
+                            seats
+                                .iter()
+                                .position(|s| s.agent.as_ref().is_some_and(|sa| &sa.id == a))
+                        });
                     let seat = match bound {
                         Some(i) => seats.remove(i),
                         None => seats.pop_front(),
@@ -151,7 +174,9 @@ pub async fn claim(
                     attempts.push(NewAttempt {
                         call_id: call_id.to_string(),
                         task_id: task.id,
-                        agent_id: seat.agent.id.clone(),
+                        // Empty until a power or predictive call is
+                        // connected (then written with the pop).
+                        agent_id: seat.agent_id(),
                         switch_name: seat.switch_name.clone(),
                         originate_ms: at,
                     });

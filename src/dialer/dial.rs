@@ -10,6 +10,7 @@ impl Dialer {
     /// campaign at once. The loop never waits for the store: the jobs do,
     /// and report back, so answers and pops are never queued behind claims.
     pub(super) fn dial_what_can_be_dialed(&mut self) {
+        self.dial_unbound();
         if self.draining {
             return;
         }
@@ -25,7 +26,7 @@ impl Dialer {
                 let (idle, campaigns) = (&self.idle_until, &self.campaigns);
                 let may_dial = |c: &str| {
                     idle.get(c).is_none_or(|&t| t <= now)
-                        && campaigns.get(c).is_some_and(|v| v.dials())
+                        && campaigns.get(c).is_some_and(|v| v.dials() && !v.unbound())
                 };
                 // The first seat picks the campaign (its agent's best one
                 // with work); the others are agents whose best it is too.
@@ -50,7 +51,7 @@ impl Dialer {
                 self.switches[sw].health.placed(clock);
                 self.switches[sw].pace.promise();
                 seats.push(claim::Seat {
-                    agent,
+                    agent: Some(agent),
                     switch: sw,
                     switch_name: self.switches[sw].plan.name.clone(),
                 });
@@ -78,7 +79,9 @@ impl Dialer {
         let claim::Seat {
             agent, switch: sw, ..
         } = seat;
-        if self.agents.state(&agent.id) != Some(&AgentState::Claiming) {
+        if let Some(agent) = &agent
+            && self.agents.state(&agent.id) != Some(&AgentState::Claiming)
+        {
             tracing::info!(agent = %agent.id, task = task.id, "agent signed out during the claim; the task goes back");
             self.switches[sw].load = self.switches[sw].load.saturating_sub(1);
             self.switches[sw].pace.release();
@@ -97,8 +100,17 @@ impl Dialer {
             return None;
         }
         let slot = self.switches[sw].pace.take(Instant::now());
-        self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
-            .await;
+        if let Some(agent) = &agent {
+            self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
+                .await;
+        }
+        let hold = match &agent {
+            Some(_) => None,
+            None => Some(self.campaigns.get(&task.campaign_id).map_or_else(
+                || "dialpop_hold".to_string(),
+                |v| v.campaign.settings.dialing.hold_extension.clone(),
+            )),
+        };
         let plan = &self.switches[sw].plan;
         let mut req = OriginateRequest {
             call_id: call_id.clone(),
@@ -114,18 +126,23 @@ impl Dialer {
                 ("dialpop_campaign_id".into(), task.campaign_id.clone()),
                 ("dialpop_customer_id".into(), task.customer_id.clone()),
                 ("dialpop_customer_phone".into(), task.phone.clone()),
+            ],
+            // A call with no agent yet waits in the holding extension.
+            on_answer: AnswerAction::Dialplan {
+                extension: hold.unwrap_or_else(|| plan.connect_extension.clone()),
+                context: plan.connect_context.clone(),
+            },
+        };
+        if let Some(agent) = &agent {
+            req.variables.extend([
                 ("dialpop_agent_id".into(), agent.id.clone()),
                 (
                     "dialpop_agent_dial".into(),
                     plan.agent_dial_string
                         .replace("{extension}", &agent.extension),
                 ),
-            ],
-            on_answer: AnswerAction::Dialplan {
-                extension: plan.connect_extension.clone(),
-                context: plan.connect_context.clone(),
-            },
-        };
+            ]);
+        }
         // The task's own variables, under a prefix of their own: they can
         // never set one of dialpop's or the switch's. Names and values were
         // checked when the task was added, and the command builders check
@@ -137,10 +154,17 @@ impl Dialer {
             }));
         let lookup = self.customers.lookup_for_task(&task);
         self.stats.count_originate(&task.campaign_id);
-        self.calls.insert(
-            call_id.clone(),
-            LiveCall::new(&call_id, sw, task, agent.id, lookup),
+        let mut live = LiveCall::new(
+            &call_id,
+            sw,
+            task,
+            agent.as_ref().map(|a| a.id.clone()).unwrap_or_default(),
+            lookup,
         );
+        if agent.is_none() {
+            live.unbound = super::live_call::Unbound::Placed;
+        }
+        self.calls.insert(call_id.clone(), live);
         let call = self.calls.get(&call_id);
         let span = call_log::span(&call_id, call);
         // The number is read only if the line is written: no copy per call.

@@ -16,6 +16,25 @@ pub enum CustomerLookup {
     Used,
 }
 
+/// Where a call placed with no agent (power, predictive) stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Unbound {
+    /// Not such a call: placed for its agent.
+    No,
+    /// Dialed, not answered yet.
+    Placed,
+    /// Answered, in the holding extension, for the machine verdict.
+    Verdict,
+    /// A person (or a machine passed on) waiting for an agent.
+    Waiting,
+    /// Connected to `agent_id`.
+    Connected,
+    /// Sent to the message with no agent: abandoned.
+    Abandoned,
+    /// A machine, hung up or left a message.
+    Machine,
+}
+
 /// The business side of one live call.
 pub struct LiveCall {
     /// Index of the switch it is on.
@@ -41,6 +60,12 @@ pub struct LiveCall {
     pub ring_waiting: bool,
     /// Every step taken for the call runs in it (`call_log`).
     pub span: tracing::Span,
+    pub unbound: Unbound,
+    pub placed_at: Instant,
+    /// The answer, and since when it has waited (for an agent, after the
+    /// verdict), of a call placed with no agent.
+    pub answered_at: Option<Instant>,
+    pub waiting_since: Option<Instant>,
 }
 
 impl LiveCall {
@@ -65,6 +90,10 @@ impl LiveCall {
             ended: false,
             ring_pop: None,
             ring_waiting: false,
+            unbound: Unbound::No,
+            placed_at: Instant::now(),
+            answered_at: None,
+            waiting_since: None,
         }
     }
 }

@@ -14,6 +14,7 @@
 
 mod agent_flow;
 pub mod agents;
+pub mod bucket;
 mod call_flow;
 mod call_log;
 mod claim;
@@ -24,12 +25,15 @@ pub mod health;
 mod live_call;
 pub mod pace;
 pub mod policy;
+mod pop_send;
+pub mod predictive;
 mod recovery;
 mod stats;
 pub mod switches;
 pub mod test_call;
 pub mod test_report;
 pub mod tz_region;
+mod unbound;
 pub mod window;
 mod wrap_up;
 
@@ -102,6 +106,8 @@ pub struct DialerSnapshot {
     pub switches: Vec<SwitchStatus>,
     pub writer: WriterStats,
     pub draining: bool,
+    /// Seconds agents spent talking, in wrap-up and idle while logged in.
+    pub agent_time: agents::AgentTime,
 }
 
 /// The longest an idle campaign goes without a look at its queue.
@@ -125,6 +131,8 @@ pub(crate) enum Internal {
     /// A campaign as the store has it now (None: gone).
     CampaignLoaded(String, Option<Box<crate::store::Campaign>>),
     TestCall(Box<test_call::TestCallJob>),
+    /// A power or predictive call was given to this agent at this moment.
+    Connected(CallId, String, Instant),
 }
 
 pub struct Dialer {
@@ -151,6 +159,8 @@ pub struct Dialer {
     draining: bool,
     test_calls: test_call::TestCalls,
     internal_tx: mpsc::Sender<Internal>,
+    /// Power and predictive campaigns' lines.
+    lines: unbound::AllLines,
 }
 
 /// What the dialer is given to run.
@@ -194,6 +204,7 @@ impl Dialer {
             draining: false,
             test_calls: Default::default(),
             internal_tx,
+            lines: Default::default(),
         };
         for c in d.store.campaigns().await? {
             d.campaigns
@@ -263,6 +274,7 @@ impl Dialer {
             switches: self.switches.iter().map(Switch::status).collect(),
             writer: self.writer.stats(),
             draining: self.draining,
+            agent_time: self.agents.time(),
         }
     }
 
@@ -290,7 +302,10 @@ impl Dialer {
                 }
                 for seat in unfilled {
                     self.give_back_claim(seat.switch);
-                    self.release_claim(&seat.agent.id);
+                    match &seat.agent {
+                        Some(a) => self.release_claim(&a.id),
+                        None => self.lines_unclaimed(&campaign),
+                    }
                 }
                 if let Some(due) = next_due_ms {
                     // Nothing due in this campaign: do not ask again before
@@ -325,6 +340,10 @@ impl Dialer {
                 self.idle_until.remove(&campaign);
             }
             Internal::TestCall(job) => self.on_test_call(*job).await,
+            Internal::Connected(id, agent, at) => {
+                let span = call_log::span(&id, self.calls.get(&id));
+                self.on_connected(id, agent, at).instrument(span).await
+            }
             Internal::CampaignLoaded(id, c) => {
                 self.idle_until.remove(&id);
                 match c {
@@ -364,6 +383,16 @@ impl Dialer {
             } => {
                 let span = call_log::span(&call_id, self.calls.get(&call_id));
                 self.on_call_state(sw, call_id, from, to, received)
+                    .instrument(span)
+                    .await
+            }
+            CallUpdate::Detected {
+                call_id,
+                verdict,
+                received,
+            } => {
+                let span = call_log::span(&call_id, self.calls.get(&call_id));
+                self.on_verdict(&call_id, verdict, received)
                     .instrument(span)
                     .await
             }

@@ -106,6 +106,18 @@ pub fn outcome(answered: bool, from: &CallState, end: &CallEnd) -> Outcome {
     }
 }
 
+/// An abandoned call's task: a callback once the number's lockout is over
+/// (or failed, if its rule says no more attempts).
+pub fn after_abandon(next: TaskNext, now_ms: i64, lockout_ms: i64) -> TaskNext {
+    match next {
+        TaskNext::RetryAt(at) => TaskNext::Callback {
+            at_ms: at.max(now_ms.saturating_add(lockout_ms)),
+            agent: None,
+        },
+        other => other,
+    }
+}
+
 /// What becomes of the task: the campaign's rule for the outcome decides
 /// whether it is tried again and after how long (its delay grown by the
 /// back-off for each attempt made). A call the switch never placed is due

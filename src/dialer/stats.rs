@@ -14,6 +14,10 @@ pub struct DialerStats {
     /// Calls the switch never put through (refused, not connected): no
     /// attempt was charged to their tasks.
     pub not_placed: u64,
+    /// Answered with no agent in time (power, predictive).
+    pub abandoned: u64,
+    /// Answered by a machine, hung up or left a message.
+    pub machines: u64,
     /// Pops that went out with a source missing.
     pub pops_degraded: u64,
     /// Answered calls the campaign's filters kept from popping.
@@ -21,6 +25,11 @@ pub struct DialerStats {
     /// Ended calls by the switch's hang-up cause (at most `MAX_CAUSES`
     /// names; the rest are counted as `other`).
     pub causes: std::collections::BTreeMap<String, u64>,
+    /// Seconds agents spent talking, in wrap-up, and idle (available,
+    /// waiting for a call placed for them) while logged in.
+    pub agent_talk_s: f64,
+    pub agent_wrap_s: f64,
+    pub agent_idle_s: f64,
     /// Calls by campaign, for its answer and abandon rates.
     pub campaigns: std::collections::BTreeMap<String, CampaignCalls>,
 }
@@ -31,6 +40,32 @@ pub struct CampaignCalls {
     pub originates: u64,
     /// Ended calls by outcome.
     pub ended: std::collections::BTreeMap<&'static str, u64>,
+    /// Power and predictive: people who answered (machines left out), and
+    /// of them those connected to an agent and those abandoned.
+    pub people: u64,
+    pub connected: u64,
+    pub abandoned: u64,
+    /// Answering machines detected.
+    pub machines: u64,
+    /// From the answer (or the verdict) to the agent, summed and at most.
+    pub connect_ms_sum: f64,
+    pub connect_ms_max: f64,
+    /// Lines up per logged-in agent, now and at most.
+    pub dial_level: f64,
+    pub dial_level_max: f64,
+    /// The predictive gain now.
+    pub gain: f64,
+}
+
+impl CampaignCalls {
+    /// Abandoned people per person answered.
+    pub fn abandon_rate(&self) -> f64 {
+        if self.people == 0 {
+            0.0
+        } else {
+            self.abandoned as f64 / self.people as f64
+        }
+    }
 }
 
 /// Distinct hang-up cause names counted: a switch that sends free text
@@ -38,7 +73,7 @@ pub struct CampaignCalls {
 const MAX_CAUSES: usize = 64;
 
 impl DialerStats {
-    fn campaign(&mut self, id: &str) -> &mut CampaignCalls {
+    pub(crate) fn campaign(&mut self, id: &str) -> &mut CampaignCalls {
         // Campaign ids are few and come from the store, not the switch.
         self.campaigns.entry(id.to_string()).or_default()
     }

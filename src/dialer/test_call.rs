@@ -207,7 +207,7 @@ impl Dialer {
         self.switches[sw].health.placed(clock);
         self.switches[sw].pace.promise();
         let seat = claim::Seat {
-            agent,
+            agent: Some(agent),
             switch: sw,
             switch_name: self.switches[sw].plan.name.clone(),
         };
@@ -231,7 +231,7 @@ impl Dialer {
                     call_id: call_id.to_string(),
                     task_id: task.id,
                     phone: task.phone.clone(),
-                    agent_id: seat.agent.id.clone(),
+                    agent_id: seat.agent_id(),
                     campaign_id: task.campaign_id.clone(),
                     customer_id: task.customer_id.clone(),
                     switch: seat.switch_name.clone(),
@@ -252,7 +252,7 @@ impl Dialer {
             }
             TestCallJob::Refused { seat, why, reply } => {
                 self.give_back_claim(seat.switch);
-                self.release_claim(&seat.agent.id);
+                self.release_claim(&seat.agent_id());
                 let _ = reply.send(Err(why));
             }
             TestCallJob::Probed(call_id, probes) => {
@@ -345,7 +345,7 @@ async fn write_test_call(
     let attempt = NewAttempt {
         call_id: call_id.to_string(),
         task_id: task.id,
-        agent_id: seat.agent.id.clone(),
+        agent_id: seat.agent_id(),
         switch_name: seat.switch_name.clone(),
         originate_ms: now_ms(),
     };

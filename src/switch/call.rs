@@ -82,6 +82,41 @@ pub enum CallEventKind {
     OriginateFailed {
         cause: HangupCause,
     },
+    /// The switch's answering-machine detection gave its verdict (the
+    /// holding extension runs it: `dialplan/`).
+    Detected {
+        verdict: AmdVerdict,
+    },
+}
+
+/// What the switch's answering-machine detection heard: Asterisk's
+/// AMDSTATUS and mod_amd's `amd_result` use the same words.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmdVerdict {
+    Human,
+    Machine,
+    /// Neither (Asterisk's NOTSURE; HANGUP too: the caller left during it).
+    NotSure,
+}
+
+impl AmdVerdict {
+    /// The verdict in the switch's words; anything unknown is not sure.
+    pub fn from_name(name: &str) -> AmdVerdict {
+        match name.trim().to_ascii_uppercase().as_str() {
+            "HUMAN" | "PERSON" => AmdVerdict::Human,
+            "MACHINE" => AmdVerdict::Machine,
+            _ => AmdVerdict::NotSure,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AmdVerdict::Human => "human",
+            AmdVerdict::Machine => "machine",
+            AmdVerdict::NotSure => "not_sure",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

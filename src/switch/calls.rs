@@ -6,7 +6,7 @@
 //! ignored, so nothing is ever attributed to the wrong call.
 
 use super::fault::SwitchFault;
-use super::{CallEvent, CallEventKind, CallId, HangupCause};
+use super::{AmdVerdict, CallEvent, CallEventKind, CallId, HangupCause};
 use std::collections::HashMap;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,6 +41,8 @@ pub enum Applied {
     Changed { from: CallState, to: CallState },
     /// Known call, nothing new (a duplicate, or BACKGROUND_JOB after hangup).
     Unchanged,
+    /// A live call's answering-machine verdict: news, not a new state.
+    Detected(AmdVerdict),
     /// Not a call dialpop placed.
     Unknown,
 }
@@ -89,6 +91,7 @@ impl CallTable {
             return Applied::Unknown;
         };
         let next = match &ev.kind {
+            CallEventKind::Detected { verdict } => return Applied::Detected(*verdict),
             CallEventKind::Originated => CallState::Originated,
             CallEventKind::Ringing => CallState::Ringing,
             CallEventKind::EarlyMedia => CallState::EarlyMedia,
@@ -183,6 +186,22 @@ mod tests {
         assert_eq!(t.apply(&ev("a", failed)), Applied::Unknown);
         assert_eq!(t.state(&CallId::from("a")), None);
         assert_eq!(t.live_count(), 0);
+    }
+
+    #[test]
+    fn a_verdict_is_news_for_live_calls_only() {
+        let mut t = CallTable::default();
+        t.dialing(CallId::from("a"));
+        t.apply(&ev("a", CallEventKind::Answered));
+        let machine = CallEventKind::Detected {
+            verdict: AmdVerdict::Machine,
+        };
+        assert_eq!(
+            t.apply(&ev("a", machine.clone())),
+            Applied::Detected(AmdVerdict::Machine)
+        );
+        assert_eq!(t.state(&CallId::from("a")), Some(&CallState::Answered));
+        assert_eq!(t.apply(&ev("other", machine)), Applied::Unknown);
     }
 
     #[test]

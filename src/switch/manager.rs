@@ -8,7 +8,7 @@
 //! nothing else. Until then every originate ends at once as not placed.
 
 use super::calls::{Applied, CallEnd, CallState, CallTable};
-use super::driver::{DriverNotice, LiveCall, SwitchControl, SwitchError};
+use super::driver::{DriverNotice, LiveCall, SwitchControl, SwitchError, Transfer};
 use super::fault::SwitchFault;
 use super::{CallId, HangupCause, OriginateRequest};
 use std::collections::VecDeque;
@@ -34,6 +34,12 @@ pub enum CallUpdate {
     SwitchDown {
         reason: String,
     },
+    /// The switch's answering-machine detection judged a live call.
+    Detected {
+        call_id: CallId,
+        verdict: super::AmdVerdict,
+        received: Instant,
+    },
     /// State was rebuilt after a reconnect; `vanished` ended during the gap.
     Reconciled {
         live: usize,
@@ -49,6 +55,7 @@ enum Command {
         HangupCause,
         oneshot::Sender<Result<(), SwitchError>>,
     ),
+    Transfer(Transfer, oneshot::Sender<Result<(), SwitchError>>),
     Snapshot(oneshot::Sender<Vec<(CallId, CallState)>>),
     Adopt(Vec<CallId>),
     Attach(Arc<dyn SwitchControl>, mpsc::Receiver<DriverNotice>),
@@ -148,6 +155,20 @@ impl CallManager {
             .unwrap_or(Err(SwitchError::Stopped("call manager".into())))
     }
 
+    /// Sends a live call to a dialplan extension, with channel variables
+    /// set first (a waiting customer to `dialpop_connect` and an agent, or
+    /// to a message): ESL `uuid_setvar` and `uuid_transfer`, AMI `Setvar`
+    /// and `Redirect`.
+    pub async fn transfer(&self, t: Transfer) -> Result<(), SwitchError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Transfer(t, tx))
+            .await
+            .map_err(|_| SwitchError::Stopped("call manager".into()))?;
+        rx.await
+            .unwrap_or(Err(SwitchError::Stopped("call manager".into())))
+    }
+
     /// Takes over calls placed before a restart (the store says they were
     /// open) and rebuilds from the switch once it is connected: those it no
     /// longer has come back as vanished, then `Reconciled`. Dialing waits
@@ -212,15 +233,26 @@ impl State {
         switch_time_us: Option<i64>,
         received: Instant,
     ) {
-        if let Applied::Changed { from, to } = applied {
-            self.tell(CallUpdate::Changed {
-                call_id,
-                from,
-                to,
-                switch_time_us,
-                received,
-            })
-            .await;
+        match applied {
+            Applied::Changed { from, to } => {
+                self.tell(CallUpdate::Changed {
+                    call_id,
+                    from,
+                    to,
+                    switch_time_us,
+                    received,
+                })
+                .await
+            }
+            Applied::Detected(verdict) => {
+                self.tell(CallUpdate::Detected {
+                    call_id,
+                    verdict,
+                    received,
+                })
+                .await
+            }
+            Applied::Unchanged | Applied::Unknown => {}
         }
     }
 
@@ -385,6 +417,12 @@ async fn run(
                     Command::Hangup(id, cause, reply) => match st.driver.clone() {
                         Some(driver) => {
                             tokio::spawn(async move { let _ = reply.send(driver.hangup(&id, &cause).await); });
+                        }
+                        None => { let _ = reply.send(Err(SwitchError::NotConnected)); }
+                    },
+                    Command::Transfer(t, reply) => match st.driver.clone() {
+                        Some(driver) => {
+                            tokio::spawn(async move { let _ = reply.send(driver.transfer(&t).await); });
                         }
                         None => { let _ = reply.send(Err(SwitchError::NotConnected)); }
                     },

@@ -12,5 +12,5 @@ pub mod headers;
 pub mod manager;
 pub mod sim;
 
-pub use call::{AnswerAction, CallEvent, CallEventKind, CallId, OriginateRequest};
+pub use call::{AmdVerdict, AnswerAction, CallEvent, CallEventKind, CallId, OriginateRequest};
 pub use cause::HangupCause;

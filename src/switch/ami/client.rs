@@ -49,7 +49,8 @@ impl AmiClientConfig {
             username: username.into(),
             secret: secret.into(),
             md5: false,
-            events: "call".into(),
+            // user: the UserEvent of answering-machine detection.
+            events: "call,user".into(),
             connect_timeout: Duration::from_secs(5),
             ping_interval: Duration::from_secs(20),
             liveness_timeout: Duration::from_secs(65),

@@ -4,7 +4,9 @@ use super::client::{
     AmiChannel, AmiClient, AmiClientConfig, AmiClientError, AmiNotice, response_ok,
 };
 use super::mapping::call_event;
-use crate::switch::driver::{BoxFuture, DriverNotice, LiveCall, SwitchControl, SwitchError};
+use crate::switch::driver::{
+    BoxFuture, DriverNotice, LiveCall, SwitchControl, SwitchError, Transfer,
+};
 use crate::switch::{AnswerAction, CallEventKind, CallId, HangupCause, OriginateRequest};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -196,6 +198,53 @@ impl AmiDriver {
     }
 }
 
+impl AmiDriver {
+    /// The channel name of one of dialpop's calls: from its events, or
+    /// asked of the switch when none was seen (after a reconnect).
+    async fn channel_of(&self, call: &CallId) -> Result<String, SwitchError> {
+        let known = self
+            .channels
+            .lock()
+            .ok()
+            .and_then(|m| m.get(call.as_str()).cloned().flatten());
+        match known {
+            Some(c) => Ok(c),
+            None => self
+                .client
+                .core_show_channels()
+                .await?
+                .into_iter()
+                .find(|c: &AmiChannel| c.uniqueid == call.as_str())
+                .map(|c| c.channel)
+                .ok_or_else(|| SwitchError::Rejected(format!("no channel for call {call}"))),
+        }
+    }
+}
+
+/// The actions of a transfer, in order (checked by the caller): `Setvar`
+/// for each variable, then `Redirect` to priority 1 of the extension.
+pub fn transfer_actions(channel: &str, t: &Transfer) -> Vec<Vec<(String, String)>> {
+    let pair = |k: &str, v: &str| (k.to_string(), v.to_string());
+    t.variables
+        .iter()
+        .map(|(k, v)| {
+            vec![
+                pair("Action", "Setvar"),
+                pair("Channel", channel),
+                pair("Variable", k),
+                pair("Value", v),
+            ]
+        })
+        .chain(std::iter::once(vec![
+            pair("Action", "Redirect"),
+            pair("Channel", channel),
+            pair("Context", &t.context),
+            pair("Exten", &t.extension),
+            pair("Priority", "1"),
+        ]))
+        .collect()
+}
+
 impl SwitchControl for AmiDriver {
     fn originate<'a>(
         &'a self,
@@ -225,31 +274,27 @@ impl SwitchControl for AmiDriver {
         cause: &'a HangupCause,
     ) -> BoxFuture<'a, Result<(), SwitchError>> {
         Box::pin(async move {
-            let known = self
-                .channels
-                .lock()
-                .ok()
-                .and_then(|m| m.get(call.as_str()).cloned().flatten());
-            let channel = match known {
-                Some(c) => c,
-                None => self
-                    .client
-                    .core_show_channels()
-                    .await?
-                    .into_iter()
-                    .find(|c: &AmiChannel| c.uniqueid == call.as_str())
-                    .map(|c| c.channel)
-                    .ok_or_else(|| SwitchError::Rejected(format!("no channel for call {call}")))?,
-            };
             let mut pairs = vec![
                 ("Action".to_string(), "Hangup".to_string()),
-                ("Channel".to_string(), channel),
+                ("Channel".to_string(), self.channel_of(call).await?),
             ];
             if let Some(q) = cause.q850() {
                 pairs.push(("Cause".into(), q.to_string()));
             }
             let reply = self.client.action(pairs, false).await?;
             response_ok(&reply).map_err(Into::into)
+        })
+    }
+
+    fn transfer<'a>(&'a self, t: &'a Transfer) -> BoxFuture<'a, Result<(), SwitchError>> {
+        Box::pin(async move {
+            t.validate()?;
+            let channel = self.channel_of(&t.call_id).await?;
+            for action in transfer_actions(&channel, t) {
+                let reply = self.client.action(action, false).await?;
+                response_ok(&reply).map_err(SwitchError::from)?;
+            }
+            Ok(())
         })
     }
 

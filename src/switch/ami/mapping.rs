@@ -11,7 +11,11 @@
 //! table.
 
 use super::frame::{AmiPacket, PacketKind};
-use crate::switch::{CallEvent, CallEventKind, CallId, HangupCause};
+use crate::switch::{AmdVerdict, CallEvent, CallEventKind, CallId, HangupCause};
+
+/// The `UserEvent` the holding extension sends after `AMD()`
+/// (dialplan/asterisk), with AMDSTATUS in `Status`.
+pub const AMD_USER_EVENT: &str = "DialpopAMD";
 
 fn text(p: &AmiPacket, key: &str) -> Option<String> {
     let v = p.get_str(key)?;
@@ -52,6 +56,13 @@ pub fn call_event(p: &AmiPacket) -> Option<CallEvent> {
             }
         }
         "BridgeEnter" => CallEventKind::Bridged { other_leg: None },
+        "UserEvent"
+            if text(p, "UserEvent").is_some_and(|n| n.eq_ignore_ascii_case(AMD_USER_EVENT)) =>
+        {
+            CallEventKind::Detected {
+                verdict: AmdVerdict::from_name(&text(p, "Status").unwrap_or_default()),
+            }
+        }
         "Hangup" => CallEventKind::HungUp {
             cause: text(p, "Cause")
                 .and_then(|c| c.parse::<u16>().ok())

@@ -36,6 +36,11 @@ pub const DIALPOP_EVENTS: &[&str] = &[
     "CHANNEL_HANGUP_COMPLETE",
     "BACKGROUND_JOB",
     "HEARTBEAT",
+    // Every word after CUSTOM is a subclass, so it comes last: the verdict
+    // of answering-machine detection, fired by dialplan/freeswitch's
+    // holding extension.
+    "CUSTOM",
+    super::mapping::AMD_SUBCLASS,
 ];
 
 #[derive(Clone, Debug)]
@@ -381,6 +386,22 @@ impl EslClient {
         } else {
             Err(ClientError::Failed(reply.text))
         }
+    }
+
+    /// Sends a live channel to a dialplan extension after setting its
+    /// variables (checked by `Transfer::validate` first): `uuid_setvar` for
+    /// each, then `uuid_transfer`. A channel gone meanwhile fails the step
+    /// it is gone at, with FreeSWITCH's words.
+    pub async fn transfer(&self, t: &crate::switch::driver::Transfer) -> Result<(), ClientError> {
+        t.validate()
+            .map_err(|e| ClientError::Invalid(e.to_string()))?;
+        for command in super::mapping::transfer_commands(t) {
+            let reply = Reply::parse(&self.api(&command).await?);
+            if !reply.ok {
+                return Err(ClientError::Failed(reply.text));
+            }
+        }
+        Ok(())
     }
 
     /// The switch's live channels, for rebuilding call state.

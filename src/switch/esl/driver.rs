@@ -2,7 +2,9 @@
 
 use super::client::{ClientError, EslClient, EslClientConfig, SwitchNotice};
 use super::mapping::call_event;
-use crate::switch::driver::{BoxFuture, DriverNotice, LiveCall, SwitchControl, SwitchError};
+use crate::switch::driver::{
+    BoxFuture, DriverNotice, LiveCall, SwitchControl, SwitchError, Transfer,
+};
 use crate::switch::{CallEventKind, CallId, HangupCause, OriginateRequest};
 use tokio::sync::mpsc;
 
@@ -85,6 +87,10 @@ impl SwitchControl for EslDriver {
                 .await
                 .map_err(Into::into)
         })
+    }
+
+    fn transfer<'a>(&'a self, t: &'a Transfer) -> BoxFuture<'a, Result<(), SwitchError>> {
+        Box::pin(async move { self.client.transfer(t).await.map_err(Into::into) })
     }
 
     fn live_calls(&self) -> BoxFuture<'_, Result<Vec<LiveCall>, SwitchError>> {

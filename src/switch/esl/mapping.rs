@@ -7,7 +7,13 @@
 
 use super::command::Originate;
 use super::event::EslEvent;
-use crate::switch::{CallEvent, CallEventKind, CallId, HangupCause};
+use crate::switch::driver::Transfer;
+use crate::switch::{AmdVerdict, CallEvent, CallEventKind, CallId, HangupCause};
+
+/// The CUSTOM subclass of the `event` application in the holding extension
+/// (dialplan/freeswitch/dialpop.xml), with the verdict of mod_amd's `amd`
+/// in `dialpop_amd_result`.
+pub const AMD_SUBCLASS: &str = "dialpop::amd";
 
 fn timestamp(ev: &EslEvent) -> Option<i64> {
     std::str::from_utf8(ev.get("Event-Date-Timestamp")?)
@@ -55,6 +61,15 @@ pub fn call_event(ev: &EslEvent) -> Option<CallEvent> {
         b"CHANNEL_HANGUP_COMPLETE" => CallEventKind::HungUp {
             cause: hangup_cause(ev),
         },
+        b"CUSTOM" if ev.get("Event-Subclass") == Some(AMD_SUBCLASS.as_bytes()) => {
+            CallEventKind::Detected {
+                verdict: AmdVerdict::from_name(
+                    &text(ev, "dialpop_amd_result")
+                        .or_else(|| text(ev, "variable_amd_result"))
+                        .unwrap_or_default(),
+                ),
+            }
+        }
         _ => return None,
     };
     Some(CallEvent {
@@ -104,4 +119,19 @@ fn originate_failure(ev: &EslEvent) -> Option<CallEvent> {
             cause: HangupCause::from_name(cause),
         },
     })
+}
+
+/// The api commands of a transfer, in order (checked by the caller):
+/// `uuid_setvar <uuid> <name> <value>` for each variable, then
+/// `uuid_transfer <uuid> <extension> XML <context>`.
+pub fn transfer_commands(t: &Transfer) -> Vec<String> {
+    let uuid = t.call_id.as_str();
+    t.variables
+        .iter()
+        .map(|(k, v)| format!("uuid_setvar {uuid} {k} {v}"))
+        .chain(std::iter::once(format!(
+            "uuid_transfer {uuid} {} XML {}",
+            t.extension, t.context
+        )))
+        .collect()
 }

@@ -167,6 +167,19 @@ enum Command {
         /// config/templates/<name>.json.
         #[arg(long, value_enum, conflicts_with = "crm_latency_ms")]
         scenario: Option<dialpop::cli::demo::scenario::Scenario>,
+        /// How the campaign dials. power and predictive place calls with no
+        /// agent, against far ends drawn like an outbound list (30 % people,
+        /// machines), and the report gains occupancy, abandon_rate,
+        /// machine_rate and dial_level.
+        #[arg(long, value_enum)]
+        dial_mode: Option<dialpop::campaign::dialing::DialMode>,
+        /// Power: lines per available agent (1.5). Predictive: the most
+        /// lines per agent (3).
+        #[arg(long, requires = "dial_mode")]
+        lines_per_agent: Option<f64>,
+        /// With --dial-mode: stop dialing after this many simulated minutes.
+        #[arg(long, requires = "dial_mode")]
+        minutes: Option<f64>,
     },
     /// Load benchmark: agent pages as WebSocket clients, in their own
     /// process, signing in with the tokens file a demo or the floor wrote.
@@ -411,6 +424,9 @@ fn main() -> ExitCode {
             originates_per_second,
             external_agents,
             scenario,
+            dial_mode,
+            lines_per_agent,
+            minutes,
         } => {
             let listen = if exit_when_done && listen.port() == 8080 {
                 SocketAddr::from(([127, 0, 0, 1], 0))
@@ -436,6 +452,11 @@ fn main() -> ExitCode {
                 originates_per_second,
                 external_agents,
                 scenario,
+                dial: dial_mode.map(|mode| demo::study::DialOptions {
+                    mode,
+                    lines_per_agent,
+                    minutes,
+                }),
             };
             run_async("demo", "warn", async move {
                 if !(0.01..=100_000.0).contains(&opts.originates_per_second) {
@@ -443,6 +464,16 @@ fn main() -> ExitCode {
                         "--originates-per-second {}: must be a number from 0.01 to 100000",
                         opts.originates_per_second
                     );
+                }
+                if let Some(l) = opts.dial.as_ref().and_then(|d| d.lines_per_agent)
+                    && !(1.0..=dialpop::campaign::dialing::MAX_LINES_PER_AGENT).contains(&l)
+                {
+                    anyhow::bail!("--lines-per-agent {l}: must be a number from 1 to 10");
+                }
+                if let Some(m) = opts.dial.as_ref().and_then(|d| d.minutes)
+                    && !(m.is_finite() && m > 0.0)
+                {
+                    anyhow::bail!("--minutes {m}: must be a number above 0");
                 }
                 if let Some(report) = demo::run(opts.clone()).await? {
                     if opts.report_json {

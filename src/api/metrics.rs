@@ -46,6 +46,8 @@ async fn sample(s: &AppState) -> Sample {
             ("failed", st.failed),
             ("vanished", st.vanished),
             ("not_placed", st.not_placed),
+            ("abandoned", st.abandoned),
+            ("machine", st.machines),
         ]
         .into_iter()
         .collect();
@@ -57,8 +59,10 @@ async fn sample(s: &AppState) -> Sample {
                 campaign: id.clone(),
                 originates: c.originates,
                 calls: c.ended.clone(),
+                dialing: c.clone(),
             })
             .collect();
+        out.agent_time = d.agent_time;
         out.pops_degraded = st.pops_degraded;
         out.pops_filtered = st.pops_filtered;
         out.live_calls = d.live_calls as u64;

@@ -35,7 +35,7 @@ pub struct DialerStats {
 }
 
 /// One campaign's calls.
-#[derive(Clone, Debug, Default, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
 pub struct CampaignCalls {
     pub originates: u64,
     /// Ended calls by outcome.

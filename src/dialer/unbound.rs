@@ -520,6 +520,13 @@ impl Dialer {
     /// An unbound call connected: the same steps as an answer, with the
     /// agent now known.
     pub(super) async fn on_connected(&mut self, id: CallId, agent_id: String, at: Instant) {
+        // Queued before the answer and its pop, so that both find it.
+        self.writer
+            .submit(Write::Connected {
+                call_id: id.to_string(),
+                agent_id: agent_id.clone(),
+            })
+            .await;
         let plan = self.pop_plan(&id);
         let Some(call) = self.calls.get_mut(&id) else {
             return;

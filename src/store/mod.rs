@@ -361,6 +361,12 @@ pub enum Write {
         call_id: String,
         at_ms: i64,
     },
+    /// A call placed with no agent (power, predictive) was given to this
+    /// agent: the attempt is theirs from now on.
+    Connected {
+        call_id: String,
+        agent_id: String,
+    },
     /// The answer and, when given, the pop that went out for it.
     Answer {
         call_id: String,

@@ -186,6 +186,7 @@ async fn with_retries(store: &dyn Store, writes: &[Write], c: &Counters) -> bool
 fn kind(w: &Write) -> &'static str {
     match w {
         Write::Ringing { .. } => "ringing",
+        Write::Connected { .. } => "connected",
         Write::Answer { .. } => "answer",
         Write::CloseAttempt { .. } => "close_attempt",
         Write::FinishTask { .. } => "finish_task",

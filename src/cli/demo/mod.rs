@@ -6,6 +6,7 @@
 
 pub mod scenario;
 mod seed;
+pub mod study;
 
 use super::agents::simulated_agent;
 use super::process_stats::{current_rss_mb, process_figures};
@@ -50,6 +51,8 @@ pub struct DemoOptions {
     /// One of the seed's scenarios: its foreign system as the customer
     /// source, its mapping and its screen.
     pub scenario: Option<scenario::Scenario>,
+    /// A dialing mode other than progressive, and the study's far ends.
+    pub dial: Option<study::DialOptions>,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -108,6 +111,9 @@ pub struct DemoReport {
     pub crm: Option<CrmReport>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scenario: Option<ScenarioReport>,
+    /// With `--dial-mode`: occupancy, abandon rates, machine rate, dial level.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub study: Option<study::StudyFigures>,
 }
 
 #[derive(Clone, Debug, Default, serde::Serialize)]
@@ -160,6 +166,20 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         None => None,
         Some(s) => Some(set_up_scenario(s, &store, &scenario_db, &mut agents, &opts).await?),
     };
+    if let Some(d) = &opts.dial {
+        let mut campaign = store
+            .campaign(CAMPAIGN)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("the demo campaign is missing"))?;
+        study::apply(&mut campaign.settings, d);
+        campaign
+            .settings
+            .validate()
+            .map_err(|e| anyhow::anyhow!("--dial-mode: {e}"))?;
+        store
+            .update_campaign(CAMPAIGN, &campaign.name, &campaign.settings)
+            .await?;
+    }
     let mut rng = rand::rngs::StdRng::seed_from_u64(opts.seed ^ 0xc0ffee);
     let crm = match opts.crm_latency_ms {
         None => None,
@@ -211,6 +231,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         speed: opts.speed,
         // Counts only: the report needs no more, and memory stays flat.
         keep_originates: false,
+        scenario: match &opts.dial {
+            Some(_) => crate::switch::sim::Scenario::from_toml(study::SCENARIO)
+                .map_err(|e| anyhow::anyhow!("the study's scenario: {e}"))?,
+            None => crate::switch::sim::Scenario::default(),
+        },
         ..SimConfig::default()
     })
     .await?;
@@ -258,7 +283,12 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
                 connect_context: "dialpop".into(),
                 caller_id_number: Some("+15550100".into()),
                 caller_id_name: Some("dialpop demo".into()),
-                max_calls: opts.agents.max(1),
+                // Power and predictive have more calls up than agents.
+                max_calls: opts.agents.max(1)
+                    * opts
+                        .dial
+                        .as_ref()
+                        .map_or(1, |d| d.lines_per_agent.unwrap_or(3.0).ceil() as usize + 1),
                 originates_per_second: opts.originates_per_second,
             }],
             ring_timeout: Duration::from_secs(30),
@@ -368,7 +398,11 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         rss_signed_in_mb = current_rss_mb();
     } else {
         for (_, t) in &agents {
-            let wrap = Duration::from_secs_f64((2.0 / opts.speed).min(0.2));
+            // The study's agents take the whole wrap-up.
+            let wrap = match &opts.dial {
+                Some(_) => Duration::from_secs_f64(study::WRAP_UP_S / opts.speed),
+                None => Duration::from_secs_f64((2.0 / opts.speed).min(0.2)),
+            };
             workers.push(tokio::spawn(simulated_agent(
                 ws_url.clone(),
                 t.clone(),
@@ -381,14 +415,47 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let cpu_at_start = process_figures().1;
     let mut max_live_calls = 0;
     let mut rss_at_max_live_mb = 0.0;
-    // Work until no task is pending or being dialed.
+    let mut sampler = study::Sampler::default();
+    let stop_after = opts
+        .dial
+        .as_ref()
+        .and_then(|d| d.minutes)
+        .map(|m| Duration::from_secs_f64(m * 60.0 / opts.speed));
+    let mut stopped: Option<(Instant, crate::dialer::agents::AgentTime)> = None;
+    // Work until no task is pending or being dialed (or, with --minutes,
+    // until dialing stopped and the last call ended).
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        let snap = daemon.dialer.snapshot().await;
+        if let Some(s) = &snap {
+            sampler.sample(
+                started.elapsed().as_secs_f64() * opts.speed,
+                s,
+                CAMPAIGN,
+                opts.agents,
+            );
+        }
+        if let (Some(after), None, Some(s)) = (stop_after, &stopped, &snap)
+            && started.elapsed() >= after
+        {
+            stopped = Some((Instant::now(), s.agent_time));
+            store
+                .set_campaign_state(
+                    CAMPAIGN,
+                    crate::campaign::CampaignState::Running,
+                    crate::campaign::CampaignState::Paused,
+                )
+                .await?;
+            daemon.dialer.campaign_changed(CAMPAIGN).await;
+        }
         let counts = store.task_counts(CAMPAIGN).await?;
         if counts.pending == 0 && counts.dialing == 0 {
             break;
         }
-        if let Some(s) = daemon.dialer.snapshot().await
+        if stopped.is_some() && snap.as_ref().is_some_and(|s| s.live_calls == 0) {
+            break;
+        }
+        if let Some(s) = &snap
             && s.live_calls > max_live_calls
         {
             max_live_calls = s.live_calls;
@@ -399,6 +466,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         }
     }
     let wall = started.elapsed();
+    let dialing_time = stopped.map_or(wall, |(at, _)| at.duration_since(started));
     let campaign_cpu_s = process_figures().1 - cpu_at_start;
     // Let the last pops reach their pages and come back acknowledged.
     let settle = Instant::now() + Duration::from_secs(5);
@@ -459,6 +527,18 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             }
         }
     }
+    let study = opts.dial.as_ref().map(|d| {
+        let end = stopped.map_or(snap.agent_time, |(_, t)| t);
+        sampler.figures(
+            d,
+            &snap,
+            CAMPAIGN,
+            Default::default(),
+            end,
+            opts.speed,
+            dialing_time.as_secs_f64() * opts.speed / 60.0,
+        )
+    });
     let s = snap.stats;
     Ok(Some(DemoReport {
         calls: s.calls,
@@ -495,6 +575,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             blocks_shown: tally.blocks(),
             fallbacks: tally.fallbacks(),
         }),
+        study,
     }))
 }
 

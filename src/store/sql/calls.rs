@@ -230,6 +230,13 @@ impl SqlStore {
                         .execute(&mut *tx)
                         .await?;
                 }
+                Write::Connected { call_id, agent_id } => {
+                    self.q("UPDATE attempts SET agent_id = ? WHERE call_id = ?")
+                        .bind(agent_id.clone())
+                        .bind(call_id.clone())
+                        .execute(&mut *tx)
+                        .await?;
+                }
                 Write::Answer {
                     call_id,
                     at_ms,

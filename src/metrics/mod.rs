@@ -15,6 +15,8 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::BTreeMap;
 
+mod dialing;
+
 /// The upper bounds of the pop latency histogram, in seconds.
 pub const LATENCY_BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
@@ -162,6 +164,9 @@ pub struct CampaignSample {
     /// Ended calls by outcome (as `Sample::calls`, with `abandoned` and
     /// `machine` besides).
     pub calls: BTreeMap<&'static str, u64>,
+    /// Power and predictive: people answered, connected, abandoned,
+    /// machines, connect time, dial level.
+    pub dialing: crate::dialer::CampaignCalls,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -212,11 +217,13 @@ pub struct Sample {
     pub refused_sockets: u64,
     pub refused_locked_out: u64,
     pub sign_in_failures: u64,
+    /// Seconds agents spent talking, in wrap-up and idle.
+    pub agent_time: crate::dialer::agents::AgentTime,
 }
 
 type Labels = Vec<(String, String)>;
 
-fn labels(pairs: &[(&str, &str)]) -> Labels {
+pub(crate) fn labels(pairs: &[(&str, &str)]) -> Labels {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -225,7 +232,7 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 
 /// A counter family set from sampled totals (its counters are fresh per
 /// scrape, so `inc_by` sets them).
-fn counters(
+pub(crate) fn counters(
     entries: impl IntoIterator<Item = (Labels, u64)>,
 ) -> Family<Labels, prometheus_client::metrics::counter::Counter> {
     let f = Family::<Labels, prometheus_client::metrics::counter::Counter>::default();
@@ -235,7 +242,7 @@ fn counters(
     f
 }
 
-fn gauges(entries: impl IntoIterator<Item = (Labels, i64)>) -> Family<Labels, Gauge> {
+pub(crate) fn gauges(entries: impl IntoIterator<Item = (Labels, i64)>) -> Family<Labels, Gauge> {
     let f = Family::<Labels, Gauge>::default();
     for (l, v) in entries {
         f.get_or_create(&l).set(v);
@@ -361,24 +368,7 @@ pub fn render(s: &Sample) -> String {
         Unit::Seconds,
         s.write_latency.clone(),
     );
-    r.register(
-        "campaign_originates",
-        "Calls placed, by campaign",
-        counters(
-            s.campaigns
-                .iter()
-                .map(|c| (labels(&[("campaign", &c.campaign)]), c.originates)),
-        ),
-    );
-    r.register(
-        "campaign_calls_ended",
-        "Calls ended, by campaign and outcome (answer rate: answered over all; abandon rate: abandoned over answered and abandoned)",
-        counters(s.campaigns.iter().flat_map(|c| {
-            c.calls
-                .iter()
-                .map(|(o, n)| (labels(&[("campaign", &c.campaign), ("outcome", o)]), *n))
-        })),
-    );
+    dialing::register(&mut r, s);
     r.register(
         "source_lookups",
         "Customer lookups, by source",
@@ -479,77 +469,4 @@ pub fn render(s: &Sample) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_sample_reads_back_as_openmetrics() {
-        let mut h = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3)
-            .unwrap_or_else(|_| unreachable!());
-        for us in [500u64, 800, 3_000, 40_000, 9_000_000] {
-            let _ = h.record(us);
-        }
-        let s = Sample {
-            originates: 12,
-            calls: BTreeMap::from([("answered", 7), ("busy", 3)]),
-            causes: BTreeMap::from([("NORMAL_CLEARING".into(), 7), ("USER_BUSY".into(), 3)]),
-            pops_delivered: 7,
-            pops_acked: 6,
-            pops_degraded: 1,
-            pops_unacknowledged: 1,
-            ack_latency: Counted::of_micros(&h),
-            agents: BTreeMap::from([("available".into(), 2), ("on_call".into(), 1)]),
-            switches: vec![SwitchSample {
-                name: "fs1".into(),
-                up: true,
-                healthy: true,
-                calls: 1,
-                max_calls: 10,
-                reconnects: 2,
-            }],
-            sources: vec![SourceSample {
-                name: "crm".into(),
-                lookups: 9,
-                failures: BTreeMap::from([("timeout".into(), 2)]),
-                latency: Counted::of_micros(&h),
-                ..SourceSample::default()
-            }],
-            campaigns: vec![CampaignSample {
-                campaign: "spring".into(),
-                originates: 12,
-                calls: BTreeMap::from([("answered", 7), ("abandoned", 1)]),
-            }],
-            ..Sample::default()
-        };
-        let text = render(&s);
-        for line in [
-            "dialpop_originates_total 12",
-            "dialpop_calls_ended_total{outcome=\"answered\"} 7",
-            "dialpop_calls_hangup_cause_total{cause=\"USER_BUSY\"} 3",
-            "dialpop_pops_total{outcome=\"not_acknowledged\"} 1",
-            "dialpop_pop_ack_latency_seconds_count 5",
-            "dialpop_pop_ack_latency_seconds_bucket{le=\"0.001\"} 2",
-            "dialpop_pop_ack_latency_seconds_bucket{le=\"0.005\"} 3",
-            "dialpop_pop_ack_latency_seconds_bucket{le=\"0.05\"} 4",
-            "dialpop_pop_ack_latency_seconds_bucket{le=\"5.0\"} 4",
-            "dialpop_pop_ack_latency_seconds_bucket{le=\"+Inf\"} 5",
-            "dialpop_agents{state=\"on_call\"} 1",
-            "dialpop_switch_up{switch=\"fs1\"} 1",
-            "dialpop_switch_reconnects_total{switch=\"fs1\"} 2",
-            "dialpop_source_failures_total{source=\"crm\",reason=\"timeout\"} 2",
-            "dialpop_source_request_latency_seconds_count{source=\"crm\"} 5",
-            "dialpop_source_request_latency_seconds_bucket{le=\"0.001\",source=\"crm\"} 2",
-            "dialpop_campaign_originates_total{campaign=\"spring\"} 12",
-            "dialpop_campaign_calls_ended_total{campaign=\"spring\",outcome=\"abandoned\"} 1",
-        ] {
-            assert!(text.lines().any(|l| l == line), "{line:?} in:\n{text}");
-        }
-        assert!(text.ends_with("# EOF\n"));
-        let sum: f64 = text
-            .lines()
-            .find_map(|l| l.strip_prefix("dialpop_pop_ack_latency_seconds_sum "))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0.0);
-        assert!((sum - 9.0443).abs() < 0.01, "{sum}");
-    }
-}
+mod tests;

@@ -1,0 +1,370 @@
+//! Power and predictive dialing on both simulated switches: calls placed
+//! with no agent wait in the holding extension, are connected to the first
+//! free agent by a transfer (the pop goes then), or are abandoned to the
+//! message past the limit, with a callback after the lockout; machines are
+//! handled as the campaign says; the lines per agent and the campaign's
+//! pace hold; dialing stops when the agents leave.
+
+mod common;
+
+use common::{AckWhen, CAMPAIGN, Lab, lab_on};
+use dialpop::campaign::dialing::{DialMode, MachineAction};
+use dialpop::daemon::Daemon;
+use dialpop::popup::messages::ServerMsg;
+use dialpop::store::CampaignSettings;
+use dialpop::switch::sim::{Scenario, SimConfig, SimProtocol, SimSwitch};
+use std::collections::HashMap;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(60);
+
+async fn set_dialing(lab: &Lab, f: impl FnOnce(&mut CampaignSettings)) {
+    let mut c = lab
+        .store
+        .campaign(CAMPAIGN)
+        .await
+        .expect("store")
+        .expect("campaign");
+    f(&mut c.settings);
+    c.settings.validate().expect("valid settings");
+    lab.store
+        .update_campaign(CAMPAIGN, &c.name, &c.settings)
+        .await
+        .expect("update");
+}
+
+/// The lab's switch again, with this scenario.
+async fn with_scenario(lab: &mut Lab, scenario: &str) {
+    lab.sim = SimSwitch::start(SimConfig {
+        protocol: lab.protocol,
+        speed: lab.speed,
+        scenario: Scenario::from_toml(scenario).expect("scenario"),
+        ..SimConfig::default()
+    })
+    .await
+    .expect("simulated switch");
+}
+
+async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !done().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: not within {WAIT:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Pops each page received, by call id: (agent, pop state).
+fn pops_by_call(pages: &common::Pages) -> HashMap<String, Vec<String>> {
+    let mut m: HashMap<String, Vec<String>> = HashMap::new();
+    for (agent, seen) in pages {
+        for msg in &seen.lock().expect("seen").messages {
+            if let ServerMsg::Pop { call_id, .. } = msg {
+                m.entry(call_id.clone()).or_default().push(agent.clone());
+            }
+        }
+    }
+    m
+}
+
+async fn power_connects_the_first_and_abandons_the_rest(protocol: SimProtocol) {
+    // Two agents, three lines each, every customer answers (2 s ring, 60 s
+    // talk at speed 20): six calls at once, two connected, four waiting past
+    // the 0.3 s limit, abandoned to the message.
+    const TASKS: usize = 10;
+    let lab = lab_on(protocol, "power", 2, &[(5, TASKS)], 20.0).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Power;
+        s.dialing.lines_per_agent = 3.0;
+        s.dialing.abandon_after_seconds = 0.3;
+        s.dialing.machine_detection = false;
+        s.dialing.abandon_message = "ivr/ivr-sorry_all_agents_busy.wav".into();
+    })
+    .await;
+    let daemon = lab.start_daemon().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
+    let started_ms = dialpop::store::now_ms();
+    let mut max_live = 0;
+    wait_until("every task dialed once", async || {
+        if let Some(s) = daemon.dialer.snapshot().await {
+            max_live = max_live.max(s.live_calls);
+        }
+        let mut closed = 0;
+        for t in 1..=TASKS as i64 {
+            closed += lab
+                .store
+                .attempts_for_task(t)
+                .await
+                .expect("attempts")
+                .iter()
+                .filter(|a| a.hangup_ms.is_some())
+                .count();
+        }
+        closed >= TASKS
+    })
+    .await;
+    let snap = daemon.dialer.snapshot().await.expect("snapshot");
+    let c = snap.stats.campaigns.get(CAMPAIGN).expect("campaign stats");
+    assert!(c.dial_level_max <= 3.0 + 1e-9, "{}", c.dial_level_max);
+    assert!(max_live <= 6, "{max_live} calls up for 2 agents at 3 lines");
+    let pops = pops_by_call(&pages);
+    let (mut connected, mut abandoned) = (0, 0);
+    for t in 1..=TASKS as i64 {
+        let task = lab.store.task(t).await.expect("store").expect("task");
+        let attempts = lab.store.attempts_for_task(t).await.expect("attempts");
+        assert_eq!(attempts.len(), 1, "task {t}: {attempts:?}");
+        let a = &attempts[0];
+        match a.outcome.as_deref() {
+            Some("answered") => {
+                connected += 1;
+                // One pop, to the agent the call was given to, and the
+                // attempt is that agent's.
+                let got = pops.get(&a.call_id).cloned().unwrap_or_default();
+                assert_eq!(got, vec![a.agent_id.clone()], "call {}", a.call_id);
+                let stored = lab.store.pops_for_call(&a.call_id).await.expect("pops");
+                assert_eq!(stored.len(), 1);
+                assert_eq!(stored[0].1, a.agent_id, "(pop id, agent, acked)");
+            }
+            Some("abandoned") => {
+                abandoned += 1;
+                assert!(!pops.contains_key(&a.call_id), "an abandoned call popped");
+                assert!(a.agent_id.is_empty(), "{a:?}");
+                // The message extension ends the call normally.
+                assert_eq!(a.hangup_cause.as_deref(), Some("NORMAL_CLEARING"));
+                // A callback once the 72 h lockout is over.
+                assert_eq!(task.status.as_str(), "pending", "task {t}");
+                assert!(
+                    task.due_ms >= started_ms + 71 * 3_600_000,
+                    "task {t} due {} ms after the start",
+                    task.due_ms - started_ms
+                );
+            }
+            other => panic!("task {t}: outcome {other:?}"),
+        }
+    }
+    assert!(connected >= 2, "{connected} connected");
+    assert!(abandoned >= 1, "{abandoned} abandoned");
+    assert_eq!(c.connected, connected as u64);
+    assert_eq!(c.abandoned, abandoned as u64);
+    assert_eq!(c.people, (connected + abandoned) as u64);
+    stop.cancel();
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_on_freeswitch() {
+    power_connects_the_first_and_abandons_the_rest(SimProtocol::Esl).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_on_asterisk() {
+    power_connects_the_first_and_abandons_the_rest(SimProtocol::Ami).await;
+}
+
+/// Machines answer lead-6 numbers; people lead-1.
+const MACHINES: &str = r#"
+[amd]
+detect = 1.0
+wrong = 0.0
+
+[[rule]]
+pattern = "*6XXX"
+ring = 1.0
+outcome = "machine"
+talk = 30.0
+
+[[rule]]
+pattern = "*1XXX"
+ring = 1.0
+talk = 5.0
+"#;
+
+async fn machines_are_handled_as_configured(protocol: SimProtocol, action: MachineAction) {
+    let mut lab = lab_on(protocol, "machines", 2, &[(6, 4), (1, 4)], 20.0).await;
+    with_scenario(&mut lab, MACHINES).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Power;
+        s.dialing.lines_per_agent = 1.0;
+        s.dialing.machine_detection = true;
+        s.dialing.on_machine = action;
+        s.dialing.abandon_after_seconds = 30.0;
+    })
+    .await;
+    let daemon = lab.start_daemon().await;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
+    wait_until("every task dialed once", async || {
+        let mut closed = 0;
+        for t in 1..=8 {
+            closed += lab
+                .store
+                .attempts_for_task(t)
+                .await
+                .expect("attempts")
+                .iter()
+                .filter(|a| a.hangup_ms.is_some())
+                .count();
+        }
+        closed >= 8
+    })
+    .await;
+    let pops = pops_by_call(&pages);
+    for t in 1..=8i64 {
+        let task = lab.store.task(t).await.expect("store").expect("task");
+        let a = &lab.store.attempts_for_task(t).await.expect("attempts")[0];
+        let machine = common::lead_of(&task.phone) == b'6';
+        match (machine, action) {
+            (true, MachineAction::Agent) | (false, _) => {
+                assert_eq!(a.outcome.as_deref(), Some("answered"), "task {t}");
+                assert_eq!(pops.get(&a.call_id).map(Vec::len), Some(1), "task {t}");
+            }
+            (true, _) => {
+                assert_eq!(a.outcome.as_deref(), Some("machine"), "task {t}");
+                assert!(!pops.contains_key(&a.call_id), "a machine popped");
+                // retry.machine: again in an hour.
+                assert_eq!(task.status.as_str(), "pending");
+                assert!(task.due_ms >= a.hangup_ms.unwrap_or_default() + 3_500_000);
+            }
+        }
+    }
+    let snap = daemon.dialer.snapshot().await.expect("snapshot");
+    let c = snap.stats.campaigns.get(CAMPAIGN).expect("campaign");
+    assert_eq!(c.machines, 4);
+    // Machines are kept out of the abandon rate.
+    assert_eq!(c.abandoned, 0);
+    assert_eq!(c.people, if action == MachineAction::Agent { 8 } else { 4 });
+    stop.cancel();
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machines_hung_up_on_freeswitch() {
+    machines_are_handled_as_configured(SimProtocol::Esl, MachineAction::Hangup).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machines_left_a_message_on_asterisk() {
+    machines_are_handled_as_configured(SimProtocol::Ami, MachineAction::Message).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn machines_passed_to_agents_on_freeswitch() {
+    machines_are_handled_as_configured(SimProtocol::Esl, MachineAction::Agent).await;
+}
+
+async fn predictive_keeps_its_lines_and_stops_without_agents(protocol: SimProtocol) {
+    // Nobody answers (3XXX rings out): predictive dials ahead as far as it
+    // may, never past 2 lines per agent; when the pages close it stops.
+    const AGENTS: usize = 6;
+    let lab = lab_on(protocol, "predictive", AGENTS, &[(3, 600)], 20.0).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Predictive;
+        s.dialing.lines_per_agent = 2.0;
+    })
+    .await;
+    let mut setup = lab.setup();
+    setup.plan.ring_timeout = Duration::from_secs(20);
+    let daemon = Daemon::start(setup).await.expect("daemon");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
+    let mut max_live = 0;
+    let mut samples = 0;
+    wait_until("60 calls placed", async || {
+        if let Some(s) = daemon.dialer.snapshot().await {
+            max_live = max_live.max(s.live_calls);
+        }
+        samples += 1;
+        lab.sim.originates().counts.len() >= 60
+    })
+    .await;
+    assert!(samples > 5);
+    assert!(max_live > AGENTS, "predictive dials ahead: {max_live}");
+    assert!(
+        max_live <= 2 * AGENTS,
+        "{max_live} lines for {AGENTS} agents at 2"
+    );
+    // Every agent leaves.
+    stop.cancel();
+    wait_until("the agents are out", async || {
+        daemon
+            .dialer
+            .snapshot()
+            .await
+            .is_some_and(|s| s.agent_counts.get("logged_out").copied().unwrap_or(0) == AGENTS)
+    })
+    .await;
+    let placed_then = lab.sim.originates().counts.len();
+    wait_until("the calls up end", async || {
+        daemon
+            .dialer
+            .snapshot()
+            .await
+            .is_some_and(|s| s.live_calls == 0)
+    })
+    .await;
+    let placed_after = lab.sim.originates().counts.len();
+    // Only claims already under way when the last agent left may still go.
+    assert!(
+        placed_after - placed_then <= 2 * AGENTS,
+        "{} calls placed after the agents left",
+        placed_after - placed_then
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        lab.sim.originates().counts.len(),
+        placed_after,
+        "dialing stopped"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predictive_on_freeswitch() {
+    predictive_keeps_its_lines_and_stops_without_agents(SimProtocol::Esl).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predictive_on_asterisk() {
+    predictive_keeps_its_lines_and_stops_without_agents(SimProtocol::Ami).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_campaign_pace_holds_under_a_burst_of_thousands() {
+    // 3000 tasks, 40 agents at 3 lines: the campaign's 25 originates a
+    // second (burst 25) hold, far below what the switch and agents allow.
+    const RATE: f64 = 25.0;
+    let lab = lab_on(SimProtocol::Esl, "burst", 40, &[(3, 3000)], 20.0).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Power;
+        s.dialing.lines_per_agent = 3.0;
+        s.dialing.originates_per_second = Some(RATE);
+    })
+    .await;
+    let mut setup = lab.setup();
+    setup.plan.switches[0].max_calls = 1000;
+    let daemon = Daemon::start(setup).await.expect("daemon");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
+    wait_until("dialing starts", async || {
+        !lab.sim.originates().counts.is_empty()
+    })
+    .await;
+    let t0 = tokio::time::Instant::now();
+    let n0 = lab.sim.originates().counts.len();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let n1 = lab.sim.originates().counts.len();
+    let secs = t0.elapsed().as_secs_f64();
+    // An upper bound only: a slow machine places fewer, never more.
+    let most = (RATE * secs + RATE + 1.0).ceil() as usize;
+    assert!(
+        n1 - n0 <= most,
+        "{} originates in {secs:.2} s at {RATE}/s (burst {RATE})",
+        n1 - n0
+    );
+    assert!(n1 - n0 >= 5, "the campaign dials: {}", n1 - n0);
+    stop.cancel();
+    daemon.stop().await;
+}

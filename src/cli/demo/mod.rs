@@ -533,7 +533,6 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             d,
             &snap,
             CAMPAIGN,
-            Default::default(),
             end,
             opts.speed,
             dialing_time.as_secs_f64() * opts.speed / 60.0,

@@ -135,15 +135,14 @@ impl Sampler {
         worst
     }
 
-    /// The figures, from the last snapshot (taken when dialing stopped)
-    /// and the agent time between `start` and `end`.
+    /// The figures, from the last snapshot and the agents' time up to when
+    /// dialing stopped (`agent_time`).
     pub fn figures(
         &self,
         o: &DialOptions,
         snap: &DialerSnapshot,
         campaign: &str,
-        start: crate::dialer::agents::AgentTime,
-        end: crate::dialer::agents::AgentTime,
+        agent_time: crate::dialer::agents::AgentTime,
         speed: f64,
         simulated_minutes: f64,
     ) -> StudyFigures {
@@ -153,9 +152,7 @@ impl Sampler {
             .get(campaign)
             .cloned()
             .unwrap_or_default();
-        let talk = end.talk_s - start.talk_s;
-        let wrap = end.wrap_s - start.wrap_s;
-        let idle = end.idle_s - start.idle_s;
+        let (talk, wrap, idle) = (agent_time.talk_s, agent_time.wrap_s, agent_time.idle_s);
         let busy = talk + wrap;
         let overall = c.abandon_rate();
         let calls_taken = snap.stats.answered.max(1) as f64;

@@ -219,6 +219,9 @@ pub struct DialerConfig {
     pub ring_timeout_seconds: u64,
     /// On SIGTERM or Ctrl-C, how long calls in progress may go on.
     pub drain_seconds: u64,
+    /// New calls a second on all switches together, whatever each allows
+    /// (a carrier account shared by the switches); none: no such cap.
+    pub max_originates_per_second: Option<f64>,
 }
 
 impl Default for DialerConfig {
@@ -227,6 +230,7 @@ impl Default for DialerConfig {
             wrap_up_seconds: 10.0,
             ring_timeout_seconds: 30,
             drain_seconds: 30,
+            max_originates_per_second: None,
         }
     }
 }
@@ -424,6 +428,14 @@ impl Config {
             return Err(bad(
                 "dialer.drain_seconds",
                 &format!("must be a whole number of seconds from 0 to {MAX_DRAIN_SECONDS}"),
+            ));
+        }
+        if let Some(r) = self.dialer.max_originates_per_second
+            && !(r.is_finite() && r > 0.0 && r <= 100_000.0)
+        {
+            return Err(bad(
+                "dialer.max_originates_per_second",
+                "must be a number above 0, at most 100000",
             ));
         }
         if !(1..=MAX_RING_TIMEOUT_SECONDS).contains(&self.dialer.ring_timeout_seconds) {

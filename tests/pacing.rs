@@ -9,13 +9,29 @@ use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_reach_the_switch_no_faster_than_its_pace() {
+    paced("paced", |setup, rate| {
+        setup.plan.switches[0].originates_per_second = rate
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_global_cap_holds_whatever_the_switch_allows() {
+    paced("global-cap", |setup, rate| {
+        setup.plan.switches[0].originates_per_second = 1000.0;
+        setup.plan.max_originates_per_second = Some(rate);
+    })
+    .await;
+}
+
+async fn paced(name: &str, limit: impl FnOnce(&mut dialpop::daemon::DaemonSetup, f64)) {
     const CALLS: usize = 12;
     const PER_SECOND: f64 = 10.0;
     // As many agents as calls: without pacing, every call would be claimed
     // and placed in the first few milliseconds.
-    let lab = lab("paced", CALLS, &[(1, CALLS)], 20.0).await;
+    let lab = lab(name, CALLS, &[(1, CALLS)], 20.0).await;
     let mut setup = lab.setup();
-    setup.plan.switches[0].originates_per_second = PER_SECOND;
+    limit(&mut setup, PER_SECOND);
     let daemon = Daemon::start(setup).await.expect("daemon starts");
     let stop = tokio_util::sync::CancellationToken::new();
     let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);

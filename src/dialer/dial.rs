@@ -20,9 +20,14 @@ impl Dialer {
             let mut seats = Vec::new();
             let mut view: Option<Arc<CampaignView>> = None;
             while seats.len() < claim::MAX_SEATS {
-                let Some(sw) = switches::pick(&self.switches, clock) else {
+                if self
+                    .global_pace
+                    .as_ref()
+                    .is_some_and(|g| g.room(clock) == 0)
+                    || switches::pick(&self.switches, clock).is_none()
+                {
                     break;
-                };
+                }
                 let (idle, campaigns) = (&self.idle_until, &self.campaigns);
                 let may_dial = |c: &str| {
                     idle.get(c).is_none_or(|&t| t <= now)
@@ -46,10 +51,10 @@ impl Dialer {
                 // Held quietly while the job looks for a task: the page
                 // hears "reserved" only once there is a call to place.
                 self.agents.set(&agent.id, AgentState::Claiming);
-                self.switches[sw].load += 1;
-                // A resting switch's trial is this call.
-                self.switches[sw].health.placed(clock);
-                self.switches[sw].pace.promise();
+                let Some(sw) = self.pick_switch(clock) else {
+                    self.agents.set(&agent.id, AgentState::Available);
+                    break;
+                };
                 seats.push(claim::Seat {
                     agent: Some(agent),
                     switch: sw,
@@ -83,9 +88,7 @@ impl Dialer {
             && self.agents.state(&agent.id) != Some(&AgentState::Claiming)
         {
             tracing::info!(agent = %agent.id, task = task.id, "agent signed out during the claim; the task goes back");
-            self.switches[sw].load = self.switches[sw].load.saturating_sub(1);
-            self.switches[sw].pace.release();
-            self.switches[sw].health.trial_void(Instant::now());
+            self.give_back_claim(sw);
             let next = self
                 .test_calls
                 .final_step(&call_id, crate::store::TaskNext::Requeue(now_ms()));
@@ -99,7 +102,13 @@ impl Dialer {
             .await;
             return None;
         }
-        let slot = self.switches[sw].pace.take(Instant::now());
+        let clock = Instant::now();
+        let slot = self.switches[sw].pace.take(clock);
+        // The later of the switch's slot and the global one.
+        let slot = match self.global_pace.as_mut() {
+            Some(g) => slot.max(g.take(clock)),
+            None => slot,
+        };
         if let Some(agent) = &agent {
             self.set_agent(&agent.id, AgentState::Reserved(call_id.clone()))
                 .await;

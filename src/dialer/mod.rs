@@ -84,6 +84,8 @@ pub struct DialPlan {
     pub switches: Vec<SwitchPlan>,
     pub ring_timeout: Duration,
     pub wrap_up: Duration,
+    /// New calls a second on all switches together (none: no such cap).
+    pub max_originates_per_second: Option<f64>,
 }
 
 /// One switch the dialer places calls on: its plan, and the call manager
@@ -161,6 +163,8 @@ pub struct Dialer {
     internal_tx: mpsc::Sender<Internal>,
     /// Power and predictive campaigns' lines.
     lines: unbound::AllLines,
+    /// The cap on all switches' originates together.
+    global_pace: Option<pace::Pace>,
 }
 
 /// What the dialer is given to run.
@@ -192,7 +196,7 @@ impl Dialer {
                 .map(|l| Switch::new(l.plan, l.manager))
                 .collect(),
             hub: p.hub,
-            plan: p.plan,
+            plan: p.plan.clone(),
             agents: Agents::new(p.agents),
             calls: HashMap::new(),
             stats: DialerStats::default(),
@@ -205,6 +209,7 @@ impl Dialer {
             test_calls: Default::default(),
             internal_tx,
             lines: Default::default(),
+            global_pace: p.plan.max_originates_per_second.map(pace::Pace::new),
         };
         for c in d.store.campaigns().await? {
             d.campaigns
@@ -359,8 +364,32 @@ impl Dialer {
         }
     }
 
+    /// A switch with room for one more call, within the global cap: its
+    /// slot (and the global one) promised to the claim about to be made.
+    pub(super) fn pick_switch(&mut self, clock: Instant) -> Option<usize> {
+        if self
+            .global_pace
+            .as_ref()
+            .is_some_and(|g| g.room(clock) == 0)
+        {
+            return None;
+        }
+        let sw = switches::pick(&self.switches, clock)?;
+        self.switches[sw].load += 1;
+        // A resting switch's trial is this call.
+        self.switches[sw].health.placed(clock);
+        self.switches[sw].pace.promise();
+        if let Some(g) = self.global_pace.as_mut() {
+            g.promise();
+        }
+        Some(sw)
+    }
+
     /// A claim that placed no call gives its room (and its trial) back.
     fn give_back_claim(&mut self, sw: usize) {
+        if let Some(g) = self.global_pace.as_mut() {
+            g.release();
+        }
         if let Some(s) = self.switches.get_mut(sw) {
             s.load = s.load.saturating_sub(1);
             s.pace.release();

@@ -6,7 +6,7 @@
 //! ready, what it was, and what its sources answer when asked afresh).
 
 use super::agents::AgentState;
-use super::{Dialer, Internal, claim, switches};
+use super::{Dialer, Internal, claim};
 use crate::customer::config::SourceRole;
 use crate::customer::service::TestReport;
 use crate::popup::messages::AgentStateName;
@@ -199,13 +199,10 @@ impl Dialer {
             return refuse(reply, TestCallRefused::UnknownCampaign(campaign_id));
         }
         let clock = Instant::now();
-        let Some(sw) = switches::pick(&self.switches, clock) else {
+        let Some(sw) = self.pick_switch(clock) else {
             return refuse(reply, TestCallRefused::NoSwitch);
         };
         self.agents.set(&agent.id, AgentState::Claiming);
-        self.switches[sw].load += 1;
-        self.switches[sw].health.placed(clock);
-        self.switches[sw].pace.promise();
         let seat = claim::Seat {
             agent: Some(agent),
             switch: sw,

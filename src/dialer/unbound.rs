@@ -9,12 +9,12 @@
 //! How many calls to place is `predictive` (pure); this file keeps the
 //! counts it needs, one `Lines` per campaign, owned by the dialer's loop.
 
+use super::Dialer;
 use super::agents::AgentState;
 use super::bucket::Bucket;
 use super::claim;
 use super::live_call::{CustomerLookup, Unbound};
 use super::predictive::{self, Counts, Measures};
-use super::{Dialer, switches};
 use crate::campaign::dialing::{DialMode, DialingSettings, MachineAction};
 use crate::popup::messages::PopCallState;
 use crate::store::{Write, now_ms};
@@ -177,12 +177,9 @@ impl Dialer {
         while n > 0 && self.claim_jobs < claim::MAX_CLAIM_JOBS {
             let mut seats = Vec::new();
             while seats.len() < claim::MAX_SEATS && n > 0 {
-                let Some(sw) = switches::pick(&self.switches, clock) else {
+                let Some(sw) = self.pick_switch(clock) else {
                     break;
                 };
-                self.switches[sw].load += 1;
-                self.switches[sw].health.placed(clock);
-                self.switches[sw].pace.promise();
                 seats.push(claim::Seat {
                     agent: None,
                     switch: sw,

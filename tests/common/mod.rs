@@ -206,6 +206,7 @@ impl Lab {
             plan: DialPlan {
                 switches: vec![plan],
                 ring_timeout: Duration::from_secs(30),
+                max_originates_per_second: None,
                 wrap_up: Duration::from_secs_f64(5.0 / self.speed),
             },
             customer: Default::default(),

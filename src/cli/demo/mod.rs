@@ -292,6 +292,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
                 originates_per_second: opts.originates_per_second,
             }],
             ring_timeout: Duration::from_secs(30),
+            max_originates_per_second: None,
             wrap_up: Duration::from_secs_f64(10.0 / opts.speed),
         },
         customer: crate::customer::config::CustomerConfig {

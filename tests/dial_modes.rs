@@ -368,3 +368,145 @@ async fn the_campaign_pace_holds_under_a_burst_of_thousands() {
     stop.cancel();
     daemon.stop().await;
 }
+
+/// A page driven by hand: signs in, reads what the server says.
+struct Page {
+    ws: tokio_tungstenite::WebSocketStream<Box<dyn common::SocketIo>>,
+}
+
+impl Page {
+    async fn sign_in(addr: std::net::SocketAddr, token: &str) -> Page {
+        use futures::SinkExt;
+        let mut ws = common::open_socket(&format!("ws://{addr}/ws/agent"), None)
+            .await
+            .expect("socket");
+        let auth = serde_json::json!({"type": "auth", "token": token});
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            auth.to_string().into(),
+        ))
+        .await
+        .expect("auth");
+        Page { ws }
+    }
+
+    async fn send(&mut self, v: serde_json::Value) {
+        use futures::SinkExt;
+        self.ws
+            .send(tokio_tungstenite::tungstenite::Message::Text(
+                v.to_string().into(),
+            ))
+            .await
+            .expect("send");
+    }
+
+    /// The next message `want` accepts (others are skipped).
+    async fn until(&mut self, what: &str, want: impl Fn(&ServerMsg) -> bool) -> ServerMsg {
+        use futures::StreamExt;
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let m = tokio::time::timeout_at(deadline, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("no {what} within {WAIT:?}"))
+                .expect("socket open")
+                .expect("frame");
+            if let tokio_tungstenite::tungstenite::Message::Text(t) = m
+                && let Ok(msg) = serde_json::from_str::<ServerMsg>(&t)
+                && want(&msg)
+            {
+                return msg;
+            }
+        }
+    }
+
+    async fn preview(&mut self) -> (String, String) {
+        let pop = self
+            .until("a preview pop", |m| {
+                matches!(m, ServerMsg::Pop { call_state, .. }
+                    if *call_state == dialpop::popup::messages::PopCallState::Preview)
+            })
+            .await;
+        let ServerMsg::Pop {
+            pop_id, call_id, ..
+        } = pop
+        else {
+            unreachable!()
+        };
+        self.until(
+            "the preview offer",
+            |m| matches!(m, ServerMsg::Preview { call_id: c, .. } if *c == call_id),
+        )
+        .await;
+        self.send(serde_json::json!({"type": "ack", "pop_id": pop_id}))
+            .await;
+        (pop_id, call_id)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preview_shows_the_record_first_then_dials_skips_or_counts_down() {
+    // Three customers who answer (1 s ring, 5 s talk at speed 20).
+    let lab = lab_on(SimProtocol::Esl, "preview", 1, &[(1, 3)], 20.0).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Preview;
+        s.dialing.skip_delay_seconds = 3600.0;
+    })
+    .await;
+    let daemon = lab.start_daemon().await;
+    let mut page = Page::sign_in(daemon.addr, &lab.agents[0].1).await;
+
+    // The first: skipped, never dialed, due again in an hour.
+    let (_, first) = page.preview().await;
+    assert!(
+        lab.sim.originates().counts.is_empty(),
+        "nothing dialed before the agent says so"
+    );
+    let before = dialpop::store::now_ms();
+    page.send(serde_json::json!({"type": "preview_skip", "call_id": first, "reason": "not_now"}))
+        .await;
+    // The second: dialed by the agent; its pop is updated in place.
+    let (pop_id, second) = page.preview().await;
+    assert_ne!(first, second);
+    assert!(!lab.sim.originates().counts.contains_key(&second));
+    page.send(serde_json::json!({"type": "preview_dial", "call_id": second}))
+        .await;
+    let answered = page
+        .until("the answered pop", |m| {
+            matches!(m, ServerMsg::Pop { call_id, call_state, .. }
+                if *call_id == second && *call_state == dialpop::popup::messages::PopCallState::Answered)
+        })
+        .await;
+    let ServerMsg::Pop { pop_id: same, .. } = answered else {
+        unreachable!()
+    };
+    assert_eq!(same, pop_id, "the preview pop is updated in place");
+    assert_eq!(lab.sim.originates().counts.get(&second), Some(&1));
+    let skipped = lab.store.attempts_for_task(1).await.expect("attempts");
+    let skipped_task = lab.store.task(1).await.expect("store").expect("task");
+    assert_eq!(skipped[0].outcome.as_deref(), Some("not_placed"));
+    assert_eq!(
+        skipped[0].hangup_cause.as_deref(),
+        Some("PREVIEW_SKIPPED: not_now")
+    );
+    assert!(skipped_task.due_ms >= before + 3_500_000);
+    // A bad reason is refused by name.
+    page.send(serde_json::json!({"type": "preview_skip", "call_id": second, "reason": "no way!"}))
+        .await;
+    page.until(
+        "the refusal",
+        |m| matches!(m, ServerMsg::Error { error } if error.contains("reason")),
+    )
+    .await;
+    daemon.stop().await;
+
+    // With a countdown the third goes by itself.
+    set_dialing(&lab, |s| s.dialing.preview_seconds = Some(0.3)).await;
+    let daemon = lab.start_daemon().await;
+    let mut page = Page::sign_in(daemon.addr, &lab.agents[0].1).await;
+    let (_, third) = page.preview().await;
+    page.until("the third call ringing", |m| {
+        matches!(m, ServerMsg::Call { call_id, state, .. } if *call_id == third && state == "ringing")
+    })
+    .await;
+    assert_eq!(lab.sim.originates().counts.get(&third), Some(&1));
+    daemon.stop().await;
+}

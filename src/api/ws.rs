@@ -140,6 +140,10 @@ async fn session(
                     Ok(ClientMsg::Ready) => s.hub.request(&agent.id, AgentRequest::Ready).await,
                     Ok(ClientMsg::Pause { reason }) => s.hub.request(&agent.id, AgentRequest::Pause(reason)).await,
                     Ok(ClientMsg::Resume) => s.hub.request(&agent.id, AgentRequest::Resume).await,
+                    Ok(ClientMsg::PreviewDial { call_id }) => s.hub.request(&agent.id, AgentRequest::PreviewDial(call_id)).await,
+                    Ok(ClientMsg::PreviewSkip { call_id, reason }) => {
+                        s.hub.request(&agent.id, AgentRequest::PreviewSkip { call_id, reason }).await
+                    }
                     Ok(ClientMsg::Disposition { call_id, code, notes, callback_at_ms, callback_mine }) => {
                         let given = crate::campaign::disposition::Given { code, notes, callback_ms: callback_at_ms, callback_mine };
                         s.hub.request(&agent.id, AgentRequest::Disposition { call_id, given }).await

@@ -9,6 +9,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum DialMode {
+    /// The agent sees the record and the number first, then dials or skips
+    /// (or the call goes by itself after `preview_seconds`).
+    Preview,
     /// One call per available agent, placed for that agent (the default).
     #[default]
     Progressive,
@@ -23,6 +26,7 @@ pub enum DialMode {
 impl DialMode {
     pub fn as_str(self) -> &'static str {
         match self {
+            DialMode::Preview => "preview",
             DialMode::Progressive => "progressive",
             DialMode::Power => "power",
             DialMode::Predictive => "predictive",
@@ -32,7 +36,7 @@ impl DialMode {
     /// Calls placed before any agent is chosen: the answered customer waits
     /// in the holding extension for the first free one.
     pub fn unbound(self) -> bool {
-        !matches!(self, DialMode::Progressive)
+        matches!(self, DialMode::Power | DialMode::Predictive)
     }
 }
 
@@ -84,6 +88,11 @@ pub struct DialingSettings {
     /// This campaign's share of a switch's originates against the other
     /// running campaigns.
     pub weight: f64,
+    /// Preview: the call is placed by itself this long after the agent
+    /// got the record (none: only when the agent says so).
+    pub preview_seconds: Option<f64>,
+    /// Preview: a skipped task is due again this long after.
+    pub skip_delay_seconds: f64,
 }
 
 impl Default for DialingSettings {
@@ -104,6 +113,8 @@ impl Default for DialingSettings {
             originates_per_second: None,
             max_concurrent: None,
             weight: 1.0,
+            preview_seconds: None,
+            skip_delay_seconds: 3600.0,
         }
     }
 }
@@ -175,6 +186,17 @@ impl DialingSettings {
         }
         if self.max_concurrent == Some(0) {
             return Err(field_error(f("max_concurrent"), "must be at least 1"));
+        }
+        if let Some(p) = self.preview_seconds
+            && !(0.0..=3600.0).contains(&p)
+        {
+            return Err(field_error(f("preview_seconds"), "must be 0 to 3600"));
+        }
+        if !(0.0..=30.0 * 86_400.0).contains(&self.skip_delay_seconds) {
+            return Err(field_error(
+                f("skip_delay_seconds"),
+                "must be 0 to 2592000 (30 days)",
+            ));
         }
         if !(self.weight.is_finite() && (0.01..=1000.0).contains(&self.weight)) {
             return Err(field_error(f("weight"), "must be 0.01 to 1000"));

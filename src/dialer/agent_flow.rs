@@ -159,6 +159,10 @@ impl Dialer {
                     self.set_agent(id, next).await;
                 }
             }
+            AgentRequest::PreviewDial(call_id) => self.preview_dial(id, &call_id)?,
+            AgentRequest::PreviewSkip { call_id, reason } => {
+                self.preview_skip(id, &call_id, &reason).await?
+            }
             AgentRequest::Disposition { call_id, given } => {
                 let Some(w) = self.wraps.get(id).filter(|w| w.call_id.as_str() == call_id) else {
                     return Err(format!("call_id: no wrap-up for call {call_id:?}"));

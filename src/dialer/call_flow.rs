@@ -147,6 +147,7 @@ impl Dialer {
             .await;
         } else if call.ring_waiting && !call.answered && !call.ended {
             call.ring_waiting = false;
+            let preview = call.preview.is_some();
             send_pop(
                 &self.writer,
                 &self.hub,
@@ -155,9 +156,17 @@ impl Dialer {
                 call,
                 Instant::now(),
                 &plan,
-                PopCallState::Ringing,
+                if preview {
+                    PopCallState::Preview
+                } else {
+                    PopCallState::Ringing
+                },
             )
             .await;
+            if preview {
+                self.preview_shown(id).await;
+                return;
+            }
         }
         // An answered call that ended while its lookup ran: its pop has gone
         // out now, and the call can be forgotten.

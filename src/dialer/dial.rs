@@ -3,6 +3,7 @@
 //! while the phone rings.
 
 use super::*;
+use crate::campaign::dialing::DialMode;
 
 impl Dialer {
     /// Reserves available agents and starts claim jobs for them, while a
@@ -162,7 +163,14 @@ impl Dialer {
                     .map(|v| (format!("dialpop_var_{k}"), v.to_string()))
             }));
         let lookup = self.customers.lookup_for_task(&task);
-        self.stats.count_originate(&task.campaign_id);
+        let preview = agent.is_some()
+            && self
+                .campaigns
+                .get(&task.campaign_id)
+                .is_some_and(|v| v.campaign.settings.dialing.mode == DialMode::Preview);
+        if !preview {
+            self.stats.count_originate(&task.campaign_id);
+        }
         let mut live = LiveCall::new(
             &call_id,
             sw,
@@ -184,13 +192,31 @@ impl Dialer {
                 "call placed"
             );
         });
+        if preview {
+            // The agent sees the record and the number first, and dials or
+            // skips (`preview`).
+            self.hold_for_preview(&call_id, req);
+            return Some(slot);
+        }
         // Preload: the record is fetched while the customer's phone rings,
         // so that the answer finds it cached.
         if self.customers.preload_enabled() {
             self.resolve(&call_id);
         }
-        // A call the switch does not take comes back from the manager as
-        // ended, not placed (and is logged there, with its fault).
+        self.send_originate(sw, req, slot, span);
+        Some(slot)
+    }
+
+    /// Sends the originate at its slot. A call the switch does not take
+    /// comes back from the manager as ended, not placed (and is logged
+    /// there, with its fault).
+    pub(super) fn send_originate(
+        &self,
+        sw: usize,
+        req: OriginateRequest,
+        slot: Instant,
+        span: tracing::Span,
+    ) {
         let manager = self.switches[sw].manager.clone();
         tokio::spawn(
             async move {
@@ -199,7 +225,6 @@ impl Dialer {
             }
             .instrument(span),
         );
-        Some(slot)
     }
 
     pub(super) fn release_claim(&mut self, agent_id: &str) {

@@ -66,6 +66,8 @@ pub struct LiveCall {
     /// verdict), of a call placed with no agent.
     pub answered_at: Option<Instant>,
     pub waiting_since: Option<Instant>,
+    /// Preview: the originate, held until the agent dials.
+    pub preview: Option<Box<crate::switch::OriginateRequest>>,
 }
 
 impl LiveCall {
@@ -94,6 +96,7 @@ impl LiveCall {
             placed_at: Instant::now(),
             answered_at: None,
             waiting_since: None,
+            preview: None,
         }
     }
 }

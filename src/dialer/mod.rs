@@ -27,6 +27,7 @@ pub mod pace;
 pub mod policy;
 mod pop_send;
 pub mod predictive;
+mod preview;
 mod recovery;
 mod stats;
 pub mod switches;
@@ -165,6 +166,8 @@ pub struct Dialer {
     lines: unbound::AllLines,
     /// The cap on all switches' originates together.
     global_pace: Option<pace::Pace>,
+    /// Previews that dial by themselves, by when.
+    previews: std::collections::BTreeSet<(Instant, CallId)>,
 }
 
 /// What the dialer is given to run.
@@ -210,6 +213,7 @@ impl Dialer {
             internal_tx,
             lines: Default::default(),
             global_pace: p.plan.max_originates_per_second.map(pace::Pace::new),
+            previews: Default::default(),
         };
         for c in d.store.campaigns().await? {
             d.campaigns
@@ -264,6 +268,7 @@ impl Dialer {
                 _ = tick.tick() => {}
             }
             self.end_wrap_ups(Instant::now()).await;
+            self.dial_due_previews(Instant::now());
             self.dial_what_can_be_dialed();
         }
     }

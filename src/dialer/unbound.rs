@@ -117,7 +117,7 @@ impl Dialer {
                         over_cap,
                     )
                 }
-                DialMode::Progressive => 0,
+                DialMode::Progressive | DialMode::Preview => 0,
             };
             if let Some(max) = d.max_concurrent {
                 n = n.min(max.saturating_sub(lines.up));

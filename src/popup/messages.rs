@@ -66,6 +66,13 @@ pub enum ServerMsg {
         #[serde(skip_serializing_if = "Option::is_none", default)]
         disposition: Option<DispositionForm>,
     },
+    /// The pop just sent is a preview: the page offers to dial or skip,
+    /// and counts down to the call going by itself if given.
+    Preview {
+        call_id: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        auto_dial_seconds: Option<f64>,
+    },
     /// A disposition was written (and its task settled by it).
     Disposed {
         call_id: String,
@@ -130,6 +137,8 @@ pub const PROTOCOL: u32 = 2;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PopCallState {
+    /// Preview: not dialed yet; the agent dials or skips.
+    Preview,
     Ringing,
     Answered,
     /// The call ended before it was answered: a ringing pop is closed.
@@ -174,6 +183,15 @@ pub enum ClientMsg {
         #[serde(default)]
         cursor: Option<String>,
     },
+    /// Preview: place the call now.
+    PreviewDial {
+        call_id: String,
+    },
+    /// Preview: do not call this customer now, for this reason code.
+    PreviewSkip {
+        call_id: String,
+        reason: String,
+    },
     /// The call's outcome, at wrap-up.
     Disposition {
         call_id: String,
@@ -198,5 +216,10 @@ pub enum AgentRequest {
     Disposition {
         call_id: String,
         given: crate::campaign::disposition::Given,
+    },
+    PreviewDial(String),
+    PreviewSkip {
+        call_id: String,
+        reason: String,
     },
 }

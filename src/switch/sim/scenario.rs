@@ -55,7 +55,12 @@
 //! data = "loopback/8001/agents"
 //! ```
 
+mod pattern;
+mod rng;
+
 use crate::switch::HangupCause;
+use pattern::{Matcher, parse_pattern};
+pub use rng::SimRng;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -109,23 +114,6 @@ pub(crate) fn scale(d: Duration, speed: f64) -> Duration {
     } else {
         d.min(LONGEST)
     }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-enum Matcher {
-    Any,
-    Prefix(String),
-    Pattern(Vec<Tok>),
-}
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Tok {
-    Lit(char),
-    Digit,
-    OneToNine,
-    TwoToNine,
-    AnyOne,
-    AnyRun,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -250,64 +238,6 @@ fn seconds(what: &str, v: f64) -> Result<f64, String> {
         return Err(format!("{what} must be a number of seconds >= 0, not {v}"));
     }
     Ok(v)
-}
-
-fn parse_pattern(p: &str) -> Vec<Tok> {
-    p.chars()
-        .map(|c| match c {
-            'X' | 'x' => Tok::Digit,
-            'Z' | 'z' => Tok::OneToNine,
-            'N' | 'n' => Tok::TwoToNine,
-            '?' => Tok::AnyOne,
-            '*' => Tok::AnyRun,
-            c => Tok::Lit(c),
-        })
-        .collect()
-}
-
-fn tok_matches(t: Tok, c: char) -> bool {
-    match t {
-        Tok::Lit(l) => l == c,
-        Tok::Digit => c.is_ascii_digit(),
-        Tok::OneToNine => ('1'..='9').contains(&c),
-        Tok::TwoToNine => ('2'..='9').contains(&c),
-        Tok::AnyOne => true,
-        Tok::AnyRun => true,
-    }
-}
-
-/// Glob matching with `*` backtracking to the last star (linear enough for
-/// the short patterns of a scenario).
-fn pattern_matches(pat: &[Tok], s: &str) -> bool {
-    let s: Vec<char> = s.chars().collect();
-    let (mut p, mut i) = (0usize, 0usize);
-    let mut star: Option<(usize, usize)> = None;
-    while i < s.len() {
-        if p < pat.len() && pat[p] == Tok::AnyRun {
-            star = Some((p, i));
-            p += 1;
-        } else if p < pat.len() && tok_matches(pat[p], s[i]) {
-            p += 1;
-            i += 1;
-        } else if let Some((sp, si)) = star {
-            p = sp + 1;
-            i = si + 1;
-            star = Some((sp, si + 1));
-        } else {
-            return false;
-        }
-    }
-    pat[p..].iter().all(|t| *t == Tok::AnyRun)
-}
-
-impl Matcher {
-    fn matches(&self, number: &str) -> bool {
-        match self {
-            Matcher::Any => true,
-            Matcher::Prefix(p) => number.starts_with(p.as_str()),
-            Matcher::Pattern(t) => pattern_matches(t, number),
-        }
-    }
 }
 
 impl Rule {
@@ -528,197 +458,5 @@ impl Scenario {
     }
 }
 
-/// SplitMix64: tiny, and stable across crate versions, so a seed means the
-/// same outcomes on every build.
-#[derive(Clone, Debug)]
-pub struct SimRng(u64);
-
-impl SimRng {
-    pub fn new(seed: u64) -> SimRng {
-        SimRng(seed)
-    }
-
-    /// A stream of its own for one call: FNV-1a of the number, mixed with
-    /// the seed and the attempt count.
-    pub fn for_call(seed: u64, number: &str, attempt: u64) -> SimRng {
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in number.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        let mut r = SimRng(seed ^ h.rotate_left(17) ^ attempt.wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        r.next_u64();
-        r
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    pub fn unit(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn default_scenario_mirrors_the_lab() {
-        let s = Scenario::default();
-        let p = s.plan("15551001", 1, 0);
-        assert_eq!(p.outcome, Outcome::Answer);
-        assert_eq!(p.ring, Duration::from_secs(1));
-        assert_eq!(p.talk, Some(Duration::from_secs(5)));
-        assert_eq!(
-            s.plan("2001", 1, 0).outcome,
-            Outcome::Reject(HangupCause::UserBusy)
-        );
-        assert_eq!(s.plan("3001", 1, 0).outcome, Outcome::NoAnswer);
-        assert_eq!(
-            s.plan("4001", 1, 0).outcome,
-            Outcome::Reject(HangupCause::NormalCircuitCongestion)
-        );
-        let p = s.plan("5001", 1, 0);
-        assert_eq!(
-            (p.ring, p.talk),
-            (Duration::from_secs(2), Some(Duration::from_secs(60)))
-        );
-        let agent = s.plan("8001", 1, 0);
-        assert_eq!((agent.ring, agent.talk), (Duration::ZERO, None));
-        // Only the last four digits count: 12 is "anything else".
-        assert_eq!(s.plan("12", 1, 0).outcome, Outcome::Answer);
-        assert_eq!(s.plan("9999", 1, 0).talk, Some(Duration::from_secs(5)));
-    }
-
-    #[test]
-    fn patterns() {
-        let p = parse_pattern("*1XXX");
-        assert!(pattern_matches(&p, "1001"));
-        assert!(pattern_matches(&p, "+15551999"));
-        assert!(!pattern_matches(&p, "15552001"));
-        assert!(!pattern_matches(&p, "100"));
-        assert!(pattern_matches(&parse_pattern("NXX?"), "212a"));
-        assert!(!pattern_matches(&parse_pattern("NXX"), "112"));
-        assert!(pattern_matches(&parse_pattern("*"), ""));
-        assert!(pattern_matches(&parse_pattern("1*5*9"), "1234567789"));
-    }
-
-    #[test]
-    fn toml_rules_weights_and_seeds() {
-        let text = r#"
-            [default]
-            outcome = "busy"
-            ring = 0.5
-
-            [[rule]]
-            prefix = "1555"
-            ring = 2.0
-            ring_jitter = 1.0
-            outcomes = [
-              { outcome = "answer", weight = 50, talk = 20.0 },
-              { outcome = "fail", cause = "NO_ROUTE_DESTINATION", weight = 50 },
-            ]
-
-            [[rule]]
-            pattern = "9XX"
-            outcome = "answer"
-            early_media = true
-
-            [[extension]]
-            name = "connect"
-            context = "agents"
-            app = "bridge"
-            data = "loopback/8001/agents"
-        "#;
-        let s = Scenario::from_toml(text).expect("valid scenario");
-        assert_eq!(
-            s.plan("777", 1, 0).outcome,
-            Outcome::Reject(HangupCause::UserBusy)
-        );
-        let p = s.plan("900", 1, 0);
-        assert!(p.early_media);
-        assert_eq!(p.talk, None, "talk defaults to staying up");
-        let mut answered = 0;
-        let mut failed = 0;
-        for attempt in 0..200 {
-            let p = s.plan("15550000", 7, attempt);
-            assert!(p.ring >= Duration::from_secs(1) && p.ring <= Duration::from_secs(3));
-            match p.outcome {
-                Outcome::Answer => {
-                    answered += 1;
-                    assert_eq!(p.talk, Some(Duration::from_secs(20)));
-                }
-                Outcome::Reject(HangupCause::NoRouteDestination) => failed += 1,
-                other => panic!("unexpected {other:?}"),
-            }
-            // Same seed, same attempt → same plan.
-            assert_eq!(p, s.plan("15550000", 7, attempt));
-        }
-        assert!(answered > 60 && failed > 60, "{answered}/{failed}");
-        let differs = (0..20).any(|a| s.plan("15550000", 7, a) != s.plan("15550000", 8, a));
-        assert!(differs, "another seed gives other outcomes");
-        assert_eq!(
-            s.extension("connect", "agents").map(|e| e.app.as_str()),
-            Some("bridge")
-        );
-        assert!(s.extension("connect", "default").is_none());
-    }
-
-    #[test]
-    fn the_shipped_example_is_valid_and_means_what_it_says() {
-        let s = Scenario::from_toml(include_str!("../../../config/scenario.example.toml"))
-            .expect("config/scenario.example.toml parses");
-        let lab = Scenario::default();
-        for n in ["1001", "2001", "3001", "4001", "5001", "8001", "777"] {
-            assert_eq!(s.plan(n, 1, 0), lab.plan(n, 1, 0), "{n}");
-        }
-        let p = s.plan("+493012345", 1, 0);
-        assert!(p.ring <= Duration::from_secs(7));
-        assert_eq!(
-            s.extension("connect", "agents").map(|e| e.data.as_str()),
-            Some("loopback/8001/agents")
-        );
-    }
-
-    #[test]
-    fn huge_times_saturate_instead_of_overflowing() {
-        let s = Scenario::from_toml("[[rule]]\nring = 1e300\ntalk = 1e300").expect("valid");
-        let p = s.plan("1", 1, 0);
-        assert_eq!((p.ring, p.talk), (LONGEST, Some(LONGEST)));
-        assert_eq!(scale(Duration::from_secs(60), 1e-300), LONGEST);
-        assert_eq!(
-            scale(Duration::from_secs(60), f64::NAN),
-            Duration::from_secs(60)
-        );
-        assert_eq!(secs(f64::NAN), Duration::ZERO);
-    }
-
-    #[test]
-    fn bad_files_are_refused_with_the_rule_named() {
-        for bad in [
-            "[[rule]]\noutcome = \"explode\"",
-            "[[rule]]\noutcome = \"fail\"",
-            "[[rule]]\nprefix = \"1\"\npattern = \"2\"",
-            "[[rule]]\nring = -1.0",
-            "[[rule]]\nrign = 1.0",
-            "[[rule]]\noutcomes = []",
-            "[[rule]]\nring = inf",
-            "[[rule]]\nring_jitter = inf",
-            "[[rule]]\ntalk = nan",
-        ] {
-            assert!(Scenario::from_toml(bad).is_err(), "accepted {bad:?}");
-        }
-        let e = Scenario::from_toml("[[rule]]\n[[rule]]\noutcome = \"nope\"")
-            .err()
-            .map(|e| e.to_string())
-            .unwrap_or_default();
-        assert!(e.contains("rule 2"), "{e}");
-    }
-}
+mod tests;

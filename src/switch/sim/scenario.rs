@@ -22,7 +22,9 @@
 //! ring = 1.0                # (1.0)
 //! ring_jitter = 0.25        # (0) ± seconds, uniform, seeded
 //! early_media = false       # (false) true: CHANNEL_PROGRESS_MEDIA after CHANNEL_PROGRESS
-//! outcome = "answer"        # (answer) answer | busy | no_answer | rejected | congestion | fail
+//! outcome = "answer"        # (answer) answer | machine | busy | no_answer | rejected |
+//!                           # congestion | fail; machine answers like answer, but
+//!                           # it is an answering machine (talk: how long it stays)
 //! cause = "USER_BUSY"       # the hang-up cause for fail (any FreeSWITCH cause
 //!                           # name); overrides the cause of busy/rejected/congestion
 //! talk = 5.0                # (inf) seconds the callee stays after answering;
@@ -37,7 +39,20 @@
 //!   { outcome = "busy", weight = 25, ring = 0.0 },
 //!   { outcome = "no_answer", weight = 15 },
 //! ]
+//!
+//! playback = 4.0            # (4) seconds a message extension (dialpop_abandon,
+//!                           # dialpop_message) plays before it hangs up
+//!
+//! [amd]                     # answering machine detection, run by dialpop_hold
+//! detect = 2.5              # (2.5) seconds from the answer to the verdict
+//! wrong = 0.05              # (0) share of calls whose verdict is wrong (a human
+//!                           # reported MACHINE, a machine HUMAN); 0 to 1
+//! notsure = 0.0             # (0) share of calls reported NOTSURE; 0 to 1
 //! ```
+//!
+//! Every time in the file is divided by the switch's speed. The verdicts
+//! come from each call's own random stream, like its outcome: the same seed
+//! and numbers give the same verdicts.
 //!
 //! A ring time of 0 means the far end never rang (no CHANNEL_PROGRESS): it
 //! answered or refused at once. `no_answer` rings until the originate's
@@ -51,14 +66,26 @@
 //! ```toml
 //! [[extension]]
 //! name = "connect"          # the extension; context = "agents" narrows it
-//! app = "bridge"            # park | bridge | any other name (executed, no effect)
+//! app = "bridge"            # park | bridge | hold | message | any other name
+//!                           # (executed, no effect)
 //! data = "loopback/8001/agents"
 //! ```
+//!
+//! `hold` is what `dialpop_hold` runs: answer, answering machine detection,
+//! the verdict as an event (CUSTOM `dialpop::amd` on FreeSWITCH, UserEvent
+//! `DialpopAMD` on Asterisk), then the leg waits parked until it is
+//! transferred (`uuid_transfer`, `Redirect`) or hung up. `message` plays its
+//! data for `playback` seconds and hangs up NORMAL_CLEARING. Built in, in
+//! context `dialpop`: `dialpop_connect` (bridge `${dialpop_agent_dial}`),
+//! `dialpop_hold` (hold), `dialpop_abandon` and `dialpop_message` (message
+//! `${dialpop_message_file}`).
 
+mod amd;
 mod pattern;
 mod rng;
 
 use crate::switch::HangupCause;
+pub use amd::{AmdCause, AmdResult, AmdSettings, AmdVerdict};
 use pattern::{Matcher, parse_pattern};
 pub use rng::SimRng;
 use serde::Deserialize;
@@ -82,6 +109,10 @@ pub struct Plan {
     pub outcome: Outcome,
     /// `None`: stays up until hung up from the switch side.
     pub talk: Option<Duration>,
+    /// The far end that answers is an answering machine.
+    pub machine: bool,
+    /// What answering machine detection says, if the call runs it.
+    pub amd: AmdVerdict,
 }
 
 impl Plan {
@@ -119,6 +150,7 @@ pub(crate) fn scale(d: Duration, speed: f64) -> Duration {
 #[derive(Clone, Debug, PartialEq)]
 struct Choice {
     outcome: Outcome,
+    machine: bool,
     weight: u32,
     ring: Option<f64>,
     talk: Option<f64>,
@@ -150,6 +182,9 @@ pub struct Scenario {
     rules: Vec<Rule>,
     default: Rule,
     extensions: Vec<Extension>,
+    amd: AmdSettings,
+    /// Seconds a message extension plays before it hangs up.
+    playback: f64,
 }
 
 /// Why a scenario file was refused.
@@ -161,6 +196,11 @@ pub enum ScenarioError {
     Toml(String),
     #[error("rule {index}: {problem}")]
     Rule { index: usize, problem: String },
+    #[error("{setting}: {problem}")]
+    Setting {
+        setting: &'static str,
+        problem: String,
+    },
     #[error("cannot read scenario file {path}: {error}")]
     Io { path: String, error: String },
 }
@@ -173,6 +213,8 @@ struct FileScenario {
     rule: Vec<FileRule>,
     #[serde(default)]
     extension: Vec<FileExtension>,
+    amd: Option<amd::FileAmd>,
+    playback: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -210,26 +252,33 @@ struct FileExtension {
     data: String,
 }
 
-fn outcome_of(name: &str, cause: Option<&str>) -> Result<Outcome, String> {
+/// The outcome, and whether the far end that answers is a machine.
+fn outcome_of(name: &str, cause: Option<&str>) -> Result<(Outcome, bool), String> {
     let with = |default: HangupCause| {
         Outcome::Reject(cause.map(HangupCause::from_name).unwrap_or(default))
     };
-    Ok(match name {
-        "answer" => Outcome::Answer,
-        "no_answer" => Outcome::NoAnswer,
-        "busy" => with(HangupCause::UserBusy),
-        "rejected" => with(HangupCause::CallRejected),
-        "congestion" => with(HangupCause::NormalCircuitCongestion),
-        "fail" => match cause {
-            Some(c) => Outcome::Reject(HangupCause::from_name(c)),
-            None => return Err("outcome \"fail\" needs a cause".into()),
+    if name == "machine" {
+        return Ok((Outcome::Answer, true));
+    }
+    Ok((
+        match name {
+            "answer" => Outcome::Answer,
+            "no_answer" => Outcome::NoAnswer,
+            "busy" => with(HangupCause::UserBusy),
+            "rejected" => with(HangupCause::CallRejected),
+            "congestion" => with(HangupCause::NormalCircuitCongestion),
+            "fail" => match cause {
+                Some(c) => Outcome::Reject(HangupCause::from_name(c)),
+                None => return Err("outcome \"fail\" needs a cause".into()),
+            },
+            other => {
+                return Err(format!(
+                    "unknown outcome {other:?} (answer, machine, busy, no_answer, rejected, congestion, fail)"
+                ));
+            }
         },
-        other => {
-            return Err(format!(
-                "unknown outcome {other:?} (answer, busy, no_answer, rejected, congestion, fail)"
-            ));
-        }
-    })
+        false,
+    ))
 }
 
 fn seconds(what: &str, v: f64) -> Result<f64, String> {
@@ -250,20 +299,26 @@ impl Rule {
         };
         let choices = match (r.outcome, r.outcomes) {
             (Some(_), Some(_)) => return Err("give outcome or outcomes, not both".into()),
-            (Some(o), None) => vec![Choice {
-                outcome: outcome_of(&o, r.cause.as_deref())?,
-                weight: 1,
-                ring: None,
-                talk: None,
-            }],
+            (Some(o), None) => {
+                let (outcome, machine) = outcome_of(&o, r.cause.as_deref())?;
+                vec![Choice {
+                    outcome,
+                    machine,
+                    weight: 1,
+                    ring: None,
+                    talk: None,
+                }]
+            }
             (None, Some(list)) => {
                 if list.is_empty() {
                     return Err("outcomes is empty".into());
                 }
                 let mut out = Vec::with_capacity(list.len());
                 for c in list {
+                    let (outcome, machine) = outcome_of(&c.outcome, c.cause.as_deref())?;
                     out.push(Choice {
-                        outcome: outcome_of(&c.outcome, c.cause.as_deref())?,
+                        outcome,
+                        machine,
                         weight: c.weight.unwrap_or(1),
                         ring: c.ring.map(|v| seconds("ring", v)).transpose()?,
                         talk: c.talk.map(|v| seconds("talk", v)).transpose()?,
@@ -276,6 +331,7 @@ impl Rule {
             }
             (None, None) => vec![Choice {
                 outcome: Outcome::Answer,
+                machine: false,
                 weight: 1,
                 ring: None,
                 talk: None,
@@ -292,7 +348,7 @@ impl Rule {
         })
     }
 
-    fn plan(&self, rng: &mut SimRng) -> Plan {
+    fn plan(&self, rng: &mut SimRng, amd: &AmdSettings) -> Plan {
         let total: u64 = self.choices.iter().map(|c| u64::from(c.weight)).sum();
         let mut pick = if total == 0 {
             0
@@ -314,6 +370,8 @@ impl Rule {
             early_media: self.early_media,
             outcome: chosen.outcome.clone(),
             talk: talk.is_finite().then(|| secs(talk)),
+            machine: chosen.machine,
+            amd: amd.verdict(chosen.machine, rng),
         }
     }
 }
@@ -333,6 +391,7 @@ fn simple(pattern: &str, ring: f64, outcome: Outcome, talk: f64) -> Rule {
         early_media: false,
         choices: vec![Choice {
             outcome,
+            machine: false,
             weight: 1,
             ring: None,
             talk: None,
@@ -373,9 +432,31 @@ impl Default for Scenario {
                 matcher: Matcher::Any,
                 ..simple("*", 1.0, Outcome::Answer, 5.0)
             },
-            extensions: vec![dialpop_connect()],
+            extensions: builtin_extensions(),
+            amd: AmdSettings::default(),
+            playback: DEFAULT_PLAYBACK,
         }
     }
+}
+
+/// `playback` when the file does not say.
+const DEFAULT_PLAYBACK: f64 = 4.0;
+
+/// The extensions of `dialplan/freeswitch/dialpop.xml` and
+/// `dialplan/asterisk/extensions_dialpop.conf`, context `dialpop`.
+fn builtin_extensions() -> Vec<Extension> {
+    let dialpop = |name: &str, app: &str, data: &str| Extension {
+        name: name.into(),
+        context: Some("dialpop".into()),
+        app: app.into(),
+        data: data.into(),
+    };
+    vec![
+        dialpop_connect(),
+        dialpop("dialpop_hold", "hold", ""),
+        dialpop("dialpop_abandon", "message", "${dialpop_message_file}"),
+        dialpop("dialpop_message", "message", "${dialpop_message_file}"),
+    ]
 }
 
 /// What `dialplan/freeswitch/dialpop.xml` does for an answered customer:
@@ -422,13 +503,28 @@ impl Scenario {
                 app: e.app,
                 data: e.data,
             })
-            // The file's own extensions come first and may override it.
-            .chain(std::iter::once(dialpop_connect()))
+            // The file's own extensions come first and may override these.
+            .chain(builtin_extensions())
             .collect();
+        let amd = AmdSettings::from_file(file.amd.unwrap_or_default()).map_err(|problem| {
+            ScenarioError::Setting {
+                setting: "[amd]",
+                problem,
+            }
+        })?;
+        let playback = file.playback.unwrap_or(DEFAULT_PLAYBACK);
+        if !playback.is_finite() || playback < 0.0 {
+            return Err(ScenarioError::Setting {
+                setting: "playback",
+                problem: format!("must be a number of seconds >= 0, not {playback}"),
+            });
+        }
         Ok(Scenario {
             rules,
             default,
             extensions,
+            amd,
+            playback,
         })
     }
 
@@ -447,7 +543,22 @@ impl Scenario {
             .iter()
             .find(|r| r.matcher.matches(number))
             .unwrap_or(&self.default)
-            .plan(&mut rng)
+            .plan(&mut rng, &self.amd)
+    }
+
+    /// The `[amd]` settings.
+    pub fn amd(&self) -> &AmdSettings {
+        &self.amd
+    }
+
+    /// How long a message extension plays, on a switch at `speed`.
+    pub fn playback(&self, speed: f64) -> Duration {
+        scale(secs(self.playback), speed)
+    }
+
+    /// How long detection takes from the answer, on a switch at `speed`.
+    pub fn amd_detect(&self, speed: f64) -> Duration {
+        scale(secs(self.amd.detect), speed)
     }
 
     /// What the dialplan extension `name` in `context` runs, if the scenario says.

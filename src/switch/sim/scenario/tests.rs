@@ -141,3 +141,124 @@ fn bad_files_are_refused_with_the_rule_named() {
         .unwrap_or_default();
     assert!(e.contains("rule 2"), "{e}");
 }
+
+#[test]
+fn machines_answer_and_amd_draws_its_verdicts() {
+    let s = Scenario::from_toml(
+        "[[rule]]\nprefix = \"7\"\noutcome = \"machine\"\ntalk = 30.0\n\
+         [[rule]]\nprefix = \"6\"\noutcomes = [{ outcome = \"machine\", weight = 1 }]\n",
+    )
+    .expect("valid");
+    let p = s.plan("7001", 1, 0);
+    assert_eq!((p.outcome.clone(), p.machine), (Outcome::Answer, true));
+    assert_eq!(p.talk, Some(Duration::from_secs(30)));
+    assert_eq!(
+        p.amd.result,
+        AmdResult::Machine,
+        "wrong = 0: a machine is MACHINE"
+    );
+    assert!(s.plan("6001", 1, 0).machine);
+    let human = s.plan("1001", 1, 0);
+    assert!(!human.machine);
+    assert_eq!(
+        (human.amd.result, human.amd.cause),
+        (AmdResult::Human, AmdCause::Human)
+    );
+    assert_eq!(s.amd_detect(10.0), Duration::from_millis(250));
+    assert_eq!(s.playback(2.0), Duration::from_secs(2));
+}
+
+#[test]
+fn wrong_flips_every_verdict_and_the_seed_repeats_them() {
+    let s =
+        Scenario::from_toml("[[rule]]\nprefix = \"7\"\noutcome = \"machine\"\n[amd]\nwrong = 1.0")
+            .expect("valid");
+    assert_eq!(s.plan("7001", 1, 0).amd.result, AmdResult::Human);
+    assert_eq!(s.plan("1001", 1, 0).amd.result, AmdResult::Machine);
+    let unsure = Scenario::from_toml("[amd]\nnotsure = 1.0").expect("valid");
+    assert_eq!(
+        unsure.plan("1001", 1, 0).amd,
+        AmdVerdict {
+            result: AmdResult::NotSure,
+            cause: AmdCause::TooLong
+        }
+    );
+    let mixed = Scenario::from_toml("[amd]\nwrong = 0.5\ndetect = 1.0").expect("valid");
+    let verdicts = |seed| {
+        (0..40)
+            .map(|a| mixed.plan("1001", seed, a).amd)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verdicts(3), verdicts(3));
+    let machines = verdicts(3)
+        .iter()
+        .filter(|v| v.result == AmdResult::Machine)
+        .count();
+    assert!(machines > 5 && machines < 35, "{machines} of 40 wrong");
+}
+
+#[test]
+fn amd_does_not_change_the_other_draws() {
+    let plain = Scenario::from_toml("[[rule]]\nring = 1.0\nring_jitter = 0.5").expect("valid");
+    let with = Scenario::from_toml("[[rule]]\nring = 1.0\nring_jitter = 0.5\n[amd]\nwrong = 0.3")
+        .expect("valid");
+    for a in 0..20 {
+        assert_eq!(plain.plan("1", 9, a).ring, with.plan("1", 9, a).ring);
+    }
+}
+
+#[test]
+fn bad_amd_and_playback_values_are_named() {
+    for (bad, says) in [
+        (
+            "[amd]\nwrong = 1.5",
+            "[amd]: wrong must be a share between 0 and 1, not 1.5",
+        ),
+        (
+            "[amd]\nwrong = -0.1",
+            "[amd]: wrong must be a share between 0 and 1, not -0.1",
+        ),
+        (
+            "[amd]\nnotsure = nan",
+            "[amd]: notsure must be a share between 0 and 1, not NaN",
+        ),
+        (
+            "[amd]\ndetect = -1.0",
+            "[amd]: detect must be a number of seconds >= 0, not -1",
+        ),
+        (
+            "[amd]\ndetect = inf",
+            "[amd]: detect must be a number of seconds >= 0, not inf",
+        ),
+        (
+            "playback = -2.0",
+            "playback: must be a number of seconds >= 0, not -2",
+        ),
+        (
+            "playback = nan",
+            "playback: must be a number of seconds >= 0, not NaN",
+        ),
+    ] {
+        let e = Scenario::from_toml(bad)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert_eq!(e, says, "{bad:?}");
+    }
+    let e = Scenario::from_toml("[amd]\nwrongg = 0.1")
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(e.contains("wrongg"), "{e}");
+}
+
+#[test]
+fn the_dialpop_extensions_are_built_in() {
+    let s = Scenario::default();
+    let app = |n: &str| s.extension(n, "dialpop").map(|e| e.app.clone());
+    assert_eq!(app("dialpop_hold").as_deref(), Some("hold"));
+    assert_eq!(app("dialpop_abandon").as_deref(), Some("message"));
+    assert_eq!(app("dialpop_message").as_deref(), Some("message"));
+    assert_eq!(app("dialpop_connect").as_deref(), Some("bridge"));
+    assert!(s.extension("dialpop_hold", "default").is_none());
+}

@@ -20,7 +20,7 @@
 use super::api::ApiRun;
 use super::channel::{AnswerState, Ccs, Cs, Leg};
 use super::clock;
-use super::core::{Core, Kill};
+use super::core::{Ask, Core, Kill};
 use super::dial::Endpoint;
 use super::scenario::{LONGEST, Outcome, Plan};
 use super::templates::Kind;
@@ -46,6 +46,10 @@ pub enum Target {
         dialplan: String,
         context: String,
     },
+    /// `dialpop_hold`: answer, AMD, the verdict event, park.
+    Hold,
+    /// `dialpop_abandon` / `dialpop_message`: playback of this file, hangup.
+    Message(String),
 }
 
 /// Everything the call task needs to know about its originate.
@@ -85,6 +89,7 @@ pub fn start(core: &Arc<Core>, spec: CallSpec, run: ApiRun) {
         kill_tx,
         vars,
         run: Some(run),
+        asks: std::collections::VecDeque::new(),
     };
     tokio::spawn(call.run(a));
 }
@@ -111,8 +116,11 @@ enum Ender {
 struct Call {
     core: Arc<Core>,
     spec: CallSpec,
-    kills: mpsc::UnboundedReceiver<Kill>,
-    kill_tx: mpsc::UnboundedSender<Kill>,
+    kills: mpsc::UnboundedReceiver<Ask>,
+    kill_tx: mpsc::UnboundedSender<Ask>,
+    /// Asks (set a variable, transfer) that came while the call was doing
+    /// something that does not take them, in arrival order.
+    asks: std::collections::VecDeque<Ask>,
     vars: Arc<Vec<(String, String)>>,
     run: Option<ApiRun>,
 }
@@ -159,7 +167,18 @@ impl Call {
 
     /// Sleeps until `until` (forever when `None`) or a hang-up request.
     async fn wait(&mut self, until: Option<Instant>) -> Wake {
-        let kill = async {
+        loop {
+            match self.next_ask(until).await {
+                None => return Wake::Timer,
+                Some(Ask::Kill(k)) => return Wake::Kill(k),
+                Some(other) => self.asks.push_back(other),
+            }
+        }
+    }
+
+    /// The next ask, or `None` once `until` has come.
+    async fn next_ask(&mut self, until: Option<Instant>) -> Option<Ask> {
+        let ask = async {
             match self.kills.recv().await {
                 Some(k) => k,
                 // The task holds a sender, so the channel never closes.
@@ -168,10 +187,10 @@ impl Call {
         };
         match until {
             Some(t) => tokio::select! {
-                k = kill => Wake::Kill(k),
-                _ = tokio::time::sleep_until(t) => Wake::Timer,
+                k = ask => Some(k),
+                _ = tokio::time::sleep_until(t) => None,
             },
-            None => Wake::Kill(kill.await),
+            None => Some(ask.await),
         }
     }
 
@@ -372,6 +391,8 @@ impl Call {
             Target::Bridge(dial) => self.bridge(a, dial, talk_until).await,
             Target::App { name, data } => self.app(a, name, data, talk_until).await,
             Target::Extension { .. } => self.stay(a, talk_until).await,
+            Target::Hold => self.hold_for_agent(a, talk_until).await,
+            Target::Message(file) => self.message(a, file, talk_until).await,
         }
     }
 
@@ -445,9 +466,17 @@ impl Call {
         a.set_state(Cs::Execute, Cs::Execute);
         self.emit(Kind::ChannelState, &a, &[]);
         self.publish(&a);
-        let target = match self.core.scenario.extension(exten, context) {
+        let target = self.target_of(exten, dialplan, context, &a);
+        self.run_app(a, &target, talk_until).await;
+    }
+
+    /// What the extension runs, its data expanded from the leg's variables.
+    fn target_of(&self, exten: &str, dialplan: &str, context: &str, a: &Leg) -> Target {
+        match self.core.scenario.extension(exten, context) {
             Some(x) if x.app == "park" => Target::Park,
             Some(x) if x.app == "bridge" => Target::Bridge(expand_vars(&x.data, &a.vars)),
+            Some(x) if x.app == "hold" => Target::Hold,
+            Some(x) if x.app == "message" => Target::Message(expand_vars(&x.data, &a.vars)),
             Some(x) => Target::App {
                 name: x.app.clone(),
                 data: expand_vars(&x.data, &a.vars),
@@ -457,10 +486,10 @@ impl Call {
                 dialplan: dialplan.into(),
                 context: context.into(),
             },
-        };
-        self.run_app(a, &target, talk_until).await;
+        }
     }
 }
 
 mod bridge;
+mod hold;
 mod legs;

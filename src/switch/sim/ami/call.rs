@@ -17,7 +17,7 @@ use super::originate::{AmiOriginate, Dest, parse_callerid, parse_dest, separate_
 use super::templates::{Kind, SNAPSHOT_KEYS, Snapshot, State};
 use crate::switch::HangupCause;
 use crate::switch::sim::clock;
-use crate::switch::sim::core::{Core, Kill};
+use crate::switch::sim::core::{Ask, Core, Kill};
 use crate::switch::sim::scenario::{LONGEST, Outcome, Plan, scale};
 use std::sync::Arc;
 use std::time::Duration;
@@ -324,6 +324,8 @@ pub fn start(core: &Arc<Core>, o: AmiOriginate, reply: Reply) {
         kill_tx,
         vars,
         bridge: None,
+        asks: std::collections::VecDeque::new(),
+        set_vars: Vec::new(),
     };
     tokio::spawn(call.run());
 }
@@ -350,8 +352,14 @@ struct Call {
     timeout: Duration,
     reply: Option<Reply>,
     chans: [Option<Chan>; 4],
-    kills: mpsc::UnboundedReceiver<Kill>,
-    kill_tx: mpsc::UnboundedSender<Kill>,
+    kills: mpsc::UnboundedReceiver<Ask>,
+    kill_tx: mpsc::UnboundedSender<Ask>,
+    /// Asks (Setvar, Redirect) that came while the call was doing
+    /// something that does not take them, in arrival order.
+    asks: std::collections::VecDeque<Ask>,
+    /// Variables set on the call's channels after the originate (Setvar),
+    /// seen by the dialplan's `${...}`.
+    set_vars: Vec<(String, String)>,
     vars: Arc<Vec<(String, String)>>,
     bridge: Option<Bridge>,
 }
@@ -421,7 +429,18 @@ impl Call {
     // ---- waiting -------------------------------------------------------
 
     async fn wait(&mut self, until: Option<Instant>) -> Wake {
-        let kill = async {
+        loop {
+            match self.next_ask(until).await {
+                None => return Wake::Timer,
+                Some(Ask::Kill(k)) => return Wake::Kill(k),
+                Some(other) => self.asks.push_back(other),
+            }
+        }
+    }
+
+    /// The next ask, or `None` once `until` has come.
+    async fn next_ask(&mut self, until: Option<Instant>) -> Option<Ask> {
+        let ask = async {
             match self.kills.recv().await {
                 Some(k) => k,
                 // The task holds a sender, so the channel never closes.
@@ -430,10 +449,10 @@ impl Call {
         };
         match until {
             Some(t) => tokio::select! {
-                k = kill => Wake::Kill(k),
-                _ = tokio::time::sleep_until(t) => Wake::Timer,
+                k = ask => Some(k),
+                _ = tokio::time::sleep_until(t) => None,
             },
-            None => Wake::Kill(kill.await),
+            None => Some(ask.await),
         }
     }
 

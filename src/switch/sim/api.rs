@@ -5,7 +5,7 @@
 //! output then goes back to the `api` caller or out as BACKGROUND_JOB.
 
 use super::call::{self, CallSpec, Target};
-use super::core::Core;
+use super::core::{Ask, Core};
 use super::dial::parse_dial_string;
 use super::scenario::scale;
 use super::templates::{HOSTNAME, Kind, Stamp};
@@ -103,6 +103,8 @@ pub fn execute(core: &Arc<Core>, run: ApiRun) {
     let out = match run.command.as_str() {
         "originate" => return originate(core, run),
         "uuid_kill" => uuid_kill(core, arg),
+        "uuid_setvar" => uuid_setvar(core, arg),
+        "uuid_transfer" => uuid_transfer(core, arg),
         "uuid_exists" => (if core.channel_exists(arg) {
             "true"
         } else {
@@ -141,6 +143,86 @@ fn uuid_kill(core: &Core, arg: &str) -> String {
         "+OK\n".into()
     } else {
         "-ERR No such channel!\n".into()
+    }
+}
+
+/// `switch_separate_string(…, ' ', argv, max)`: at most `max` words, the
+/// last one keeping the rest of the line.
+fn separate(arg: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = arg.trim_start_matches(' ');
+    while !rest.is_empty() {
+        if out.len() + 1 == max {
+            out.push(rest);
+            break;
+        }
+        match rest.split_once(' ') {
+            Some((word, more)) => {
+                out.push(word);
+                rest = more.trim_start_matches(' ');
+            }
+            None => {
+                out.push(rest);
+                break;
+            }
+        }
+    }
+    out
+}
+
+const SETVAR_SYNTAX: &str = "<uuid> <var> [value]";
+
+/// mod_commands `uuid_setvar_function`; without a value the variable is
+/// unset.
+fn uuid_setvar(core: &Core, arg: &str) -> String {
+    let argv = separate(arg, 3);
+    let (uuid, name, value) = match argv.as_slice() {
+        [uuid, name] => (*uuid, *name, ""),
+        [uuid, name, value] => (*uuid, *name, *value),
+        _ => return format!("-USAGE: {SETVAR_SYNTAX}\n"),
+    };
+    let ask = Ask::SetVar {
+        uuid: uuid.to_string(),
+        name: name.to_string(),
+        value: value.to_string(),
+    };
+    if core.ask(uuid, ask) {
+        "+OK\n".into()
+    } else {
+        "-ERR No such channel!\n".into()
+    }
+}
+
+const TRANSFER_SYNTAX: &str = "<uuid> [-bleg|-both] <dest-exten> [<dialplan>] [<context>]";
+
+/// mod_commands `transfer_function`. `-bleg` and `-both` act on the bridged
+/// leg too; a held customer has none, and then FreeSWITCH transfers the
+/// named leg alone, which is all the simulator does with them.
+fn uuid_transfer(core: &Core, arg: &str) -> String {
+    let argv = separate(arg, 5);
+    if !(2..=5).contains(&argv.len()) {
+        return format!("-USAGE: {TRANSFER_SYNTAX}\n");
+    }
+    let uuid = argv[0];
+    if !core.channel_exists(uuid) {
+        return "-ERR No Such Channel!\n".into();
+    }
+    let rest = if argv[1].starts_with('-') {
+        &argv[2..]
+    } else {
+        &argv[1..]
+    };
+    let word = |i: usize| rest.get(i).map(|s| s.to_string()).unwrap_or_default();
+    let ask = Ask::Transfer {
+        uuid: uuid.to_string(),
+        exten: word(0),
+        dialplan: word(1),
+        context: word(2),
+    };
+    if core.ask(uuid, ask) {
+        "+OK\n".into()
+    } else {
+        "-ERR No Such Channel!\n".into()
     }
 }
 
@@ -335,6 +417,13 @@ mod tests {
         assert_eq!(with_app_parens("user/1 &park()"), "user/1 &park()");
         assert_eq!(with_app_parens("user/1 &echo foo"), "user/1 &echo() foo");
         assert_eq!(with_app_parens("user/1 1000"), "user/1 1000");
+    }
+
+    #[test]
+    fn words_split_as_switch_separate_string_does() {
+        assert_eq!(separate("u v a b c", 3), ["u", "v", "a b c"]);
+        assert_eq!(separate("u  v", 3), ["u", "v"]);
+        assert_eq!(separate("", 3), Vec::<&str>::new());
     }
 
     #[test]

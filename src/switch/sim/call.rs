@@ -18,14 +18,15 @@
 //!   CHANNEL_EXECUTE_COMPLETE, then the same end as above.
 
 use super::api::ApiRun;
-use super::channel::{AnswerState, Ccs, Cs, Leg, OtherLeg, Profile, Times, Vars};
+use super::channel::{AnswerState, Ccs, Cs, Leg};
 use super::clock;
-use super::core::{Core, Kill};
-use super::dial::{Endpoint, parse_dial_string};
-use super::scenario::{LONGEST, Outcome, Plan, scale};
+use super::core::{Ask, Core, Kill};
+use super::dial::Endpoint;
+use super::scenario::{LONGEST, Outcome, Plan};
 use super::templates::Kind;
 use crate::switch::HangupCause;
 use crate::switch::esl::Originate;
+use legs::{customer_leg, expand_vars, new_uuid};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -45,6 +46,10 @@ pub enum Target {
         dialplan: String,
         context: String,
     },
+    /// `dialpop_hold`: answer, AMD, the verdict event, park.
+    Hold,
+    /// `dialpop_abandon` / `dialpop_message`: playback of this file, hangup.
+    Message(String),
 }
 
 /// Everything the call task needs to know about its originate.
@@ -84,6 +89,7 @@ pub fn start(core: &Arc<Core>, spec: CallSpec, run: ApiRun) {
         kill_tx,
         vars,
         run: Some(run),
+        asks: std::collections::VecDeque::new(),
     };
     tokio::spawn(call.run(a));
 }
@@ -94,210 +100,6 @@ fn after(d: Duration) -> Instant {
     now.checked_add(d)
         .or_else(|| now.checked_add(LONGEST))
         .unwrap_or(now)
-}
-
-fn new_uuid() -> String {
-    uuid::Uuid::new_v4().to_string()
-}
-
-fn channel_vars(core: &Core, uuid: &str, e: &Endpoint) -> Vars {
-    let mut v = Vars::default();
-    v.set("direction", "outbound");
-    v.set("is_outbound", "true");
-    v.set("uuid", uuid);
-    v.set("call_uuid", uuid);
-    v.set("session_id", core.next_session_id().to_string());
-    v.set("read_codec", "L16");
-    v.set("read_rate", "8000");
-    v.set("write_codec", "L16");
-    v.set("write_rate", "8000");
-    v.set("channel_name", e.channel_name.clone());
-    v
-}
-
-fn customer_leg(core: &Core, spec: &CallSpec) -> Leg {
-    let e = &spec.endpoint;
-    let o = &spec.originate;
-    let now = clock::now_micros();
-    let cid_name = spec
-        .cid_name
-        .clone()
-        .or_else(|| o.variable("origination_caller_id_name").map(str::to_string))
-        .unwrap_or_default();
-    let cid_number = spec
-        .cid_number
-        .clone()
-        .or_else(|| {
-            o.variable("origination_caller_id_number")
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| "0000000000".to_string());
-    let mut vars = channel_vars(core, &spec.uuid, e);
-    for (k, v) in &o.variables {
-        vars.set(k, v.clone());
-    }
-    let early_ok = o.variable("ignore_early_media") != Some("true");
-    vars.set(
-        "originate_early_media",
-        if early_ok { "true" } else { "false" },
-    );
-    vars.set("originate_endpoint", e.tech.clone());
-    if e.is_loopback {
-        vars.set("other_loopback_leg_uuid", new_uuid());
-        vars.set("loopback_leg", "A");
-    }
-    Leg {
-        uuid: spec.uuid.clone(),
-        call_uuid: spec.uuid.clone(),
-        name: e.channel_name.clone(),
-        running: Cs::None,
-        state: Cs::New,
-        callstate: Ccs::Down,
-        answer_state: AnswerState::Ringing,
-        hit_dialplan: false,
-        hangup_cause: None,
-        profile: Profile {
-            logical_direction: "outbound",
-            dialplan: e.dialplan.clone(),
-            caller_id_name: cid_name.clone(),
-            caller_id_number: cid_number.clone(),
-            orig_caller_id_name: cid_name,
-            orig_caller_id_number: cid_number.clone(),
-            callee_id_name: "Outbound Call".into(),
-            callee_id_number: e.callee_number.clone(),
-            ani: cid_number,
-            destination_number: e.number.clone(),
-            unique_id: spec.uuid.clone(),
-            source: e.source.clone(),
-            transfer_source: None,
-            context: e.context.clone(),
-            rdnis: None,
-            channel_name: e.channel_name.clone(),
-            profile_index: 1,
-            profile_created: now,
-        },
-        other: None,
-        times: Times {
-            created: now,
-            ..Times::default()
-        },
-        vars,
-        is_loopback: e.is_loopback,
-        last_app: None,
-        initial_dest: e.number.clone(),
-    }
-}
-
-/// The profile of `leg` as the other leg of a bridge shows it.
-fn as_other(leg: &Leg, kind: &'static str, with_times: bool) -> OtherLeg {
-    let mut profile = leg.profile.clone();
-    profile.logical_direction = "inbound";
-    if !with_times {
-        profile.profile_created = 0;
-    }
-    OtherLeg {
-        kind,
-        profile,
-        times: if with_times {
-            leg.times.clone()
-        } else {
-            Times::default()
-        },
-    }
-}
-
-/// The leg the bridge application dials for the answered customer leg.
-fn agent_leg(core: &Core, a: &Leg, e: &Endpoint) -> Leg {
-    let uuid = new_uuid();
-    let now = clock::now_micros();
-    let mut v = Vars::default();
-    v.set("direction", "outbound");
-    v.set("is_outbound", "true");
-    v.set("uuid", uuid.clone());
-    v.set("session_id", core.next_session_id().to_string());
-    v.set("read_codec", "L16");
-    v.set("read_rate", "8000");
-    v.set("write_codec", "L16");
-    v.set("write_rate", "8000");
-    if e.is_loopback {
-        v.set("loopback_from_uuid", a.uuid.clone());
-    }
-    v.set("channel_name", e.channel_name.clone());
-    if let Some(mf) = a
-        .vars
-        .get("max_forwards")
-        .and_then(|m| m.parse::<u32>().ok())
-    {
-        v.set("max_forwards", mf.saturating_sub(1).to_string());
-    }
-    v.set("originator_codec", "L16@8000h@20i");
-    v.set("originator", a.uuid.clone());
-    v.set("signal_bond", a.uuid.clone());
-    v.set("call_uuid", a.uuid.clone());
-    v.set("originate_early_media", "true");
-    v.set("originating_leg_uuid", a.uuid.clone());
-    v.set("originate_endpoint", e.tech.clone());
-    if e.is_loopback {
-        v.set("other_loopback_leg_uuid", new_uuid());
-        v.set("loopback_leg", "A");
-    }
-    let p = &a.profile;
-    Leg {
-        uuid: uuid.clone(),
-        call_uuid: a.uuid.clone(),
-        name: e.channel_name.clone(),
-        running: Cs::None,
-        state: Cs::New,
-        callstate: Ccs::Down,
-        answer_state: AnswerState::Ringing,
-        hit_dialplan: false,
-        hangup_cause: None,
-        profile: Profile {
-            logical_direction: "outbound",
-            dialplan: "XML".into(),
-            caller_id_name: p.caller_id_name.clone(),
-            caller_id_number: p.caller_id_number.clone(),
-            orig_caller_id_name: p.orig_caller_id_name.clone(),
-            orig_caller_id_number: p.orig_caller_id_number.clone(),
-            callee_id_name: "Outbound Call".into(),
-            callee_id_number: e.callee_number.clone(),
-            ani: p.ani.clone(),
-            destination_number: e.number.clone(),
-            unique_id: uuid,
-            source: e.source.clone(),
-            transfer_source: None,
-            context: e.context.clone(),
-            rdnis: p.rdnis.clone(),
-            channel_name: e.channel_name.clone(),
-            profile_index: 1,
-            profile_created: now,
-        },
-        other: Some(as_other(a, "originator", false)),
-        times: Times {
-            created: now,
-            ..Times::default()
-        },
-        vars: v,
-        is_loopback: e.is_loopback,
-        last_app: None,
-        initial_dest: e.number.clone(),
-    }
-}
-
-/// What the customer leg remembers of the bridge once it ends.
-fn unbridge_vars(a: &mut Leg, b: &Leg, cause: &HangupCause) {
-    a.vars.set("last_bridge_to", b.uuid.clone());
-    a.vars.set("bridge_channel", b.name.clone());
-    a.vars.set("bridge_uuid", b.uuid.clone());
-    a.vars.set("signal_bond", b.uuid.clone());
-    a.vars
-        .set("last_sent_callee_id_name", b.profile.callee_id_name.clone());
-    a.vars.set(
-        "last_sent_callee_id_number",
-        b.profile.callee_id_number.clone(),
-    );
-    a.vars.set("last_bridge_hangup_cause", cause.name());
-    a.vars.set("bridge_hangup_cause", cause.name());
 }
 
 enum Wake {
@@ -314,8 +116,11 @@ enum Ender {
 struct Call {
     core: Arc<Core>,
     spec: CallSpec,
-    kills: mpsc::UnboundedReceiver<Kill>,
-    kill_tx: mpsc::UnboundedSender<Kill>,
+    kills: mpsc::UnboundedReceiver<Ask>,
+    kill_tx: mpsc::UnboundedSender<Ask>,
+    /// Asks (set a variable, transfer) that came while the call was doing
+    /// something that does not take them, in arrival order.
+    asks: std::collections::VecDeque<Ask>,
     vars: Arc<Vec<(String, String)>>,
     run: Option<ApiRun>,
 }
@@ -362,7 +167,18 @@ impl Call {
 
     /// Sleeps until `until` (forever when `None`) or a hang-up request.
     async fn wait(&mut self, until: Option<Instant>) -> Wake {
-        let kill = async {
+        loop {
+            match self.next_ask(until).await {
+                None => return Wake::Timer,
+                Some(Ask::Kill(k)) => return Wake::Kill(k),
+                Some(other) => self.asks.push_back(other),
+            }
+        }
+    }
+
+    /// The next ask, or `None` once `until` has come.
+    async fn next_ask(&mut self, until: Option<Instant>) -> Option<Ask> {
+        let ask = async {
             match self.kills.recv().await {
                 Some(k) => k,
                 // The task holds a sender, so the channel never closes.
@@ -371,10 +187,10 @@ impl Call {
         };
         match until {
             Some(t) => tokio::select! {
-                k = kill => Wake::Kill(k),
-                _ = tokio::time::sleep_until(t) => Wake::Timer,
+                k = ask => Some(k),
+                _ = tokio::time::sleep_until(t) => None,
             },
-            None => Wake::Kill(kill.await),
+            None => Some(ask.await),
         }
     }
 
@@ -575,6 +391,8 @@ impl Call {
             Target::Bridge(dial) => self.bridge(a, dial, talk_until).await,
             Target::App { name, data } => self.app(a, name, data, talk_until).await,
             Target::Extension { .. } => self.stay(a, talk_until).await,
+            Target::Hold => self.hold_for_agent(a, talk_until).await,
+            Target::Message(file) => self.message(a, file, talk_until).await,
         }
     }
 
@@ -648,9 +466,17 @@ impl Call {
         a.set_state(Cs::Execute, Cs::Execute);
         self.emit(Kind::ChannelState, &a, &[]);
         self.publish(&a);
-        let target = match self.core.scenario.extension(exten, context) {
+        let target = self.target_of(exten, dialplan, context, &a);
+        self.run_app(a, &target, talk_until).await;
+    }
+
+    /// What the extension runs, its data expanded from the leg's variables.
+    fn target_of(&self, exten: &str, dialplan: &str, context: &str, a: &Leg) -> Target {
+        match self.core.scenario.extension(exten, context) {
             Some(x) if x.app == "park" => Target::Park,
             Some(x) if x.app == "bridge" => Target::Bridge(expand_vars(&x.data, &a.vars)),
+            Some(x) if x.app == "hold" => Target::Hold,
+            Some(x) if x.app == "message" => Target::Message(expand_vars(&x.data, &a.vars)),
             Some(x) => Target::App {
                 name: x.app.clone(),
                 data: expand_vars(&x.data, &a.vars),
@@ -660,184 +486,10 @@ impl Call {
                 dialplan: dialplan.into(),
                 context: context.into(),
             },
-        };
-        self.run_app(a, &target, talk_until).await;
-    }
-
-    async fn bridge(&mut self, mut a: Leg, dial: &str, talk_until: Option<Instant>) {
-        let app_uuid = new_uuid();
-        self.execute(&mut a, "bridge", dial, &app_uuid);
-        self.callstate(&mut a, Ccs::RingWait);
-        self.publish(&a);
-        let e = match parse_dial_string(dial) {
-            Ok(e) => e,
-            Err(cause) => return self.bridge_failed(a, dial, &app_uuid, &cause),
-        };
-        let mut b = agent_leg(&self.core, &a, &e);
-        if !self
-            .core
-            .add_channel(&b.uuid, self.kill_tx.clone(), self.vars.clone(), b.row())
-        {
-            return self.bridge_failed(a, dial, &app_uuid, &HangupCause::DestinationOutOfOrder);
         }
-        self.originate_events(&mut b, &e);
-        let core = self.core.clone();
-        let attempt = core.next_attempt(&e.number);
-        let plan = core
-            .scenario
-            .plan(&e.number, core.seed, attempt)
-            .scaled(core.speed);
-        let timeout = scale(BRIDGE_TIMEOUT, core.speed);
-        let times_out = plan.outcome == Outcome::NoAnswer || plan.ring >= timeout;
-        if plan.ring > Duration::ZERO || times_out {
-            self.progress(&mut b, plan.early_media);
-        }
-        let decide = after(if times_out { timeout } else { plan.ring });
-        loop {
-            match self.wait(Some(decide)).await {
-                Wake::Timer => break,
-                Wake::Kill(k) if k.uuid == b.uuid => {
-                    self.fail(&mut b, &k.cause, false);
-                    return self.bridge_failed(a, dial, &app_uuid, &k.cause);
-                }
-                Wake::Kill(k) if k.uuid == a.uuid => {
-                    // The customer hangs up while the agent rings.
-                    self.hangup_event(&mut a, &k.cause);
-                    self.fail(&mut b, &HangupCause::OriginatorCancel, false);
-                    self.execute_complete(&a, "bridge", dial, &app_uuid);
-                    return self.end(&mut a);
-                }
-                Wake::Kill(_) => {}
-            }
-        }
-        let refused = match (&plan.outcome, times_out) {
-            (_, true) | (Outcome::NoAnswer, _) => Some(HangupCause::NoAnswer),
-            (Outcome::Reject(c), false) => Some(c.clone()),
-            (Outcome::Answer, false) => None,
-        };
-        if let Some(cause) = refused {
-            self.fail(&mut b, &cause, false);
-            return self.bridge_failed(a, dial, &app_uuid, &cause);
-        }
-        self.answer_events(&mut b);
-        self.publish(&b);
-        self.callstate(&mut a, Ccs::Active);
-        let now = clock::now_micros();
-        a.times.bridged = now;
-        b.times.bridged = now;
-        a.profile.callee_id_name = b.profile.callee_id_name.clone();
-        a.profile.callee_id_number = b.profile.callee_id_number.clone();
-        a.other = Some(as_other(&b, "originatee", true));
-        a.vars.set("current_application", "bridge");
-        a.vars.set(
-            "originated_legs",
-            format!(
-                "{};{};{}",
-                b.uuid, b.profile.callee_id_name, b.profile.callee_id_number
-            ),
-        );
-        a.vars.set("originate_disposition", "SUCCESS");
-        a.vars.set("DIALSTATUS", "SUCCESS");
-        a.vars.set("originate_causes", format!("{};NONE", b.uuid));
-        a.vars.set("signal_bond", b.uuid.clone());
-        let ids = [
-            ("Bridge-A-Unique-ID", Some(a.uuid.clone())),
-            ("Bridge-B-Unique-ID", Some(b.uuid.clone())),
-        ];
-        let ids: Vec<(&str, Option<&str>)> = ids.iter().map(|(k, v)| (*k, v.as_deref())).collect();
-        self.emit(Kind::ChannelBridge, &a, &ids);
-        b.vars.set("endpoint_disposition", "ANSWER");
-        b.vars.set("call_uuid", a.uuid.clone());
-        b.vars.set("bridge_to", a.uuid.clone());
-        b.vars.set("last_bridge_to", a.uuid.clone());
-        b.vars.set("bridge_channel", a.name.clone());
-        b.vars.set("bridge_uuid", a.uuid.clone());
-        b.vars.set("signal_bond", a.uuid.clone());
-        b.vars
-            .set("last_sent_callee_id_name", a.profile.caller_id_name.clone());
-        b.vars.set(
-            "last_sent_callee_id_number",
-            a.profile.caller_id_number.clone(),
-        );
-        b.vars.set("last_bridge_role", "originatee");
-        b.set_state(Cs::ExchangeMedia, Cs::ExchangeMedia);
-        self.emit(Kind::ChannelState, &b, &[]);
-        self.publish(&a);
-        self.publish(&b);
-        let agent_until = plan.talk.map(after);
-        let ender = loop {
-            let until = match (talk_until, agent_until) {
-                (Some(x), Some(y)) => Some(x.min(y)),
-                (x, y) => x.or(y),
-            };
-            match self.wait(until).await {
-                Wake::Kill(k) if k.uuid == a.uuid => break Ender::Customer(k.cause),
-                Wake::Kill(k) if k.uuid == b.uuid => break Ender::Agent(k.cause),
-                Wake::Kill(_) => {}
-                Wake::Timer => {
-                    let now = Instant::now();
-                    if talk_until.is_some_and(|t| t <= now) {
-                        break Ender::Customer(HangupCause::NormalClearing);
-                    }
-                    break Ender::Agent(HangupCause::NormalClearing);
-                }
-            }
-        };
-        match ender {
-            Ender::Customer(cause) => {
-                self.hangup_event(&mut a, &cause);
-                unbridge_vars(&mut a, &b, &cause);
-                self.emit(Kind::ChannelUnbridge, &a, &ids);
-                self.hangup_event(&mut b, &HangupCause::NormalClearing);
-                self.execute_complete(&a, "bridge", dial, &app_uuid);
-            }
-            Ender::Agent(cause) => {
-                self.hangup_event(&mut b, &cause);
-                unbridge_vars(&mut a, &b, &cause);
-                self.emit(Kind::ChannelUnbridge, &a, &ids);
-                self.execute_complete(&a, "bridge", dial, &app_uuid);
-                self.hangup_event(&mut a, &HangupCause::NormalClearing);
-            }
-        }
-        self.hangup_states(&mut a);
-        self.report(&mut a);
-        self.hangup_states(&mut b);
-        self.report(&mut b);
-        self.destroy(&mut b);
-        self.destroy(&mut a);
-    }
-
-    /// The agent could not be reached: the bridge application returns and
-    /// the customer leg, with nothing left to run, hangs up with the cause.
-    fn bridge_failed(&self, mut a: Leg, dial: &str, app_uuid: &str, cause: &HangupCause) {
-        a.vars.set("originate_disposition", cause.name());
-        a.vars.set("DIALSTATUS", cause.name());
-        self.callstate(&mut a, Ccs::Active);
-        self.execute_complete(&a, "bridge", dial, app_uuid);
-        self.hangup_event(&mut a, cause);
-        self.end(&mut a);
     }
 }
 
-/// `${name}` → the channel variable's value (empty when unset), as the XML
-/// dialplan expands application data.
-fn expand_vars(data: &str, vars: &super::channel::Vars) -> String {
-    let mut out = String::with_capacity(data.len());
-    let mut rest = data;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        match rest[start + 2..].find('}') {
-            Some(end) => {
-                let name = &rest[start + 2..start + 2 + end];
-                out.push_str(vars.get(name).unwrap_or(""));
-                rest = &rest[start + 2 + end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
+mod bridge;
+mod hold;
+mod legs;

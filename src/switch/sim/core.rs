@@ -27,10 +27,30 @@ pub struct Kill {
     pub cause: HangupCause,
 }
 
+/// What a session asks of a live channel; its call task does it.
+#[derive(Clone, Debug)]
+pub enum Ask {
+    Kill(Kill),
+    /// `uuid_setvar`, AMI `Setvar`.
+    SetVar {
+        uuid: String,
+        name: String,
+        value: String,
+    },
+    /// `uuid_transfer`, AMI `Redirect`: the channel leaves what it runs for
+    /// this extension.
+    Transfer {
+        uuid: String,
+        exten: String,
+        dialplan: String,
+        context: String,
+    },
+}
+
 /// What the switch knows about a live channel from outside its call task.
 #[derive(Debug)]
 pub struct ChannelEntry {
-    pub kill: mpsc::UnboundedSender<Kill>,
+    pub kill: mpsc::UnboundedSender<Ask>,
     /// The `show channels` row, refreshed by the call task.
     pub row: Vec<(&'static str, String)>,
     /// The originate's `{}` variables (for `hupall <cause> <var> <value>`).
@@ -158,6 +178,32 @@ impl Core {
             .dispatch(Arc::new(SimEvent::new(t.event_id, None, event)));
     }
 
+    /// Creates and fires a CUSTOM event of `subclass`, which only sessions
+    /// subscribed to that subclass (or to ALL) get.
+    pub fn emit_custom(
+        &self,
+        kind: Kind,
+        subclass: &str,
+        leg: &super::channel::Leg,
+        extras: &[(&str, Option<&str>)],
+    ) {
+        let stamp = self.stamp();
+        let t = self.templates.get(kind);
+        if !self.bus.wants(t.event_id) {
+            return;
+        }
+        let headers = t.render(&self.core_uuid, &stamp, Some(leg), extras);
+        let event = EslEvent {
+            headers,
+            body: None,
+        };
+        self.bus.dispatch(Arc::new(SimEvent::new(
+            t.event_id,
+            Some(subclass.to_string()),
+            event,
+        )));
+    }
+
     /// Fires a ready-made event (`sendevent`).
     pub fn fire(&self, ev: SimEvent) {
         if self.bus.wants(ev.id) {
@@ -211,7 +257,7 @@ impl Core {
     pub fn add_channel(
         &self,
         uuid: &str,
-        kill: mpsc::UnboundedSender<Kill>,
+        kill: mpsc::UnboundedSender<Ask>,
         vars: Arc<Vec<(String, String)>>,
         row: Vec<(&'static str, String)>,
     ) -> bool {
@@ -269,11 +315,20 @@ impl Core {
         match lock(&self.channels).get(uuid) {
             Some(e) => e
                 .kill
-                .send(Kill {
+                .send(Ask::Kill(Kill {
                     uuid: uuid.to_string(),
                     cause,
-                })
+                }))
                 .is_ok(),
+            None => false,
+        }
+    }
+
+    /// Hands `ask` to the call owning its channel; `false` when there is no
+    /// such channel.
+    pub fn ask(&self, uuid: &str, ask: Ask) -> bool {
+        match lock(&self.channels).get(uuid) {
+            Some(e) => e.kill.send(ask).is_ok(),
             None => false,
         }
     }
@@ -288,10 +343,10 @@ impl Core {
             {
                 continue;
             }
-            let sent = e.kill.send(Kill {
+            let sent = e.kill.send(Ask::Kill(Kill {
                 uuid: uuid.clone(),
                 cause: cause.clone(),
-            });
+            }));
             if sent.is_ok() {
                 n += 1;
             }

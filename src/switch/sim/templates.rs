@@ -2,7 +2,13 @@
 //! (`templates/*.plain`, copied byte for byte from
 //! `fixtures/real/freeswitch_answered.txt` and `freeswitch_agent_bridge.txt`;
 //! `channel_progress_media.plain` is `channel_progress.plain` with the name
-//! and calling function of `switch_channel_perform_mark_pre_answered`).
+//! and calling function of `switch_channel_perform_mark_pre_answered`;
+//! `custom_amd.plain`, not captured, is what mod_dptools' `event_function`
+//! makes of `event Event-Name=CUSTOM,Event-Subclass=dialpop::amd,…`: the
+//! head of a CHANNEL_APPLICATION created there (its calling line number is
+//! not verified against 1.10.12), `Event-Name` deleted and added again at
+//! the bottom as CUSTOM, the subclass and the given headers, then the
+//! channel data of `channel_execute.plain`).
 //!
 //! A template is cut in three: the event's own headers before the channel
 //! data (`Event-Name` … `Event-Sequence`, `Original-Channel-Call-State`,
@@ -70,6 +76,7 @@ kinds! {
     BackgroundJob => "background_job",
     Heartbeat => "heartbeat",
     ReSchedule => "re_schedule",
+    CustomAmd => "custom_amd",
 }
 
 /// The channel-data header names `switch_channel_event_set_basic_data` writes.
@@ -263,6 +270,7 @@ mod tests {
                 t.get(*k).event_name,
                 match k {
                     Kind::CodecRead | Kind::CodecWrite => "CODEC".to_string(),
+                    Kind::CustomAmd => "CUSTOM".to_string(),
                     other => other.file().to_ascii_uppercase(),
                 },
                 "{k:?}"

@@ -17,10 +17,11 @@ use super::originate::{AmiOriginate, Dest, parse_callerid, parse_dest, separate_
 use super::templates::{Kind, SNAPSHOT_KEYS, Snapshot, State};
 use crate::switch::HangupCause;
 use crate::switch::sim::clock;
-use crate::switch::sim::core::{Core, Kill};
+use crate::switch::sim::core::{Ask, Core, Kill};
 use crate::switch::sim::scenario::{LONGEST, Outcome, Plan, scale};
 use std::sync::Arc;
 use std::time::Duration;
+use texts::{DIAL_VARS, cause_text, describe, dial_status, disposition, expand_vars, secs_text};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -133,62 +134,6 @@ impl Chan {
     }
 }
 
-/// `ast_cause2str` for the causes a call here can end with.
-pub fn cause_text(cause: u16) -> &'static str {
-    match cause {
-        1 => "Unallocated (unassigned) number",
-        2 => "No route to specified transmit network",
-        3 => "No route to destination",
-        6 => "Channel unacceptable",
-        16 => "Normal Clearing",
-        17 => "User busy",
-        18 => "No user responding",
-        19 => "User alerting, no answer",
-        20 => "Subscriber absent",
-        21 => "Call Rejected",
-        22 => "Number changed",
-        27 => "Destination out of order",
-        28 => "Invalid number format",
-        29 => "Facility rejected",
-        31 => "Normal, unspecified",
-        34 => "Circuit/channel congestion",
-        38 => "Network out of order",
-        41 => "Temporary failure",
-        42 => "Switching equipment congestion",
-        44 => "Requested channel not available",
-        58 => "Bearer capability not available",
-        66 => "Channel not implemented",
-        88 => "Incompatible destination",
-        102 => "Recover on timer expiry",
-        111 => "Protocol error, unspecified",
-        127 => "Interworking, unspecified",
-        _ => "Unknown",
-    }
-}
-
-/// A CDR's disposition for a channel that ends with `cause`.
-fn disposition(answered: bool, cause: u16) -> &'static str {
-    if answered {
-        return "ANSWERED";
-    }
-    match cause {
-        17 => "BUSY",
-        0 | 16 | 18 | 19 => "NO ANSWER",
-        _ => "FAILED",
-    }
-}
-
-/// Seconds as the dialplan writes them (`1`, `0.5`).
-fn secs_text(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms.is_multiple_of(1000) {
-        (ms / 1000).to_string()
-    } else {
-        let s = format!("{:.3}", d.as_secs_f64());
-        s.trim_end_matches('0').to_string()
-    }
-}
-
 /// The instant `d` from now, saturating far in the future.
 fn after(d: Duration) -> Instant {
     let now = Instant::now();
@@ -207,76 +152,6 @@ fn earliest(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
 fn q850(cause: &HangupCause) -> u16 {
     cause.q850().filter(|c| *c > 0).unwrap_or(16)
 }
-
-/// `${name}` → the channel variable (the name as written, else in upper
-/// case: `${dialpop_agent_dial}` finds `DIALPOP_AGENT_DIAL`).
-fn expand_vars(data: &str, vars: &[(String, String)]) -> String {
-    let lookup = |name: &str| {
-        let find = |n: &str| {
-            vars.iter()
-                .rev()
-                .find(|(k, _)| k == n)
-                .map(|(_, v)| v.clone())
-        };
-        find(name).or_else(|| find(&name.to_ascii_uppercase()))
-    };
-    let mut out = String::with_capacity(data.len());
-    let mut rest = data;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        match rest[start + 2..].find('}') {
-            Some(end) => {
-                out.push_str(&lookup(&rest[start + 2..start + 2 + end]).unwrap_or_default());
-                rest = &rest[start + 2 + end + 1..];
-            }
-            None => {
-                out.push_str(&rest[start..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// How the scenario's dialplan says what it does, in its `NoOp`.
-fn describe(who: &str, number: &str, plan: &Plan) -> String {
-    match &plan.outcome {
-        Outcome::Answer if plan.ring.is_zero() => format!("{who} {number}: answers"),
-        Outcome::Answer => format!(
-            "{who} {number}: answers after {}s ring",
-            secs_text(plan.ring)
-        ),
-        Outcome::NoAnswer => format!("{who} {number}: never answers"),
-        Outcome::Reject(c) => format!("{who} {number}: {}", c.name().to_ascii_lowercase()),
-    }
-}
-
-/// The Dial status for a callee that refused with `cause` (app_dial's
-/// `handle_cause`).
-fn dial_status(cause: u16) -> &'static str {
-    match cause {
-        17 => "BUSY",
-        34 | 42 => "CONGESTION",
-        1 | 2 | 3 | 20 | 27 | 66 => "CHANUNAVAIL",
-        _ => "NOANSWER",
-    }
-}
-
-/// The variables `Dial` clears when it starts (Asterisk 22 app_dial).
-const DIAL_VARS: &[&str] = &[
-    "DIALSTATUS",
-    "DIALEDPEERNUMBER",
-    "DIALEDPEERNAME",
-    "ANSWEREDTIME",
-    "ANSWEREDTIME_MS",
-    "DIALEDTIME",
-    "DIALEDTIME_MS",
-    "RINGTIME",
-    "RINGTIME_MS",
-    "PROGRESSTIME",
-    "PROGRESSTIME_MS",
-];
 
 /// An originate whose channel cannot be created: `OriginateResponse`
 /// Failure with Reason 0 and the requested channel, no channel events.
@@ -449,6 +324,8 @@ pub fn start(core: &Arc<Core>, o: AmiOriginate, reply: Reply) {
         kill_tx,
         vars,
         bridge: None,
+        asks: std::collections::VecDeque::new(),
+        set_vars: Vec::new(),
     };
     tokio::spawn(call.run());
 }
@@ -475,8 +352,14 @@ struct Call {
     timeout: Duration,
     reply: Option<Reply>,
     chans: [Option<Chan>; 4],
-    kills: mpsc::UnboundedReceiver<Kill>,
-    kill_tx: mpsc::UnboundedSender<Kill>,
+    kills: mpsc::UnboundedReceiver<Ask>,
+    kill_tx: mpsc::UnboundedSender<Ask>,
+    /// Asks (Setvar, Redirect) that came while the call was doing
+    /// something that does not take them, in arrival order.
+    asks: std::collections::VecDeque<Ask>,
+    /// Variables set on the call's channels after the originate (Setvar),
+    /// seen by the dialplan's `${...}`.
+    set_vars: Vec<(String, String)>,
     vars: Arc<Vec<(String, String)>>,
     bridge: Option<Bridge>,
 }
@@ -543,196 +426,21 @@ impl Call {
         }
     }
 
-    // ---- events --------------------------------------------------------
-
-    fn emit(&self, kind: Kind, legs: &[Leg], extras: &[(&str, Option<&str>)]) {
-        let t = self.core.ami.templates.get(kind);
-        if !self.core.ami.bus.wants(t.category) {
-            return;
-        }
-        let snaps: Vec<&Snapshot> = legs
-            .iter()
-            .filter_map(|l| self.chan(*l).map(|c| &c.snap))
-            .collect();
-        let bytes = t.render(&snaps, extras);
-        self.core.ami.bus.dispatch(Arc::new(super::bus::AmiEvent {
-            category: t.category,
-            bytes,
-        }));
-    }
-
-    /// Newexten: `leg` runs `app`. In the dialplan (`step`) each application
-    /// is the next priority; the dial's own `AppDial` is not.
-    fn newexten(&mut self, leg: Leg, app: &str, data: &str, step: bool) {
-        self.with(leg, |c| {
-            if step {
-                c.steps += 1;
-                c.snap.priority = c.steps;
-            }
-            c.appl = app.to_string();
-            c.data = data.to_string();
-        });
-        let exten = self
-            .chan(leg)
-            .map(|c| c.snap.exten.clone())
-            .unwrap_or_default();
-        self.emit(
-            Kind::Newexten,
-            &[leg],
-            &[
-                ("Extension", Some(&exten)),
-                ("Application", Some(app)),
-                ("AppData", Some(data)),
-            ],
-        );
-    }
-
-    fn varset(&self, leg: Leg, name: &str, value: &str) {
-        self.emit(
-            Kind::VarSet,
-            &[leg],
-            &[("Variable", Some(name)), ("Value", Some(value))],
-        );
-    }
-
-    fn newstate(&mut self, leg: Leg, state: State) {
-        self.with(leg, |c| c.snap.state = state);
-        self.emit(Kind::Newstate, &[leg], &[]);
-    }
-
-    fn new_callerid(&self, leg: Leg) {
-        self.emit(
-            Kind::NewCallerid,
-            &[leg],
-            &[(
-                "CID-CallingPres",
-                Some("0 (Presentation Allowed, Not Screened)"),
-            )],
-        );
-    }
-
-    /// SoftHangupRequest: its Cause is AST_SOFTHANGUP_EXPLICIT (0x10).
-    fn soft_hangup_request(&self, leg: Leg) {
-        self.emit(Kind::SoftHangupRequest, &[leg], &[("Cause", Some("16"))]);
-    }
-
-    /// HangupRequest: the hang-up the other half of a Local pair (or the far
-    /// end) queued, with its cause.
-    fn hangup_request(&self, leg: Leg, cause: u16) {
-        if self.alive(leg) {
-            let c = cause.to_string();
-            self.emit(Kind::HangupRequest, &[leg], &[("Cause", Some(&c))]);
-        }
-    }
-
-    fn hangup(&mut self, leg: Leg, cause: u16) {
-        if !self.alive(leg) {
-            return;
-        }
-        let c = cause.to_string();
-        self.emit(
-            Kind::Hangup,
-            &[leg],
-            &[("Cause", Some(&c)), ("Cause-txt", Some(cause_text(cause)))],
-        );
-        self.with(leg, |c| c.alive = false);
-        if let Some(c) = self.chan(leg) {
-            self.core.remove_channel(&c.snap.uniqueid);
-        }
-    }
-
-    fn cdr(&self, leg: Leg, disposition: &str) {
-        let Some(c) = self.chan(leg) else {
-            return;
-        };
-        let end = clock::now_micros();
-        let answered = c.cdr_answered.or(c.answered);
-        let caller_id = match (&c.snap.cid_name, &c.snap.cid_num) {
-            (Some(n), Some(num)) => format!("\"{n}\" <{num}>"),
-            (Some(n), None) => n.clone(),
-            (None, Some(num)) => num.clone(),
-            (None, None) => String::new(),
-        };
-        let duration = ((end - c.created) / 1_000_000).max(0).to_string();
-        let billable = answered
-            .map(|a| ((end - a) / 1_000_000).max(0))
-            .unwrap_or(0)
-            .to_string();
-        let start = clock::local_stamp(c.created);
-        let answer = answered.map(clock::local_stamp).unwrap_or_default();
-        let end_text = clock::local_stamp(end);
-        self.emit(
-            Kind::Cdr,
-            &[],
-            &[
-                ("AccountCode", Some(&c.snap.account)),
-                ("Source", Some(c.snap.cid_num.as_deref().unwrap_or(""))),
-                ("Destination", Some(&c.cdr_dest)),
-                ("DestinationContext", Some(&c.cdr_context)),
-                ("CallerID", Some(&caller_id)),
-                ("Channel", Some(&c.snap.name)),
-                ("DestinationChannel", Some(&c.cdr_dest_channel)),
-                ("LastApplication", Some(&c.appl)),
-                ("LastData", Some(&c.data)),
-                ("StartTime", Some(&start)),
-                ("AnswerTime", Some(&answer)),
-                ("EndTime", Some(&end_text)),
-                ("Duration", Some(&duration)),
-                ("BillableSeconds", Some(&billable)),
-                ("Disposition", Some(disposition)),
-                ("UniqueID", Some(&c.snap.uniqueid)),
-                ("UserField", Some("")),
-            ],
-        );
-    }
-
-    fn answered(&self, leg: Leg) -> bool {
-        self.chan(leg).is_some_and(|c| c.answered.is_some())
-    }
-
-    /// The originate's outcome, once: `OriginateResponse` (async) or the
-    /// waiting Response.
-    fn originate_result(&mut self, success: bool, reason: u8) {
-        match self.reply.take() {
-            Some(Reply::Event { action_id }) => {
-                let (channel, uniqueid) = if success {
-                    let c = self.chan(C1);
-                    (
-                        c.map(|c| c.snap.name.clone()).unwrap_or_default(),
-                        c.map(|c| c.snap.uniqueid.clone()).unwrap_or_default(),
-                    )
-                } else {
-                    // The failed originate no longer holds a channel: the
-                    // requested one and the ChannelId are reported.
-                    (
-                        self.o.channel.clone(),
-                        self.o
-                            .channel_id
-                            .clone()
-                            .unwrap_or_else(|| "<unknown>".into()),
-                    )
-                };
-                emit_originate_response(
-                    &self.core,
-                    &self.o,
-                    action_id.as_deref(),
-                    success,
-                    reason,
-                    &channel,
-                    &uniqueid,
-                );
-            }
-            Some(Reply::Wait(tx)) => {
-                let _ = tx.send(success);
-            }
-            None => {}
-        }
-    }
-
     // ---- waiting -------------------------------------------------------
 
     async fn wait(&mut self, until: Option<Instant>) -> Wake {
-        let kill = async {
+        loop {
+            match self.next_ask(until).await {
+                None => return Wake::Timer,
+                Some(Ask::Kill(k)) => return Wake::Kill(k),
+                Some(other) => self.asks.push_back(other),
+            }
+        }
+    }
+
+    /// The next ask, or `None` once `until` has come.
+    async fn next_ask(&mut self, until: Option<Instant>) -> Option<Ask> {
+        let ask = async {
             match self.kills.recv().await {
                 Some(k) => k,
                 // The task holds a sender, so the channel never closes.
@@ -741,10 +449,10 @@ impl Call {
         };
         match until {
             Some(t) => tokio::select! {
-                k = kill => Wake::Kill(k),
-                _ = tokio::time::sleep_until(t) => Wake::Timer,
+                k = ask => Some(k),
+                _ = tokio::time::sleep_until(t) => None,
             },
-            None => Wake::Kill(kill.await),
+            None => Some(ask.await),
         }
     }
 
@@ -1111,509 +819,8 @@ impl Call {
             self.cdr(two, d);
         }
     }
-
-    // ---- the agent's side ----------------------------------------------
-
-    /// `Dial(<agent>)` from the ;1 once the customer answered, as
-    /// `real/asterisk_agent_bridge.txt` shows it: NoOp, Dial, the Dial
-    /// variables cleared, the agent's pair, DialBegin, the agent answering
-    /// (per the scenario), DialEnd ANSWER, BridgeCreate, BridgeEnter ×2.
-    async fn agent(&mut self, data: String, customer_end: Option<Instant>) {
-        let args = separate_args(&data);
-        let target = args
-            .first()
-            .map(|d| d.split('&').next().unwrap_or("").to_string())
-            .unwrap_or_default();
-        let ring_limit = args
-            .get(1)
-            .and_then(|t| t.trim().parse::<f64>().ok())
-            .filter(|t| t.is_finite() && *t > 0.0)
-            .map(|t| scale(Duration::from_secs_f64(t.min(1e9)), self.core.speed));
-        let adest = parse_dest(&target);
-        let who = adest
-            .as_ref()
-            .map(|d| d.number.clone())
-            .unwrap_or_else(|| target.clone());
-        self.newexten(
-            C1,
-            "NoOp",
-            &format!("connecting customer to agent {who}"),
-            true,
-        );
-        self.newexten(C1, "Dial", &data, true);
-        for v in DIAL_VARS {
-            self.varset(C1, v, "");
-        }
-        self.publish_all();
-        let Some(adest) = adest else {
-            // No such channel driver: Dial gives up at once.
-            self.varset(C1, "DIALSTATUS", "CHANUNAVAIL");
-            self.customer_talks();
-            return self.after_dial(customer_end).await;
-        };
-        if !self.add_agent_channels(&adest) {
-            self.varset(C1, "DIALSTATUS", "CHANUNAVAIL");
-            self.customer_talks();
-            return self.after_dial(customer_end).await;
-        }
-        let local = self.has(A2);
-        let dialed = adest.dial_string.clone();
-        self.emit(Kind::Newchannel, &[A1], &[]);
-        if local {
-            self.emit(Kind::Newchannel, &[A2], &[]);
-        }
-        self.varset(A1, "DIALEDPEERNUMBER", &dialed);
-        // Dial gives the new channel the caller's extension, caller name
-        // and connected line; its number is the caller's extension.
-        let c1 = self.chan(C1).map(|c| c.snap.clone());
-        if let Some(c1) = &c1 {
-            self.with(A1, |a| {
-                a.snap.exten = c1.exten.clone();
-                a.snap.cid_num = Some(c1.exten.clone());
-                a.snap.cid_name = c1.cid_name.clone();
-                a.snap.connected_num = c1.cid_num.clone();
-                a.snap.connected_name = c1.cid_name.clone();
-            });
-        }
-        self.newexten(A1, "AppDial", "(Outgoing Line)", false);
-        self.new_callerid(A1);
-        self.emit(Kind::NewConnectedLine, &[A1], &[]);
-        if local {
-            self.varset(A2, "DIALEDPEERNUMBER", &dialed);
-            let a1 = self.chan(A1).map(|c| c.snap.clone());
-            if let (Some(c1), Some(a1)) = (&c1, &a1) {
-                self.with(A2, |a| {
-                    a.snap.cid_num = c1.cid_num.clone();
-                    a.snap.cid_name = c1.cid_name.clone();
-                    a.snap.connected_num = a1.cid_num.clone();
-                    a.snap.connected_name = a1.cid_name.clone();
-                });
-            }
-            self.new_callerid(A2);
-            self.emit(Kind::NewConnectedLine, &[A2], &[]);
-            let (exten, context) = adest.local.clone().unwrap_or_default();
-            self.emit(
-                Kind::LocalBridge,
-                &[A1, A2],
-                &[("Context", Some(&context)), ("Exten", Some(&exten))],
-            );
-        }
-        let attempt = self.core.next_attempt(&adest.number);
-        let plan = self
-            .core
-            .scenario
-            .plan(&adest.number, self.core.seed, attempt);
-        let scaled = plan.clone().scaled(self.core.speed);
-        let no_answer = plan.outcome == Outcome::NoAnswer;
-        let times_out = no_answer || ring_limit.is_some_and(|l| scaled.ring >= l);
-        let rings = !scaled.ring.is_zero() || times_out;
-        if local {
-            self.newexten(A2, "NoOp", &describe("agent", &adest.number, &plan), true);
-            if !rings && plan.outcome == Outcome::Answer {
-                self.newexten(A2, "Answer", "", true);
-            }
-        }
-        self.emit(
-            Kind::DialBeginCaller,
-            &[C1, A1],
-            &[("DialString", Some(&dialed))],
-        );
-        if rings {
-            if local {
-                self.newexten(A2, "Ringing", "", true);
-            }
-            self.newstate(A1, State::Ringing);
-            if local {
-                let wait = if no_answer {
-                    "3600".to_string()
-                } else {
-                    secs_text(plan.ring)
-                };
-                self.newexten(A2, "Wait", &wait, true);
-            }
-            self.emit(
-                Kind::DialStateCaller,
-                &[C1, A1],
-                &[("DialStatus", Some("RINGING"))],
-            );
-        }
-        self.publish_all();
-        let decide = if times_out {
-            ring_limit.map(after)
-        } else {
-            Some(after(scaled.ring))
-        };
-        let until = earliest(decide, customer_end);
-        if let Err((leg, cause)) = self.sleep(until).await {
-            return self.teardown(leg, cause);
-        }
-        if customer_end.is_some_and(|t| t <= Instant::now())
-            && decide.is_none_or(|d| d > Instant::now())
-        {
-            return self.customer_leaves_while_agent_rings();
-        }
-        let refused = match (&plan.outcome, times_out) {
-            (_, true) | (Outcome::NoAnswer, _) => Some(19),
-            (Outcome::Reject(c), false) => Some(q850(c)),
-            (Outcome::Answer, false) => None,
-        };
-        if let Some(cause) = refused {
-            return self.agent_refuses(cause, times_out, customer_end).await;
-        }
-        self.agent_answers(rings, &dialed, plan.talk, scaled.talk, customer_end)
-            .await
-    }
-
-    /// Creates the agent's channel (and its ;2 half for a Local channel);
-    /// `false` when a Uniqueid is taken.
-    fn add_agent_channels(&mut self, adest: &Dest) -> bool {
-        let seq = self.core.ami.next_sequence(adest.tech);
-        let linkedid = self
-            .chan(C1)
-            .map(|c| c.snap.linkedid.clone())
-            .unwrap_or_default();
-        let (context, exten) = match &adest.local {
-            Some((e, c)) => (c.clone(), e.clone()),
-            None => ("default".to_string(), "s".to_string()),
-        };
-        let name1 = if adest.local.is_some() {
-            format!("{}-{seq:08x};1", adest.name_base)
-        } else {
-            format!("{}-{seq:08x}", adest.name_base)
-        };
-        let a1 = Chan::new(
-            name1,
-            State::Down,
-            &context,
-            &exten,
-            self.core.ami.new_uniqueid(),
-            &linkedid,
-        );
-        let a2 = adest.local.as_ref().map(|_| {
-            Chan::new(
-                format!("{}-{seq:08x};2", adest.name_base),
-                State::Ring,
-                &context,
-                &exten,
-                self.core.ami.new_uniqueid(),
-                &linkedid,
-            )
-        });
-        for c in std::iter::once(&a1).chain(a2.iter()) {
-            if !self.core.add_channel(
-                &c.snap.uniqueid,
-                self.kill_tx.clone(),
-                self.vars.clone(),
-                c.row(),
-            ) {
-                self.core.remove_channel(&a1.snap.uniqueid);
-                return false;
-            }
-        }
-        self.chans[A1.index()] = Some(a1);
-        self.chans[A2.index()] = a2;
-        true
-    }
-
-    async fn agent_answers(
-        &mut self,
-        rang: bool,
-        dialed: &str,
-        talk: Option<Duration>,
-        scaled_talk: Option<Duration>,
-        customer_end: Option<Instant>,
-    ) {
-        let local = self.has(A2);
-        if local && rang {
-            self.newexten(A2, "Answer", "", true);
-        }
-        let now = clock::now_micros();
-        if local {
-            self.with(A2, |a| a.answered = Some(now));
-            self.newstate(A2, State::Up);
-        }
-        self.with(A1, |a| a.answered = Some(now));
-        self.newstate(A1, State::Up);
-        let a1_name = self.name(A1);
-        self.varset(C1, "DIALSTATUS", "ANSWER");
-        self.varset(C1, "DIALEDPEERNAME", &a1_name);
-        self.varset(C1, "DIALEDPEERNUMBER", dialed);
-        self.with(A1, |a| a.snap.exten.clear());
-        self.emit(
-            Kind::DialEndCaller,
-            &[C1, A1],
-            &[("DialStatus", Some("ANSWER"))],
-        );
-        let id = uuid::Uuid::new_v4().to_string();
-        self.emit(
-            Kind::BridgeCreate,
-            &[],
-            &[
-                ("BridgeUniqueid", Some(&id)),
-                ("BridgeNumChannels", Some("0")),
-            ],
-        );
-        self.bridge = Some(Bridge {
-            id: id.clone(),
-            members: Vec::new(),
-        });
-        self.newexten(A1, "AppDial", "(Outgoing Line)", false);
-        self.enter_bridge(A1);
-        self.enter_bridge(C1);
-        let c1_name = self.name(C1);
-        self.varset(A1, "BRIDGEPEER", &c1_name);
-        self.varset(C1, "BRIDGEPEER", &a1_name);
-        // The ;1's CDR is now the Dial's: to the agent, answered by them.
-        self.with(C1, |c| {
-            c.cdr_dest = c.snap.exten.clone();
-            c.cdr_context = c.snap.context.clone();
-            c.cdr_dest_channel = a1_name.clone();
-            c.cdr_answered = Some(now);
-        });
-        self.customer_talks();
-        if local {
-            match talk {
-                Some(t) => self.newexten(A2, "Wait", &secs_text(t), true),
-                None => self.newexten(A2, "Echo", "", true),
-            }
-        }
-        self.publish_all();
-        let agent_end = scaled_talk.map(after);
-        if let Err((leg, cause)) = self.sleep(earliest(customer_end, agent_end)).await {
-            return self.teardown(leg, cause);
-        }
-        if agent_end.is_some_and(|t| t <= Instant::now()) {
-            self.agent_hangs_up();
-        } else {
-            self.customer_leaves_bridge();
-        }
-    }
-
-    fn enter_bridge(&mut self, leg: Leg) {
-        let Some(b) = self.bridge.as_mut() else {
-            return;
-        };
-        b.members.push(leg);
-        let (id, n) = (b.id.clone(), b.members.len().to_string());
-        self.with(leg, |c| c.bridge = Some(id.clone()));
-        self.emit(
-            Kind::BridgeEnter,
-            &[leg],
-            &[
-                ("BridgeUniqueid", Some(&id)),
-                ("BridgeNumChannels", Some(&n)),
-            ],
-        );
-    }
-
-    /// BridgeLeave for `leg` (the BRIDGEPEER variables are cleared while
-    /// both are in), BridgeDestroy once the bridge is empty.
-    fn leave_bridge(&mut self, leg: Leg) {
-        let Some(b) = self.bridge.as_ref() else {
-            return;
-        };
-        if !b.members.contains(&leg) {
-            return;
-        }
-        if b.members.len() == 2 {
-            self.varset(A1, "BRIDGEPEER", "");
-            self.varset(C1, "BRIDGEPEER", "");
-        }
-        let Some(b) = self.bridge.as_mut() else {
-            return;
-        };
-        b.members.retain(|l| *l != leg);
-        let (id, n) = (b.id.clone(), b.members.len());
-        self.with(leg, |c| c.bridge = None);
-        let count = n.to_string();
-        self.emit(
-            Kind::BridgeLeave,
-            &[leg],
-            &[
-                ("BridgeUniqueid", Some(&id)),
-                ("BridgeNumChannels", Some(&count)),
-            ],
-        );
-        if n == 0 {
-            self.emit(
-                Kind::BridgeDestroy,
-                &[],
-                &[
-                    ("BridgeUniqueid", Some(&id)),
-                    ("BridgeNumChannels", Some("0")),
-                ],
-            );
-            self.bridge = None;
-        }
-    }
-
-    /// Dial's times, set as it returns.
-    fn dial_times(&self, status: &str) {
-        let now = clock::now_micros();
-        let Some(c1) = self.chan(C1) else {
-            return;
-        };
-        if let Some(a) = c1.cdr_answered {
-            let ms = ((now - a) / 1000).max(0);
-            self.varset(C1, "ANSWEREDTIME", &(ms / 1000).to_string());
-            self.varset(C1, "ANSWEREDTIME_MS", &ms.to_string());
-        }
-        let ms = ((now - c1.created) / 1000).max(0);
-        self.varset(C1, "DIALEDTIME", &(ms / 1000).to_string());
-        self.varset(C1, "DIALEDTIME_MS", &ms.to_string());
-        self.varset(C1, "DIALSTATUS", status);
-    }
-
-    /// The agent's dialplan hangs up, as in `real/asterisk_agent_bridge.txt`.
-    fn agent_hangs_up(&mut self) {
-        if self.has(A2) {
-            self.newexten(A2, "Hangup", "", true);
-            self.soft_hangup_request(A2);
-            self.hangup_request(A1, 16);
-            self.hangup(A2, 16);
-            self.cdr(A2, "ANSWERED");
-        } else {
-            self.hangup_request(A1, 16);
-        }
-        self.cdr(C1, "ANSWERED");
-        self.leave_bridge(A1);
-        self.hangup(A1, 16);
-        self.leave_bridge(C1);
-        self.dial_times("ANSWER");
-        // Dial returns -1 (the callee hung up): the ;1's dialplan ends.
-        self.soft_hangup_request(C1);
-        self.hangup_request(C2, 16);
-        self.hangup(C1, 16);
-        if self.has(C2) {
-            self.cdr(C2, "ANSWERED");
-            self.soft_hangup_request(C2);
-            self.hangup(C2, 16);
-        }
-    }
-
-    /// The customer hangs up during the bridge (not captured; the mirror of
-    /// the agent hanging up): the ;1 leaves the bridge and hangs up, Dial
-    /// hangs the agent up.
-    fn customer_leaves_bridge(&mut self) {
-        if self.has(C2) {
-            self.newexten(C2, "Hangup", "", true);
-            self.soft_hangup_request(C2);
-            self.hangup_request(C1, 16);
-            self.hangup(C2, 16);
-            self.cdr(C2, "ANSWERED");
-        } else {
-            self.hangup_request(C1, 16);
-        }
-        self.leave_bridge(C1);
-        self.dial_times("ANSWER");
-        self.cdr(C1, "ANSWERED");
-        self.hangup(C1, 16);
-        self.leave_bridge(A1);
-        self.hangup_request(A2, 16);
-        self.hangup(A1, 16);
-        if self.has(A2) {
-            self.cdr(A2, "ANSWERED");
-            self.hangup(A2, 16);
-        }
-    }
-
-    /// The customer's talk time runs out while the agent still rings: Dial
-    /// is cancelled.
-    fn customer_leaves_while_agent_rings(&mut self) {
-        if self.has(C2) {
-            self.newexten(C2, "Hangup", "", true);
-            self.soft_hangup_request(C2);
-        }
-        self.emit(
-            Kind::DialEndCaller,
-            &[C1, A1],
-            &[("DialStatus", Some("CANCEL"))],
-        );
-        self.varset(C1, "DIALSTATUS", "CANCEL");
-        self.teardown(if self.has(C2) { C2 } else { C1 }, 16);
-    }
-
-    /// The agent does not answer (busy, congestion, no answer within Dial's
-    /// timeout, other refusals): DialEnd with the status, the agent's
-    /// channels go, Dial returns and the customer's side carries on.
-    async fn agent_refuses(&mut self, cause: u16, timed_out: bool, customer_end: Option<Instant>) {
-        let status = if timed_out {
-            "NOANSWER"
-        } else {
-            dial_status(cause)
-        };
-        if self.has(A2) && !timed_out {
-            match status {
-                "BUSY" => {
-                    self.newexten(A2, "Busy", "", true);
-                    self.newstate(A2, State::Busy);
-                }
-                "CONGESTION" => {
-                    self.newexten(A2, "Congestion", "", true);
-                    self.newstate(A2, State::Busy);
-                }
-                _ => {
-                    self.newexten(A2, "Hangup", &cause.to_string(), true);
-                    self.soft_hangup_request(A2);
-                }
-            }
-        }
-        self.emit(
-            Kind::DialEndCaller,
-            &[C1, A1],
-            &[("DialStatus", Some(status))],
-        );
-        let a1_cause = if self.has(A2) { 0 } else { cause };
-        self.hangup_request(A2, a1_cause);
-        self.hangup(A1, a1_cause);
-        if self.has(A2) {
-            self.cdr(A2, disposition(false, cause));
-            self.hangup(A2, cause);
-        }
-        self.dial_times(status);
-        self.customer_talks();
-        self.after_dial(customer_end).await;
-    }
-
-    /// Dial returned without a bridge: the extension has nothing after it,
-    /// so the ;1's dialplan ends and it hangs up (unless the customer or
-    /// the switch is quicker).
-    async fn after_dial(&mut self, customer_end: Option<Instant>) {
-        self.publish_all();
-        if customer_end.is_some_and(|t| t <= Instant::now()) {
-            return self.customer_hangs_up();
-        }
-        self.dialer_side_ends();
-    }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn texts() {
-        assert_eq!(secs_text(Duration::from_secs(1)), "1");
-        assert_eq!(secs_text(Duration::from_millis(1500)), "1.5");
-        assert_eq!(secs_text(Duration::from_millis(250)), "0.25");
-        assert_eq!(cause_text(16), "Normal Clearing");
-        assert_eq!(cause_text(17), "User busy");
-        assert_eq!(cause_text(19), "User alerting, no answer");
-        assert_eq!(cause_text(34), "Circuit/channel congestion");
-        assert_eq!(cause_text(0), "Unknown");
-        assert_eq!(
-            expand_vars(
-                "${dialpop_agent_dial}",
-                &[("DIALPOP_AGENT_DIAL".into(), "PJSIP/8001".into())]
-            ),
-            "PJSIP/8001"
-        );
-        assert_eq!(
-            expand_vars(
-                "${dialpop_agent_dial},20",
-                &[("dialpop_agent_dial".into(), "Local/8001@agents".into())]
-            ),
-            "Local/8001@agents,20"
-        );
-    }
-}
+mod agent;
+mod events;
+mod texts;

@@ -183,7 +183,8 @@ talk = 5.0
 "#;
 
 async fn machines_are_handled_as_configured(protocol: SimProtocol, action: MachineAction) {
-    let mut lab = lab_on(protocol, "machines", 2, &[(6, 4), (1, 4)], 20.0).await;
+    let name = format!("machines-{action:?}");
+    let mut lab = lab_on(protocol, &name, 2, &[(6, 4), (1, 4)], 20.0).await;
     with_scenario(&mut lab, MACHINES).await;
     set_dialing(&lab, |s| {
         s.dialing.mode = DialMode::Power;

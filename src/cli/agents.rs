@@ -113,6 +113,9 @@ pub async fn simulated_agent(
                     None => ClientMsg::Ready,
                 })
             }
+            // A disposition that reached the daemon just after the wrap-up's
+            // timer ended it: the call is closed by its outcome instead.
+            Ok(ServerMsg::Error { error }) if error.starts_with("call_id: no wrap-up") => None,
             Ok(ServerMsg::Error { error }) => anyhow::bail!("agent refused: {error}"),
             _ => None,
         };

@@ -180,6 +180,12 @@ impl Dialer {
         );
         if agent.is_none() {
             live.unbound = super::live_call::Unbound::Placed;
+            self.lines
+                .by_campaign
+                .entry(live.task.campaign_id.clone())
+                .or_default()
+                .placed
+                .insert((live.placed_at, call_id.clone()));
         }
         self.calls.insert(call_id.clone(), live);
         let call = self.calls.get(&call_id);

@@ -9,8 +9,11 @@
 //!   those whose wrap-up ends within the expected time to answer, and the
 //!   share of agents on a call whose talk, exponential with the measured
 //!   mean, ends by then), divided by the measured live-answer rate, less
-//!   the calls already ringing and the customers already waiting. This
-//!   follows a change of team size or answer rate at once.
+//!   the customers already waiting and the people the calls still ringing
+//!   will bring: each by its age, from the measured times to a person and
+//!   lengths of the dials without one (a call ringing for 15 s is almost
+//!   surely ringing out). This follows a change of team size or answer
+//!   rate at once.
 //! - an adaptive gain on that estimate, in VICIdial's manner but counted in
 //!   answered calls instead of seconds (so it steers the same at any clock
 //!   speed): each abandoned call cuts it by `DOWN`, each call connected
@@ -46,8 +49,11 @@ pub struct Counts {
     pub on_call: usize,
     /// In wrap-up, ending within the expected time to answer.
     pub wrap_ending_soon: usize,
-    /// Placed, not yet answered or ended.
+    /// Placed (or being claimed), not yet answered or ended.
     pub in_flight: usize,
+    /// The people those calls are expected to bring (`Measures::chance`
+    /// summed over their ages).
+    pub expected_answers: f64,
     /// Answered, waiting for an agent (or for the machine verdict).
     pub waiting: usize,
 }
@@ -57,13 +63,51 @@ pub struct Counts {
 pub struct Measures {
     ended: u64,
     live: u64,
-    /// Mean seconds from the dial to the answer, of answered calls.
+    /// Mean seconds from the dial to when a person needs an agent (the
+    /// answer, or the machine verdict), of people answered.
     answer_delay_s: f64,
     /// Mean seconds of talk of connected calls.
     talk_s: f64,
     /// Answered calls, newest last: true if abandoned.
     recent: VecDeque<bool>,
     gain: f64,
+    /// Seconds from the dial to a person, and how long the dials that
+    /// brought nobody lasted (busy, rang out, machines): what a call still
+    /// ringing at a given age is likely to bring.
+    person_delays: Samples,
+    other_lengths: Samples,
+}
+
+/// The last `SAMPLES` values, kept sorted too, for survival shares.
+#[derive(Clone, Debug, Default)]
+struct Samples {
+    recent: VecDeque<f64>,
+    sorted: Vec<f64>,
+}
+
+const SAMPLES: usize = 256;
+
+impl Samples {
+    fn add(&mut self, v: f64) {
+        if self.recent.len() == SAMPLES
+            && let Some(old) = self.recent.pop_front()
+            && let Ok(i) = self.sorted.binary_search_by(|x| x.total_cmp(&old))
+        {
+            self.sorted.remove(i);
+        }
+        self.recent.push_back(v);
+        let i = self.sorted.partition_point(|x| *x <= v);
+        self.sorted.insert(i, v);
+    }
+
+    /// The share of values above `a` (None while too few are known).
+    fn over(&self, a: f64) -> Option<f64> {
+        if self.sorted.len() < 10 {
+            return None;
+        }
+        let above = self.sorted.len() - self.sorted.partition_point(|x| *x <= a);
+        Some(above as f64 / self.sorted.len() as f64)
+    }
 }
 
 impl Default for Measures {
@@ -75,6 +119,8 @@ impl Default for Measures {
             talk_s: 60.0,
             recent: VecDeque::new(),
             gain: 1.0,
+            person_delays: Samples::default(),
+            other_lengths: Samples::default(),
         }
     }
 }
@@ -86,9 +132,11 @@ fn ewma(old: f64, new: f64, n: u64) -> f64 {
 }
 
 impl Measures {
-    /// A dial ended without a person (busy, no answer, machine, failed).
-    pub fn dial_without_person(&mut self) {
+    /// A dial ended without a person (busy, no answer, machine, failed)
+    /// `length_s` after it was placed.
+    pub fn dial_without_person(&mut self, length_s: f64) {
         self.ended += 1;
+        self.other_lengths.add(length_s);
     }
 
     /// A person answered `delay_s` after the dial.
@@ -96,6 +144,30 @@ impl Measures {
         self.ended += 1;
         self.live += 1;
         self.answer_delay_s = ewma(self.answer_delay_s, delay_s, self.live);
+        self.person_delays.add(delay_s);
+    }
+
+    /// The chance that a call placed `age_s` ago and not yet answered
+    /// brings a person: people who answer later than that, against the
+    /// dials without one that last longer (Bayes over the two measured
+    /// distributions; the answer rate until they are known).
+    pub fn chance(&self, age_s: f64) -> f64 {
+        let p = self.answer_rate();
+        match (
+            self.person_delays.over(age_s),
+            self.other_lengths.over(age_s),
+        ) {
+            (Some(s), Some(q)) => {
+                let live = p * s;
+                let other = (1.0 - p) * q;
+                if live + other <= 0.0 {
+                    0.0
+                } else {
+                    live / (live + other)
+                }
+            }
+            _ => p,
+        }
     }
 
     /// A connected call's talk ended after `talk_s`.
@@ -179,11 +251,11 @@ pub fn predictive_calls(
             .min(room);
     }
     let p = m.answer_rate();
-    let lead = m.answer_delay_s().max(0.5);
+    let lead = m.answer_delay_s().max(0.001);
     // Exponential talk: the share of calls up now that end within `lead`.
     let ending = 1.0 - (-lead / m.talk_s().max(1.0)).exp();
     let free = c.available as f64 + c.wrap_ending_soon as f64 + c.on_call as f64 * ending;
-    let expected = free * m.gain() - c.waiting as f64 - c.in_flight as f64 * p;
+    let expected = free * m.gain() - c.waiting as f64 - c.expected_answers;
     if expected <= 0.0 {
         return 0;
     }
@@ -195,6 +267,7 @@ mod tests {
     use super::*;
 
     fn counts(logged_in: usize, available: usize) -> Counts {
+        // (`expected_answers` as the prior would give for `in_flight`.)
         Counts {
             logged_in,
             available,
@@ -277,10 +350,14 @@ mod tests {
             if i % 2 == 0 {
                 m.person_answered(4.0);
             } else {
-                m.dial_without_person();
+                m.dial_without_person(30.0);
             }
         }
         assert!((m.answer_rate() - 0.5).abs() < 0.01, "{}", m.answer_rate());
         assert!((m.answer_delay_s() - 4.0).abs() < 0.01);
+        // People answer at 4 s, the others last 30 s: a call still ringing
+        // at 5 s brings nobody; a new one, the answer rate.
+        assert!((m.chance(0.0) - 0.5).abs() < 0.01, "{}", m.chance(0.0));
+        assert_eq!(m.chance(5.0), 0.0);
     }
 }

@@ -34,6 +34,8 @@ pub struct Lines {
     pub measures: Measures,
     /// Seats claimed or calls placed, not yet answered or ended.
     pub in_flight: usize,
+    /// The calls placed of those, by when.
+    pub placed: std::collections::BTreeSet<(Instant, CallId)>,
     /// Answered calls waiting for the verdict or an agent, oldest first.
     pub waiting: VecDeque<CallId>,
     /// Calls of the campaign up now (placed to ended).
@@ -86,15 +88,29 @@ impl Dialer {
                 continue;
             }
             let lines = self.lines.by_campaign.entry(id.clone()).or_default();
-            let lead = Duration::from_secs_f64(lines.measures.answer_delay_s().clamp(0.5, 60.0));
+            let lead = Duration::from_secs_f64(lines.measures.answer_delay_s().clamp(0.001, 60.0));
             let (logged_in, available, on_call, wrap_ending_soon) =
                 self.agents.campaign_counts(id, clock + lead);
+            // Seats still being claimed are new calls; those placed bring
+            // people by their age.
+            let claiming = lines.in_flight.saturating_sub(lines.placed.len());
+            let expected_answers = claiming as f64 * lines.measures.chance(0.0)
+                + lines
+                    .placed
+                    .iter()
+                    .map(|(at, _)| {
+                        lines
+                            .measures
+                            .chance(clock.saturating_duration_since(*at).as_secs_f64())
+                    })
+                    .sum::<f64>();
             let counts = Counts {
                 logged_in,
                 available,
                 on_call,
                 wrap_ending_soon,
                 in_flight: lines.in_flight,
+                expected_answers,
                 waiting: lines.waiting.len(),
             };
             let stats = self.stats.campaign(id);
@@ -236,6 +252,7 @@ impl Dialer {
             .as_secs_f64();
         let lines = self.lines.by_campaign.entry(campaign).or_default();
         lines.in_flight = lines.in_flight.saturating_sub(1);
+        lines.placed.remove(&(call.placed_at, id.clone()));
         lines.waiting.push_back(id.clone());
         if detect {
             call.unbound = Unbound::Verdict;
@@ -263,9 +280,8 @@ impl Dialer {
         }
         let campaign = call.task.campaign_id.clone();
         let d = self.dialing_of(&campaign).cloned().unwrap_or_default();
-        let delay = call
-            .answered_at
-            .unwrap_or(received)
+        // From the dial to the verdict: when a person would need an agent.
+        let delay = received
             .saturating_duration_since(call.placed_at)
             .as_secs_f64();
         let Some(call) = self.calls.get_mut(id) else {
@@ -275,7 +291,8 @@ impl Dialer {
         if verdict == AmdVerdict::Machine && d.on_machine != MachineAction::Agent {
             call.unbound = Unbound::Machine;
             lines.waiting.retain(|c| c != id);
-            lines.measures.dial_without_person();
+            let length = call.placed_at.elapsed().as_secs_f64();
+            lines.measures.dial_without_person(length);
             self.stats.campaign(&campaign).machines += 1;
             let sw = call.switch;
             let manager = self.switches[sw].manager.clone();
@@ -476,7 +493,10 @@ impl Dialer {
             Unbound::No => None,
             Unbound::Placed => {
                 lines.in_flight = lines.in_flight.saturating_sub(1);
-                lines.measures.dial_without_person();
+                lines.placed.remove(&(call.placed_at, id.clone()));
+                lines
+                    .measures
+                    .dial_without_person(call.placed_at.elapsed().as_secs_f64());
                 None
             }
             Unbound::Connected => {

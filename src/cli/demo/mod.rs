@@ -171,7 +171,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             .campaign(CAMPAIGN)
             .await?
             .ok_or_else(|| anyhow::anyhow!("the demo campaign is missing"))?;
-        study::apply(&mut campaign.settings, d);
+        study::apply(&mut campaign.settings, d, opts.speed);
         campaign
             .settings
             .validate()
@@ -399,9 +399,10 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         rss_signed_in_mb = current_rss_mb();
     } else {
         for (_, t) in &agents {
-            // The study's agents take the whole wrap-up.
+            // The study's agents take nearly the whole wrap-up (their
+            // disposition must reach the daemon before its timer ends it).
             let wrap = match &opts.dial {
-                Some(_) => Duration::from_secs_f64(study::WRAP_UP_S / opts.speed),
+                Some(_) => Duration::from_secs_f64(0.95 * study::WRAP_UP_S / opts.speed),
                 None => Duration::from_secs_f64((2.0 / opts.speed).min(0.2)),
             };
             workers.push(tokio::spawn(simulated_agent(
@@ -463,7 +464,13 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             rss_at_max_live_mb = current_rss_mb();
         }
         if !workers.is_empty() && workers.iter().all(|w| w.is_finished()) {
-            anyhow::bail!("every simulated agent stopped");
+            let mut why = String::new();
+            for w in workers.drain(..) {
+                if let Ok(Err(e)) = w.await {
+                    why = e.to_string();
+                }
+            }
+            anyhow::bail!("every simulated agent stopped (the last said: {why})");
         }
     }
     let wall = started.elapsed();

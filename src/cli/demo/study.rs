@@ -26,7 +26,7 @@ pub const WRAP_UP_S: f64 = 10.0;
 /// dials reach a person, who talks 60 s on average (exponential); 12 %
 /// reach a machine; ring times of 2 to 8 s (the real captures' lab rang 1
 /// to 2 s; carriers' ringback before an answer runs longer); unanswered
-/// calls ring to the 25 s timeout. The switch's detection takes 2.5 s and
+/// calls ring to the 30 s timeout. The switch's detection takes 2.5 s and
 /// is wrong on 5 % of calls.
 pub const SCENARIO: &str = r#"
 [amd]
@@ -47,7 +47,7 @@ outcomes = [
 "#;
 
 /// The campaign's settings for this point.
-pub fn apply(settings: &mut CampaignSettings, o: &DialOptions) {
+pub fn apply(settings: &mut CampaignSettings, o: &DialOptions, speed: f64) {
     let d = &mut settings.dialing;
     d.mode = o.mode;
     d.lines_per_agent = o.lines_per_agent.unwrap_or(match o.mode {
@@ -55,6 +55,9 @@ pub fn apply(settings: &mut CampaignSettings, o: &DialOptions) {
         _ => 1.5,
     });
     d.machine_detection = o.mode.unbound();
+    // The dialer's clock is not compressed: the 2 s limit, in simulated
+    // time.
+    d.abandon_after_seconds = 2.0 / speed;
 }
 
 /// What the report gains.

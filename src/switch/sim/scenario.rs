@@ -30,6 +30,8 @@
 //! talk = 5.0                # (inf) seconds the callee stays after answering;
 //!                           # inf: until hung up from the switch (uuid_kill, hupall)
 //! talk_jitter = 0.0         # (0)
+//! talk_distribution = "fixed"  # (fixed) fixed: talk ± talk_jitter; exponential:
+//!                           # drawn with mean talk (a choice's talk is its mean)
 //!
 //! [[rule]]
 //! prefix = "1555"
@@ -165,6 +167,9 @@ struct Rule {
     choices: Vec<Choice>,
     talk: f64,
     talk_jitter: f64,
+    /// Talk drawn from an exponential distribution with mean `talk`
+    /// (instead of `talk` ± `talk_jitter`).
+    talk_exponential: bool,
 }
 
 /// What a dialplan extension runs once the leg is transferred to it.
@@ -230,6 +235,7 @@ struct FileRule {
     outcomes: Option<Vec<FileChoice>>,
     talk: Option<f64>,
     talk_jitter: Option<f64>,
+    talk_distribution: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -345,6 +351,13 @@ impl Rule {
             choices,
             talk: seconds("talk", r.talk.unwrap_or(f64::INFINITY))?,
             talk_jitter: seconds("talk_jitter", r.talk_jitter.unwrap_or(0.0))?,
+            talk_exponential: match r.talk_distribution.as_deref() {
+                None | Some("fixed") => false,
+                Some("exponential") => true,
+                Some(other) => {
+                    return Err(format!("talk_distribution {other:?}: fixed or exponential"));
+                }
+            },
         })
     }
 
@@ -364,7 +377,13 @@ impl Rule {
             pick -= u64::from(c.weight);
         }
         let ring = jitter(chosen.ring.unwrap_or(self.ring), self.ring_jitter, rng);
-        let talk = jitter(chosen.talk.unwrap_or(self.talk), self.talk_jitter, rng);
+        let mean = chosen.talk.unwrap_or(self.talk);
+        let talk = if self.talk_exponential && mean.is_finite() {
+            // Inverse transform; 1 - u is in (0, 1], so the log is finite.
+            -mean * (1.0 - rng.unit()).ln()
+        } else {
+            jitter(mean, self.talk_jitter, rng)
+        };
         Plan {
             ring: secs(ring),
             early_media: self.early_media,
@@ -398,6 +417,7 @@ fn simple(pattern: &str, ring: f64, outcome: Outcome, talk: f64) -> Rule {
         }],
         talk,
         talk_jitter: 0.0,
+        talk_exponential: false,
     }
 }
 

@@ -262,3 +262,27 @@ fn the_dialpop_extensions_are_built_in() {
     assert_eq!(app("dialpop_connect").as_deref(), Some("bridge"));
     assert!(s.extension("dialpop_hold", "default").is_none());
 }
+
+#[test]
+fn exponential_talk_has_its_mean_and_spread() {
+    let s = Scenario::from_toml(
+        "[default]\nring = 1.0\ntalk = 60.0\ntalk_distribution = \"exponential\"\n",
+    )
+    .expect("scenario");
+    let talks: Vec<f64> = (0..4000)
+        .map(|i| {
+            s.plan(&format!("1555{i:06}"), 7, 0)
+                .talk
+                .expect("finite")
+                .as_secs_f64()
+        })
+        .collect();
+    let mean = talks.iter().sum::<f64>() / talks.len() as f64;
+    assert!((55.0..65.0).contains(&mean), "{mean}");
+    // An exponential's median is mean * ln 2 (about 41.6 s), not the mean.
+    let mut sorted = talks.clone();
+    sorted.sort_by(f64::total_cmp);
+    let median = sorted[sorted.len() / 2];
+    assert!((37.0..46.0).contains(&median), "{median}");
+    assert!(Scenario::from_toml("[default]\ntalk_distribution = \"normal\"\n").is_err());
+}

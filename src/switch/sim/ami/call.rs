@@ -712,6 +712,12 @@ impl Call {
                 let data = expand_vars(&x.data, &self.vars);
                 return self.agent(data, customer_end).await;
             }
+            Some(x) if x.app == "hold" => return self.hold_for_agent(customer_end).await,
+            Some(x) if x.app == "message" => {
+                let file = expand_vars(&x.data, &self.vars);
+                self.customer_talks();
+                return self.message(&file, customer_end).await;
+            }
             Some(x) => {
                 let app = match x.app.as_str() {
                     "park" => "Park".to_string(),
@@ -823,4 +829,5 @@ impl Call {
 
 mod agent;
 mod events;
+mod hold;
 mod texts;

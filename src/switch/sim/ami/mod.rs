@@ -3,6 +3,7 @@
 //! pieces, one job each:
 //!
 //! - `server`: the sessions (banner, Login, the actions and their replies);
+//! - `actions`: the channel actions Setvar and Redirect;
 //! - `bus`: event categories, session masks and the per-session queues;
 //! - `originate`: the Originate action and the channel it asks for;
 //! - `templates` + `templates/ami/*.txt`: the events, cut from the captures;
@@ -13,6 +14,7 @@
 //! `Core`, so the test hooks (`live_calls`, `hangup_all`,
 //! `drop_connections`, `originates`) work as they do for ESL.
 
+mod actions;
 pub mod bus;
 mod call;
 pub mod originate;

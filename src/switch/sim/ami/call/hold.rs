@@ -8,9 +8,9 @@
 //!   `Hangup(16)`.
 //!
 //! Each application is a Newexten at the next priority; `Setvar` on a
-//! channel of the call is a VarSet and is seen by later `${...}`; a
-//! Redirect of the ;1 (`ast_async_goto`) ends the application it runs and
-//! goes on at the new location.
+//! channel of the call (at any time, `Call::set_var`) is a VarSet and is
+//! seen by later `${...}`; a Redirect of the ;1 (`ast_async_goto`) ends the
+//! application it runs and goes on at the new location.
 
 use super::*;
 use crate::switch::sim::ami::bus::{AmiEvent, USER};
@@ -52,12 +52,7 @@ impl Call {
                         return Held::Hangup(leg, q850(&k.cause));
                     }
                 }
-                Ask::SetVar { uuid, name, value } => {
-                    if let Some(leg) = self.leg_of(&uuid) {
-                        self.varset(leg, &name, &value);
-                        self.set_vars.push((name, value));
-                    }
-                }
+                Ask::SetVar { uuid, name, value } => self.set_var(&uuid, name, value),
                 Ask::Redirect {
                     uuid,
                     context,

@@ -64,7 +64,7 @@ impl Client {
             wr,
             buf: BytesMut::new(),
         };
-        assert!(matches!(c.msg().await, EslMessage::AuthRequest { .. }));
+        assert!(matches!(c.msg().await, EslMessage::AuthRequest));
         c.send("auth ClueCon\n\n").await;
         assert_eq!(c.reply().await, "+OK accepted");
         c.send(&format!("event plain {events}\n\n")).await;

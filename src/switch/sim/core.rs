@@ -37,13 +37,19 @@ pub enum Ask {
         name: String,
         value: String,
     },
-    /// `uuid_transfer`, AMI `Redirect`: the channel leaves what it runs for
-    /// this extension.
+    /// `uuid_transfer`: the channel leaves what it runs for this extension.
     Transfer {
         uuid: String,
         exten: String,
         dialplan: String,
         context: String,
+    },
+    /// AMI `Redirect`: the channel goes on at this dialplan location.
+    Redirect {
+        uuid: String,
+        context: String,
+        exten: String,
+        priority: u32,
     },
 }
 

@@ -10,7 +10,8 @@
 //! - `dial`: dial strings → endpoint, number, channel name;
 //! - `templates` + `channel`: the events, cut from the real captures and
 //!   filled from the channel's state;
-//! - `call`: one call's timeline (a task per call);
+//! - `call`: one call's timeline (a task per call); `call/hold.rs` the
+//!   predictive dialer's `dialpop_*` extensions (AMD, transfer, message);
 //! - `api`: `originate`, `uuid_kill`, `hupall`, `show channels`, `status` …;
 //! - `bus`: subscriptions, filters and the per-session event queues;
 //! - `esl_server`: the sessions; `wire`: the bytes of each frame;

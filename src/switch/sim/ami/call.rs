@@ -433,8 +433,18 @@ impl Call {
             match self.next_ask(until).await {
                 None => return Wake::Timer,
                 Some(Ask::Kill(k)) => return Wake::Kill(k),
+                // pbx_builtin_setvar_helper does not wait for the dialplan.
+                Some(Ask::SetVar { uuid, name, value }) => self.set_var(&uuid, name, value),
                 Some(other) => self.asks.push_back(other),
             }
+        }
+    }
+
+    /// Setvar on a channel of the call: VarSet, and `${name}` finds it.
+    fn set_var(&mut self, uuid: &str, name: String, value: String) {
+        if let Some(leg) = self.leg_of(uuid) {
+            self.varset(leg, &name, &value);
+            self.set_vars.push((name, value));
         }
     }
 
@@ -712,6 +722,12 @@ impl Call {
                 let data = expand_vars(&x.data, &self.vars);
                 return self.agent(data, customer_end).await;
             }
+            Some(x) if x.app == "hold" => return self.hold_for_agent(customer_end).await,
+            Some(x) if x.app == "message" => {
+                let file = expand_vars(&x.data, &self.vars);
+                self.customer_talks();
+                return self.message(&file, customer_end).await;
+            }
             Some(x) => {
                 let app = match x.app.as_str() {
                     "park" => "Park".to_string(),
@@ -823,4 +839,5 @@ impl Call {
 
 mod agent;
 mod events;
+mod hold;
 mod texts;

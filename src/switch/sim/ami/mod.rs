@@ -7,12 +7,15 @@
 //! - `originate`: the Originate action and the channel it asks for;
 //! - `templates` + `templates/ami/*.txt`: the events, cut from the captures;
 //! - `call`: one originated call played out by its scenario plan over Local
-//!   channel pairs, as Asterisk runs it.
+//!   channel pairs, as Asterisk runs it (`call/hold.rs`: the `dialpop_*`
+//!   extensions);
+//! - `actions`: Setvar and Redirect.
 //!
 //! Calls, channels, sessions and the originate log live in the shared
 //! `Core`, so the test hooks (`live_calls`, `hangup_all`,
 //! `drop_connections`, `originates`) work as they do for ESL.
 
+mod actions;
 pub mod bus;
 mod call;
 pub mod originate;

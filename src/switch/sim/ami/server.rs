@@ -292,6 +292,16 @@ impl Session {
             "events" => self.events(p, &id).await,
             "originate" => self.originate(p, &id).await,
             "hangup" => self.hangup(p, &id).await,
+            "setvar" => {
+                let r = super::actions::setvar(&self.core, p, &id);
+                self.write(&r).await?;
+                Ok(Next::Continue)
+            }
+            "redirect" => {
+                let r = super::actions::redirect(&self.core, p, &id);
+                self.write(&r).await?;
+                Ok(Next::Continue)
+            }
             "coreshowchannels" => self.core_show_channels(&id).await,
             _ => {
                 let msg = format!(

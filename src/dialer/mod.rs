@@ -234,7 +234,17 @@ impl Dialer {
         let mut tick = tokio::time::interval(Duration::from_millis(50));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // The next thing due by the clock (a wrap-up's end, a waiting
+            // customer's limit, a preview's countdown) wakes the loop on
+            // time rather than at the next tick.
+            let due = self.next_due();
             tokio::select! {
+                _ = async {
+                    match due {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                } => {}
                 u = updates.recv() => match u {
                     Some((sw, u)) => self.on_update(sw, u).await,
                     None => return,
@@ -271,6 +281,17 @@ impl Dialer {
             self.dial_due_previews(Instant::now());
             self.dial_what_can_be_dialed();
         }
+    }
+
+    fn next_due(&self) -> Option<Instant> {
+        [
+            self.agents.next_wrap_up_end(),
+            self.previews.first().map(|(at, _)| *at),
+            self.next_abandon_due(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn snapshot(&self) -> DialerSnapshot {

@@ -221,6 +221,26 @@ impl Dialer {
         }
     }
 
+    /// When the first customer waiting for an agent reaches their limit
+    /// (each campaign's queue is oldest first).
+    pub(super) fn next_abandon_due(&self) -> Option<Instant> {
+        self.lines
+            .by_campaign
+            .iter()
+            .filter_map(|(campaign, l)| {
+                let since = l
+                    .waiting
+                    .iter()
+                    .find_map(|id| self.calls.get(id).and_then(|c| c.waiting_since))?;
+                let limit = self
+                    .dialing_of(campaign)
+                    .map_or(Duration::from_secs(2), |d| d.abandon_after());
+                // Just past the limit: the check is "longer than".
+                Some(since + limit + Duration::from_millis(1))
+            })
+            .min()
+    }
+
     /// A seat with no agent found no task.
     pub(super) fn lines_unclaimed(&mut self, campaign: &str) {
         if let Some(l) = self.lines.by_campaign.get_mut(campaign) {

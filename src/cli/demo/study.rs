@@ -58,6 +58,11 @@ pub fn apply(settings: &mut CampaignSettings, o: &DialOptions, speed: f64) {
     // The dialer's clock is not compressed: the 2 s limit, in simulated
     // time.
     d.abandon_after_seconds = 2.0 / speed;
+    // Preview: the simulated agents read the record for 5 s; the countdown
+    // places the call.
+    if o.mode == DialMode::Preview {
+        d.preview_seconds = Some(5.0 / speed);
+    }
 }
 
 /// What the report gains.

@@ -1,0 +1,209 @@
+//! A pacing round of the power and predictive campaigns: each one's calls
+//! to place (`predictive`), capped by its own limits, shared by weight when
+//! the switches have less room than all want, and claimed.
+
+use super::super::Dialer;
+use super::super::bucket::Bucket;
+use super::super::claim;
+use super::super::predictive::{self, Counts};
+use super::ROUND;
+use crate::campaign::dialing::DialMode;
+use crate::store::now_ms;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+impl Dialer {
+    /// A round of pacing for every running power or predictive campaign:
+    /// customers waiting are connected or abandoned first, then each
+    /// campaign's calls to place are worked out, shared by weight where
+    /// the switches have less room than all want, and claimed.
+    pub(in crate::dialer) fn dial_unbound(&mut self) {
+        let clock = Instant::now();
+        self.serve_waiting(clock);
+        if self.draining
+            || self
+                .lines
+                .last_round
+                .is_some_and(|t| clock.duration_since(t) < ROUND)
+        {
+            return;
+        }
+        self.lines.last_round = Some(clock);
+        let now = now_ms();
+        let mut wants: Vec<(Arc<claim::CampaignView>, usize)> = Vec::new();
+        for view in self.campaigns.values() {
+            let d = &view.campaign.settings.dialing;
+            if !view.dials() || !d.mode.unbound() {
+                continue;
+            }
+            let id = &view.campaign.id;
+            if self.idle_until.get(id).is_some_and(|&t| t > now) {
+                continue;
+            }
+            let lines = self.lines.by_campaign.entry(id.clone()).or_default();
+            let lead = Duration::from_secs_f64(lines.measures.answer_delay_s().clamp(0.001, 60.0));
+            let (logged_in, available, on_call, wrap_ending_soon) =
+                self.agents.campaign_counts(id, clock + lead);
+            // Seats still being claimed are new calls; those placed bring
+            // people by their age.
+            let claiming = lines.in_flight.saturating_sub(lines.placed.len());
+            let expected_answers = claiming as f64 * lines.measures.chance(0.0)
+                + lines
+                    .placed
+                    .iter()
+                    .map(|(at, _)| {
+                        lines
+                            .measures
+                            .chance(clock.saturating_duration_since(*at).as_secs_f64())
+                    })
+                    .sum::<f64>();
+            let counts = Counts {
+                logged_in,
+                available,
+                on_call,
+                wrap_ending_soon,
+                in_flight: lines.in_flight,
+                expected_answers,
+                waiting: lines.waiting.len(),
+            };
+            let stats = self.stats.campaign(id);
+            let level = if logged_in == 0 {
+                0.0
+            } else {
+                (counts.in_flight + counts.waiting + counts.on_call) as f64 / logged_in as f64
+            };
+            stats.dial_level = level;
+            stats.dial_level_max = stats.dial_level_max.max(level);
+            stats.gain = lines.measures.gain();
+            let mut n = match d.mode {
+                DialMode::Power => predictive::power_calls(&counts, d.lines_per_agent),
+                DialMode::Predictive => {
+                    let over_cap = stats.people >= 50 && stats.abandon_rate() >= d.abandon_cap;
+                    predictive::predictive_calls(
+                        &counts,
+                        &lines.measures,
+                        d.lines_per_agent,
+                        over_cap,
+                    )
+                }
+                DialMode::Progressive | DialMode::Preview => 0,
+            };
+            if let Some(max) = d.max_concurrent {
+                n = n.min(max.saturating_sub(lines.up));
+            }
+            if let Some(rate) = d.originates_per_second {
+                let b = lines
+                    .bucket
+                    .get_or_insert_with(|| Bucket::new(rate, rate.max(1.0)));
+                n = n.min(b.available(clock));
+            }
+            if n > 0 {
+                wants.push((view.clone(), n));
+            }
+        }
+        if wants.is_empty() {
+            return;
+        }
+        let room: usize = self.switches.iter().map(|s| s.free(clock)).sum();
+        let total: usize = wants.iter().map(|(_, n)| n).sum();
+        if total > room {
+            // Shared by weight: each campaign gets its weight's share of
+            // the room (the heaviest at least one).
+            let weights: f64 = wants
+                .iter()
+                .map(|(v, _)| v.campaign.settings.dialing.weight)
+                .sum();
+            for (v, n) in wants.iter_mut() {
+                let share = room as f64 * v.campaign.settings.dialing.weight / weights;
+                *n = (*n).min(share.floor() as usize);
+            }
+            if wants.iter().all(|(_, n)| *n == 0)
+                && let Some((_, n)) = wants.iter_mut().max_by(|a, b| {
+                    a.0.campaign
+                        .settings
+                        .dialing
+                        .weight
+                        .total_cmp(&b.0.campaign.settings.dialing.weight)
+                })
+            {
+                *n = room.min(1);
+            }
+        }
+        for (view, n) in wants {
+            self.claim_unbound(view, n, clock, now);
+        }
+    }
+
+    /// Claim jobs for `n` calls of the campaign with no agent.
+    fn claim_unbound(
+        &mut self,
+        view: Arc<claim::CampaignView>,
+        mut n: usize,
+        clock: Instant,
+        now: i64,
+    ) {
+        let id = view.campaign.id.clone();
+        while n > 0 && self.claim_jobs < claim::MAX_CLAIM_JOBS {
+            let mut seats = Vec::new();
+            while seats.len() < claim::MAX_SEATS && n > 0 {
+                let Some(sw) = self.pick_switch(clock) else {
+                    break;
+                };
+                seats.push(claim::Seat {
+                    agent: None,
+                    switch: sw,
+                    switch_name: self.switches[sw].plan.name.clone(),
+                });
+                n -= 1;
+            }
+            if seats.is_empty() {
+                return;
+            }
+            let lines = self.lines.by_campaign.entry(id.clone()).or_default();
+            lines.in_flight += seats.len();
+            lines.up += seats.len();
+            if let Some(b) = lines.bucket.as_mut() {
+                b.take(clock, seats.len());
+            }
+            self.claim_jobs += 1;
+            let (store, tx, view) = (self.store.clone(), self.internal_tx.clone(), view.clone());
+            tokio::spawn(async move {
+                let claims = claim::claim(&store, seats, &view, now).await;
+                let _ = tx
+                    .send(super::super::Internal::Claims(Box::new(claims)))
+                    .await;
+            });
+        }
+    }
+
+    /// When the first customer waiting for an agent reaches their limit
+    /// (each campaign's queue is oldest first).
+    pub(in crate::dialer) fn next_abandon_due(&self) -> Option<Instant> {
+        self.lines
+            .by_campaign
+            .iter()
+            .filter_map(|(campaign, l)| {
+                let since = l
+                    .waiting
+                    .iter()
+                    .find_map(|id| self.calls.get(id).and_then(|c| c.waiting_since))?;
+                let limit = self
+                    .dialing_of(campaign)
+                    .map_or(Duration::from_secs(2), |d| d.abandon_after());
+                // Just past the limit: the check is "longer than".
+                Some(since + limit + Duration::from_millis(1))
+            })
+            .min()
+    }
+
+    /// A seat with no agent found no task.
+    pub(in crate::dialer) fn lines_unclaimed(&mut self, campaign: &str) {
+        if let Some(l) = self.lines.by_campaign.get_mut(campaign) {
+            l.in_flight = l.in_flight.saturating_sub(1);
+            l.up = l.up.saturating_sub(1);
+            if let Some(b) = l.bucket.as_mut() {
+                b.give_back(1);
+            }
+        }
+    }
+}

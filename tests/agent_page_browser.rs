@@ -553,3 +553,99 @@ async fn agent_page_sign_in_errors_reconnect_reload_and_sign_out_in_chromium() {
     session_flow(&browser, &mut server).await;
     browser.close().await;
 }
+
+/// A preview pop: the record first, then Dial, or a reason and Skip; with a
+/// countdown the page shows it and locks its buttons when it runs out.
+async fn preview_flow(browser: &Browser, server: &mut StubDaemon) {
+    browser.goto(&format!("{}/agent", server.base_url)).await;
+    browser.sign_in(TOKEN).await;
+    expect_auth(browser, server, TOKEN).await;
+    browser
+        .wait_text("state-badge", "Available", |t| t == "Available")
+        .await;
+    let pop = |pop_id: &str, call_id: &str, state: &str| {
+        json!({"type": "pop", "pop_id": pop_id, "call_id": call_id, "campaign_id": "c", "task_id": 1,
+               "trigger": "answer", "call_state": state,
+               "customer": {"id": "c1", "name": "Ana Lima", "phone": "+15551234567"},
+               "degraded": false, "reasons": []})
+    };
+    server.send(json!({"type": "state", "state": "reserved", "call_id": "pv-1"}));
+    server.send(pop("pop-pv-1", "pv-1", "preview"));
+    expect_from_page(server, json!({"type": "ack", "pop_id": "pop-pv-1"})).await;
+    browser
+        .wait_text("call-state", "Preview", |t| t == "Preview")
+        .await;
+    assert!(
+        !browser.is_displayed(&testid_css("preview-bar")).await,
+        "no controls before the server offers the preview"
+    );
+    server.send(json!({"type": "preview", "call_id": "pv-1"}));
+    browser.wait_visible(&testid_css("preview-bar")).await;
+    assert_eq!(browser.text_of("preview-countdown").await, "");
+    shots(browser, "preview").await;
+    browser
+        .wait_visible(&testid_css("preview-dial"))
+        .await
+        .click()
+        .await
+        .expect("click Dial");
+    expect_from_page(server, json!({"type": "preview_dial", "call_id": "pv-1"})).await;
+    let disabled = js(
+        browser,
+        "return document.querySelector('[data-testid=preview-dial]').disabled;",
+    )
+    .await;
+    assert_eq!(disabled, json!(true), "one click, one call");
+
+    // The next: skipped, with the reason chosen.
+    server.send(pop("pop-pv-2", "pv-2", "preview"));
+    expect_from_page(server, json!({"type": "ack", "pop_id": "pop-pv-2"})).await;
+    server.send(json!({"type": "preview", "call_id": "pv-2", "auto_dial_seconds": 30}));
+    browser
+        .wait_text("preview-countdown", "the countdown", |t| {
+            t.starts_with("Dialing in ") && t.ends_with(" s")
+        })
+        .await;
+    assert_eq!(
+        texts(browser, "[data-testid=preview-reason] option").await,
+        ["Wrong number", "Not now", "Already called", "Other"]
+    );
+    js(browser, "document.querySelector('[data-testid=preview-reason]').value = 'wrong_number'; return 1;").await;
+    browser
+        .wait_visible(&testid_css("preview-skip"))
+        .await
+        .click()
+        .await
+        .expect("click Skip");
+    expect_from_page(
+        server,
+        json!({"type": "preview_skip", "call_id": "pv-2", "reason": "wrong_number"}),
+    )
+    .await;
+
+    // A countdown that runs out locks the buttons (the server dials).
+    server.send(pop("pop-pv-3", "pv-3", "preview"));
+    expect_from_page(server, json!({"type": "ack", "pop_id": "pop-pv-3"})).await;
+    server.send(json!({"type": "preview", "call_id": "pv-3", "auto_dial_seconds": 0.5}));
+    browser
+        .wait_text("preview-countdown", "the countdown's end", |t| t == "Dialing in 0 s")
+        .await;
+    let locked = js(
+        browser,
+        "return [document.querySelector('[data-testid=preview-dial]').disabled, document.querySelector('[data-testid=preview-skip]').disabled];",
+    )
+    .await;
+    assert_eq!(locked, json!([true, true]));
+    // The same pop, dialed and answered, is redrawn in place without controls.
+    server.send(pop("pop-pv-3", "pv-3", "answered"));
+    expect_from_page(server, json!({"type": "ack", "pop_id": "pop-pv-3"})).await;
+    browser.wait_hidden(&testid_css("preview-bar")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_page_previews_dials_and_skips_in_chromium() {
+    let mut server = StubDaemon::start().await;
+    let browser = Browser::start().await;
+    preview_flow(&browser, &mut server).await;
+    browser.close().await;
+}

@@ -20,11 +20,17 @@
 //!   raises it by `up`, chosen so that the gain settles where the abandon
 //!   rate is the target (half the cap). The short window (the last
 //!   `SHORT` answered calls) at twice the target holds the gain from rising;
-//!   the campaign's rate over its cap window at the cap stops dialing ahead
-//!   altogether (one line per free agent) until it falls back.
+//!   the campaign's rate over its cap window, or over the short window, at
+//!   the cap stops dialing ahead altogether (one line per free agent) until
+//!   it falls back. The gain starts at 0.8 and climbs as calls allow.
 //!
-//! The estimate alone runs at about 5 % abandoned with 50 agents (answers
-//! come in bunches); the gain alone climbs too slowly after a team change.
+//! Agents count as free `Measures::lead_s` ahead: a quick answerer's time
+//! to need an agent plus the abandon limit, so that almost nobody answers
+//! more than the limit before their agent is free.
+//!
+//! The estimate alone abandons too many (answers come in bunches: the
+//! people a batch of dials brings are a Poisson draw); the gain alone
+//! climbs too slowly after a team change.
 
 use std::collections::VecDeque;
 
@@ -56,6 +62,11 @@ pub struct Counts {
     pub expected_answers: f64,
     /// Answered, waiting for an agent (or for the machine verdict).
     pub waiting: usize,
+    /// How far ahead agents count as free (`Measures::lead`), and the
+    /// wrap-up that follows a call (an agent whose call ends is free only
+    /// after it).
+    pub lead_s: f64,
+    pub wrap_s: f64,
 }
 
 /// What the campaign's calls have shown so far (`Measures::observe`).
@@ -100,6 +111,15 @@ impl Samples {
         self.sorted.insert(i, v);
     }
 
+    /// The value below which a share `q` of them lie.
+    fn quantile(&self, q: f64) -> Option<f64> {
+        if self.sorted.len() < 10 {
+            return None;
+        }
+        let i = ((self.sorted.len() as f64 * q) as usize).min(self.sorted.len() - 1);
+        Some(self.sorted[i])
+    }
+
     /// The share of values above `a` (None while too few are known).
     fn over(&self, a: f64) -> Option<f64> {
         if self.sorted.len() < 10 {
@@ -118,7 +138,8 @@ impl Default for Measures {
             answer_delay_s: 5.0,
             talk_s: 60.0,
             recent: VecDeque::new(),
-            gain: 1.0,
+            // Cautious at first: the gain climbs as calls show it may.
+            gain: 0.8,
             person_delays: Samples::default(),
             other_lengths: Samples::default(),
         }
@@ -193,6 +214,11 @@ impl Measures {
         self.gain = self.gain.clamp(GAIN_MIN, GAIN_MAX);
     }
 
+    /// The short window holds `SHORT` answered calls.
+    pub fn short_full(&self) -> bool {
+        self.recent.len() >= SHORT
+    }
+
     pub fn short_rate(&self) -> f64 {
         if self.recent.is_empty() {
             return 0.0;
@@ -209,6 +235,19 @@ impl Measures {
 
     pub fn answer_delay_s(&self) -> f64 {
         self.answer_delay_s
+    }
+
+    /// How far ahead of an agent's freeing a call is placed for them: the
+    /// time a quick answerer (one in fifty) takes to need an agent, plus the
+    /// abandon limit, since a person who needs an agent up to that long
+    /// before one is free still gets one. Placed later, more agents wait;
+    /// earlier, people do, and past the limit they are abandoned.
+    pub fn lead_s(&self, abandon_after_s: f64) -> f64 {
+        let quick = self
+            .person_delays
+            .quantile(0.02)
+            .unwrap_or(self.answer_delay_s * 0.6);
+        quick + abandon_after_s
     }
 
     pub fn talk_s(&self) -> f64 {
@@ -251,9 +290,13 @@ pub fn predictive_calls(
             .min(room);
     }
     let p = m.answer_rate();
-    let lead = m.answer_delay_s().max(0.001);
-    // Exponential talk: the share of calls up now that end within `lead`.
-    let ending = 1.0 - (-lead / m.talk_s().max(1.0)).exp();
+    // Exponential talk: the share of calls up now whose talk and wrap-up
+    // end within the lead.
+    let ending = if c.lead_s > c.wrap_s {
+        1.0 - (-(c.lead_s - c.wrap_s) / m.talk_s().max(1.0)).exp()
+    } else {
+        0.0
+    };
     let free = c.available as f64 + c.wrap_ending_soon as f64 + c.on_call as f64 * ending;
     let expected = free * m.gain() - c.waiting as f64 - c.expected_answers;
     if expected <= 0.0 {

@@ -27,11 +27,17 @@ pub const WRAP_UP_S: f64 = 10.0;
 /// reach a machine; ring times of 2 to 8 s (the real captures' lab rang 1
 /// to 2 s; carriers' ringback before an answer runs longer); unanswered
 /// calls ring to the 30 s timeout. The switch's detection takes 2.5 s and
-/// is wrong on 5 % of calls.
+/// is wrong on 5 % of calls. The agents' own phones answer at once.
 pub const SCENARIO: &str = r#"
 [amd]
 detect = 2.5
 wrong = 0.05
+
+# The agents' phones (user/8001): they answer at once and stay up.
+[[rule]]
+pattern = "8XXX"
+ring = 0.0
+outcome = "answer"
 
 [default]
 ring = 5.0
@@ -95,6 +101,8 @@ pub struct StudyFigures {
     pub people: u64,
     pub abandoned: u64,
     pub machines: u64,
+    /// The predictive controller's gain at the end.
+    pub gain: f64,
 }
 
 /// Samples taken while the campaign runs: simulated time, people answered,
@@ -200,6 +208,7 @@ impl Sampler {
             people: c.people,
             abandoned: c.abandoned,
             machines: c.machines,
+            gain: c.gain,
         }
     }
 }

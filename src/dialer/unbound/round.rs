@@ -41,7 +41,8 @@ impl Dialer {
                 continue;
             }
             let lines = self.lines.by_campaign.entry(id.clone()).or_default();
-            let lead = Duration::from_secs_f64(lines.measures.answer_delay_s().clamp(0.001, 60.0));
+            let lead_s = lines.measures.lead_s(d.abandon_after_seconds).clamp(0.0, 120.0);
+            let lead = Duration::from_secs_f64(lead_s);
             let (logged_in, available, on_call, wrap_ending_soon) =
                 self.agents.campaign_counts(id, clock + lead);
             // Seats still being claimed are new calls; those placed bring
@@ -65,6 +66,8 @@ impl Dialer {
                 in_flight: lines.in_flight,
                 expected_answers,
                 waiting: lines.waiting.len(),
+                lead_s,
+                wrap_s: wrap_of(&view.campaign.settings, self.plan.wrap_up),
             };
             let stats = self.stats.campaign(id);
             let level = if logged_in == 0 {
@@ -78,7 +81,12 @@ impl Dialer {
             let mut n = match d.mode {
                 DialMode::Power => predictive::power_calls(&counts, d.lines_per_agent),
                 DialMode::Predictive => {
-                    let over_cap = stats.people >= 50 && stats.abandon_rate() >= d.abandon_cap;
+                    // At the cap over the campaign's calls so far, or over
+                    // the last answered calls: no dialing ahead until it
+                    // falls back (the short window keeps any half hour
+                    // near the cap, not only the month).
+                    let over_cap = (stats.people >= 50 && stats.abandon_rate() >= d.abandon_cap)
+                        || lines.measures.short_full() && lines.measures.short_rate() >= d.abandon_cap;
                     predictive::predictive_calls(
                         &counts,
                         &lines.measures,
@@ -206,4 +214,9 @@ impl Dialer {
             }
         }
     }
+}
+
+/// The campaign's wrap-up in seconds (the dialer's when it gives none).
+fn wrap_of(s: &crate::campaign::CampaignSettings, default: Duration) -> f64 {
+    s.wrap_up_seconds.unwrap_or(default.as_secs_f64())
 }

@@ -610,7 +610,11 @@ async fn preview_flow(browser: &Browser, server: &mut StubDaemon) {
         texts(browser, "[data-testid=preview-reason] option").await,
         ["Wrong number", "Not now", "Already called", "Other"]
     );
-    js(browser, "document.querySelector('[data-testid=preview-reason]').value = 'wrong_number'; return 1;").await;
+    js(
+        browser,
+        "document.querySelector('[data-testid=preview-reason]').value = 'wrong_number'; return 1;",
+    )
+    .await;
     browser
         .wait_visible(&testid_css("preview-skip"))
         .await
@@ -628,7 +632,9 @@ async fn preview_flow(browser: &Browser, server: &mut StubDaemon) {
     expect_from_page(server, json!({"type": "ack", "pop_id": "pop-pv-3"})).await;
     server.send(json!({"type": "preview", "call_id": "pv-3", "auto_dial_seconds": 0.5}));
     browser
-        .wait_text("preview-countdown", "the countdown's end", |t| t == "Dialing in 0 s")
+        .wait_text("preview-countdown", "the countdown's end", |t| {
+            t == "Dialing in 0 s"
+        })
         .await;
     let locked = js(
         browser,

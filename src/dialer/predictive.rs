@@ -334,10 +334,11 @@ mod tests {
     #[test]
     fn predictive_never_passes_its_lines_and_stops_without_agents() {
         let m = Measures::default();
-        // 10 agents free at a 30 % prior: 34 calls wanted, 20 lines at most.
+        // 10 agents free at a 30 % prior and the first gain of 0.8: 27
+        // calls wanted, 20 lines at most.
         let c = counts(10, 10);
         assert_eq!(predictive_calls(&c, &m, 2.0, false), 20);
-        assert_eq!(predictive_calls(&c, &m, 5.0, false), 34);
+        assert_eq!(predictive_calls(&c, &m, 5.0, false), 27);
         assert_eq!(predictive_calls(&counts(0, 0), &m, 5.0, false), 0);
         let full = Counts {
             in_flight: 15,
@@ -359,7 +360,16 @@ mod tests {
             on_call: 7,
             ..none_free
         };
-        assert!(predictive_calls(&wrapping, &m, 3.0, false) >= 10);
+        // 3 in wrap-up: 3 * 0.8 / 0.3 calls; those on a call are in their
+        // wrap-up still when these are answered (no lead set).
+        let n = predictive_calls(&wrapping, &m, 3.0, false);
+        assert!((8..=9).contains(&n), "{n}");
+        let long_lead = Counts {
+            lead_s: 40.0,
+            wrap_s: 10.0,
+            ..wrapping
+        };
+        assert!(predictive_calls(&long_lead, &m, 3.0, false) > n);
     }
 
     #[test]
@@ -377,7 +387,8 @@ mod tests {
         for i in 0..2000 {
             held.answered_call(i % 67 == 0, target);
         }
-        assert!((0.8..1.25).contains(&held.gain()), "{}", held.gain());
+        // Near where it started (abandons come in steps, so it wobbles).
+        assert!((0.6..1.0).contains(&held.gain()), "{}", held.gain());
         let mut none = Measures::default();
         for _ in 0..2000 {
             none.answered_call(false, target);

@@ -41,7 +41,10 @@ impl Dialer {
                 continue;
             }
             let lines = self.lines.by_campaign.entry(id.clone()).or_default();
-            let lead_s = lines.measures.lead_s(d.abandon_after_seconds).clamp(0.0, 120.0);
+            let lead_s = lines
+                .measures
+                .lead_s(d.abandon_after_seconds)
+                .clamp(0.0, 120.0);
             let lead = Duration::from_secs_f64(lead_s);
             let (logged_in, available, on_call, wrap_ending_soon) =
                 self.agents.campaign_counts(id, clock + lead);
@@ -86,7 +89,8 @@ impl Dialer {
                     // falls back (the short window keeps any half hour
                     // near the cap, not only the month).
                     let over_cap = (stats.people >= 50 && stats.abandon_rate() >= d.abandon_cap)
-                        || lines.measures.short_full() && lines.measures.short_rate() >= d.abandon_cap;
+                        || lines.measures.short_full()
+                            && lines.measures.short_rate() >= d.abandon_cap;
                     predictive::predictive_calls(
                         &counts,
                         &lines.measures,

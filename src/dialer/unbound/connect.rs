@@ -115,10 +115,18 @@ impl Dialer {
             l.measures.answered_call(false, target);
         }
         self.agents.set(&agent.id, AgentState::OnCall(id.clone()));
-        let (tx, id2) = (self.internal_tx.clone(), id.clone());
         // The pop and the agent's page are told from the loop, as for an
-        // answer: the same path, with the connection as its moment.
-        let _ = tx.try_send(super::super::Internal::Connected(id2, agent.id, clock));
+        // answer: the same path, with the connection as its moment. A full
+        // queue only delays it: the pop is never dropped.
+        let msg = super::super::Internal::Connected(id.clone(), agent.id, clock);
+        if let Err(tokio::sync::mpsc::error::TrySendError::Full(msg)) =
+            self.internal_tx.try_send(msg)
+        {
+            let tx = self.internal_tx.clone();
+            tokio::spawn(async move {
+                let _ = tx.send(msg).await;
+            });
+        }
     }
 
     /// No agent in time: the customer hears the message and the call ends

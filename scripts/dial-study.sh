@@ -9,19 +9,25 @@
 #   SPEED    time compression (default 50)
 #   SIZES    team sizes (default "10 20 50 100")
 #   SEED     (default 1)
+#   MODES    (default "progressive,power 1.5,power 2.0,predictive")
+#   PROFILE  the cargo profile of the binary (default release; `study` is
+#            the same optimization without the fat LTO, for iterating)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 minutes="${MINUTES:-90}"
 speed="${SPEED:-50}"
 sizes="${SIZES:-10 20 50 100}"
 seed="${SEED:-1}"
-bin=target/release/dialpop
-[ -x "$bin" ] || cargo build --release
+modes="${MODES:-progressive,power 1.5,power 2.0,predictive}"
+profile="${PROFILE:-release}"
+bin="${CARGO_TARGET_DIR:-target}/$profile/dialpop"
+[ -x "$bin" ] || cargo build --profile "$profile"
 out="$(mktemp)"
 for n in $sizes; do
   # Enough customers that no point runs out: about 2 dials a minute per agent.
   customers=$(( n * minutes * 3 + 500 ))
-  for mode in "progressive" "power 1.5" "power 2.0" "predictive"; do
+  IFS=, read -ra mode_list <<<"$modes"
+  for mode in "${mode_list[@]}"; do
     set -- $mode
     args=(--dial-mode "$1")
     [ $# -gt 1 ] && args+=(--lines-per-agent "$2")

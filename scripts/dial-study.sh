@@ -22,11 +22,11 @@ modes="${MODES:-progressive,power 1.5,power 2.0,predictive}"
 profile="${PROFILE:-release}"
 bin="${CARGO_TARGET_DIR:-target}/$profile/dialpop"
 [ -x "$bin" ] || cargo build --profile "$profile"
+IFS=, read -ra mode_list <<<"$modes"
 out="$(mktemp)"
 for n in $sizes; do
   # Enough customers that no point runs out: about 2 dials a minute per agent.
   customers=$(( n * minutes * 3 + 500 ))
-  IFS=, read -ra mode_list <<<"$modes"
   for mode in "${mode_list[@]}"; do
     set -- $mode
     args=(--dial-mode "$1")

@@ -328,6 +328,7 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
             switches: plans,
             ring_timeout: Duration::from_secs(cfg.dialer.ring_timeout_seconds),
             max_originates_per_second: cfg.dialer.max_originates_per_second,
+            pacing_round: crate::dialer::PACING_ROUND,
             wrap_up: Duration::try_from_secs_f64(cfg.dialer.wrap_up_seconds).map_err(|e| {
                 anyhow::anyhow!("dialer.wrap_up_seconds {}: {e}", cfg.dialer.wrap_up_seconds)
             })?,

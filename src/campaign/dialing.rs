@@ -65,6 +65,12 @@ pub struct DialingSettings {
     pub abandon_cap: f64,
     /// The window the cap is kept over (30 days, as the US and UK rules).
     pub abandon_window_seconds: f64,
+    /// The shorter window that steers the dial level (30 minutes, the
+    /// window a regulator's spot check or a bad half hour is judged on):
+    /// predictive aims at a rate that keeps this window under the cap
+    /// too, with a margin for chance, and stops dialing ahead when its
+    /// abandons near the cap's share.
+    pub short_window_seconds: f64,
     /// An answered call with no agent connected this long after the answer
     /// (after the machine verdict when detection is on) is abandoned.
     pub abandon_after_seconds: f64,
@@ -102,6 +108,7 @@ impl Default for DialingSettings {
             lines_per_agent: 1.5,
             abandon_cap: 0.03,
             abandon_window_seconds: 30.0 * 86_400.0,
+            short_window_seconds: 1800.0,
             abandon_after_seconds: 2.0,
             abandon_message: "ivr/ivr-all_circuits_are_busy.wav".into(),
             lockout_hours: 72.0,
@@ -138,6 +145,14 @@ impl DialingSettings {
             return Err(field_error(
                 f("abandon_window_seconds"),
                 "must be 60 s to a year",
+            ));
+        }
+        if !(self.short_window_seconds >= 1.0
+            && self.short_window_seconds <= self.abandon_window_seconds)
+        {
+            return Err(field_error(
+                f("short_window_seconds"),
+                "must be 1 s up to abandon_window_seconds",
             ));
         }
         if !(0.0..=60.0).contains(&self.abandon_after_seconds) {
@@ -204,6 +219,12 @@ impl DialingSettings {
         Ok(())
     }
 
+    /// The short window as a duration (checked to be at least 1 s).
+    pub fn short_window(&self) -> std::time::Duration {
+        std::time::Duration::try_from_secs_f64(self.short_window_seconds)
+            .unwrap_or(std::time::Duration::from_secs(1800))
+    }
+
     /// The abandon limit as a duration (checked to be 0 to 60 s).
     pub fn abandon_after(&self) -> std::time::Duration {
         std::time::Duration::try_from_secs_f64(self.abandon_after_seconds).unwrap_or_default()
@@ -245,6 +266,20 @@ mod tests {
                 ..Default::default()
             },
             "abandon_after_seconds",
+        );
+        bad(
+            DialingSettings {
+                short_window_seconds: 40.0 * 86_400.0,
+                ..Default::default()
+            },
+            "short_window_seconds",
+        );
+        bad(
+            DialingSettings {
+                short_window_seconds: f64::NAN,
+                ..Default::default()
+            },
+            "short_window_seconds",
         );
         bad(
             DialingSettings {

@@ -12,6 +12,7 @@
 //! (`call_log`), the counts (`stats`), the handle others reach the loop
 //! by (`handle`) and recovery after a restart (`recovery`).
 
+pub mod abandon_window;
 mod agent_flow;
 pub mod agents;
 pub mod bucket;
@@ -88,7 +89,16 @@ pub struct DialPlan {
     pub wrap_up: Duration,
     /// New calls a second on all switches together (none: no such cap).
     pub max_originates_per_second: Option<f64>,
+    /// How often power and predictive campaigns are paced while they dial
+    /// (`PACING_ROUND`; the demo compresses it with its clock).
+    pub pacing_round: Duration,
 }
+
+/// The pacing round of power and predictive campaigns: a round scans the
+/// campaign's agents, so it is not run for every event, but it runs by the
+/// clock, so that a call is placed when its agent's lead begins rather
+/// than at the next event.
+pub const PACING_ROUND: Duration = Duration::from_millis(20);
 
 /// One switch the dialer places calls on: its plan, and the call manager
 /// that owns its calls (its updates arrive tagged with its index).
@@ -289,6 +299,7 @@ impl Dialer {
             self.agents.next_wrap_up_end(),
             self.previews.first().map(|(at, _)| *at),
             self.next_abandon_due(),
+            self.next_round_due(),
         ]
         .into_iter()
         .flatten()

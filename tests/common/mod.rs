@@ -207,6 +207,7 @@ impl Lab {
                 switches: vec![plan],
                 ring_timeout: Duration::from_secs(30),
                 max_originates_per_second: None,
+                pacing_round: dialpop::dialer::PACING_ROUND,
                 wrap_up: Duration::from_secs_f64(5.0 / self.speed),
             },
             customer: Default::default(),

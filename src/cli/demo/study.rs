@@ -64,6 +64,8 @@ pub fn apply(settings: &mut CampaignSettings, o: &DialOptions, speed: f64) {
     // The dialer's clock is not compressed: the 2 s limit, in simulated
     // time.
     d.abandon_after_seconds = 2.0 / speed;
+    // The short window that steers the dial level: 30 simulated minutes.
+    d.short_window_seconds = (d.short_window_seconds / speed).max(1.0);
     // Preview: the simulated agents read the record for 5 s; the countdown
     // places the call.
     if o.mode == DialMode::Preview {

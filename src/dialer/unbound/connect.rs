@@ -25,7 +25,6 @@ impl Dialer {
             .collect();
         for campaign in campaigns {
             let d = self.dialing_of(&campaign).cloned().unwrap_or_default();
-            let target = d.abandon_cap / 2.0;
             let queue = self
                 .lines
                 .by_campaign
@@ -43,7 +42,7 @@ impl Dialer {
                     continue;
                 };
                 if clock.saturating_duration_since(since) > d.abandon_after() {
-                    self.abandon(&id, &d, target);
+                    self.abandon(&id, &d, clock);
                     gone.push(id);
                     continue;
                 }
@@ -56,7 +55,7 @@ impl Dialer {
                     // be past their limit.
                     continue;
                 };
-                self.connect(&id, agent, since, clock, target);
+                self.connect(&id, agent, since, clock);
                 gone.push(id);
             }
             if let Some(l) = self.lines.by_campaign.get_mut(&campaign) {
@@ -73,7 +72,6 @@ impl Dialer {
         agent: crate::store::Agent,
         since: Instant,
         clock: Instant,
-        target: f64,
     ) {
         let Some(call) = self.calls.get_mut(id) else {
             return;
@@ -105,15 +103,8 @@ impl Dialer {
             }
         });
         let waited_ms = clock.saturating_duration_since(since).as_secs_f64() * 1e3;
-        let stats = self.stats.campaign(&campaign);
-        stats.people += 1;
-        stats.connected += 1;
-        stats.connect_ms_sum += waited_ms;
-        stats.connect_ms_max = stats.connect_ms_max.max(waited_ms);
+        self.count_person(&campaign, Some(waited_ms), clock);
         self.stats.answered += 1;
-        if let Some(l) = self.lines.by_campaign.get_mut(&campaign) {
-            l.measures.answered_call(false, target);
-        }
         self.agents.set(&agent.id, AgentState::OnCall(id.clone()));
         // The pop and the agent's page are told from the loop, as for an
         // answer: the same path, with the connection as its moment. A full
@@ -131,7 +122,7 @@ impl Dialer {
 
     /// No agent in time: the customer hears the message and the call ends
     /// abandoned.
-    fn abandon(&mut self, id: &CallId, d: &DialingSettings, target: f64) {
+    fn abandon(&mut self, id: &CallId, d: &DialingSettings, clock: Instant) {
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
@@ -154,12 +145,7 @@ impl Dialer {
                 let _ = manager.hangup(id2, HangupCause::NormalClearing).await;
             }
         });
-        let stats = self.stats.campaign(&campaign);
-        stats.people += 1;
-        stats.abandoned += 1;
-        if let Some(l) = self.lines.by_campaign.get_mut(&campaign) {
-            l.measures.answered_call(true, target);
-        }
+        self.count_person(&campaign, None, clock);
     }
 
     /// An unbound call connected: the same steps as an answer, with the

@@ -14,6 +14,7 @@ mod connect;
 mod round;
 
 use super::Dialer;
+use super::abandon_window::AbandonWindow;
 use super::bucket::Bucket;
 use super::live_call::Unbound;
 use super::predictive::Measures;
@@ -21,11 +22,7 @@ use crate::campaign::dialing::{DialingSettings, MachineAction};
 use crate::switch::driver::Transfer;
 use crate::switch::{AmdVerdict, CallId, HangupCause};
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
-
-/// The least time between two pacing rounds: a round scans the campaign's
-/// agents, so it is not run for every event.
-const ROUND: Duration = Duration::from_millis(20);
+use std::time::Instant;
 
 /// One unbound campaign's lines.
 #[derive(Default)]
@@ -41,6 +38,8 @@ pub struct Lines {
     pub up: usize,
     /// The campaign's own originates per second.
     pub bucket: Option<Bucket>,
+    /// People answered over the short window (`short_window_seconds`).
+    pub window: AbandonWindow,
     /// Connected calls whose talk ended, for the mean talk time.
     talks: u64,
 }
@@ -203,20 +202,36 @@ impl Dialer {
                     Unbound::Verdict => return Some(Outcome::NoAnswer),
                     // Hung up while waiting: no agent took them in time.
                     Unbound::Waiting => {
-                        let target = self
-                            .dialing_of(&call.task.campaign_id)
-                            .map_or(0.015, |d| d.abandon_cap / 2.0);
-                        if let Some(l) = self.lines.by_campaign.get_mut(&call.task.campaign_id) {
-                            l.measures.answered_call(true, target);
-                        }
-                        let stats = self.stats.campaign(&call.task.campaign_id);
-                        stats.people += 1;
-                        stats.abandoned += 1;
+                        let campaign = call.task.campaign_id.clone();
+                        self.count_person(&campaign, None, Instant::now());
                     }
                     _ => {}
                 }
                 Some(Outcome::Abandoned)
             }
         }
+    }
+
+    /// A person answered was connected to an agent after waiting
+    /// `waited_ms` (Some) or abandoned (None): counted in the campaign's
+    /// stats, its short window and the gain, which steers to the rate that
+    /// keeps the window under the cap.
+    pub(super) fn count_person(&mut self, campaign: &str, waited_ms: Option<f64>, clock: Instant) {
+        let d = self.dialing_of(campaign).cloned().unwrap_or_default();
+        let stats = self.stats.campaign(campaign);
+        stats.people += 1;
+        match waited_ms {
+            Some(ms) => {
+                stats.connected += 1;
+                stats.connect_ms_sum += ms;
+                stats.connect_ms_max = stats.connect_ms_max.max(ms);
+            }
+            None => stats.abandoned += 1,
+        }
+        let lines = self.lines.by_campaign.entry(campaign.to_string()).or_default();
+        lines.window.set_span(d.short_window());
+        lines.window.add(clock, waited_ms.is_none());
+        let target = lines.window.target(d.abandon_cap, clock);
+        lines.measures.answered_call(waited_ms.is_none(), target);
     }
 }

@@ -6,7 +6,6 @@ use super::super::Dialer;
 use super::super::bucket::Bucket;
 use super::super::claim;
 use super::super::predictive::{self, Counts};
-use super::ROUND;
 use crate::campaign::dialing::DialMode;
 use crate::store::now_ms;
 use std::sync::Arc;
@@ -24,7 +23,7 @@ impl Dialer {
             || self
                 .lines
                 .last_round
-                .is_some_and(|t| clock.duration_since(t) < ROUND)
+                .is_some_and(|t| clock.duration_since(t) < self.plan.pacing_round)
         {
             return;
         }
@@ -84,13 +83,13 @@ impl Dialer {
             let mut n = match d.mode {
                 DialMode::Power => predictive::power_calls(&counts, d.lines_per_agent),
                 DialMode::Predictive => {
-                    // At the cap over the campaign's calls so far, or over
-                    // the last answered calls: no dialing ahead until it
-                    // falls back (the short window keeps any half hour
-                    // near the cap, not only the month).
+                    // At the cap over the campaign's calls so far, or near
+                    // the cap's share in the short window: no dialing
+                    // ahead until it falls back (so that every half hour
+                    // keeps under the cap, not only the month).
+                    lines.window.set_span(d.short_window());
                     let over_cap = (stats.people >= 50 && stats.abandon_rate() >= d.abandon_cap)
-                        || lines.measures.short_full()
-                            && lines.measures.short_rate() >= d.abandon_cap;
+                        || lines.window.at_limit(d.abandon_cap, clock);
                     predictive::predictive_calls(
                         &counts,
                         &lines.measures,
@@ -186,6 +185,25 @@ impl Dialer {
                     .await;
             });
         }
+    }
+
+    /// When the next pacing round is due: while a power or predictive
+    /// campaign dials, rounds run by the clock (calls ringing age, agents'
+    /// wrap-ups near their end) and not only when an event comes.
+    pub(in crate::dialer) fn next_round_due(&self) -> Option<Instant> {
+        if self.draining {
+            return None;
+        }
+        let dialing = self.campaigns.values().any(|v| {
+            v.dials() && v.campaign.settings.dialing.mode.unbound()
+        });
+        if !dialing {
+            return None;
+        }
+        Some(match self.lines.last_round {
+            Some(t) => t + self.plan.pacing_round,
+            None => Instant::now(),
+        })
     }
 
     /// When the first customer waiting for an agent reaches their limit

@@ -56,6 +56,22 @@ async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
     }
 }
 
+/// Attempts ended (hung up) of tasks 1 to `tasks`.
+async fn closed_attempts(lab: &Lab, tasks: usize) -> usize {
+    let mut closed = 0;
+    for t in 1..=tasks as i64 {
+        closed += lab
+            .store
+            .attempts_for_task(t)
+            .await
+            .expect("attempts")
+            .iter()
+            .filter(|a| a.hangup_ms.is_some())
+            .count();
+    }
+    closed
+}
+
 /// Pops each page received, by call id: (agent, pop state).
 fn pops_by_call(pages: &common::Pages) -> HashMap<String, Vec<String>> {
     let mut m: HashMap<String, Vec<String>> = HashMap::new();
@@ -92,18 +108,7 @@ async fn power_connects_the_first_and_abandons_the_rest(protocol: SimProtocol) {
         if let Some(s) = daemon.dialer.snapshot().await {
             max_live = max_live.max(s.live_calls);
         }
-        let mut closed = 0;
-        for t in 1..=TASKS as i64 {
-            closed += lab
-                .store
-                .attempts_for_task(t)
-                .await
-                .expect("attempts")
-                .iter()
-                .filter(|a| a.hangup_ms.is_some())
-                .count();
-        }
-        closed >= TASKS
+        closed_attempts(&lab, TASKS).await >= TASKS
     })
     .await;
     let snap = daemon.dialer.snapshot().await.expect("snapshot");
@@ -198,18 +203,7 @@ async fn machines_are_handled_as_configured(protocol: SimProtocol, action: Machi
     let stop = tokio_util::sync::CancellationToken::new();
     let pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
     wait_until("every task dialed once", async || {
-        let mut closed = 0;
-        for t in 1..=8 {
-            closed += lab
-                .store
-                .attempts_for_task(t)
-                .await
-                .expect("attempts")
-                .iter()
-                .filter(|a| a.hangup_ms.is_some())
-                .count();
-        }
-        closed >= 8
+        closed_attempts(&lab, 8).await >= 8
     })
     .await;
     let pops = pops_by_call(&pages);
@@ -330,6 +324,43 @@ async fn predictive_on_freeswitch() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn predictive_on_asterisk() {
     predictive_keeps_its_lines_and_stops_without_agents(SimProtocol::Ami).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_campaigns_concurrent_calls_hold_at_its_cap() {
+    // Nobody answers (3XXX rings out): 20 agents at 3 lines would want 60
+    // calls up; the campaign's max_concurrent of 7 holds, on the dialer's
+    // count and on the switch's.
+    const CAP: usize = 7;
+    let lab = lab_on(SimProtocol::Esl, "concurrent", 20, &[(3, 400)], 20.0).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Power;
+        s.dialing.lines_per_agent = 3.0;
+        s.dialing.max_concurrent = Some(CAP);
+    })
+    .await;
+    let mut setup = lab.setup();
+    setup.plan.switches[0].max_calls = 1000;
+    setup.plan.ring_timeout = Duration::from_secs(20);
+    let daemon = Daemon::start(setup).await.expect("daemon");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
+    let (mut max_dialer, mut max_switch) = (0, 0);
+    // Past the first batch: calls ring out (1 s at speed 20) and are
+    // replaced, so the cap is tested as calls end and new ones go.
+    wait_until("30 calls placed", async || {
+        if let Some(s) = daemon.dialer.snapshot().await {
+            max_dialer = max_dialer.max(s.live_calls);
+        }
+        max_switch = max_switch.max(lab.sim.live_calls());
+        lab.sim.originates().counts.len() >= 30
+    })
+    .await;
+    assert!(max_dialer <= CAP, "{max_dialer} calls up in the dialer, cap {CAP}");
+    assert!(max_switch <= CAP, "{max_switch} calls up on the switch, cap {CAP}");
+    assert!(max_switch >= CAP - 2, "the cap is reached: {max_switch}");
+    stop.cancel();
+    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,8 +20,11 @@ use std::time::{Duration, Instant};
 /// Fewer people than this a window are counted as this many (a window of
 /// a handful is not a rate).
 const MIN_PEOPLE: f64 = 50.0;
-/// The share of the cap at which the window's abandons stop dialing ahead.
+/// The share of the cap at which the window's abandons stop dialing ahead,
+/// and the abandons kept in hand below the cap at least: the calls ringing
+/// when dialing ahead stops may still bring a few.
 const STOP_AT: f64 = 0.8;
+const IN_HAND: f64 = 2.0;
 /// Standard deviations of margin between the target and the cap.
 const SIGMAS: f64 = 3.0;
 
@@ -95,11 +98,13 @@ impl AbandonWindow {
     }
 
     /// The window's abandons have reached `STOP_AT` of what the cap allows
-    /// it: no dialing ahead until they age out.
+    /// it, or come within `IN_HAND` of it: no dialing ahead until they age
+    /// out.
     pub fn at_limit(&mut self, cap: f64, now: Instant) -> bool {
         self.expire(now);
+        let allowed = cap * self.people_per_window(now);
         self.abandoned > 0
-            && self.abandoned as f64 >= STOP_AT * cap * self.people_per_window(now)
+            && self.abandoned as f64 >= (STOP_AT * allowed).min(allowed - IN_HAND)
     }
 
     /// People and abandons in the window now.
@@ -172,7 +177,8 @@ mod tests {
         let now = t0 + Duration::from_secs(200);
         assert!(!w.at_limit(0.03, now), "an empty window is not at the limit");
         let mut at = now;
-        // 500 people in the window: 12 abandons are 80 % of its 3 %.
+        // 500 people in the window: 12 abandons are 80 % of its 3 % (and
+        // more than 2 below it).
         for i in 0..500 {
             at = now + Duration::from_millis(i);
             w.add(at, i < 11);
@@ -183,5 +189,26 @@ mod tests {
         assert!(w.at_limit(0.03, at));
         // They age out.
         assert!(!w.at_limit(0.03, at + Duration::from_secs(101)));
+    }
+
+    #[test]
+    fn a_small_window_keeps_two_abandons_in_hand() {
+        let t0 = Instant::now();
+        let mut w = AbandonWindow::new(Duration::from_secs(100));
+        // 150 people a window: the cap allows 4.5, 80 % of it 3.6, but
+        // the calls still ringing may bring two more: 3 stop it.
+        for i in 0..150 {
+            w.add(t0 + Duration::from_millis(i), i < 2);
+        }
+        let now = t0 + Duration::from_secs(100);
+        assert!(!w.at_limit(0.03, now));
+        w.add(now, true);
+        assert!(w.at_limit(0.03, now));
+        // Any abandon in a window of a handful stops it.
+        let mut tiny = AbandonWindow::new(Duration::from_secs(100));
+        tiny.add(t0, false);
+        assert!(!tiny.at_limit(0.03, t0));
+        tiny.add(t0, true);
+        assert!(tiny.at_limit(0.03, t0));
     }
 }

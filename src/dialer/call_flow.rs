@@ -89,41 +89,53 @@ impl Dialer {
                 call.answered = true;
                 self.stats.answered += 1;
                 tracing::debug!("answered");
-                if call.ring_pop.is_some() || matches!(call.customer, CustomerLookup::Ready(_)) {
-                    send_pop(
-                        &self.writer,
-                        &self.hub,
-                        &mut self.stats,
-                        &id,
-                        call,
-                        received,
-                        &plan,
-                        PopCallState::Answered,
-                    )
-                    .await;
-                } else {
-                    // The answer is recorded now (a restart then knows a pop
-                    // is owed); the pop waits for the preload under way, or
-                    // (preload switched off) for a lookup started now.
-                    call.answer_waiting = Some(received);
-                    self.writer
-                        .submit(Write::Answer {
-                            call_id: id.to_string(),
-                            at_ms: now_ms(),
-                            pop: None,
-                        })
-                        .await;
-                    self.resolve(&id);
-                }
-                let agent_id = self.calls.get(&id).map(|c| c.agent_id.clone());
-                if let Some(agent_id) = agent_id {
-                    tell_call(&self.hub, &agent_id, &id, "answered", None).await;
-                    self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
-                        .await;
-                }
+                self.agent_answered(&id, received).await;
             }
             CallState::Ended(end) => self.on_end(id, from, end).await,
             CallState::Dialing | CallState::Originated => {}
+        }
+    }
+
+    /// The customer and the call's agent are connected (a progressive
+    /// call's answer; a power or predictive call's transfer to its agent):
+    /// the pop goes at `at`, or the answer is recorded and the pop waits
+    /// for the record; the agent's page and state follow.
+    pub(super) async fn agent_answered(&mut self, id: &CallId, at: Instant) {
+        let plan = self.pop_plan(id);
+        let Some(call) = self.calls.get_mut(id) else {
+            return;
+        };
+        if call.ring_pop.is_some() || matches!(call.customer, CustomerLookup::Ready(_)) {
+            send_pop(
+                &self.writer,
+                &self.hub,
+                &mut self.stats,
+                id,
+                call,
+                at,
+                &plan,
+                PopCallState::Answered,
+            )
+            .await;
+        } else {
+            // The answer is recorded now (a restart then knows a pop is
+            // owed); the pop waits for the preload under way, or (preload
+            // switched off) for a lookup started now.
+            call.answer_waiting = Some(at);
+            self.writer
+                .submit(Write::Answer {
+                    call_id: id.to_string(),
+                    at_ms: now_ms(),
+                    pop: None,
+                })
+                .await;
+            self.resolve(id);
+        }
+        let agent_id = self.calls.get(id).map(|c| c.agent_id.clone());
+        if let Some(agent_id) = agent_id {
+            tell_call(&self.hub, &agent_id, id, "answered", None).await;
+            self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
+                .await;
         }
     }
 

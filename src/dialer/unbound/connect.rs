@@ -4,10 +4,9 @@
 
 use super::super::Dialer;
 use super::super::agents::AgentState;
-use super::super::live_call::{CustomerLookup, Unbound};
+use super::super::live_call::Unbound;
 use crate::campaign::dialing::DialingSettings;
-use crate::popup::messages::PopCallState;
-use crate::store::{Write, now_ms};
+use crate::store::Write;
 use crate::switch::driver::Transfer;
 use crate::switch::{CallId, HangupCause};
 use std::time::Instant;
@@ -150,48 +149,14 @@ impl Dialer {
 
     /// An unbound call connected: the same steps as an answer, with the
     /// agent now known.
-    pub(in crate::dialer) async fn on_connected(
-        &mut self,
-        id: CallId,
-        agent_id: String,
-        at: Instant,
-    ) {
+    pub(in crate::dialer) async fn on_connected(&mut self, id: CallId, agent_id: String, at: Instant) {
         // Queued before the answer and its pop, so that both find it.
         self.writer
             .submit(Write::Connected {
                 call_id: id.to_string(),
-                agent_id: agent_id.clone(),
+                agent_id,
             })
             .await;
-        let plan = self.pop_plan(&id);
-        let Some(call) = self.calls.get_mut(&id) else {
-            return;
-        };
-        if call.ring_pop.is_some() || matches!(call.customer, CustomerLookup::Ready(_)) {
-            super::super::pop_send::send_pop(
-                &self.writer,
-                &self.hub,
-                &mut self.stats,
-                &id,
-                call,
-                at,
-                &plan,
-                PopCallState::Answered,
-            )
-            .await;
-        } else {
-            call.answer_waiting = Some(at);
-            self.writer
-                .submit(Write::Answer {
-                    call_id: id.to_string(),
-                    at_ms: now_ms(),
-                    pop: None,
-                })
-                .await;
-            self.resolve(&id);
-        }
-        super::super::pop_send::tell_call(&self.hub, &agent_id, &id, "answered", None).await;
-        self.set_agent(&agent_id, AgentState::OnCall(id.clone()))
-            .await;
+        self.agent_answered(&id, at).await;
     }
 }

@@ -40,6 +40,8 @@ pub struct Lines {
     pub bucket: Option<Bucket>,
     /// People answered over the short window (`short_window_seconds`).
     pub window: AbandonWindow,
+    /// The last round found the campaign at its cap: not dialing ahead.
+    pub held: bool,
     /// Connected calls whose talk ended, for the mean talk time.
     talks: u64,
 }
@@ -232,6 +234,8 @@ impl Dialer {
         lines.window.set_span(d.short_window());
         lines.window.add(clock, waited_ms.is_none());
         let target = lines.window.target(d.abandon_cap, clock);
-        lines.measures.answered_call(waited_ms.is_none(), target);
+        lines
+            .measures
+            .answered_call(waited_ms.is_none(), target, lines.held);
     }
 }

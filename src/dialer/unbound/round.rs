@@ -90,6 +90,7 @@ impl Dialer {
                     lines.window.set_span(d.short_window());
                     let over_cap = (stats.people >= 50 && stats.abandon_rate() >= d.abandon_cap)
                         || lines.window.at_limit(d.abandon_cap, clock);
+                    lines.held = over_cap;
                     predictive::predictive_calls(
                         &counts,
                         &lines.measures,

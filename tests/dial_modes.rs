@@ -356,8 +356,14 @@ async fn the_campaigns_concurrent_calls_hold_at_its_cap() {
         lab.sim.originates().counts.len() >= 30
     })
     .await;
-    assert!(max_dialer <= CAP, "{max_dialer} calls up in the dialer, cap {CAP}");
-    assert!(max_switch <= CAP, "{max_switch} calls up on the switch, cap {CAP}");
+    assert!(
+        max_dialer <= CAP,
+        "{max_dialer} calls up in the dialer, cap {CAP}"
+    );
+    assert!(
+        max_switch <= CAP,
+        "{max_switch} calls up on the switch, cap {CAP}"
+    );
     assert!(max_switch >= CAP - 2, "the cap is reached: {max_switch}");
     stop.cancel();
     daemon.stop().await;

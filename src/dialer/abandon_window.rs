@@ -103,8 +103,7 @@ impl AbandonWindow {
     pub fn at_limit(&mut self, cap: f64, now: Instant) -> bool {
         self.expire(now);
         let allowed = cap * self.people_per_window(now);
-        self.abandoned > 0
-            && self.abandoned as f64 >= (STOP_AT * allowed).min(allowed - IN_HAND)
+        self.abandoned > 0 && self.abandoned as f64 >= (STOP_AT * allowed).min(allowed - IN_HAND)
     }
 
     /// People and abandons in the window now.
@@ -175,7 +174,10 @@ mod tests {
             w.add(t0 + Duration::from_millis(i), false);
         }
         let now = t0 + Duration::from_secs(200);
-        assert!(!w.at_limit(0.03, now), "an empty window is not at the limit");
+        assert!(
+            !w.at_limit(0.03, now),
+            "an empty window is not at the limit"
+        );
         let mut at = now;
         // 500 people in the window: 12 abandons are 80 % of its 3 % (and
         // more than 2 below it).

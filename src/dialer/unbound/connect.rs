@@ -65,13 +65,7 @@ impl Dialer {
 
     /// The agent takes the waiting customer: the switch connects them and
     /// the pop goes now.
-    fn connect(
-        &mut self,
-        id: &CallId,
-        agent: crate::store::Agent,
-        since: Instant,
-        clock: Instant,
-    ) {
+    fn connect(&mut self, id: &CallId, agent: crate::store::Agent, since: Instant, clock: Instant) {
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };
@@ -149,7 +143,12 @@ impl Dialer {
 
     /// An unbound call connected: the same steps as an answer, with the
     /// agent now known.
-    pub(in crate::dialer) async fn on_connected(&mut self, id: CallId, agent_id: String, at: Instant) {
+    pub(in crate::dialer) async fn on_connected(
+        &mut self,
+        id: CallId,
+        agent_id: String,
+        at: Instant,
+    ) {
         // Queued before the answer and its pop, so that both find it.
         self.writer
             .submit(Write::Connected {

@@ -230,7 +230,11 @@ impl Dialer {
             }
             None => stats.abandoned += 1,
         }
-        let lines = self.lines.by_campaign.entry(campaign.to_string()).or_default();
+        let lines = self
+            .lines
+            .by_campaign
+            .entry(campaign.to_string())
+            .or_default();
         lines.window.set_span(d.short_window());
         lines.window.add(clock, waited_ms.is_none());
         let target = lines.window.target(d.abandon_cap, clock);

@@ -195,9 +195,10 @@ impl Dialer {
         if self.draining {
             return None;
         }
-        let dialing = self.campaigns.values().any(|v| {
-            v.dials() && v.campaign.settings.dialing.mode.unbound()
-        });
+        let dialing = self
+            .campaigns
+            .values()
+            .any(|v| v.dials() && v.campaign.settings.dialing.mode.unbound());
         if !dialing {
             return None;
         }

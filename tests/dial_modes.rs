@@ -11,7 +11,7 @@ use common::{AckWhen, CAMPAIGN, Lab, lab_on};
 use dialpop::campaign::dialing::{DialMode, MachineAction};
 use dialpop::daemon::Daemon;
 use dialpop::popup::messages::ServerMsg;
-use dialpop::store::CampaignSettings;
+use dialpop::store::{CampaignSettings, Customer, NewTask, Serves, token_hash};
 use dialpop::switch::sim::{Scenario, SimConfig, SimProtocol, SimSwitch};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -403,6 +403,100 @@ async fn the_campaign_pace_holds_under_a_burst_of_thousands() {
         n1 - n0
     );
     assert!(n1 - n0 >= 5, "the campaign dials: {}", n1 - n0);
+    stop.cancel();
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_campaigns_share_a_full_switch_by_their_weights() {
+    // Nobody answers (3XXX rings out). Two power campaigns of the same 20
+    // agents at 3 lines would want 120 calls up; the switch holds 8, and
+    // the heavy campaign (weight 3) gets three of every four of them.
+    const LINES: usize = 8;
+    const HEAVY: &str = "heavy";
+    let lab = lab_on(SimProtocol::Esl, "weights", 20, &[(3, 400)], 20.0).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Power;
+        s.dialing.lines_per_agent = 3.0;
+        s.dialing.weight = 1.0;
+    })
+    .await;
+    let mut heavy = lab
+        .store
+        .campaign(CAMPAIGN)
+        .await
+        .expect("store")
+        .expect("campaign");
+    heavy.id = HEAVY.into();
+    heavy.name = "Heavy".into();
+    heavy.settings.dialing.weight = 3.0;
+    lab.store.insert_campaign(&heavy).await.expect("campaign");
+    let now = dialpop::store::now_ms();
+    // Its tasks come after the lab's 400 (ids 401 to 800).
+    for n in 1000..1400 {
+        let c = Customer {
+            id: format!("heavy{n}"),
+            name: "Ana Lima".into(),
+            phone: common::phone(3, n),
+            email: None,
+            tier: None,
+            vip: false,
+            fields: serde_json::Map::new(),
+        };
+        lab.store.upsert_customer(&c).await.expect("customer");
+        lab.store
+            .add_task(&NewTask {
+                campaign_id: HEAVY.into(),
+                customer_id: c.id.clone(),
+                phone: c.phone.clone(),
+                due_ms: now,
+                ..NewTask::default()
+            })
+            .await
+            .expect("task");
+    }
+    for (a, token) in &lab.agents {
+        let mut a = a.clone();
+        a.campaigns.push(Serves {
+            campaign_id: HEAVY.into(),
+            priority: 0,
+        });
+        lab.store
+            .upsert_agent(&a, &token_hash(token))
+            .await
+            .expect("agent");
+    }
+    let mut setup = lab.setup();
+    setup.plan.switches[0].max_calls = LINES;
+    setup.plan.ring_timeout = Duration::from_secs(20);
+    let daemon = Daemon::start(setup).await.expect("daemon");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
+    let mut max_switch = 0;
+    // Calls ring out in 1 s at speed 20, so the room comes back a call or
+    // two at a time: the share must hold over those, not only the first
+    // batch.
+    wait_until("200 calls placed", async || {
+        max_switch = max_switch.max(lab.sim.live_calls());
+        lab.sim.originates().by_task.len() >= 200
+    })
+    .await;
+    let by_task = lab.sim.originates().by_task;
+    let heavy_calls = by_task
+        .iter()
+        .filter(|(task, _)| task.parse::<i64>().is_ok_and(|id| id > 400))
+        .map(|(_, n)| n)
+        .sum::<usize>();
+    let all: usize = by_task.values().sum();
+    let share = heavy_calls as f64 / all as f64;
+    assert!(
+        (0.65..=0.85).contains(&share),
+        "the heavy campaign placed {heavy_calls} of {all} calls ({share:.2}), its weight 3 of 4"
+    );
+    assert!(
+        max_switch <= LINES,
+        "{max_switch} calls up, the switch holds {LINES}"
+    );
     stop.cancel();
     daemon.stop().await;
 }

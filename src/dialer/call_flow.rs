@@ -4,7 +4,7 @@
 use super::agents::AgentState;
 use super::live_call::CustomerLookup;
 use super::policy::{self, Outcome};
-use super::pop_send::{send_pop, tell_call};
+use super::pop_send::{PopPlan, send_pop, tell_call};
 use super::{Dialer, Internal};
 use crate::campaign::settings::PopTrigger;
 use crate::popup::messages::PopCallState;
@@ -89,7 +89,7 @@ impl Dialer {
                 call.answered = true;
                 self.stats.answered += 1;
                 tracing::debug!("answered");
-                self.agent_answered(&id, received).await;
+                self.agent_answered(&id, received, plan).await;
             }
             CallState::Ended(end) => self.on_end(id, from, end).await,
             CallState::Dialing | CallState::Originated => {}
@@ -100,8 +100,7 @@ impl Dialer {
     /// call's answer; a power or predictive call's transfer to its agent):
     /// the pop goes at `at`, or the answer is recorded and the pop waits
     /// for the record; the agent's page and state follow.
-    pub(super) async fn agent_answered(&mut self, id: &CallId, at: Instant) {
-        let plan = self.pop_plan(id);
+    pub(super) async fn agent_answered(&mut self, id: &CallId, at: Instant, plan: PopPlan) {
         let Some(call) = self.calls.get_mut(id) else {
             return;
         };

@@ -31,6 +31,7 @@ mod pop_send;
 pub mod predictive;
 mod preview;
 mod recovery;
+pub mod share;
 mod stats;
 pub mod switches;
 pub mod test_call;

@@ -105,6 +105,27 @@ pub struct StudyFigures {
     pub machines: u64,
     /// The predictive controller's gain at the end.
     pub gain: f64,
+    /// The run in steps of `TIMELINE_STEP_S` simulated seconds: where the
+    /// occupancy and the abandons were made or lost (a start-up, a hold at
+    /// the cap).
+    pub timeline: Vec<TimelineStep>,
+}
+
+/// Simulated seconds per step of the report's timeline.
+pub const TIMELINE_STEP_S: f64 = 300.0;
+
+/// One step of the timeline, over the step's own time.
+#[derive(Clone, Debug, Default, serde::Serialize, PartialEq)]
+pub struct TimelineStep {
+    /// Simulated minutes from the start to the step's end.
+    pub minute: f64,
+    pub occupancy: f64,
+    pub people: u64,
+    pub abandoned: u64,
+    /// Calls up per agent, on average over the step.
+    pub dial_level: f64,
+    /// The predictive gain at the step's end.
+    pub gain: f64,
 }
 
 /// Samples taken while the campaign runs: simulated time, people answered,
@@ -115,6 +136,53 @@ pub struct Sampler {
     level_sum: f64,
     level_max: f64,
     samples: u64,
+    timeline: Timeline,
+}
+
+/// The timeline's steps so far, and where the open one began.
+#[derive(Default)]
+struct Timeline {
+    steps: Vec<TimelineStep>,
+    /// The open step's start: simulated time, people, abandoned, agent
+    /// time; its level samples.
+    start: Option<(f64, u64, u64, crate::dialer::agents::AgentTime)>,
+    level_sum: f64,
+    samples: u64,
+}
+
+impl Timeline {
+    fn sample(
+        &mut self,
+        sim_s: f64,
+        people: u64,
+        abandoned: u64,
+        time: crate::dialer::agents::AgentTime,
+        level: f64,
+        gain: f64,
+    ) {
+        let Some((t0, p0, a0, time0)) = self.start else {
+            self.start = Some((sim_s, people, abandoned, time));
+            return;
+        };
+        self.level_sum += level;
+        self.samples += 1;
+        if sim_s - t0 < TIMELINE_STEP_S {
+            return;
+        }
+        let busy = (time.talk_s + time.wrap_s) - (time0.talk_s + time0.wrap_s);
+        let all = busy + (time.idle_s - time0.idle_s);
+        self.steps.push(TimelineStep {
+            minute: (sim_s / 60.0 * 10.0).round() / 10.0,
+            occupancy: if all > 0.0 { busy / all } else { 0.0 },
+            people: people.saturating_sub(p0),
+            abandoned: abandoned.saturating_sub(a0),
+            dial_level: self.level_sum / self.samples.max(1) as f64,
+            gain,
+        });
+        self.start = Some((sim_s, people, abandoned, time));
+        self.level_sum = 0.0;
+        self.samples = 0;
+    }
 }
 
 impl Sampler {
@@ -129,6 +197,14 @@ impl Sampler {
         self.level_sum += level;
         self.level_max = self.level_max.max(level);
         self.samples += 1;
+        self.timeline.sample(
+            sim_s,
+            c.map_or(0, |c| c.people),
+            c.map_or(0, |c| c.abandoned),
+            snap.agent_time,
+            level,
+            c.map_or(0.0, |c| c.gain),
+        );
     }
 
     /// The highest abandon rate of any window `window_s` long.
@@ -211,6 +287,7 @@ impl Sampler {
             abandoned: c.abandoned,
             machines: c.machines,
             gain: c.gain,
+            timeline: self.timeline.steps.clone(),
         }
     }
 }
@@ -235,5 +312,30 @@ mod tests {
         let w = s.worst_window(1800.0).expect("windows");
         assert!((w - 9.0 / 300.0).abs() < 1e-9, "{w}");
         assert_eq!(Sampler::default().worst_window(1800.0), None);
+    }
+
+    #[test]
+    fn the_timeline_counts_each_step_on_its_own() {
+        use crate::dialer::agents::AgentTime;
+        let mut t = Timeline::default();
+        let time = |busy: f64, idle: f64| AgentTime {
+            talk_s: busy * 0.8,
+            wrap_s: busy * 0.2,
+            idle_s: idle,
+        };
+        t.sample(0.0, 0, 0, time(0.0, 0.0), 0.0, 0.8);
+        // First step: half busy, 40 people, 1 abandoned.
+        t.sample(150.0, 20, 0, time(100.0, 100.0), 1.0, 0.9);
+        t.sample(300.0, 40, 1, time(200.0, 200.0), 2.0, 1.0);
+        // Second step: 90 % busy on its own, 60 more people.
+        t.sample(600.0, 100, 1, time(470.0, 230.0), 3.0, 1.2);
+        assert_eq!(t.steps.len(), 2);
+        let (a, b) = (&t.steps[0], &t.steps[1]);
+        assert_eq!((a.minute, a.people, a.abandoned), (5.0, 40, 1));
+        assert!((a.occupancy - 0.5).abs() < 1e-9, "{a:?}");
+        assert!((a.dial_level - 1.5).abs() < 1e-9 && a.gain == 1.0, "{a:?}");
+        assert_eq!((b.minute, b.people, b.abandoned), (10.0, 60, 0));
+        assert!((b.occupancy - 0.9).abs() < 1e-9, "{b:?}");
+        assert!((b.dial_level - 3.0).abs() < 1e-9, "{b:?}");
     }
 }

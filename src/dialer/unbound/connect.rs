@@ -156,6 +156,7 @@ impl Dialer {
                 agent_id,
             })
             .await;
-        self.agent_answered(&id, at).await;
+        let plan = self.pop_plan(&id);
+        self.agent_answered(&id, at, plan).await;
     }
 }

@@ -42,6 +42,9 @@ pub struct Lines {
     pub window: AbandonWindow,
     /// The last round found the campaign at its cap: not dialing ahead.
     pub held: bool,
+    /// What the campaign is owed of the switches' room when campaigns
+    /// want more than it holds (`share::share_by_weight`).
+    pub share_credit: f64,
     /// Connected calls whose talk ended, for the mean talk time.
     talks: u64,
 }
@@ -219,7 +222,7 @@ impl Dialer {
     /// stats, its short window and the gain, which steers to the rate that
     /// keeps the window under the cap.
     pub(super) fn count_person(&mut self, campaign: &str, waited_ms: Option<f64>, clock: Instant) {
-        let d = self.dialing_of(campaign).cloned().unwrap_or_default();
+        let cap = self.dialing_of(campaign).map_or(0.03, |d| d.abandon_cap);
         let stats = self.stats.campaign(campaign);
         stats.people += 1;
         match waited_ms {
@@ -235,9 +238,9 @@ impl Dialer {
             .by_campaign
             .entry(campaign.to_string())
             .or_default();
-        lines.window.set_span(d.short_window());
+        // (The window's span follows the settings in each pacing round.)
         lines.window.add(clock, waited_ms.is_none());
-        let target = lines.window.target(d.abandon_cap, clock);
+        let target = lines.window.target(cap, clock);
         lines
             .measures
             .answered_call(waited_ms.is_none(), target, lines.held);

@@ -6,6 +6,7 @@ use super::super::Dialer;
 use super::super::bucket::Bucket;
 use super::super::claim;
 use super::super::predictive::{self, Counts};
+use super::super::share;
 use crate::campaign::dialing::DialMode;
 use crate::store::now_ms;
 use std::sync::Arc;
@@ -116,29 +117,28 @@ impl Dialer {
         if wants.is_empty() {
             return;
         }
-        let room: usize = self.switches.iter().map(|s| s.free(clock)).sum();
-        let total: usize = wants.iter().map(|(_, n)| n).sum();
-        if total > room {
-            // Shared by weight: each campaign gets its weight's share of
-            // the room (the heaviest at least one).
-            let weights: f64 = wants
-                .iter()
-                .map(|(v, _)| v.campaign.settings.dialing.weight)
-                .sum();
-            for (v, n) in wants.iter_mut() {
-                let share = room as f64 * v.campaign.settings.dialing.weight / weights;
-                *n = (*n).min(share.floor() as usize);
-            }
-            if wants.iter().all(|(_, n)| *n == 0)
-                && let Some((_, n)) = wants.iter_mut().max_by(|a, b| {
-                    a.0.campaign
-                        .settings
-                        .dialing
-                        .weight
-                        .total_cmp(&b.0.campaign.settings.dialing.weight)
-                })
-            {
-                *n = room.min(1);
+        let mut room: usize = self.switches.iter().map(|s| s.free(clock)).sum();
+        if let Some(g) = self.global_pace.as_ref() {
+            room = room.min(g.room(clock));
+        }
+        let asks: Vec<(f64, usize)> = wants
+            .iter()
+            .map(|(v, n)| (v.campaign.settings.dialing.weight, *n))
+            .collect();
+        let mut credits: Vec<f64> = wants
+            .iter()
+            .map(|(v, _)| {
+                self.lines
+                    .by_campaign
+                    .get(&v.campaign.id)
+                    .map_or(0.0, |l| l.share_credit)
+            })
+            .collect();
+        let shares = share::share_by_weight(&asks, room, &mut credits);
+        for (((view, n), share), credit) in wants.iter_mut().zip(shares).zip(credits) {
+            *n = share;
+            if let Some(l) = self.lines.by_campaign.get_mut(&view.campaign.id) {
+                l.share_credit = credit;
             }
         }
         for (view, n) in wants {

@@ -11,7 +11,7 @@ use common::{AckWhen, CAMPAIGN, Lab, lab_on};
 use dialpop::campaign::dialing::{DialMode, MachineAction};
 use dialpop::daemon::Daemon;
 use dialpop::popup::messages::ServerMsg;
-use dialpop::store::{CampaignSettings, Customer, NewTask, Serves, token_hash};
+use dialpop::store::{CampaignSettings, Serves, token_hash};
 use dialpop::switch::sim::{Scenario, SimConfig, SimProtocol, SimSwitch};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -431,30 +431,8 @@ async fn two_campaigns_share_a_full_switch_by_their_weights() {
     heavy.name = "Heavy".into();
     heavy.settings.dialing.weight = 3.0;
     lab.store.insert_campaign(&heavy).await.expect("campaign");
-    let now = dialpop::store::now_ms();
     // Its tasks come after the lab's 400 (ids 401 to 800).
-    for n in 1000..1400 {
-        let c = Customer {
-            id: format!("heavy{n}"),
-            name: "Ana Lima".into(),
-            phone: common::phone(3, n),
-            email: None,
-            tier: None,
-            vip: false,
-            fields: serde_json::Map::new(),
-        };
-        lab.store.upsert_customer(&c).await.expect("customer");
-        lab.store
-            .add_task(&NewTask {
-                campaign_id: HEAVY.into(),
-                customer_id: c.id.clone(),
-                phone: c.phone.clone(),
-                due_ms: now,
-                ..NewTask::default()
-            })
-            .await
-            .expect("task");
-    }
+    common::seed_customers(&*lab.store, HEAVY, &[(3, 400)], 1000).await;
     for (a, token) in &lab.agents {
         let mut a = a.clone();
         a.campaigns.push(Serves {

@@ -68,6 +68,41 @@ pub async fn lab_on(
     lab_on_store(protocol, name, agents, mix, speed, None).await
 }
 
+/// Customers by lead digit, numbered from `first`, each with a task of
+/// `campaign` due now.
+pub async fn seed_customers(store: &dyn Store, campaign: &str, mix: &[(u32, usize)], first: usize) {
+    let now = dialpop::store::now_ms();
+    let mut n = first;
+    for &(lead, count) in mix {
+        for _ in 0..count {
+            let c = Customer {
+                id: format!("cust{n:04}"),
+                name: ["王芳", "Ana Lima", "أحمد الحسن", "Олег Иванов"][n % 4].to_string(),
+                phone: phone(lead, n),
+                email: None,
+                tier: Some(["gold", "silver"][n % 2].to_string()),
+                vip: n.is_multiple_of(7),
+                fields: serde_json::Map::from_iter([(
+                    "city".to_string(),
+                    serde_json::json!("Lisboa"),
+                )]),
+            };
+            store.upsert_customer(&c).await.expect("customer");
+            store
+                .add_task(&NewTask {
+                    campaign_id: campaign.into(),
+                    customer_id: c.id.clone(),
+                    phone: c.phone.clone(),
+                    due_ms: now,
+                    ..NewTask::default()
+                })
+                .await
+                .expect("task");
+            n += 1;
+        }
+    }
+}
+
 /// A lab on the store at `db_url` (an SQLite file of its own if none).
 pub async fn lab_on_store(
     protocol: SimProtocol,
@@ -95,35 +130,7 @@ pub async fn lab_on_store(
         })
         .await
         .expect("campaign");
-    let mut n = 0;
-    for &(lead, count) in mix {
-        for _ in 0..count {
-            let c = Customer {
-                id: format!("cust{n:04}"),
-                name: ["王芳", "Ana Lima", "أحمد الحسن", "Олег Иванов"][n % 4].to_string(),
-                phone: phone(lead, n),
-                email: None,
-                tier: Some(["gold", "silver"][n % 2].to_string()),
-                vip: n % 7 == 0,
-                fields: serde_json::Map::from_iter([(
-                    "city".to_string(),
-                    serde_json::json!("Lisboa"),
-                )]),
-            };
-            store.upsert_customer(&c).await.expect("customer");
-            store
-                .add_task(&NewTask {
-                    campaign_id: CAMPAIGN.into(),
-                    customer_id: c.id.clone(),
-                    phone: c.phone.clone(),
-                    due_ms: now,
-                    ..NewTask::default()
-                })
-                .await
-                .expect("task");
-            n += 1;
-        }
-    }
+    seed_customers(&*store, CAMPAIGN, mix, 0).await;
     let mut list = Vec::new();
     for i in 0..agents {
         let a = Agent::of(

@@ -4,8 +4,11 @@
 //! Ctrl-C; with `--exit-when-done`, simulated agents (real WebSocket clients)
 //! work the campaign to its end and a report is printed.
 
+mod options;
+mod report;
 pub mod scenario;
 mod seed;
+mod setup;
 pub mod study;
 
 use super::agents::simulated_agent;
@@ -13,138 +16,17 @@ use super::process_stats::{current_rss_mb, process_figures};
 use crate::customer::standin::{CrmStandin, StandinAuth, StandinConfig, StandinCustomer};
 use crate::daemon::{Daemon, DaemonSetup};
 use crate::dialer::{DialPlan, SwitchPlan};
-use crate::store::{Store, Task, token_hash};
+use crate::store::token_hash;
 use crate::switch::esl::client::EslClientConfig;
 use crate::switch::sim::{SimConfig, SimSwitch};
-use futures::StreamExt;
 use rand::{RngExt, SeedableRng};
 use seed::{CAMPAIGN, seed, token};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-#[derive(Clone, Debug)]
-pub struct DemoOptions {
-    pub agents: usize,
-    pub customers: usize,
-    pub seed: u64,
-    pub speed: f64,
-    pub exit_when_done: bool,
-    pub report_json: bool,
-    pub listen: SocketAddr,
-    pub protocol: crate::switch::sim::SimProtocol,
-    /// A CRM stand-in (real HTTP, OAuth) answering in this many ms becomes
-    /// a customer source beside the store.
-    pub crm_latency_ms: Option<u64>,
-    /// Fetch customers when the call is placed (the default).
-    pub preload: bool,
-    /// Tasks for the first this many customers only (all without it).
-    pub tasks: Option<usize>,
-    /// Look every customer up once before the campaign starts, so that the
-    /// cache holds all of them (a large cache, as in production).
-    pub warm_cache: bool,
-    pub originates_per_second: f64,
-    /// No simulated agents here: their tokens go to this file (one
-    /// `agent_id token` line each), for agents in another process
-    /// (`dialpop bench-agents`); the campaign starts when all have signed in.
-    pub external_agents: Option<std::path::PathBuf>,
-    /// One of the seed's scenarios: its foreign system as the customer
-    /// source, its mapping and its screen.
-    pub scenario: Option<scenario::Scenario>,
-    /// A dialing mode other than progressive, and the study's far ends.
-    pub dial: Option<study::DialOptions>,
-}
-
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct LatencyMs {
-    pub p50: f64,
-    pub p99: f64,
-    pub max: f64,
-}
-
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct DemoReport {
-    pub calls: u64,
-    pub answered: u64,
-    pub busy: u64,
-    pub no_answer: u64,
-    pub failed: u64,
-    pub vanished: u64,
-    /// Originates the switch refused (no attempt charged).
-    pub not_placed: u64,
-    pub pops_delivered: u64,
-    pub pops_acked: u64,
-    /// Store writes that failed after their retries.
-    pub writes_failed: u64,
-    pub pop_latency_ms: LatencyMs,
-    pub double_dialed: u64,
-    pub tasks_left: u64,
-    /// Tasks refused before dialing: their number is on the do-not-call list.
-    pub refused_do_not_call: u64,
-    /// How the agents closed the answered calls, by disposition code.
-    pub dispositions: std::collections::BTreeMap<String, u64>,
-    pub wall_s: f64,
-    pub calls_per_s: f64,
-    /// Pops that went out with a source missing.
-    pub pops_degraded: u64,
-    /// Answered calls per second of the campaign.
-    pub answers_per_s: f64,
-    /// The most calls up at once (sampled every 100 ms), and the resident
-    /// memory at that moment.
-    pub max_live_calls: usize,
-    pub rss_at_max_live_mb: f64,
-    /// Customer entries in the cache when the campaign started.
-    pub cache_entries: u64,
-    /// Resident memory before the agents signed in (after seeding and
-    /// warming), and the process's peak (VmHWM), in MB.
-    pub rss_before_agents_mb: f64,
-    /// With external agents: resident memory once all had signed in,
-    /// before the first call.
-    pub rss_signed_in_mb: f64,
-    pub peak_rss_mb: f64,
-    /// CPU time the process used in all, and during the campaign.
-    pub cpu_s: f64,
-    pub campaign_cpu_s: f64,
-    pub preload: bool,
-    /// With `--crm-latency-ms`: the CRM behind the pops.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub crm: Option<CrmReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scenario: Option<ScenarioReport>,
-    /// With `--dial-mode`: occupancy, abandon rates, machine rate, dial level.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub study: Option<study::StudyFigures>,
-}
-
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct ScenarioReport {
-    pub name: &'static str,
-    /// Pops that showed each block of the scenario's screen, by title
-    /// (conditional blocks show on some pops only).
-    pub blocks_shown: std::collections::BTreeMap<String, u64>,
-    /// Pops whose screen fell back to the plain field list.
-    pub fallbacks: u64,
-}
-
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct CrmReport {
-    pub latency_ms: u64,
-    /// API requests the CRM received (records and order pages).
-    pub requests: u64,
-    pub token_requests: u64,
-}
-
-/// The store's record and calls around the CRM stand-in's record and
-/// orders (the tier from the CRM, the rest from the store first).
-fn crm_sources(crm: &CrmStandin) -> anyhow::Result<Vec<crate::customer::config::SourceConfig>> {
-    let text = format!(
-        "[[source]]\nname = \"internal\"\nkind = \"internal\"\n{}\n\
-         [[source]]\nname = \"calls\"\nkind = \"internal\"\nrole = \"history\"\n\
-         title = \"Previous calls\"\npage_size = 5\n",
-        crm.sources_toml()
-    );
-    crate::customer::config::parse_sources(&text).map_err(|e| anyhow::anyhow!("demo sources: {e}"))
-}
+pub use options::DemoOptions;
+pub use report::{CrmReport, DemoReport, LatencyMs, ScenarioReport, double_dialed};
+use setup::{crm_sources, set_up_scenario, warm};
 
 pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
     let db = std::env::temp_dir().join(format!(
@@ -589,85 +471,4 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
         }),
         study,
     }))
-}
-
-/// The scenario's database, filled for the demo's customers; its template
-/// as the campaign's screen; agents alternating novice and senior, in
-/// Chinese. Answers the scenario's sources.
-async fn set_up_scenario(
-    s: scenario::Scenario,
-    store: &Arc<dyn Store>,
-    path: &std::path::Path,
-    agents: &mut [(crate::store::Agent, String)],
-    opts: &DemoOptions,
-) -> anyhow::Result<Vec<crate::customer::config::SourceConfig>> {
-    let mut customers = Vec::with_capacity(opts.customers);
-    for i in 0..opts.customers {
-        if let Some(c) = store.customer(&format!("c{i:06}")).await? {
-            customers.push(c);
-        }
-    }
-    let url = scenario::create(s, path, &customers, opts.seed).await?;
-    let mut campaign = store
-        .campaign(CAMPAIGN)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the demo campaign is missing"))?;
-    campaign.settings.templates.default = Some(s.template().map_err(anyhow::Error::msg)?);
-    campaign
-        .settings
-        .validate()
-        .map_err(|e| anyhow::anyhow!("{} scenario: {e:?}", s.name()))?;
-    store
-        .update_campaign(CAMPAIGN, &format!("Demo: {}", s.name()), &campaign.settings)
-        .await?;
-    for (i, (a, t)) in agents.iter_mut().enumerate() {
-        a.level = Some(if i % 2 == 0 { "novice" } else { "senior" }.into());
-        a.locale = Some("zh-CN".into());
-        store.upsert_agent(a, &token_hash(t)).await?;
-    }
-    s.sources(&url).map_err(anyhow::Error::msg)
-}
-
-/// Looks every customer up once through the daemon's own customer service,
-/// as calls would, so that the cache holds them all.
-async fn warm(daemon: &Daemon, store: &Arc<dyn Store>, customers: usize) -> anyhow::Result<()> {
-    let mut tasks = Vec::with_capacity(customers);
-    for i in 0..customers {
-        if let Some(c) = store.customer(&format!("c{i:06}")).await? {
-            tasks.push(Task {
-                campaign_id: CAMPAIGN.into(),
-                customer_id: c.id,
-                phone: c.phone,
-                ..Task::default()
-            });
-        }
-    }
-    let service = daemon.customers.clone();
-    futures::stream::iter(tasks)
-        .map(|t| {
-            let service = service.clone();
-            async move {
-                let lookup = service.lookup_for_task(&t);
-                service.resolve(&lookup).await;
-            }
-        })
-        .buffer_unordered(64)
-        .collect::<Vec<()>>()
-        .await;
-    Ok(())
-}
-
-/// Tasks the switch saw originated more often than the attempts recorded
-/// for them (each attempt is one originate).
-pub async fn double_dialed(sim: &SimSwitch, store: &Arc<dyn Store>) -> anyhow::Result<u64> {
-    let mut doubled = 0;
-    for (task, n) in sim.originates().by_task {
-        let Ok(task) = task.parse::<i64>() else {
-            continue;
-        };
-        if n > store.attempts_for_task(task).await?.len() {
-            doubled += 1;
-        }
-    }
-    Ok(doubled)
 }

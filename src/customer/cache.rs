@@ -6,9 +6,16 @@
 //! together with the keys of the customer they belong to, so that one
 //! customer can be invalidated by any of its keys.
 
+mod index;
+mod redis_level;
+#[cfg(test)]
+mod tests;
+
 use super::keys::{Lookup, normalize_email, normalize_phone};
 use super::sealed::Sealer;
 use super::source::{PageRequest, SourceError};
+use index::KeyIndex;
+use redis_level::{RedisLevel, listen_for_invalidations, redis_invalidate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -98,30 +105,6 @@ pub struct CacheKey {
     pub page: PageRequest,
 }
 
-impl CacheKey {
-    /// The Redis key: a keyed hash, so no phone number or e-mail address
-    /// is written into a shared cache's key space, nor can be found from it
-    /// without the key.
-    fn redis_key(&self, sealer: &Sealer) -> String {
-        let (limit, offset) = (self.page.limit.to_string(), self.page.offset.to_string());
-        let name = sealer.name(&[
-            self.source.as_bytes(),
-            self.key.as_bytes(),
-            limit.as_bytes(),
-            offset.as_bytes(),
-            self.page.cursor.as_deref().unwrap_or("").as_bytes(),
-        ]);
-        format!("{PREFIX}e:{name}")
-    }
-}
-
-/// v2: sealed entries under keyed names (v1 held them in clear).
-const PREFIX: &str = "dialpop:customer:v2:";
-
-fn redis_index_key(sealer: &Sealer, form: &str) -> String {
-    format!("{PREFIX}i:{}", sealer.name(&[form.as_bytes()]))
-}
-
 #[derive(Clone, Debug)]
 struct Entry {
     value: Arc<Fetched>,
@@ -129,68 +112,6 @@ struct Entry {
     ttl: Duration,
     /// Tells this entry apart from a later one under the same key.
     serial: u64,
-}
-
-/// Which cache keys hold answers about a customer key form (`id:C-1`,
-/// `phone:+1555…`): invalidation looks its customer up here instead of
-/// walking the whole cache (a walk per call made the per-call cost grow
-/// with the cache).
-/// Key form → the cache keys under it, each with its entry's serial.
-type FormIndex = std::collections::HashMap<String, std::collections::HashMap<CacheKey, u64>>;
-
-#[derive(Clone, Default)]
-struct KeyIndex {
-    inner: Arc<std::sync::Mutex<FormIndex>>,
-    serial: Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl KeyIndex {
-    fn next_serial(&self) -> u64 {
-        self.serial.fetch_add(1, Ordering::Relaxed)
-    }
-
-    /// Called as the entry is made, before the cache holds it, so that its
-    /// eviction always comes after.
-    fn add(&self, key: &CacheKey, e: &Entry) {
-        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        for form in e.identity.forms() {
-            m.entry(form).or_default().insert(key.clone(), e.serial);
-        }
-    }
-
-    /// The entry left the cache: unindexed, unless a newer one took its key.
-    fn remove(&self, key: &CacheKey, e: &Entry) {
-        let mut m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        for form in e.identity.forms() {
-            if let Some(keys) = m.get_mut(&form) {
-                if keys.get(key) == Some(&e.serial) {
-                    keys.remove(key);
-                }
-                if keys.is_empty() {
-                    m.remove(&form);
-                }
-            }
-        }
-    }
-
-    /// The keys that may hold answers about the customer.
-    fn keys_of(&self, target: &Identity) -> Vec<CacheKey> {
-        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        let mut out: Vec<CacheKey> = Vec::new();
-        for form in target.forms() {
-            if let Some(keys) = m.get(&form) {
-                out.extend(keys.keys().cloned());
-            }
-        }
-        out.sort_by(|a, b| (&a.source, &a.key).cmp(&(&b.source, &b.key)));
-        out.dedup();
-        out
-    }
-
-    fn len(&self) -> usize {
-        let m = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        m.values().map(|k| k.len()).sum()
-    }
 }
 
 struct PerEntryTtl;
@@ -231,16 +152,6 @@ pub struct CustomerCache {
     redis: Option<RedisLevel>,
     /// Stops the invalidation listener with the cache.
     _listener: Option<tokio_util::sync::DropGuard>,
-}
-
-/// Where one daemon tells the others which customer to forget.
-const INVALIDATE_CHANNEL: &str = "dialpop:customer:v2:invalidate";
-
-struct RedisLevel {
-    conn: redis::aio::ConnectionManager,
-    sealer: Sealer,
-    /// What a Redis round trip may cost a lookup before it is skipped.
-    timeout: Duration,
 }
 
 impl CustomerCache {
@@ -411,79 +322,6 @@ impl CustomerCache {
         self.memory.run_pending_tasks().await;
         self.index.len()
     }
-
-    async fn redis_get(&self, r: Option<&RedisLevel>, key: &CacheKey) -> Option<Stored> {
-        let r = r?;
-        let mut conn = r.conn.clone();
-        let mut cmd = redis::cmd("GET");
-        let rk = key.redis_key(&r.sealer);
-        cmd.arg(&rk);
-        let get = cmd.query_async::<Option<Vec<u8>>>(&mut conn);
-        match tokio::time::timeout(r.timeout, get).await {
-            Ok(Ok(Some(sealed))) => match r
-                .sealer
-                .open(rk.as_bytes(), &sealed)
-                .map(|bytes| serde_json::from_slice(&bytes))
-            {
-                None => {
-                    tracing::warn!(
-                        "redis: a cache entry that does not open with this daemon's customer.redis_key is ignored"
-                    );
-                    None
-                }
-                Some(Ok(s)) => Some(s),
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "redis: unreadable cache entry ignored");
-                    None
-                }
-            },
-            Ok(Ok(None)) => None,
-            Ok(Err(e)) => {
-                tracing::warn!(error = %e, "redis: read failed; asking the source");
-                None
-            }
-            Err(_) => {
-                tracing::warn!("redis: read timed out; asking the source");
-                None
-            }
-        }
-    }
-
-    async fn redis_put(&self, r: Option<&RedisLevel>, key: &CacheKey, e: &Entry) {
-        let Some(r) = r else { return };
-        let stored = Stored {
-            value: (*e.value).clone(),
-            identity: (*e.identity).clone(),
-        };
-        let rk = key.redis_key(&r.sealer);
-        let Some(bytes) = serde_json::to_vec(&stored)
-            .ok()
-            .and_then(|plain| r.sealer.seal(rk.as_bytes(), &plain))
-        else {
-            return;
-        };
-        let ms = e.ttl.as_millis().max(1) as u64;
-        let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(&rk)
-            .arg(bytes)
-            .arg("PX")
-            .arg(ms)
-            .ignore();
-        // An index per key form, so that invalidation finds the entries.
-        for form in e.identity.forms() {
-            let ik = redis_index_key(&r.sealer, &form);
-            pipe.cmd("SADD").arg(&ik).arg(&rk).ignore();
-            pipe.cmd("PEXPIRE").arg(&ik).arg(ms).arg("GT").ignore();
-            pipe.cmd("PEXPIRE").arg(&ik).arg(ms).arg("NX").ignore();
-        }
-        let mut conn = r.conn.clone();
-        match tokio::time::timeout(r.timeout, pipe.query_async::<()>(&mut conn)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "redis: write failed"),
-            Err(_) => tracing::warn!("redis: write timed out"),
-        }
-    }
 }
 
 /// Drops the in-process entries of the customer; returns how many went.
@@ -504,136 +342,4 @@ async fn forget(
         }
     }
     n
-}
-
-/// Applies the other daemons' invalidations to this one's memory, for as
-/// long as the cache lives; reconnects when Redis goes away.
-async fn listen_for_invalidations(
-    client: redis::Client,
-    memory: moka::future::Cache<CacheKey, Entry>,
-    index: KeyIndex,
-    sealer: Sealer,
-    stop: tokio_util::sync::CancellationToken,
-) {
-    use futures::StreamExt;
-    let mut wait = Duration::from_millis(200);
-    while !stop.is_cancelled() {
-        let subscribed = async {
-            let mut ps = client.get_async_pubsub().await?;
-            ps.subscribe(INVALIDATE_CHANNEL).await?;
-            Ok::<_, redis::RedisError>(ps)
-        };
-        let ps = tokio::select! {
-            _ = stop.cancelled() => return,
-            r = tokio::time::timeout(Duration::from_secs(5), subscribed) => r,
-        };
-        match ps {
-            Ok(Ok(ps)) => {
-                wait = Duration::from_millis(200);
-                let mut messages = ps.into_on_message();
-                loop {
-                    let msg = tokio::select! {
-                        _ = stop.cancelled() => return,
-                        m = messages.next() => m,
-                    };
-                    let Some(msg) = msg else { break };
-                    let opened =
-                        sealer.open(INVALIDATE_CHANNEL.as_bytes(), msg.get_payload_bytes());
-                    match opened.map(|b| serde_json::from_slice::<Identity>(&b)) {
-                        Some(Ok(target)) => {
-                            forget(&memory, &index, &target, None).await;
-                        }
-                        Some(Err(e)) => {
-                            tracing::warn!(error = %e, "redis: unreadable invalidation ignored")
-                        }
-                        None => tracing::warn!(
-                            "redis: an invalidation sealed with another customer.redis_key is ignored"
-                        ),
-                    }
-                }
-                tracing::warn!("redis: invalidation channel closed; resubscribing");
-            }
-            Ok(Err(e)) => tracing::warn!(error = %e, "redis: cannot subscribe to invalidations"),
-            Err(_) => tracing::warn!("redis: subscribing to invalidations timed out"),
-        }
-        tokio::select! {
-            _ = stop.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
-        wait = (wait * 2).min(Duration::from_secs(5));
-    }
-}
-
-async fn redis_invalidate(
-    mut conn: redis::aio::ConnectionManager,
-    sealer: &Sealer,
-    target: &Identity,
-) -> redis::RedisResult<u64> {
-    // The other daemons drop their in-process copies too; the message names
-    // the customer, so it is sealed like a record.
-    if let Some(payload) = serde_json::to_vec(target)
-        .ok()
-        .and_then(|plain| sealer.seal(INVALIDATE_CHANNEL.as_bytes(), &plain))
-    {
-        redis::cmd("PUBLISH")
-            .arg(INVALIDATE_CHANNEL)
-            .arg(payload)
-            .query_async::<()>(&mut conn)
-            .await?;
-    }
-    let mut gone = 0;
-    for form in target.forms() {
-        let ik = redis_index_key(sealer, &form);
-        let members: Vec<String> = redis::cmd("SMEMBERS")
-            .arg(&ik)
-            .query_async(&mut conn)
-            .await?;
-        let mut del = redis::cmd("DEL");
-        del.arg(&ik);
-        for m in &members {
-            del.arg(m);
-        }
-        let n: u64 = del.query_async(&mut conn).await?;
-        gone += n.saturating_sub(1);
-    }
-    Ok(gone)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn identities_match_on_any_shared_key() {
-        let stored = Identity {
-            customer_id: Some("C-1".into()),
-            phone: Some("+14155550123".into()),
-            email: None,
-        };
-        assert!(stored.shares_a_key_with(&Identity::readings_of("C-1", "US")));
-        assert!(stored.shares_a_key_with(&Identity::readings_of("(415) 555-0123", "US")));
-        assert!(!stored.shares_a_key_with(&Identity::readings_of("C-2", "US")));
-        assert!(!stored.shares_a_key_with(&Identity::default()));
-    }
-
-    #[test]
-    fn redis_keys_do_not_carry_the_customer_key() {
-        let k = CacheKey {
-            source: "crm".into(),
-            key: "+14155550123".into(),
-            page: PageRequest::default(),
-        };
-        let sealer = Sealer::from_hex(&"ab".repeat(32)).expect("key");
-        let rk = k.redis_key(&sealer);
-        assert!(!rk.contains("4155550123"));
-        assert!(rk.starts_with(PREFIX));
-        let other = CacheKey {
-            page: PageRequest {
-                limit: 10,
-                ..Default::default()
-            },
-            ..k.clone()
-        };
-        assert_ne!(rk, other.redis_key(&sealer));
-    }
 }

@@ -1,115 +1,15 @@
 //! One channel (leg) as FreeSWITCH keeps it: its two states, call state,
 //! caller profile, times and variables, and how `switch_channel_event_set_data`
-//! writes all that into an event. The order of the headers written here is
-//! the order of the real captures (`templates/`); a unit test in
-//! `templates.rs` holds them to it.
+//! writes all that into an event.
+
+mod cdr;
+mod event_data;
+mod states;
 
 use super::clock;
 use crate::switch::HangupCause;
-use crate::switch::headers::Headers;
-
-/// `switch_channel_state_t`: FreeSWITCH reports two of these per event,
-/// the running state by name (`Channel-State`) and the state by number
-/// (`Channel-State-Number`); they differ while a transition is under way.
-// The whole FreeSWITCH enum: a state's number is its position.
-#[allow(dead_code)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Cs {
-    New,
-    Init,
-    Routing,
-    SoftExecute,
-    Execute,
-    ExchangeMedia,
-    Park,
-    ConsumeMedia,
-    Hibernate,
-    Reset,
-    Hangup,
-    Reporting,
-    Destroy,
-    None,
-}
-
-impl Cs {
-    pub fn name(self) -> &'static str {
-        match self {
-            Cs::New => "CS_NEW",
-            Cs::Init => "CS_INIT",
-            Cs::Routing => "CS_ROUTING",
-            Cs::SoftExecute => "CS_SOFT_EXECUTE",
-            Cs::Execute => "CS_EXECUTE",
-            Cs::ExchangeMedia => "CS_EXCHANGE_MEDIA",
-            Cs::Park => "CS_PARK",
-            Cs::ConsumeMedia => "CS_CONSUME_MEDIA",
-            Cs::Hibernate => "CS_HIBERNATE",
-            Cs::Reset => "CS_RESET",
-            Cs::Hangup => "CS_HANGUP",
-            Cs::Reporting => "CS_REPORTING",
-            Cs::Destroy => "CS_DESTROY",
-            Cs::None => "CS_NONE",
-        }
-    }
-
-    pub fn number(self) -> u8 {
-        self as u8
-    }
-}
-
-/// `switch_channel_callstate_t`.
-#[allow(dead_code)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ccs {
-    Down,
-    Dialing,
-    Ringing,
-    Early,
-    Active,
-    Held,
-    RingWait,
-    Hangup,
-    Unheld,
-}
-
-impl Ccs {
-    pub fn name(self) -> &'static str {
-        match self {
-            Ccs::Down => "DOWN",
-            Ccs::Dialing => "DIALING",
-            Ccs::Ringing => "RINGING",
-            Ccs::Early => "EARLY",
-            Ccs::Active => "ACTIVE",
-            Ccs::Held => "HELD",
-            Ccs::RingWait => "RING_WAIT",
-            Ccs::Hangup => "HANGUP",
-            Ccs::Unheld => "UNHELD",
-        }
-    }
-
-    pub fn number(self) -> u8 {
-        self as u8
-    }
-}
-
-/// `Answer-State`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AnswerState {
-    Ringing,
-    Early,
-    Answered,
-    Hangup,
-}
-
-impl AnswerState {
-    pub fn name(self) -> &'static str {
-        match self {
-            AnswerState::Ringing => "ringing",
-            AnswerState::Early => "early",
-            AnswerState::Answered => "answered",
-            AnswerState::Hangup => "hangup",
-        }
-    }
-}
+pub use event_data::Sections;
+pub use states::{AnswerState, Ccs, Cs};
 
 /// The channel's times in µs since the epoch, 0 when not reached.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -183,15 +83,6 @@ impl Vars {
     }
 }
 
-/// Which parts of the channel data an event type carries (see templates.rs).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Sections {
-    pub read_codec: bool,
-    pub write_codec: bool,
-    pub profile: bool,
-    pub variables: bool,
-}
-
 /// One leg.
 #[derive(Clone, Debug)]
 pub struct Leg {
@@ -216,125 +107,14 @@ pub struct Leg {
     pub initial_dest: String,
 }
 
-fn push(out: &mut Headers, name: &str, value: &str) {
-    out.push_owned(name.as_bytes(), value.as_bytes());
-}
-
-fn push_profile(out: &mut Headers, prefix: &str, p: &Profile, t: &Times, caller: bool) {
-    // switch_caller_profile_event_set_data leaves out empty string fields.
-    let mut put = |suffix: &str, value: &str| {
-        if value.is_empty() {
-            return;
-        }
-        let mut name = String::with_capacity(prefix.len() + suffix.len() + 1);
-        name.push_str(prefix);
-        name.push('-');
-        name.push_str(suffix);
-        push(out, &name, value);
-    };
-    put("Direction", "outbound");
-    put("Logical-Direction", p.logical_direction);
-    put("Dialplan", &p.dialplan);
-    put("Caller-ID-Name", &p.caller_id_name);
-    put("Caller-ID-Number", &p.caller_id_number);
-    put("Orig-Caller-ID-Name", &p.orig_caller_id_name);
-    put("Orig-Caller-ID-Number", &p.orig_caller_id_number);
-    put("Callee-ID-Name", &p.callee_id_name);
-    put("Callee-ID-Number", &p.callee_id_number);
-    put("ANI", &p.ani);
-    put("Destination-Number", &p.destination_number);
-    put("Unique-ID", &p.unique_id);
-    put("Source", &p.source);
-    if let Some(ts) = &p.transfer_source {
-        put("Transfer-Source", ts);
-    }
-    put("Context", &p.context);
-    if let Some(r) = &p.rdnis {
-        put("RDNIS", r);
-    }
-    put("Channel-Name", &p.channel_name);
-    if caller {
-        put("Profile-Index", &p.profile_index.to_string());
-    }
-    put("Profile-Created-Time", &p.profile_created.to_string());
-    put("Channel-Created-Time", &t.created.to_string());
-    put("Channel-Answered-Time", &t.answered.to_string());
-    put("Channel-Progress-Time", &t.progress.to_string());
-    put("Channel-Progress-Media-Time", &t.progress_media.to_string());
-    put("Channel-Hangup-Time", &t.hangup.to_string());
-    put("Channel-Transfer-Time", &t.transfer.to_string());
-    put("Channel-Resurrect-Time", "0");
-    put("Channel-Bridged-Time", &t.bridged.to_string());
-    put("Channel-Last-Hold", "0");
-    put("Channel-Hold-Accum", "0");
-    put("Screen-Bit", "true");
-    put("Privacy-Hide-Name", "false");
-    put("Privacy-Hide-Number", "false");
-}
-
 fn secs(us: i64) -> i64 {
     us.div_euclid(1_000_000)
-}
-
-fn ms(us: i64) -> i64 {
-    us.div_euclid(1_000)
 }
 
 impl Leg {
     pub fn set_state(&mut self, running: Cs, state: Cs) {
         self.running = running;
         self.state = state;
-    }
-
-    /// Writes the channel data as `switch_channel_event_set_data` does.
-    pub fn render(&self, out: &mut Headers, s: Sections) {
-        push(out, "Channel-State", self.running.name());
-        push(out, "Channel-Call-State", self.callstate.name());
-        push(
-            out,
-            "Channel-State-Number",
-            &self.state.number().to_string(),
-        );
-        push(out, "Channel-Name", &self.name);
-        push(out, "Unique-ID", &self.uuid);
-        push(out, "Call-Direction", "outbound");
-        push(out, "Presence-Call-Direction", "outbound");
-        push(
-            out,
-            "Channel-HIT-Dialplan",
-            if self.hit_dialplan { "true" } else { "false" },
-        );
-        push(out, "Channel-Call-UUID", &self.call_uuid);
-        push(out, "Answer-State", self.answer_state.name());
-        if let Some(c) = &self.hangup_cause {
-            push(out, "Hangup-Cause", c.name());
-        }
-        if s.read_codec {
-            push(out, "Channel-Read-Codec-Name", "L16");
-            push(out, "Channel-Read-Codec-Rate", "8000");
-            push(out, "Channel-Read-Codec-Bit-Rate", "128000");
-        }
-        if s.write_codec {
-            push(out, "Channel-Write-Codec-Name", "L16");
-            push(out, "Channel-Write-Codec-Rate", "8000");
-            push(out, "Channel-Write-Codec-Bit-Rate", "128000");
-        }
-        if s.profile {
-            push_profile(out, "Caller", &self.profile, &self.times, true);
-            if let Some(o) = &self.other {
-                push(out, "Other-Type", o.kind);
-                push_profile(out, "Other-Leg", &o.profile, &o.times, false);
-            }
-        }
-        if s.variables {
-            let mut name = String::with_capacity(48);
-            for (k, v) in self.vars.iter() {
-                name.clear();
-                name.push_str("variable_");
-                name.push_str(k);
-                push(out, &name, v);
-            }
-        }
     }
 
     /// `switch_channel_flip_cid`: once an outbound leg answers, the caller
@@ -349,110 +129,6 @@ impl Leg {
         std::mem::swap(&mut p.caller_id_number, &mut p.callee_id_number);
         self.vars.set("channel_cid_flipped", "yes");
         self.hit_dialplan = true;
-    }
-
-    /// The variables `switch_channel_set_timestamps` adds when the channel
-    /// reaches CS_REPORTING (they are what CHANNEL_HANGUP_COMPLETE is for).
-    pub fn set_cdr_vars(&mut self) {
-        let t = self.times.clone();
-        let created = t.created;
-        let end = t.hangup;
-        let cause = self
-            .hangup_cause
-            .clone()
-            .unwrap_or(HangupCause::NormalClearing);
-        let v = &mut self.vars;
-        v.set("hangup_cause", cause.name());
-        if let Some(q) = cause.q850() {
-            v.set("hangup_cause_q850", q.to_string());
-        }
-        v.set("digits_dialed", "none");
-        v.set("start_stamp", clock::local_stamp(created));
-        v.set(
-            "profile_start_stamp",
-            clock::local_stamp(self.profile.profile_created),
-        );
-        if t.answered > 0 {
-            v.set("answer_stamp", clock::local_stamp(t.answered));
-        }
-        if t.bridged > 0 {
-            v.set("bridge_stamp", clock::local_stamp(t.bridged));
-        }
-        if t.progress > 0 {
-            v.set("progress_stamp", clock::local_stamp(t.progress));
-        }
-        if t.progress_media > 0 {
-            v.set("progress_media_stamp", clock::local_stamp(t.progress_media));
-        }
-        v.set("end_stamp", clock::local_stamp(end));
-        let epochs = |v: &mut Vars, name: &str, us: i64| {
-            v.set(&format!("{name}_epoch"), secs(us).to_string());
-            v.set(&format!("{name}_uepoch"), us.to_string());
-        };
-        epochs(v, "start", created);
-        epochs(v, "profile_start", self.profile.profile_created);
-        epochs(v, "answer", t.answered);
-        epochs(v, "bridge", t.bridged);
-        epochs(v, "last_hold", 0);
-        v.set("hold_accum_seconds", "0");
-        v.set("hold_accum_usec", "0");
-        v.set("hold_accum_ms", "0");
-        epochs(v, "resurrect", 0);
-        epochs(v, "progress", t.progress);
-        epochs(v, "progress_media", t.progress_media);
-        epochs(v, "end", end);
-        if let Some((app, arg)) = &self.last_app {
-            v.set("last_app", app.clone());
-            if !arg.is_empty() {
-                v.set("last_arg", arg.clone());
-            }
-        }
-        v.set(
-            "caller_id",
-            format!(
-                "\"{}\" <{}>",
-                self.profile.caller_id_name, self.profile.caller_id_number
-            ),
-        );
-        // Whole seconds are differences of truncated epochs, milliseconds of
-        // truncated milliseconds, as in switch_channel_set_timestamps.
-        let since = |at: i64, unit: fn(i64) -> i64| {
-            if at > 0 { unit(at) - unit(created) } else { 0 }
-        };
-        let bill = |unit: fn(i64) -> i64| {
-            if t.answered > 0 {
-                unit(end) - unit(t.answered)
-            } else {
-                0
-            }
-        };
-        let id = |x: i64| x;
-        for (unit, suffix, f) in [
-            ("sec", "", secs as fn(i64) -> i64),
-            ("msec", "m", ms as fn(i64) -> i64),
-            ("usec", "u", id as fn(i64) -> i64),
-        ] {
-            let (dur_name, bill_name) = match unit {
-                "sec" => ("duration".to_string(), "billsec".to_string()),
-                _ => (format!("{suffix}duration"), format!("bill{unit}")),
-            };
-            v.set(&dur_name, (f(end) - f(created)).to_string());
-            v.set(&bill_name, bill(f).to_string());
-            v.set(&format!("progress{unit}"), since(t.progress, f).to_string());
-            v.set(&format!("answer{unit}"), since(t.answered, f).to_string());
-            v.set(&format!("wait{unit}"), since(t.bridged, f).to_string());
-            v.set(
-                &format!("progress_media{unit}"),
-                since(t.progress_media, f).to_string(),
-            );
-            v.set(
-                &format!("flow_bill{unit}"),
-                (f(end) - f(created)).to_string(),
-            );
-        }
-        if self.is_loopback {
-            v.set("is_loopback", "1");
-        }
     }
 
     /// This leg's row in `show channels` (the `channels` table of FreeSWITCH's

@@ -5,7 +5,11 @@
 mod common;
 mod support;
 
-use common::{API_TOKEN, AckWhen, CAMPAIGN, MAX_ATTEMPTS, check_campaign, lab_on};
+use common::{
+    API_TOKEN, AckWhen, CAMPAIGN, MAX_ATTEMPTS, check_campaign, lab_on,
+    originates_against_attempts, set_dialing,
+};
+use dialpop::campaign::dialing::DialMode;
 use dialpop::store::token_hash;
 use dialpop::switch::sim::{SimConfig, SimProtocol, SimSwitch};
 use std::time::Duration;
@@ -228,6 +232,159 @@ async fn daemon_killed_and_restarted_with(protocol: SimProtocol, mixed: bool, te
     assert_eq!(counts.tasks, 38);
     assert_eq!(counts.done + counts.failed, 38);
     assert_eq!(counts.double_dialed, 0);
+    stop.cancel();
+    let _ = daemon.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn freeswitch_customers_waiting_for_an_agent_survive_a_sigkill() {
+    killed_with_customers_waiting(SimProtocol::Esl, 6).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asterisk_customers_waiting_for_an_agent_survive_a_sigkill() {
+    killed_with_customers_waiting(SimProtocol::Ami, 7).await;
+}
+
+/// SIGKILL while customers of a power campaign (three lines for each of two
+/// agents, everyone answering) wait in the holding extension with no agent:
+/// the restart takes each back as waiting since its recorded answer. Each
+/// one then goes to a free agent (one pop, to that agent) or, past the
+/// limit, to the message, abandoned, with its callback after the lockout;
+/// none is lost, left open, popped to nobody, or dialed again.
+async fn killed_with_customers_waiting(protocol: SimProtocol, test: u16) {
+    const TASKS: usize = 12;
+    let name = format!("sigkill-waiting-{}", test);
+    let lab = lab_on(protocol, &name, 2, &[(5, TASKS)], 10.0).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Power;
+        s.dialing.lines_per_agent = 3.0;
+        s.dialing.abandon_after_seconds = 3.0;
+        s.dialing.machine_detection = false;
+    })
+    .await;
+    let started_ms = dialpop::store::now_ms();
+    let switches = switch_table(&lab, &lab.sim, "sim", false);
+    let port = restart_port(test);
+    let path = serve_config(&lab, &switches, port);
+    let mut daemon = serve(&path);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let pages = lab.pages(format!("127.0.0.1:{port}"), &stop, AckWhen::AtOnce);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let waiting: Vec<String> = loop {
+        let open = lab.store.open_attempts().await.expect("open attempts");
+        let w: Vec<String> = open
+            .iter()
+            .filter(|a| a.agent_id.is_empty() && a.answer_ms.is_some())
+            .map(|a| a.call_id.clone())
+            .collect();
+        if !w.is_empty() {
+            break w;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no customer waited for an agent within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    daemon.kill().await.expect("SIGKILL");
+    assert!(
+        lab.sim.live_calls() >= waiting.len(),
+        "the switch keeps its calls when the daemon dies"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut daemon = serve(&path);
+    // Every call of the campaign ends, and no task is left dialing.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let open = lab.store.open_attempts().await.expect("open attempts");
+        let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
+        if open.is_empty() && c.dialing == 0 && c.pending + c.done + c.failed == TASKS as u64 {
+            // A pending task is settled only as a callback after the
+            // lockout; one due sooner is still to be dialed.
+            let mut settled = true;
+            for id in 1..=TASKS as i64 {
+                let t = lab.store.task(id).await.expect("store").expect("task");
+                settled &= t.status.as_str() != "pending" || t.due_ms > started_ms + 3_600_000;
+            }
+            if settled {
+                break;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the campaign did not settle: {c:?}, {} open",
+            open.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (mut connected, mut abandoned) = (0, 0);
+    for call in &waiting {
+        let a = lab
+            .store
+            .attempt(call)
+            .await
+            .expect("store")
+            .expect("the attempt");
+        let pops = lab.store.pops_for_call(call).await.expect("pops");
+        let task = lab
+            .store
+            .task(a.task_id)
+            .await
+            .expect("store")
+            .expect("task");
+        match a.outcome.as_deref() {
+            Some("answered") => {
+                connected += 1;
+                assert!(!a.agent_id.is_empty(), "connected to nobody: {a:?}");
+                assert_eq!(pops.len(), 1, "call {call}: {pops:?}");
+                assert_eq!(pops[0].1, a.agent_id, "popped to its agent");
+                let seen = pages
+                    .get(&a.agent_id)
+                    .map(|p| {
+                        p.lock().expect("seen").messages.iter().any(|m| {
+                            matches!(m, dialpop::popup::messages::ServerMsg::Pop { call_id, .. } if call_id == call)
+                        })
+                    })
+                    .unwrap_or(false);
+                assert!(seen, "the agent's page got the pop of {call}");
+                assert_eq!(task.status.as_str(), "done");
+            }
+            Some("abandoned") => {
+                abandoned += 1;
+                assert!(a.agent_id.is_empty(), "{a:?}");
+                assert!(pops.is_empty(), "an abandoned call popped: {pops:?}");
+                assert_eq!(task.status.as_str(), "pending", "task {}", task.id);
+                assert!(
+                    task.due_ms >= started_ms + 71 * 3_600_000,
+                    "task {}: the callback is due {} ms after the start, inside the lockout",
+                    task.id,
+                    task.due_ms - started_ms
+                );
+            }
+            other => panic!("call {call}, waiting at the kill, ended {other:?}: {a:?}"),
+        }
+        let attempts = lab
+            .store
+            .attempts_for_task(a.task_id)
+            .await
+            .expect("attempts");
+        assert_eq!(
+            attempts.len(),
+            1,
+            "task {} dialed again: {attempts:?}",
+            a.task_id
+        );
+    }
+    println!(
+        "{} waiting at the kill: {connected} connected after the restart, {abandoned} abandoned",
+        waiting.len()
+    );
+    let (_, double) = originates_against_attempts(&lab).await;
+    assert_eq!(
+        double, 0,
+        "a task was originated more often than its attempts"
+    );
     stop.cancel();
     let _ = daemon.kill().await;
 }

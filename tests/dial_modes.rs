@@ -7,31 +7,16 @@
 
 mod common;
 
-use common::{AckWhen, CAMPAIGN, Lab, lab_on};
+use common::{AckWhen, CAMPAIGN, Lab, lab_on, set_dialing};
 use dialpop::campaign::dialing::{DialMode, MachineAction};
 use dialpop::daemon::Daemon;
 use dialpop::popup::messages::ServerMsg;
-use dialpop::store::{CampaignSettings, Serves, token_hash};
+use dialpop::store::{Serves, token_hash};
 use dialpop::switch::sim::{Scenario, SimConfig, SimProtocol, SimSwitch};
 use std::collections::HashMap;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-async fn set_dialing(lab: &Lab, f: impl FnOnce(&mut CampaignSettings)) {
-    let mut c = lab
-        .store
-        .campaign(CAMPAIGN)
-        .await
-        .expect("store")
-        .expect("campaign");
-    f(&mut c.settings);
-    c.settings.validate().expect("valid settings");
-    lab.store
-        .update_campaign(CAMPAIGN, &c.name, &c.settings)
-        .await
-        .expect("update");
-}
 
 /// The lab's switch again, with this scenario.
 async fn with_scenario(lab: &mut Lab, scenario: &str) {
@@ -313,6 +298,61 @@ async fn predictive_keeps_its_lines_and_stops_without_agents(protocol: SimProtoc
         placed_after,
         "dialing stopped"
     );
+    daemon.stop().await;
+}
+
+/// The cap holds over the campaign's month, not over the daemon's life: a
+/// store whose last day abandoned 5 % of its people (a previous run's, say)
+/// keeps a new daemon from dialing ahead at all, from its first round.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_month_at_the_cap_holds_predictive_to_a_line_per_free_agent_from_the_start() {
+    const AGENTS: usize = 6;
+    let lab = lab_on(SimProtocol::Esl, "month-at-cap", AGENTS, &[(3, 600)], 20.0).await;
+    set_dialing(&lab, |s| {
+        s.dialing.mode = DialMode::Predictive;
+        s.dialing.lines_per_agent = 2.0;
+    })
+    .await;
+    let day_ago = dialpop::store::now_ms() - 86_400_000;
+    for n in 0..100 {
+        let call_id = format!("last-month-{n}");
+        lab.store
+            .insert_attempt(&dialpop::store::NewAttempt {
+                call_id: call_id.clone(),
+                task_id: 1,
+                agent_id: String::new(),
+                switch_name: "sim".into(),
+                originate_ms: day_ago + n * 60_000,
+            })
+            .await
+            .expect("attempt");
+        let outcome = if n % 20 == 0 { "abandoned" } else { "answered" };
+        lab.store
+            .close_attempt(&call_id, day_ago + n * 60_000 + 30_000, outcome, None)
+            .await
+            .expect("closed");
+    }
+    let mut setup = lab.setup();
+    setup.plan.ring_timeout = Duration::from_secs(20);
+    let daemon = Daemon::start(setup).await.expect("daemon");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let _pages = lab.pages(daemon.addr, &stop, AckWhen::AtOnce);
+    let mut max_live = 0;
+    wait_until("40 calls placed", async || {
+        if let Some(s) = daemon.dialer.snapshot().await {
+            max_live = max_live.max(s.live_calls);
+        }
+        lab.sim.originates().counts.len() >= 40
+    })
+    .await;
+    // Nobody answers, so without the month predictive would hold up to
+    // two lines per agent (`predictive_on_freeswitch`).
+    assert!(
+        max_live <= AGENTS,
+        "{max_live} calls up for {AGENTS} agents with the month at 5 %"
+    );
+    assert!(max_live > 0);
+    stop.cancel();
     daemon.stop().await;
 }
 

@@ -907,3 +907,75 @@ async fn a_customer_s_finished_calls_page_newest_first_with_their_campaign() {
         assert!(s.customer_calls("cust8", 10, 0).await.unwrap().is_empty());
     }
 }
+
+#[tokio::test]
+async fn the_cap_window_counts_people_and_abandons_of_calls_ended_in_it() {
+    for b in both().await {
+        let s = &b.store;
+        with_campaign(&b, "c").await;
+        with_campaign(&b, "other").await;
+        let mine = s.add_task(&task("c", 1)).await.unwrap().id;
+        let theirs = s.add_task(&task("other", 2)).await.unwrap().id;
+        // (task, ended at, outcome): only people count, and only calls that
+        // ended in the window; another campaign's are not this one's.
+        let calls = [
+            (mine, 5_000, "abandoned"),
+            (mine, 20_000, "answered"),
+            (mine, 21_000, "abandoned"),
+            (mine, 22_000, "answered"),
+            (mine, 23_000, "machine"),
+            (mine, 24_000, "no_answer"),
+            (mine, 25_000, "busy"),
+            (theirs, 26_000, "abandoned"),
+        ];
+        for (n, (task_id, end, outcome)) in calls.iter().enumerate() {
+            let call_id = format!("cap-{n}");
+            s.insert_attempt(&NewAttempt {
+                call_id: call_id.clone(),
+                task_id: *task_id,
+                agent_id: String::new(),
+                switch_name: "sw".into(),
+                originate_ms: end - 1_000,
+            })
+            .await
+            .unwrap();
+            s.close_attempt(&call_id, *end, outcome, None)
+                .await
+                .unwrap();
+        }
+        // One still up is nobody yet.
+        s.insert_attempt(&NewAttempt {
+            call_id: "cap-up".into(),
+            task_id: mine,
+            agent_id: String::new(),
+            switch_name: "sw".into(),
+            originate_ms: 30_000,
+        })
+        .await
+        .unwrap();
+        assert_eq!(
+            s.abandon_counts("c", 10_000).await.unwrap(),
+            (3, 1),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.abandon_counts("c", 0).await.unwrap(),
+            (4, 2),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.abandon_counts("other", 0).await.unwrap(),
+            (1, 1),
+            "{}",
+            b.name
+        );
+        assert_eq!(
+            s.abandon_counts("none", 0).await.unwrap(),
+            (0, 0),
+            "{}",
+            b.name
+        );
+    }
+}

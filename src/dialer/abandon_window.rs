@@ -10,9 +10,16 @@
 //! (10 agents), 1.4 % at 500, 1.8 % at 1250. A small team pays for its
 //! short windows with a lower dial level; a regulator does not average.
 //!
-//! Should the draw still run high, the window's own abandons stop the
-//! dialing ahead once they reach 80 % of the cap's share of its people:
-//! the rest of the window then abandons almost nobody.
+//! Should the draw still run high, the window's own abandons brake the
+//! dialing ahead: fully on until they pass the target's share of its
+//! people by a quarter of the way to the stop, then less and less, and
+//! none at the stop, 80 % of the cap's share: the rest of the window then
+//! abandons almost nobody. A brake and not a switch, because a stop lasts
+//! until abandons age out of the window, up to its whole span, and a small
+//! team without dialing ahead works at the progressive level (a 20-agent
+//! study point with the stop alone spent fifteen minutes at 50-66 %
+//! occupancy). Not from the target's share itself: that braked whole
+//! spells where no window came near the cap.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -25,6 +32,8 @@ const MIN_PEOPLE: f64 = 50.0;
 /// when dialing ahead stops may still bring a few.
 const STOP_AT: f64 = 0.8;
 const IN_HAND: f64 = 2.0;
+/// Where between the target's abandons and the stop the brake begins.
+const BRAKE_FROM: f64 = 0.25;
 /// Standard deviations of margin between the target and the cap.
 const SIGMAS: f64 = 3.0;
 
@@ -97,13 +106,34 @@ impl AbandonWindow {
         target_rate(cap, self.people_per_window(now))
     }
 
-    /// The window's abandons have reached `STOP_AT` of what the cap allows
-    /// it, or come within `IN_HAND` of it: no dialing ahead until they age
-    /// out.
-    pub fn at_limit(&mut self, cap: f64, now: Instant) -> bool {
+    /// How much of the dialing ahead the window allows now, from 1 (all)
+    /// to 0 (none): 1 while its abandons are no more than `BRAKE_FROM` of
+    /// the way from the target's share of its people to the stop, falling
+    /// in a line to 0 at the stop (`STOP_AT` of what the cap allows it, or
+    /// `IN_HAND` below that, whichever is less).
+    pub fn brake(&mut self, cap: f64, now: Instant) -> f64 {
         self.expire(now);
-        let allowed = cap * self.people_per_window(now);
-        self.abandoned > 0 && self.abandoned as f64 >= (STOP_AT * allowed).min(allowed - IN_HAND)
+        if self.abandoned == 0 {
+            return 1.0;
+        }
+        let n = self.people_per_window(now);
+        let allowed = cap * n;
+        let stop = (STOP_AT * allowed).min(allowed - IN_HAND);
+        let expected = target_rate(cap, n) * n;
+        let start = expected + (stop - expected).max(0.0) * BRAKE_FROM;
+        let k = self.abandoned as f64;
+        if k >= stop {
+            0.0
+        } else if k <= start || stop <= start {
+            1.0
+        } else {
+            (stop - k) / (stop - start)
+        }
+    }
+
+    /// No dialing ahead until abandons age out of the window.
+    pub fn at_limit(&mut self, cap: f64, now: Instant) -> bool {
+        self.brake(cap, now) <= 0.0
     }
 
     /// People and abandons in the window now.
@@ -191,6 +221,43 @@ mod tests {
         assert!(w.at_limit(0.03, at));
         // They age out.
         assert!(!w.at_limit(0.03, at + Duration::from_secs(101)));
+    }
+
+    #[test]
+    fn the_brake_eases_dialing_ahead_between_the_target_and_the_stop() {
+        let t0 = Instant::now();
+        let mut w = AbandonWindow::new(Duration::from_secs(100));
+        // A window of 1000 people; then abandons, one by one.
+        for i in 0..1000 {
+            w.add(t0 + Duration::from_millis(i), false);
+        }
+        let at = t0 + Duration::from_secs(99);
+        assert_eq!(w.brake(0.03, at), 1.0);
+        // The cap allows about 31, the stop is at 80 % of it (about 25);
+        // the target gives a window about 18: the brake begins a little
+        // past the target's share and falls steadily to nothing at the
+        // stop.
+        let (mut first_eased, mut first_stopped, mut last) = (None, None, 1.0);
+        for k in 1..=30 {
+            w.add(at, true);
+            let b = w.brake(0.03, at);
+            assert!(b <= last, "{k}: {b} after {last}");
+            if b < 1.0 && first_eased.is_none() {
+                first_eased = Some(k);
+            }
+            if b == 0.0 && first_stopped.is_none() {
+                first_stopped = Some(k);
+            }
+            last = b;
+        }
+        let (eased, stopped) = (first_eased.unwrap_or(0), first_stopped.unwrap_or(0));
+        assert!((19..=22).contains(&eased), "eased from {eased}");
+        assert!((24..=26).contains(&stopped), "stopped at {stopped}");
+        assert!(
+            stopped - eased >= 2,
+            "a brake, not a switch: {eased}..{stopped}"
+        );
+        assert!(w.at_limit(0.03, at));
     }
 
     #[test]

@@ -45,7 +45,20 @@ impl Dialer {
                         })
                         .await;
                 }
-                CallState::Answered | CallState::Bridged => self.unbound_answered(&id, received),
+                CallState::Answered | CallState::Bridged => {
+                    if call.unbound == super::live_call::Unbound::Placed {
+                        // Recorded now, not at the connection: after a
+                        // restart the customer is known to wait since.
+                        self.writer
+                            .submit(Write::Answer {
+                                call_id: id.to_string(),
+                                at_ms: now_ms(),
+                                pop: None,
+                            })
+                            .await;
+                    }
+                    self.unbound_answered(&id, received)
+                }
                 CallState::Ended(end) => self.on_end(id, from, end).await,
                 CallState::Dialing | CallState::Originated => {}
             }

@@ -46,6 +46,14 @@ impl Dialer {
                     tracing::error!(%error, "could not claim tasks; will try again");
                 }
             }
+            Internal::CapCounts(campaign, tally) => {
+                if let Some(l) = self.lines.by_campaign.get_mut(&campaign) {
+                    match tally {
+                        Some(t) => l.cap.stored(t),
+                        None => l.cap.failed(),
+                    }
+                }
+            }
             Internal::AgentLoaded(id, agent) => match agent {
                 Some(a) => self.agents.upsert(a),
                 None => tracing::warn!(agent = %id, "changed agent not in the store"),

@@ -18,6 +18,7 @@ pub mod agents;
 pub mod bucket;
 mod call_flow;
 mod call_log;
+pub mod cap_window;
 mod claim;
 mod dial;
 pub mod eligibility;
@@ -148,6 +149,9 @@ pub(crate) enum Internal {
     TestCall(Box<test_call::TestCallJob>),
     /// A power or predictive call was given to this agent at this moment.
     Connected(CallId, String, Instant),
+    /// A campaign's people and abandons over its cap window, as the store
+    /// counts them (None: the count failed).
+    CapCounts(String, Option<cap_window::Tally>),
 }
 
 pub struct Dialer {

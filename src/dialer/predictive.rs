@@ -21,10 +21,12 @@
 //!   rate is the target: the rate that keeps the campaign's short window
 //!   (30 minutes) under the cap with a margin for chance
 //!   (`abandon_window`). The last `SHORT` answered calls at twice the
-//!   target hold the gain from rising; the campaign's rate over its cap
-//!   window at the cap, or the short window's abandons near the cap's
-//!   share, stop dialing ahead altogether (one line per free agent) until
-//!   they fall back. The gain starts at 0.8 and climbs as calls allow.
+//!   target hold the gain from rising; the short window's abandons, once
+//!   well past the target's share, brake the dialing ahead (and hold the
+//!   gain), down to none at 80 % of the cap's share; the campaign's rate
+//!   over its cap window at the cap stops it too (one line per free agent
+//!   until they fall back). The gain starts at 0.8 and climbs as calls
+//!   allow.
 //!
 //! Agents count as free `Measures::lead_s` ahead: a quick answerer's time
 //! to need an agent plus the abandon limit, so that almost nobody answers
@@ -272,14 +274,11 @@ pub fn power_calls(c: &Counts, lines_per_agent: f64) -> usize {
         .min(cap.saturating_sub(up + c.on_call))
 }
 
-/// Predictive: the calls to place now. `over_cap`: the campaign's abandon
-/// rate over its cap window has reached the cap (no dialing ahead).
-pub fn predictive_calls(
-    c: &Counts,
-    m: &Measures,
-    max_lines_per_agent: f64,
-    over_cap: bool,
-) -> usize {
+/// Predictive: the calls to place now. `brake`: the share of the dialing
+/// ahead (the calls past one per free agent) the abandon windows allow
+/// now, from 1 (all) to 0 (none: the campaign's rate over its cap window
+/// is at the cap, or its short window's abandons at their stop).
+pub fn predictive_calls(c: &Counts, m: &Measures, max_lines_per_agent: f64, brake: f64) -> usize {
     if c.logged_in == 0 {
         return 0;
     }
@@ -289,7 +288,12 @@ pub fn predictive_calls(
     // One line per free agent, as progressive: nobody waits for these.
     // Predictive never dials less for the agents free now.
     let baseline = c.available.saturating_sub(c.in_flight + c.waiting);
-    if over_cap {
+    let brake = if brake.is_nan() {
+        0.0
+    } else {
+        brake.clamp(0.0, 1.0)
+    };
+    if brake <= 0.0 {
         return baseline.min(room);
     }
     let p = m.answer_rate();
@@ -310,7 +314,9 @@ pub fn predictive_calls(
     } else {
         0
     };
-    ahead.max(baseline).min(room)
+    let ahead = ahead.max(baseline);
+    let eased = baseline + ((ahead - baseline) as f64 * brake).floor() as usize;
+    eased.min(room)
 }
 
 #[cfg(test)]
@@ -345,17 +351,20 @@ mod tests {
         // 10 agents free at a 30 % prior and the first gain of 0.8: 26
         // calls wanted, 20 lines at most.
         let c = counts(10, 10);
-        assert_eq!(predictive_calls(&c, &m, 2.0, false), 20);
-        assert_eq!(predictive_calls(&c, &m, 5.0, false), 26);
-        assert_eq!(predictive_calls(&counts(0, 0), &m, 5.0, false), 0);
+        assert_eq!(predictive_calls(&c, &m, 2.0, 1.0), 20);
+        assert_eq!(predictive_calls(&c, &m, 5.0, 1.0), 26);
+        assert_eq!(predictive_calls(&counts(0, 0), &m, 5.0, 1.0), 0);
         let full = Counts {
             in_flight: 15,
             on_call: 5,
             ..counts(10, 5)
         };
-        assert_eq!(predictive_calls(&full, &m, 2.0, false), 0);
-        // At the cap: one line per free agent.
-        assert_eq!(predictive_calls(&c, &m, 5.0, true), 10);
+        assert_eq!(predictive_calls(&full, &m, 2.0, 1.0), 0);
+        // At the cap: one line per free agent; braked halfway, half of
+        // the 16 ahead of them.
+        assert_eq!(predictive_calls(&c, &m, 5.0, 0.0), 10);
+        assert_eq!(predictive_calls(&c, &m, 5.0, 0.5), 18);
+        assert_eq!(predictive_calls(&c, &m, 5.0, f64::NAN), 10);
     }
 
     #[test]
@@ -368,13 +377,13 @@ mod tests {
         }
         assert!((m.gain() - GAIN_MIN).abs() < 1e-9, "{}", m.gain());
         let c = counts(10, 3);
-        assert_eq!(predictive_calls(&c, &m, 3.0, false), 3);
+        assert_eq!(predictive_calls(&c, &m, 3.0, 1.0), 3);
         let out = Counts {
             in_flight: 2,
             expected_answers: 0.6,
             ..counts(10, 3)
         };
-        assert_eq!(predictive_calls(&out, &m, 3.0, false), 1);
+        assert_eq!(predictive_calls(&out, &m, 3.0, 1.0), 1);
         // A lone agent in wrap-up at the floor: 0.3 / 0.3 rounds down to
         // one call, not two.
         let lone = Counts {
@@ -382,14 +391,14 @@ mod tests {
             on_call: 9,
             ..counts(10, 0)
         };
-        assert!(predictive_calls(&lone, &m, 3.0, false) <= 1);
+        assert!(predictive_calls(&lone, &m, 3.0, 1.0) <= 1);
     }
 
     #[test]
     fn agents_about_to_be_free_are_dialed_for() {
         let m = Measures::default();
         let none_free = counts(10, 0);
-        assert_eq!(predictive_calls(&none_free, &m, 3.0, false), 0);
+        assert_eq!(predictive_calls(&none_free, &m, 3.0, 1.0), 0);
         let wrapping = Counts {
             wrap_ending_soon: 3,
             on_call: 7,
@@ -397,14 +406,14 @@ mod tests {
         };
         // 3 in wrap-up: 3 * 0.8 / 0.3 calls, rounded down; those on a call
         // are in their wrap-up still when these are answered (no lead set).
-        let n = predictive_calls(&wrapping, &m, 3.0, false);
+        let n = predictive_calls(&wrapping, &m, 3.0, 1.0);
         assert!((7..=8).contains(&n), "{n}");
         let long_lead = Counts {
             lead_s: 40.0,
             wrap_s: 10.0,
             ..wrapping
         };
-        assert!(predictive_calls(&long_lead, &m, 3.0, false) > n);
+        assert!(predictive_calls(&long_lead, &m, 3.0, 1.0) > n);
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use super::Dialer;
 use super::agents::AgentState;
-use super::live_call::LiveCall;
+use super::live_call::{LiveCall, Unbound};
 use crate::store::{TaskNext, now_ms};
 use crate::switch::CallId;
 use std::time::Instant;
@@ -97,6 +97,15 @@ impl Dialer {
                     .await?;
                 continue;
             };
+            if a.agent_id.is_empty() {
+                // A power or predictive call no agent had taken yet.
+                let lookup = self.customers.lookup_for_task(&task);
+                let call = self.readopt_unbound(&id, sw, task, lookup, a.originate_ms, a.answer_ms);
+                self.calls.insert(id.clone(), call);
+                self.switches[sw].load += 1;
+                ids[sw].push(id);
+                continue;
+            }
             let answered = a.answer_ms.is_some();
             let pops = self.store.pops_for_call(&a.call_id).await?;
             // Answered but its pop never recorded, or never acknowledged: the
@@ -132,5 +141,53 @@ impl Dialer {
             }
         }
         Ok(())
+    }
+
+    /// A call placed with no agent, left open by the previous run. Not
+    /// answered: it is ringing still, counted in the campaign's lines as
+    /// any call placed. Answered: the customer waits in the holding
+    /// extension (or waited, and hung up while nobody was there), since
+    /// the answer as recorded; whatever machine verdict came was lost with
+    /// the run, so it counts as a person. It goes to the first free agent
+    /// if still within the campaign's limit, or to the message and ends
+    /// abandoned, with its callback and lockout, as any customer waiting
+    /// too long; if the switch no longer has it, it ended abandoned.
+    fn readopt_unbound(
+        &mut self,
+        id: &CallId,
+        sw: usize,
+        task: crate::store::Task,
+        lookup: crate::customer::Lookup,
+        originate_ms: i64,
+        answer_ms: Option<i64>,
+    ) -> LiveCall {
+        let now = Instant::now();
+        let since = |ms: i64| {
+            let ago = std::time::Duration::from_millis(now_ms().saturating_sub(ms).max(0) as u64);
+            now.checked_sub(ago).unwrap_or(now)
+        };
+        let mut call = LiveCall::new(id, sw, task, String::new(), lookup);
+        call.placed_at = since(originate_ms);
+        let lines = self
+            .lines
+            .by_campaign
+            .entry(call.task.campaign_id.clone())
+            .or_default();
+        lines.up += 1;
+        match answer_ms {
+            Some(at) => {
+                call.unbound = Unbound::Waiting;
+                call.answered_at = Some(since(at));
+                call.waiting_since = Some(since(at));
+                lines.waiting.push_back(id.clone());
+            }
+            None => {
+                call.unbound = Unbound::Placed;
+                lines.in_flight += 1;
+                lines.placed.insert((call.placed_at, id.clone()));
+            }
+        }
+        tracing::info!(call = %id, answered = answer_ms.is_some(), "re-adopting a call placed with no agent");
+        call
     }
 }

@@ -255,6 +255,11 @@ pub trait Store: Send + Sync + 'static {
         campaign_id: &str,
         since_ms: i64,
     ) -> StoreResult<Vec<(String, u64)>>;
+    /// A campaign's people answered (connected or abandoned; machines
+    /// and calls nobody answered left out) and of them abandoned, of the
+    /// calls that ended since `since_ms`: its abandon rate over its cap
+    /// window, whatever restarts came between.
+    async fn abandon_counts(&self, campaign_id: &str, since_ms: i64) -> StoreResult<(u64, u64)>;
     /// Counts of a campaign's decisions since `since_ms`, by verdict and
     /// reason.
     async fn decision_counts(

@@ -6,7 +6,7 @@ use dialpop::daemon::SwitchConnect;
 use dialpop::daemon::{Daemon, DaemonSetup};
 use dialpop::dialer::{DialPlan, SwitchPlan};
 use dialpop::popup::messages::{AgentStateName, ClientMsg, ServerMsg};
-use dialpop::store::{Agent, Campaign, Customer, NewTask, Store, token_hash};
+use dialpop::store::{Agent, Campaign, CampaignSettings, Customer, NewTask, Store, token_hash};
 use dialpop::switch::ami::client::AmiClientConfig;
 use dialpop::switch::esl::client::EslClientConfig;
 use dialpop::switch::sim::{SimConfig, SimProtocol, SimSwitch};
@@ -450,6 +450,56 @@ pub struct Counts {
     pub not_placed: usize,
 }
 
+/// The lab campaign's settings, changed in the store (its truth) and
+/// checked as the API would.
+pub async fn set_dialing(lab: &Lab, f: impl FnOnce(&mut CampaignSettings)) {
+    let mut c = lab
+        .store
+        .campaign(CAMPAIGN)
+        .await
+        .expect("store")
+        .expect("campaign");
+    f(&mut c.settings);
+    c.settings.validate().expect("valid settings");
+    lab.store
+        .update_campaign(CAMPAIGN, &c.name, &c.settings)
+        .await
+        .expect("update");
+}
+
+/// What the lab's switch was asked to originate: how many originates
+/// carried a task, and how many tasks were originated more often than the
+/// store recorded attempts (dialed twice). No call id may come twice.
+pub async fn originates_against_attempts(lab: &Lab) -> (usize, u64) {
+    let log = lab.sim.originates();
+    let mut per_task: HashMap<i64, usize> = HashMap::new();
+    let mut originates = 0;
+    for vars in log.variables_of_each() {
+        let task = vars.iter().find(|(k, _)| k == "dialpop_task_id");
+        if let Some(t) = task.and_then(|(_, v)| v.parse().ok()) {
+            *per_task.entry(t).or_default() += 1;
+            originates += 1;
+        }
+    }
+    let mut call_ids = HashSet::new();
+    for id in log.call_id_of_each().into_iter().flatten() {
+        assert!(call_ids.insert(id.clone()), "call id {id} originated twice");
+    }
+    let mut double = 0;
+    for (task, n) in per_task {
+        let recorded = lab
+            .store
+            .attempts_for_task(task)
+            .await
+            .expect("attempts")
+            .len();
+        if n > recorded {
+            double += 1;
+        }
+    }
+    (originates, double)
+}
+
 pub async fn check_campaign(lab: &Lab, pages: &HashMap<String, Arc<Mutex<Seen>>>) -> Counts {
     let store = &lab.store;
     let mut counts = Counts::default();
@@ -610,24 +660,6 @@ pub async fn check_campaign(lab: &Lab, pages: &HashMap<String, Arc<Mutex<Seen>>>
             _ => {}
         }
     }
-    let log = lab.sim.originates();
-    let mut per_task: HashMap<i64, usize> = HashMap::new();
-    let mut call_ids = HashSet::new();
-    for vars in log.variables_of_each() {
-        let task = vars.iter().find(|(k, _)| k == "dialpop_task_id");
-        if let Some(t) = task.and_then(|(_, v)| v.parse().ok()) {
-            *per_task.entry(t).or_default() += 1;
-            counts.originates += 1;
-        }
-    }
-    for id in log.call_id_of_each().into_iter().flatten() {
-        assert!(call_ids.insert(id.clone()), "call id {id} originated twice");
-    }
-    for (task, n) in per_task {
-        let recorded = store.attempts_for_task(task).await.expect("attempts").len();
-        if n > recorded {
-            counts.double_dialed += 1;
-        }
-    }
+    (counts.originates, counts.double_dialed) = originates_against_attempts(lab).await;
     counts
 }

@@ -201,6 +201,9 @@ impl Store for SlowStore {
     ) -> StoreResult<Vec<(String, u64)>> {
         self.inner.disposition_counts(campaign_id, since_ms).await
     }
+    async fn abandon_counts(&self, campaign_id: &str, since_ms: i64) -> StoreResult<(u64, u64)> {
+        self.inner.abandon_counts(campaign_id, since_ms).await
+    }
     async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
         self.inner.insert_attempts(a).await
     }

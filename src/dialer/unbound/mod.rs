@@ -40,6 +40,8 @@ pub struct Lines {
     pub bucket: Option<Bucket>,
     /// People answered over the short window (`short_window_seconds`).
     pub window: AbandonWindow,
+    /// And over the cap window (`abandon_window_seconds`).
+    pub cap: super::cap_window::CapWindow,
     /// The last round found the campaign at its cap: not dialing ahead.
     pub held: bool,
     /// What the campaign is owed of the switches' room when campaigns
@@ -240,6 +242,7 @@ impl Dialer {
             .or_default();
         // (The window's span follows the settings in each pacing round.)
         lines.window.add(clock, waited_ms.is_none());
+        lines.cap.count(waited_ms.is_none());
         let target = lines.window.target(cap, clock);
         lines
             .measures

@@ -4,6 +4,7 @@
 
 use super::super::Dialer;
 use super::super::bucket::Bucket;
+use super::super::cap_window;
 use super::super::claim;
 use super::super::predictive::{self, Counts};
 use super::super::share;
@@ -84,20 +85,21 @@ impl Dialer {
             let mut n = match d.mode {
                 DialMode::Power => predictive::power_calls(&counts, d.lines_per_agent),
                 DialMode::Predictive => {
-                    // At the cap over the campaign's calls so far, or near
-                    // the cap's share in the short window: no dialing
-                    // ahead until it falls back (so that every half hour
-                    // keeps under the cap, not only the month).
                     lines.window.set_span(d.short_window());
-                    let over_cap = (stats.people >= 50 && stats.abandon_rate() >= d.abandon_cap)
-                        || lines.window.at_limit(d.abandon_cap, clock);
-                    lines.held = over_cap;
-                    predictive::predictive_calls(
-                        &counts,
-                        &lines.measures,
-                        d.lines_per_agent,
-                        over_cap,
-                    )
+                    if lines
+                        .cap
+                        .ask_due(clock, cap_window::refresh_every(self.plan.pacing_round))
+                    {
+                        ask_cap_counts(
+                            &self.store,
+                            &self.internal_tx,
+                            id,
+                            d.abandon_window_seconds,
+                        );
+                    }
+                    let brake = brake_of(lines, d, clock);
+                    lines.held = brake < 1.0;
+                    predictive::predictive_calls(&counts, &lines.measures, d.lines_per_agent, brake)
                 }
                 DialMode::Progressive | DialMode::Preview => 0,
             };
@@ -243,4 +245,52 @@ impl Dialer {
 /// The campaign's wrap-up in seconds (the dialer's when it gives none).
 fn wrap_of(s: &crate::campaign::CampaignSettings, default: Duration) -> f64 {
     s.wrap_up_seconds.unwrap_or(default.as_secs_f64())
+}
+
+/// Asks the store for the campaign's people and abandons over its cap
+/// window; the answer comes back to the loop.
+fn ask_cap_counts(
+    store: &Arc<dyn crate::store::Store>,
+    tx: &tokio::sync::mpsc::Sender<super::super::Internal>,
+    campaign: &str,
+    window_s: f64,
+) {
+    let (store, tx, campaign) = (store.clone(), tx.clone(), campaign.to_string());
+    let since = now_ms().saturating_sub((window_s * 1e3) as i64);
+    tokio::spawn(async move {
+        let tally = match store.abandon_counts(&campaign, since).await {
+            Ok((people, abandoned)) => Some(cap_window::Tally { people, abandoned }),
+            Err(e) => {
+                tracing::warn!(%campaign, error = %e, "could not count the cap window's abandons");
+                None
+            }
+        };
+        let _ = tx
+            .send(super::super::Internal::CapCounts(campaign, tally))
+            .await;
+    });
+}
+
+/// How much of its dialing ahead a predictive campaign may do now (1 all,
+/// 0 none). None at the cap over the cap window, or while that window is
+/// not known yet; near the cap's share in the short window, less and less
+/// (so that every half hour keeps under the cap, not only the month). The
+/// cap window counts only once it holds more people than the short window:
+/// before, the short window is the campaign's whole history, and reads a
+/// young half hour as the full one it will be, where the rate of the first
+/// sixty people is over the cap at two abandons.
+fn brake_of(
+    lines: &mut super::Lines,
+    d: &crate::campaign::dialing::DialingSettings,
+    clock: Instant,
+) -> f64 {
+    if !lines.cap.known() {
+        return 0.0;
+    }
+    let (in_window, _) = lines.window.counts(clock);
+    let month = lines.cap.tally();
+    if month.people >= 50 && month.people as usize > in_window && month.rate() >= d.abandon_cap {
+        return 0.0;
+    }
+    lines.window.brake(d.abandon_cap, clock)
 }

@@ -458,6 +458,9 @@ impl Store for SqlStore {
     ) -> StoreResult<Vec<(String, u64)>> {
         self.disposition_counts_in(campaign_id, since_ms).await
     }
+    async fn abandon_counts(&self, campaign_id: &str, since_ms: i64) -> StoreResult<(u64, u64)> {
+        self.abandon_counts_in(campaign_id, since_ms).await
+    }
     async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
         self.insert_attempts_in(a).await
     }

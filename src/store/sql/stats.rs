@@ -92,4 +92,23 @@ impl SqlStore {
             .map(|r| Ok((r.try_get("code")?, count(r, "n")?)))
             .collect()
     }
+
+    pub(super) async fn abandon_counts_in(
+        &self,
+        campaign_id: &str,
+        since_ms: i64,
+    ) -> StoreResult<(u64, u64)> {
+        // COUNT, not SUM: a BIGINT on every backend.
+        let row = self
+            .q("SELECT COUNT(*) AS people,
+                  COUNT(CASE WHEN a.outcome = 'abandoned' THEN 1 END) AS abandoned
+                FROM attempts a JOIN tasks t ON t.id = a.task_id
+                WHERE t.campaign_id = ? AND a.hangup_ms >= ?
+                  AND a.outcome IN ('answered', 'abandoned')")
+            .bind(campaign_id.to_string())
+            .bind(since_ms)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((count(&row, "people")?, count(&row, "abandoned")?))
+    }
 }

@@ -7,8 +7,10 @@
 //! - `originate`: the Originate action and the channel it asks for;
 //! - `templates` + `templates/ami/*.txt`: the events, cut from the captures;
 //! - `call`: one originated call played out by its scenario plan over Local
-//!   channel pairs, as Asterisk runs it (`call/hold.rs`: the `dialpop_*`
-//!   extensions);
+//!   channel pairs, as Asterisk runs it (`call/customer.rs`: the customer's
+//!   side; `call/agent.rs`: the agent's leg and bridge; `call/hold.rs`: the
+//!   `dialpop_*` extensions; `call/originate_response.rs`: the action's
+//!   closing event);
 //! - `actions`: Setvar and Redirect.
 //!
 //! Calls, channels, sessions and the originate log live in the shared

@@ -6,7 +6,7 @@
 mod common;
 mod support;
 
-use common::{API_TOKEN, CAMPAIGN, lab};
+use common::{API_TOKEN, lab};
 use dialpop::customer::config::SourceConfig;
 use dialpop::customer::standin::{CrmStandin, StandinAuth, StandinConfig, StandinCustomer};
 use dialpop::daemon::Daemon;
@@ -125,23 +125,6 @@ async fn customers(lab: &common::Lab, crm: &CrmStandin) -> Vec<Customer> {
     out
 }
 
-async fn configure(lab: &common::Lab, change: impl FnOnce(&mut dialpop::store::CampaignSettings)) {
-    let mut c = lab
-        .store
-        .campaign(CAMPAIGN)
-        .await
-        .expect("store")
-        .expect("campaign");
-    change(&mut c.settings);
-    c.settings.validate().expect("settings hold");
-    assert!(
-        lab.store
-            .update_campaign(CAMPAIGN, &c.name, &c.settings)
-            .await
-            .expect("store")
-    );
-}
-
 async fn card_state(b: &Browser) -> Value {
     b.eval(
         r#"var c = document.querySelector('[data-testid="pop-card"]');
@@ -204,7 +187,7 @@ async fn the_template_decides_what_pops_and_a_hostile_record_stays_text_in_chrom
     .await
     .expect("CRM stand-in");
     let people = customers(&lab, &crm).await;
-    configure(&lab, |s| {
+    common::set_dialing(&lab, |s| {
         s.templates.default = Some(template());
         s.pop_filters = serde_json::from_value(
             json!([{"field": "tier", "op": "in", "value": ["platinum", "gold"]}]),
@@ -372,7 +355,7 @@ async fn a_ringing_pop_becomes_the_answered_one_in_place_and_a_failed_call_close
     // At speed 1: 5XXX rings 2 s, then answers; 3XXX rings until the
     // originate's timeout (3 s here) and ends NO_ANSWER.
     let lab = lab("ringing", 1, &[(5, 1), (3, 1)], 1.0).await;
-    configure(&lab, |s| {
+    common::set_dialing(&lab, |s| {
         s.pop_trigger = dialpop::campaign::settings::PopTrigger::Ringing;
         s.retry.no_answer.max_attempts = 1;
     })

@@ -132,6 +132,7 @@ impl AbandonWindow {
     }
 
     /// No dialing ahead until abandons age out of the window.
+    #[cfg(test)]
     pub fn at_limit(&mut self, cap: f64, now: Instant) -> bool {
         self.brake(cap, now) <= 0.0
     }

@@ -450,8 +450,8 @@ pub struct Counts {
     pub not_placed: usize,
 }
 
-/// The lab campaign's settings, changed in the store (its truth) and
-/// checked as the API would.
+/// The lab campaign's settings (its dialing, its pop rules, ...), changed
+/// in the store (its truth) and checked as the API would.
 pub async fn set_dialing(lab: &Lab, f: impl FnOnce(&mut CampaignSettings)) {
     let mut c = lab
         .store
@@ -461,10 +461,13 @@ pub async fn set_dialing(lab: &Lab, f: impl FnOnce(&mut CampaignSettings)) {
         .expect("campaign");
     f(&mut c.settings);
     c.settings.validate().expect("valid settings");
-    lab.store
-        .update_campaign(CAMPAIGN, &c.name, &c.settings)
-        .await
-        .expect("update");
+    assert!(
+        lab.store
+            .update_campaign(CAMPAIGN, &c.name, &c.settings)
+            .await
+            .expect("update"),
+        "the lab campaign is in the store"
+    );
 }
 
 /// What the lab's switch was asked to originate: how many originates

@@ -6,8 +6,9 @@
 //! pace hold; dialing stops when the agents leave.
 
 mod common;
+mod support;
 
-use common::{AckWhen, CAMPAIGN, Lab, lab_on, set_dialing};
+use common::{API_TOKEN, AckWhen, CAMPAIGN, Lab, lab_on, set_dialing};
 use dialpop::campaign::dialing::{DialMode, MachineAction};
 use dialpop::daemon::Daemon;
 use dialpop::popup::messages::ServerMsg;
@@ -15,6 +16,7 @@ use dialpop::store::{Serves, token_hash};
 use dialpop::switch::sim::{Scenario, SimConfig, SimProtocol, SimSwitch};
 use std::collections::HashMap;
 use std::time::Duration;
+use support::http::Api;
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -140,6 +142,20 @@ async fn power_connects_the_first_and_abandons_the_rest(protocol: SimProtocol) {
     assert_eq!(c.connected, connected as u64);
     assert_eq!(c.abandoned, abandoned as u64);
     assert_eq!(c.people, (connected + abandoned) as u64);
+    // The campaign's figures: the abandoned calls are in its totals but
+    // in no agent's row.
+    let api = Api::new(daemon.addr, Some(API_TOKEN));
+    let (code, st) = api.get(&format!("/api/campaigns/{CAMPAIGN}/stats")).await;
+    assert_eq!(code, 200, "{st}");
+    let rows = st["by_agent"].as_array().expect("by_agent");
+    assert!(
+        !rows.is_empty() && rows.iter().all(|r| r["agent"] != ""),
+        "{st}"
+    );
+    assert_eq!(st["dials"], TASKS as u64, "{st}");
+    assert_eq!(st["answered"], TASKS as u64, "{st}");
+    assert_eq!(st["without_agent"]["dials"], abandoned as u64, "{st}");
+    assert_eq!(st["without_agent"]["answered"], abandoned as u64, "{st}");
     stop.cancel();
     daemon.stop().await;
 }

@@ -927,6 +927,11 @@ async fn the_cap_window_counts_people_and_abandons_of_calls_ended_in_it() {
             (mine, 24_000, "no_answer"),
             (mine, 25_000, "busy"),
             (theirs, 26_000, "abandoned"),
+            // Across the store's hourly tally: the hour a window starts in
+            // is counted from the calls themselves.
+            (mine, 3_000_000, "answered"),
+            (mine, 3_700_000, "abandoned"),
+            (mine, 7_300_000, "answered"),
         ];
         for (n, (task_id, end, outcome)) in calls.iter().enumerate() {
             let call_id = format!("cap-{n}");
@@ -953,18 +958,26 @@ async fn the_cap_window_counts_people_and_abandons_of_calls_ended_in_it() {
         })
         .await
         .unwrap();
-        assert_eq!(
-            s.abandon_counts("c", 10_000).await.unwrap(),
-            (3, 1),
-            "{}",
-            b.name
-        );
-        assert_eq!(
-            s.abandon_counts("c", 0).await.unwrap(),
-            (4, 2),
-            "{}",
-            b.name
-        );
+        // A second close of a call is no second person.
+        s.close_attempt("cap-0", 8_000_000, "answered", None)
+            .await
+            .unwrap();
+        for (since, want) in [
+            (10_000, (6, 2)),
+            (0, (7, 3)),
+            (3_000_000, (3, 1)),
+            (3_000_001, (2, 1)),
+            (3_600_000, (2, 1)),
+            (3_700_001, (1, 0)),
+            (7_300_001, (0, 0)),
+        ] {
+            assert_eq!(
+                s.abandon_counts("c", since).await.unwrap(),
+                want,
+                "{} since {since}",
+                b.name
+            );
+        }
         assert_eq!(
             s.abandon_counts("other", 0).await.unwrap(),
             (1, 1),

@@ -262,7 +262,16 @@ async fn stats_json(s: &AppState, c: &Campaign, window: i64) -> Result<Value, Ap
         .sum();
     let mut agents = Vec::new();
     let (mut dials, mut answered, mut handled, mut talk, mut wrap) = (0, 0, 0, 0, 0);
+    let mut unbound = json!({"dials": 0, "answered": 0});
     for a in &calls {
+        dials += a.dials;
+        answered += a.answered;
+        // Power and predictive calls that never reached an agent (rang
+        // out, machines, abandoned) belong to nobody's row.
+        if a.agent_id.is_empty() {
+            unbound = json!({"dials": a.dials, "answered": a.answered});
+            continue;
+        }
         let w = working.get(&a.agent_id).copied().unwrap_or(0);
         agents.push(json!({
             "agent": a.agent_id,
@@ -274,8 +283,6 @@ async fn stats_json(s: &AppState, c: &Campaign, window: i64) -> Result<Value, Ap
             "wrap_up_seconds": mean_seconds(a.wrap_ms, a.handled),
             "occupancy": occupancy(a.talk_ms + a.wrap_ms, w),
         }));
-        dials += a.dials;
-        answered += a.answered;
         handled += a.handled;
         talk += a.talk_ms;
         wrap += a.wrap_ms;
@@ -298,6 +305,7 @@ async fn stats_json(s: &AppState, c: &Campaign, window: i64) -> Result<Value, Ap
         "wrap_up_seconds": mean_seconds(wrap, handled),
         "occupancy": occupancy(talk + wrap, in_ms),
         "by_agent": agents,
+        "without_agent": unbound,
         "agents": snap.map(|d| d.agent_counts),
     }))
 }

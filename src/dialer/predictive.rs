@@ -25,7 +25,7 @@
 //!   well past the target's share, brake the dialing ahead (and hold the
 //!   gain), down to none at 80 % of the cap's share; the campaign's rate
 //!   over its cap window at the cap stops it too (one line per free agent
-//!   until they fall back). The gain starts at 0.8 and climbs as calls
+//!   until they fall back). The gain starts at 0.65 and climbs as calls
 //!   allow.
 //!
 //! Agents count as free `Measures::lead_s` ahead: a quick answerer's time
@@ -45,6 +45,15 @@ pub const SHORT: usize = 100;
 /// The gain's range.
 const GAIN_MIN: f64 = 0.3;
 const GAIN_MAX: f64 = 2.5;
+/// The gain a campaign starts at: about where a 20-agent team's settles
+/// (0.5-0.7 in the study). Cautious, because a small team's early
+/// abandons fill its short window for half an hour: started at 0.8, above
+/// where it settles, the study's 20-agent runs abandoned 10-13 people in
+/// their first 25 minutes and then braked to 50-75 % occupancy for
+/// minutes on end. A large team climbs past it within minutes (each
+/// connected call raises it), and its occupancy did not move (50 agents:
+/// 93.0 %).
+const GAIN_START: f64 = 0.65;
 /// The answer rate assumed until this many calls have ended.
 const PRIOR_CALLS: u64 = 30;
 
@@ -142,8 +151,7 @@ impl Default for Measures {
             answer_delay_s: 5.0,
             talk_s: 60.0,
             recent: VecDeque::new(),
-            // Cautious at first: the gain climbs as calls show it may.
-            gain: 0.8,
+            gain: GAIN_START,
             person_delays: Samples::default(),
             other_lengths: Samples::default(),
         }
@@ -348,11 +356,11 @@ mod tests {
     #[test]
     fn predictive_never_passes_its_lines_and_stops_without_agents() {
         let m = Measures::default();
-        // 10 agents free at a 30 % prior and the first gain of 0.8: 26
+        // 10 agents free at a 30 % prior and the first gain of 0.65: 21
         // calls wanted, 20 lines at most.
         let c = counts(10, 10);
         assert_eq!(predictive_calls(&c, &m, 2.0, 1.0), 20);
-        assert_eq!(predictive_calls(&c, &m, 5.0, 1.0), 26);
+        assert_eq!(predictive_calls(&c, &m, 5.0, 1.0), 21);
         assert_eq!(predictive_calls(&counts(0, 0), &m, 5.0, 1.0), 0);
         let full = Counts {
             in_flight: 15,
@@ -361,9 +369,9 @@ mod tests {
         };
         assert_eq!(predictive_calls(&full, &m, 2.0, 1.0), 0);
         // At the cap: one line per free agent; braked halfway, half of
-        // the 16 ahead of them.
+        // the 11 ahead of them.
         assert_eq!(predictive_calls(&c, &m, 5.0, 0.0), 10);
-        assert_eq!(predictive_calls(&c, &m, 5.0, 0.5), 18);
+        assert_eq!(predictive_calls(&c, &m, 5.0, 0.5), 15);
         assert_eq!(predictive_calls(&c, &m, 5.0, f64::NAN), 10);
     }
 
@@ -404,10 +412,11 @@ mod tests {
             on_call: 7,
             ..none_free
         };
-        // 3 in wrap-up: 3 * 0.8 / 0.3 calls, rounded down; those on a call
-        // are in their wrap-up still when these are answered (no lead set).
+        // 3 in wrap-up: 3 * 0.65 / 0.3 calls, rounded down; those on a
+        // call are in their wrap-up still when these are answered (no lead
+        // set).
         let n = predictive_calls(&wrapping, &m, 3.0, 1.0);
-        assert!((7..=8).contains(&n), "{n}");
+        assert!((6..=7).contains(&n), "{n}");
         let long_lead = Counts {
             lead_s: 40.0,
             wrap_s: 10.0,
@@ -432,7 +441,11 @@ mod tests {
             held.answered_call(i % 67 == 0, target, false);
         }
         // Near where it started (abandons come in steps, so it wobbles).
-        assert!((0.6..1.0).contains(&held.gain()), "{}", held.gain());
+        assert!(
+            (g0 * 0.75..g0 * 1.25).contains(&held.gain()),
+            "{} from {g0}",
+            held.gain()
+        );
         let mut none = Measures::default();
         for _ in 0..2000 {
             none.answered_call(false, target, false);

@@ -274,6 +274,16 @@ fn stats(v: &Value) -> String {
             ratio(&a["occupancy"]),
         ]);
     }
+    let nobody = &v["without_agent"];
+    if nobody["dials"].as_u64().unwrap_or(0) > 0 {
+        by.row(vec![
+            "(no agent)".to_string(),
+            cell(&nobody["dials"]),
+            cell(&nobody["answered"]),
+            "-".into(),
+            "-".into(),
+        ]);
+    }
     if !by.is_empty() {
         out.push('\n');
         out.push_str(&by.render());

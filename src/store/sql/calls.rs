@@ -1,6 +1,7 @@
 //! Attempts, pops and the writer's batches.
 
 use super::super::rows::{self, ATTEMPT_COLUMNS, TASK_COLUMNS};
+use super::stats::{is_person, tally_hour};
 use super::*;
 use sqlx::AnyConnection;
 use sqlx::Row;
@@ -260,13 +261,29 @@ impl SqlStore {
                     outcome,
                     cause,
                 } => {
-                    self.q("UPDATE attempts SET hangup_ms = ?, outcome = ?, hangup_cause = ? WHERE call_id = ? AND hangup_ms IS NULL")
+                    let closed = self.q("UPDATE attempts SET hangup_ms = ?, outcome = ?, hangup_cause = ? WHERE call_id = ? AND hangup_ms IS NULL")
                         .bind(*at_ms)
                         .bind(outcome.clone())
                         .bind(cause.clone())
                         .bind(call_id.clone())
                         .execute(&mut *tx)
-                        .await?;
+                        .await?
+                        .rows_affected();
+                    // Only the write that closed it counts it: a second
+                    // close of the same call is no second person.
+                    if closed > 0 && is_person(outcome) {
+                        self.q("INSERT INTO abandon_tally (campaign_id, hour_ms, people, abandoned)
+                                SELECT t.campaign_id, ?, 1, ? FROM attempts a JOIN tasks t ON t.id = a.task_id
+                                WHERE a.call_id = ?
+                                ON CONFLICT (campaign_id, hour_ms) DO UPDATE SET
+                                  people = abandon_tally.people + excluded.people,
+                                  abandoned = abandon_tally.abandoned + excluded.abandoned")
+                            .bind(tally_hour(*at_ms))
+                            .bind(i64::from(outcome == "abandoned"))
+                            .bind(call_id.clone())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
                 }
                 Write::FinishTask {
                     task_id,

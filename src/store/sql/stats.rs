@@ -98,17 +98,45 @@ impl SqlStore {
         campaign_id: &str,
         since_ms: i64,
     ) -> StoreResult<(u64, u64)> {
-        // COUNT, not SUM: a BIGINT on every backend.
-        let row = self
+        // Whole hours from the tally; the hour the window starts in, which
+        // it holds only in part, from the attempts themselves (one hour of
+        // them, through the index on hangup_ms). COUNT, not SUM: a BIGINT
+        // on every backend.
+        let first_whole = tally_hour(since_ms.saturating_add(TALLY_HOUR_MS - 1));
+        let edge = self
             .q("SELECT COUNT(*) AS people,
                   COUNT(CASE WHEN a.outcome = 'abandoned' THEN 1 END) AS abandoned
                 FROM attempts a JOIN tasks t ON t.id = a.task_id
-                WHERE t.campaign_id = ? AND a.hangup_ms >= ?
+                WHERE t.campaign_id = ? AND a.hangup_ms >= ? AND a.hangup_ms < ?
                   AND a.outcome IN ('answered', 'abandoned')")
             .bind(campaign_id.to_string())
             .bind(since_ms)
+            .bind(first_whole)
             .fetch_one(&self.pool)
             .await?;
-        Ok((count(&row, "people")?, count(&row, "abandoned")?))
+        let whole = self
+            .q("SELECT CAST(COALESCE(SUM(people), 0) AS BIGINT) AS people,
+                  CAST(COALESCE(SUM(abandoned), 0) AS BIGINT) AS abandoned
+                FROM abandon_tally WHERE campaign_id = ? AND hour_ms >= ?")
+            .bind(campaign_id.to_string())
+            .bind(first_whole)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((
+            count(&edge, "people")? + count(&whole, "people")?,
+            count(&edge, "abandoned")? + count(&whole, "abandoned")?,
+        ))
     }
+}
+
+/// The outcomes of calls a person answered: the cap window's people.
+pub(super) fn is_person(outcome: &str) -> bool {
+    matches!(outcome, "answered" | "abandoned")
+}
+
+pub(super) const TALLY_HOUR_MS: i64 = 3_600_000;
+
+/// The start of the tally's hour `at_ms` falls in.
+pub(super) fn tally_hour(at_ms: i64) -> i64 {
+    at_ms.div_euclid(TALLY_HOUR_MS) * TALLY_HOUR_MS
 }

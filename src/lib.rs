@@ -3,6 +3,7 @@
 pub mod api;
 pub mod campaign;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod customer;
 pub mod daemon;

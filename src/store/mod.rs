@@ -107,6 +107,21 @@ pub enum Write {
         reason: Option<String>,
         at_ms: i64,
     },
+    /// A write for one switch's calls, made under that switch's lease (a
+    /// node of a cluster): it lands only while the lease is held under the
+    /// same token, so a node that lost the switch writes nothing more for
+    /// it. Fences nest no further.
+    Fenced {
+        fence: Fence,
+        write: Box<Write>,
+    },
+}
+
+/// The lease a write was made under (`cluster::lease`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Fence {
+    pub switch: String,
+    pub token: i64,
 }
 
 #[async_trait]
@@ -311,8 +326,14 @@ pub trait Store: Send + Sync + 'static {
     async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32>;
 
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool>;
-    /// Applies the writes in order, in one transaction: all or none.
+    /// Applies the writes in order, in one transaction: all or none, but
+    /// for the fenced writes whose lease has moved on, which are dropped
+    /// (and counted in `fenced_writes`).
     async fn apply(&self, writes: &[Write]) -> StoreResult<()>;
+    /// Fenced writes dropped since the store was opened.
+    fn fenced_writes(&self) -> u64 {
+        0
+    }
     async fn pops_for_call(&self, call_id: &str)
     -> StoreResult<Vec<(String, String, Option<i64>)>>;
     async fn pop(&self, pop_id: &str) -> StoreResult<Option<PopRecord>>;

@@ -198,5 +198,6 @@ fn kind(w: &Write) -> &'static str {
         Write::PopRule { .. } => "pop_rule",
         Write::Pop(_) => "pop",
         Write::AgentState { .. } => "agent_state",
+        Write::Fenced { write, .. } => kind(write),
     }
 }

@@ -255,6 +255,9 @@ impl Store for SlowStore {
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool> {
         self.inner.pop_acked(pop_id, agent_id, at_ms).await
     }
+    fn fenced_writes(&self) -> u64 {
+        self.inner.fenced_writes()
+    }
     async fn apply(&self, writes: &[Write]) -> StoreResult<()> {
         pause(&self.delays.apply_ms).await;
         self.inner.apply(writes).await

@@ -222,8 +222,20 @@ impl SqlStore {
     pub(super) async fn apply_in(&self, writes: &[Write]) -> StoreResult<()> {
         let d = self.dialect;
         let mut tx = self.pool.begin().await?;
+        let mut fences = super::fence::Checked::default();
         for w in writes {
+            let w = match w {
+                Write::Fenced { fence, write } => {
+                    if !self.holds(&mut tx, fence, &mut fences).await? {
+                        continue;
+                    }
+                    &**write
+                }
+                w => w,
+            };
             match w {
+                // A fence within a fence is never made.
+                Write::Fenced { .. } => {}
                 Write::Ringing { call_id, at_ms } => {
                     self.q("UPDATE attempts SET ring_ms = COALESCE(ring_ms, ?) WHERE call_id = ?")
                         .bind(*at_ms)
@@ -355,6 +367,7 @@ impl SqlStore {
             }
         }
         tx.commit().await?;
+        self.count_fenced(&fences);
         Ok(())
     }
 

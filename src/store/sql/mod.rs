@@ -5,6 +5,7 @@
 
 mod calls;
 mod compliance;
+mod fence;
 mod pops;
 mod stats;
 mod tasks;
@@ -21,6 +22,8 @@ use std::time::Duration;
 pub struct SqlStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// Writes a lease check turned away (`fence`).
+    fenced: std::sync::atomic::AtomicU64,
 }
 
 type Query<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>;
@@ -67,7 +70,11 @@ impl SqlStore {
             Dialect::Sqlite => sqlx::migrate!("./migrations/sqlite").run(&pool).await?,
             Dialect::Postgres => sqlx::migrate!("./migrations/postgres").run(&pool).await?,
         }
-        Ok(SqlStore { pool, dialect })
+        Ok(SqlStore {
+            pool,
+            dialect,
+            fenced: Default::default(),
+        })
     }
 
     fn q(&self, sql: &'static str) -> Query<'static> {
@@ -525,6 +532,9 @@ impl Store for SqlStore {
     async fn pop_acked(&self, pop_id: &str, agent_id: &str, at_ms: i64) -> StoreResult<bool> {
         let mut conn = self.pool.acquire().await?;
         calls::pop_acked_on(self.dialect, &mut conn, pop_id, agent_id, at_ms).await
+    }
+    fn fenced_writes(&self) -> u64 {
+        self.fenced.load(std::sync::atomic::Ordering::Relaxed)
     }
     async fn apply(&self, writes: &[Write]) -> StoreResult<()> {
         self.apply_in(writes).await

@@ -1,0 +1,123 @@
+//! What the `[cluster]` section of the config file will hold: this node's
+//! name among the nodes on one PostgreSQL, the broker pops cross nodes
+//! through, and the lease times. Not in `Config` yet: until the daemon
+//! takes its switches by lease, a file with the section is refused as an
+//! unknown key rather than accepted and ignored.
+
+use super::lease::Timing;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Unique among the nodes: letters, digits, `.`, `_` and `-`, up to 64.
+    pub node_id: String,
+    /// `redis://host:port`, `nats://host:port` or `postgres://…` (LISTEN /
+    /// NOTIFY on the store); none: pops reach only the pages on this node.
+    #[serde(default)]
+    pub broker: Option<crate::redact::SecretSource>,
+    /// How long a switch's lease lasts without a renewal: the longest a
+    /// dead node's switch waits for another node.
+    #[serde(default = "default_lease_seconds")]
+    pub lease_seconds: f64,
+    /// How often the leases are renewed: at most a third of the lease.
+    #[serde(default = "default_renew_seconds")]
+    pub renew_seconds: f64,
+}
+
+fn default_lease_seconds() -> f64 {
+    10.0
+}
+
+fn default_renew_seconds() -> f64 {
+    3.0
+}
+
+impl ClusterConfig {
+    pub fn timing(&self) -> Timing {
+        Timing::new(
+            Duration::from_secs_f64(self.lease_seconds),
+            Duration::from_secs_f64(self.renew_seconds),
+        )
+    }
+
+    /// The key and the problem of the first thing wrong.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        let bad = |k: &str, p: &str| Err((format!("cluster.{k}"), p.to_string()));
+        let id_ok = !self.node_id.is_empty()
+            && self.node_id.len() <= 64
+            && self
+                .node_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !id_ok {
+            return bad(
+                "node_id",
+                "must be 1 to 64 letters, digits, '.', '_' or '-'",
+            );
+        }
+        if !(1.0..=3600.0).contains(&self.lease_seconds) {
+            return bad("lease_seconds", "must be a number from 1 to 3600");
+        }
+        if !(self.renew_seconds >= 0.1 && self.renew_seconds * 3.0 <= self.lease_seconds) {
+            return bad(
+                "renew_seconds",
+                "must be at least 0.1 and at most a third of lease_seconds",
+            );
+        }
+        if let Some(Ok(url)) = self.broker.as_ref().map(|b| b.secret()) {
+            let u = url.expose();
+            if ![
+                "redis://",
+                "rediss://",
+                "nats://",
+                "postgres://",
+                "postgresql://",
+            ]
+            .iter()
+            .any(|p| u.starts_with(p))
+            {
+                return bad("broker", "must be a redis://, nats:// or postgres:// URL");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(toml_text: &str) -> ClusterConfig {
+        toml::from_str(toml_text).expect("parses")
+    }
+
+    #[test]
+    fn defaults_and_checks() {
+        let c = parse("node_id = \"n1\"");
+        assert_eq!((c.lease_seconds, c.renew_seconds), (10.0, 3.0));
+        assert_eq!(c.check(), Ok(()));
+        let t = c.timing();
+        assert_eq!(t.margin, Duration::from_millis(2_500));
+        let key = |s: &str| parse(s).check().err().map(|(k, _)| k);
+        assert_eq!(key("node_id = \"a b\""), Some("cluster.node_id".into()));
+        assert_eq!(key("node_id = \"\""), Some("cluster.node_id".into()));
+        assert_eq!(
+            key("node_id = \"n\"\nlease_seconds = 6\nrenew_seconds = 3"),
+            Some("cluster.renew_seconds".into())
+        );
+        assert_eq!(
+            key("node_id = \"n\"\nlease_seconds = 0.5\nrenew_seconds = 0.1"),
+            Some("cluster.lease_seconds".into())
+        );
+        assert_eq!(
+            key("node_id = \"n\"\nbroker = \"http://x\""),
+            Some("cluster.broker".into())
+        );
+        assert_eq!(
+            key("node_id = \"n\"\nbroker = \"redis://127.0.0.1:6379\""),
+            None
+        );
+    }
+}

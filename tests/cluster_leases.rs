@@ -1,0 +1,380 @@
+//! Switch leases on the machine's real PostgreSQL: one holder at a time,
+//! taken over only once expired and then under a new token, shared among
+//! the nodes alive, and let go by a node cut off from the store before any
+//! other node can take its switch.
+
+mod support;
+
+use dialpop::cluster::lease::{Reply, Timing};
+use dialpop::cluster::lease_store::LeaseStore;
+use dialpop::cluster::leases::{Held, LeaseTask};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+/// A fresh schema, migrated by the store, and its URL.
+async fn schema() -> String {
+    let url = support::stores::postgres_schema_url().await;
+    dialpop::store::open(&url)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL store opens at {url}: {e}"));
+    url
+}
+
+async fn leases(url: &str) -> LeaseStore {
+    LeaseStore::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("lease store at {url}: {e}"))
+}
+
+#[tokio::test]
+async fn a_lease_has_one_holder_and_is_taken_over_only_once_expired() {
+    let url = schema().await;
+    let s = leases(&url).await;
+    let ttl = Duration::from_millis(600);
+    assert_eq!(s.acquire("fs1", "a", ttl).await.unwrap(), Reply::Granted(1));
+    assert_eq!(s.acquire("fs1", "b", ttl).await.unwrap(), Reply::Refused);
+    assert_eq!(
+        s.renew("fs1", "a", 1, ttl).await.unwrap(),
+        Reply::Granted(1)
+    );
+    // Only the holder, under its token, renews.
+    assert_eq!(s.renew("fs1", "b", 1, ttl).await.unwrap(), Reply::Refused);
+    assert_eq!(s.renew("fs1", "a", 2, ttl).await.unwrap(), Reply::Refused);
+    // Another switch is another lease.
+    assert_eq!(s.acquire("fs2", "b", ttl).await.unwrap(), Reply::Granted(1));
+
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    // Expired: a renewal is too late, and the takeover bumps the token.
+    assert_eq!(s.renew("fs1", "a", 1, ttl).await.unwrap(), Reply::Refused);
+    assert_eq!(s.acquire("fs1", "b", ttl).await.unwrap(), Reply::Granted(2));
+    assert_eq!(s.acquire("fs1", "a", ttl).await.unwrap(), Reply::Refused);
+    let rows = s.leases().await.unwrap();
+    let fs1 = rows.iter().find(|r| r.switch_name == "fs1").expect("fs1");
+    assert_eq!((fs1.node_id.as_str(), fs1.token), ("b", 2));
+    assert!(fs1.expires_in_ms > 0 && fs1.expires_in_ms <= 600, "{fs1:?}");
+
+    // A release hands it over at once.
+    s.release("fs1", "b", 2).await.unwrap();
+    assert_eq!(s.acquire("fs1", "a", ttl).await.unwrap(), Reply::Granted(3));
+}
+
+#[tokio::test]
+async fn of_many_nodes_taking_one_switch_at_once_one_gets_it() {
+    let url = schema().await;
+    let s = leases(&url).await;
+    let mut joins = Vec::new();
+    for i in 0..8 {
+        let s = s.clone();
+        joins.push(tokio::spawn(async move {
+            s.acquire("fs1", &format!("n{i}"), Duration::from_secs(5))
+                .await
+                .unwrap()
+        }));
+    }
+    let mut granted = 0;
+    for j in joins {
+        if let Reply::Granted(t) = j.await.unwrap() {
+            assert_eq!(t, 1);
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 1);
+}
+
+fn timing() -> Timing {
+    Timing::new(Duration::from_millis(1600), Duration::from_millis(300))
+}
+
+fn start(
+    store: LeaseStore,
+    node: &str,
+    switches: &[&str],
+) -> (
+    tokio::task::JoinHandle<()>,
+    watch::Receiver<Held>,
+    CancellationToken,
+) {
+    let (task, rx) = LeaseTask::new(
+        store,
+        node,
+        "127.0.0.1:0",
+        switches.iter().map(|s| s.to_string()).collect(),
+        timing(),
+    );
+    let stop = CancellationToken::new();
+    let join = tokio::spawn(task.run(stop.clone()));
+    (join, rx, stop)
+}
+
+async fn until(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let end = Instant::now() + within;
+    while !ok() {
+        assert!(Instant::now() < end, "not within {within:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn the_nodes_alive_share_the_switches_and_a_dead_ones_are_taken_over() {
+    let url = schema().await;
+    let (j1, rx1, _s1) = start(leases(&url).await, "n1", &["fs1", "fs2"]);
+    let (_j2, rx2, s2) = start(leases(&url).await, "n2", &["fs1", "fs2"]);
+    until("each node holds one switch", Duration::from_secs(5), || {
+        rx1.borrow().len() == 1 && rx2.borrow().len() == 1
+    })
+    .await;
+    let n1_had: Vec<String> = rx1.borrow().keys().cloned().collect();
+    let had_token = rx1.borrow()[&n1_had[0]].token;
+    // Killed: no release; the other takes it once it expires.
+    j1.abort();
+    let killed = Instant::now();
+    until("n2 holds both", Duration::from_secs(5), || {
+        rx2.borrow().len() == 2
+    })
+    .await;
+    let took = killed.elapsed();
+    let t = timing();
+    assert!(
+        took <= t.ttl + 3 * t.renew_every,
+        "taken over in {took:?}, lease {:?}",
+        t.ttl
+    );
+    assert!(rx2.borrow()[&n1_had[0]].token > had_token);
+    // Stopped: released, so the store shows nobody holding anything.
+    s2.cancel();
+    until("n2 released", Duration::from_secs(5), || {
+        rx2.borrow().is_empty()
+    })
+    .await;
+    let s = leases(&url).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for r in s.leases().await.unwrap() {
+        assert!(r.expires_in_ms < 0, "{r:?} still held");
+    }
+}
+
+/// A TCP relay to PostgreSQL that can be cut: once cut it forwards
+/// nothing and answers nothing, as a lost route does (no reset).
+async fn relay(to: &str) -> (u16, Arc<AtomicBool>) {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let cut = Arc::new(AtomicBool::new(false));
+    let to = to.to_string();
+    let c = cut.clone();
+    tokio::spawn(async move {
+        while let Ok((a, _)) = l.accept().await {
+            let Ok(b) = TcpStream::connect(&to).await else {
+                continue;
+            };
+            let (ar, aw) = a.into_split();
+            let (br, bw) = b.into_split();
+            tokio::spawn(pipe(ar, bw, c.clone()));
+            tokio::spawn(pipe(br, aw, c.clone()));
+        }
+    });
+    (port, cut)
+}
+
+async fn pipe(
+    mut r: tokio::net::tcp::OwnedReadHalf,
+    mut w: tokio::net::tcp::OwnedWriteHalf,
+    cut: Arc<AtomicBool>,
+) {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if cut.load(Ordering::SeqCst) {
+            // Swallowed; the socket stays open, as a black hole keeps it.
+            std::future::pending::<()>().await;
+        }
+        if w.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_node_cut_off_from_the_store_lets_go_before_another_takes_over() {
+    let url = schema().await;
+    let (port, cut) = relay("127.0.0.1:5432").await;
+    let cut_url = url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{port}"), 1);
+    let (_j1, mut rx1, _s1) = start(leases(&cut_url).await, "n1", &["fs1"]);
+    until("n1 holds fs1", Duration::from_secs(5), || {
+        rx1.borrow().contains_key("fs1")
+    })
+    .await;
+    let (_j2, mut rx2, _s2) = start(leases(&url).await, "n2", &["fs1"]);
+    // n2 is refused while n1 renews.
+    tokio::time::sleep(timing().ttl).await;
+    assert!(rx2.borrow().is_empty(), "taken from a live holder");
+    rx1.borrow_and_update();
+    rx2.borrow_and_update();
+
+    cut.store(true, Ordering::SeqCst);
+    let at = Instant::now();
+    let lost = tokio::spawn(async move {
+        while rx1.changed().await.is_ok() {
+            if !rx1.borrow().contains_key("fs1") {
+                return Instant::now();
+            }
+        }
+        panic!("n1's lease task ended");
+    });
+    let taken = tokio::spawn(async move {
+        while rx2.changed().await.is_ok() {
+            if rx2.borrow().contains_key("fs1") {
+                return Instant::now();
+            }
+        }
+        panic!("n2's lease task ended");
+    });
+    let lost = tokio::time::timeout(Duration::from_secs(10), lost)
+        .await
+        .expect("n1 lets go")
+        .unwrap();
+    let taken = tokio::time::timeout(Duration::from_secs(10), taken)
+        .await
+        .expect("n2 takes over")
+        .unwrap();
+    assert!(
+        lost < taken,
+        "n1 let go {:?} after the cut, n2 took over {:?} after it",
+        lost - at,
+        taken - at
+    );
+    let t = timing();
+    assert!(
+        lost - at <= t.ttl,
+        "n1 held on {:?} after the cut",
+        lost - at
+    );
+}
+
+#[tokio::test]
+async fn writes_under_a_lease_that_moved_on_are_dropped_and_counted() {
+    use dialpop::store::{
+        Campaign, CampaignSettings, CampaignState, Fence, NewAttempt, NewTask, Write,
+    };
+    let url = support::stores::postgres_schema_url().await;
+    let store = dialpop::store::open(&url).await.expect("store");
+    let s = leases(&url).await;
+    store
+        .insert_campaign(&Campaign {
+            id: "c".into(),
+            name: "c".into(),
+            state: CampaignState::Running,
+            settings: CampaignSettings::default(),
+            created_ms: 1,
+            updated_ms: 1,
+        })
+        .await
+        .unwrap();
+    let task = store
+        .add_task(&NewTask {
+            campaign_id: "c".into(),
+            customer_id: "cust1".into(),
+            phone: "+12127360001".into(),
+            ..NewTask::default()
+        })
+        .await
+        .unwrap()
+        .id;
+    for call in ["fs1-call", "fs2-call"] {
+        store
+            .insert_attempt(&NewAttempt {
+                call_id: call.into(),
+                task_id: task,
+                agent_id: "a1".into(),
+                switch_name: call[..3].into(),
+                originate_ms: 1_000,
+            })
+            .await
+            .unwrap();
+    }
+    let ttl = Duration::from_millis(400);
+    assert_eq!(
+        s.acquire("fs1", "n1", ttl).await.unwrap(),
+        Reply::Granted(1)
+    );
+    assert_eq!(
+        s.acquire("fs2", "n1", ttl).await.unwrap(),
+        Reply::Granted(1)
+    );
+    let under = |switch: &str, token: i64, w: Write| Write::Fenced {
+        fence: Fence {
+            switch: switch.into(),
+            token,
+        },
+        write: Box::new(w),
+    };
+    let ring = |call: &str, at_ms: i64| Write::Ringing {
+        call_id: call.into(),
+        at_ms,
+    };
+    store
+        .apply(&[under("fs1", 1, ring("fs1-call", 2_000))])
+        .await
+        .unwrap();
+    let ring_of = async |call: &str| store.attempt(call).await.unwrap().unwrap().ring_ms;
+    assert_eq!(ring_of("fs1-call").await, Some(2_000));
+    assert_eq!(store.fenced_writes(), 0);
+
+    // fs1 is taken over by n2: n1's writes for it no longer land, while
+    // its writes for fs2 and those under n2's token do, in the same batch.
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert_eq!(
+        s.acquire("fs1", "n2", ttl).await.unwrap(),
+        Reply::Granted(2)
+    );
+    store
+        .apply(&[
+            under(
+                "fs1",
+                1,
+                Write::CloseAttempt {
+                    call_id: "fs1-call".into(),
+                    at_ms: 3_000,
+                    outcome: "answered".into(),
+                    cause: None,
+                },
+            ),
+            under("fs2", 1, ring("fs2-call", 3_000)),
+            Write::AgentState {
+                agent_id: "a1".into(),
+                state: "available".into(),
+                reason: None,
+                at_ms: 3_000,
+            },
+            under("fs1", 1, ring("fs1-call", 9_000)),
+        ])
+        .await
+        .unwrap();
+    let a = store.attempt("fs1-call").await.unwrap().unwrap();
+    assert_eq!((a.hangup_ms, a.ring_ms), (None, Some(2_000)), "{a:?}");
+    assert_eq!(ring_of("fs2-call").await, Some(3_000));
+    assert_eq!(store.fenced_writes(), 2);
+    store
+        .apply(&[under(
+            "fs1",
+            2,
+            Write::CloseAttempt {
+                call_id: "fs1-call".into(),
+                at_ms: 4_000,
+                outcome: "answered".into(),
+                cause: None,
+            },
+        )])
+        .await
+        .unwrap();
+    let a = store.attempt("fs1-call").await.unwrap().unwrap();
+    assert_eq!(a.hangup_ms, Some(4_000));
+    assert_eq!(store.fenced_writes(), 2);
+}

@@ -53,6 +53,27 @@ fn figures(name: &'static str, mut us: Vec<f64>, burst: Duration) -> Figures {
     }
 }
 
+/// `BURST` publishes, `IN_FLIGHT` at a time, as a busy node's would be.
+async fn pipelined<F, E>(mut publish: impl FnMut() -> F)
+where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Debug,
+{
+    const IN_FLIGHT: usize = 64;
+    let mut pending = futures::stream::FuturesUnordered::new();
+    for _ in 0..BURST {
+        pending.push(publish());
+        if pending.len() >= IN_FLIGHT
+            && let Some(r) = pending.next().await
+        {
+            r.expect("publish");
+        }
+    }
+    while let Some(r) = pending.next().await {
+        r.expect("publish");
+    }
+}
+
 async fn in_process(msg: &str) -> Figures {
     let (tx, mut rx) = tokio::sync::mpsc::channel::<std::sync::Arc<str>>(1024);
     let msg: std::sync::Arc<str> = msg.into();
@@ -110,26 +131,17 @@ async fn redis_pubsub(msg: &str) -> Figures {
             messages.next().await.expect("message");
         }
     });
-    // Pipelined as a busy node's publishes would be: several in flight.
-    let mut pending = futures::stream::FuturesUnordered::new();
-    for _ in 0..BURST {
-        let mut c = conn.clone();
-        let ch = channel.clone();
-        let m = msg.to_string();
-        pending.push(async move {
+    pipelined(|| {
+        let (mut c, ch, m) = (conn.clone(), channel.clone(), msg.to_string());
+        async move {
             redis::cmd("PUBLISH")
                 .arg(ch)
                 .arg(m)
                 .query_async::<()>(&mut c)
                 .await
-        });
-        if pending.len() >= 64 {
-            pending.next().await.expect("one").expect("publish");
         }
-    }
-    while let Some(r) = pending.next().await {
-        r.expect("publish");
-    }
+    })
+    .await;
     recv.await.expect("receiver");
     figures("Redis pub/sub", us, t.elapsed())
 }
@@ -165,23 +177,18 @@ async fn pg_notify(msg: &str) -> Figures {
             listener.recv().await.expect("notification");
         }
     });
-    let mut pending = futures::stream::FuturesUnordered::new();
-    for _ in 0..BURST {
+    pipelined(|| {
         let (p, ch, m) = (pool.clone(), channel.clone(), msg.to_string());
-        pending.push(async move {
+        async move {
             sqlx::query("SELECT pg_notify($1, $2)")
                 .bind(ch)
                 .bind(m)
                 .execute(&p)
                 .await
-        });
-        if pending.len() >= 64 {
-            pending.next().await.expect("one").expect("notify");
+                .map(|_| ())
         }
-    }
-    while let Some(r) = pending.next().await {
-        r.expect("notify");
-    }
+    })
+    .await;
     recv.await.expect("receiver");
     figures("PostgreSQL NOTIFY", us, t.elapsed())
 }

@@ -18,11 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 /// A fresh schema, migrated by the store, and its URL.
 async fn schema() -> String {
-    let url = support::stores::postgres_schema_url().await;
-    dialpop::store::open(&url)
-        .await
-        .unwrap_or_else(|e| panic!("PostgreSQL store opens at {url}: {e}"));
-    url
+    support::stores::postgres().await.url
 }
 
 async fn leases(url: &str) -> LeaseStore {
@@ -263,9 +259,9 @@ async fn writes_under_a_lease_that_moved_on_are_dropped_and_counted() {
     use dialpop::store::{
         Campaign, CampaignSettings, CampaignState, Fence, NewAttempt, NewTask, Write,
     };
-    let url = support::stores::postgres_schema_url().await;
-    let store = dialpop::store::open(&url).await.expect("store");
-    let s = leases(&url).await;
+    let pg = support::stores::postgres().await;
+    let store = pg.store.clone();
+    let s = leases(&pg.url).await;
     store
         .insert_campaign(&Campaign {
             id: "c".into(),

@@ -114,29 +114,14 @@ impl LeaseTask {
     }
 
     async fn renew_held(&mut self) {
-        let held: Vec<(String, Grant)> = self
-            .leases
-            .iter()
-            .filter_map(|(s, l)| l.grant().map(|g| (s.clone(), g)))
-            .collect();
-        for (switch, g) in held {
+        for (switch, g) in self.held() {
             let sent = Instant::now();
             // A reply after the deadline is worth nothing: wait no longer.
             let limit = g.until.saturating_duration_since(sent.into_std());
-            let reply = match timeout(
-                limit,
-                self.store
-                    .renew(&switch, &self.node, g.token, self.timing.ttl),
-            )
-            .await
-            {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    tracing::warn!(switch = %switch, error = %e, "lease renewal failed");
-                    Reply::Failed
-                }
-                Err(_) => Reply::Failed,
-            };
+            let asked = self
+                .store
+                .renew(&switch, &self.node, g.token, self.timing.ttl);
+            let reply = answer(&switch, "renewal", timeout(limit, asked).await);
             self.apply(&switch, sent, reply);
         }
     }
@@ -160,19 +145,8 @@ impl LeaseTask {
                 continue;
             }
             let sent = Instant::now();
-            let reply = match timeout(
-                t.renew_every,
-                self.store.acquire(&switch, &self.node, t.ttl),
-            )
-            .await
-            {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    tracing::warn!(switch = %switch, error = %e, "lease acquire failed");
-                    Reply::Failed
-                }
-                Err(_) => Reply::Failed,
-            };
+            let asked = self.store.acquire(&switch, &self.node, t.ttl);
+            let reply = answer(&switch, "acquire", timeout(t.renew_every, asked).await);
             self.apply(&switch, sent, reply);
         }
     }
@@ -217,12 +191,15 @@ impl LeaseTask {
         self.publish();
     }
 
-    fn publish(&self) {
-        let held: Held = self
-            .leases
+    fn held(&self) -> Held {
+        self.leases
             .iter()
             .filter_map(|(s, l)| l.grant().map(|g| (s.clone(), g)))
-            .collect();
+            .collect()
+    }
+
+    fn publish(&self) {
+        let held = self.held();
         self.tx.send_if_modified(|old| {
             if *old == held {
                 false
@@ -265,5 +242,22 @@ impl LeaseTask {
                 }
             }
         }
+    }
+}
+
+/// A lease query's reply: what the store said, or `Failed` when it erred
+/// or did not answer in time.
+fn answer(
+    switch: &str,
+    what: &str,
+    r: Result<Result<Reply, sqlx::Error>, tokio::time::error::Elapsed>,
+) -> Reply {
+    match r {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => {
+            tracing::warn!(switch = %switch, error = %e, "lease {what} failed");
+            Reply::Failed
+        }
+        Err(_) => Reply::Failed,
     }
 }

@@ -22,7 +22,7 @@ use std::sync::atomic::Ordering;
 #[derive(Default)]
 pub(super) struct Checked {
     held: HashMap<Fence, bool>,
-    pub(super) refused: u64,
+    refused: u64,
 }
 
 impl SqlStore {

@@ -379,8 +379,13 @@ impl Dialer {
             TaskNext::RetryAt(at)
             | TaskNext::Requeue(at)
             | TaskNext::Callback { at_ms: at, .. } => {
-                let due = self.idle_until.entry(campaign.clone()).or_insert(*at);
-                *due = (*due).min(*at);
+                // A campaign resting until later wakes when this task is
+                // due; one that is not resting must not start to: that
+                // would hold all its dialing until this write commits, and
+                // hand its room to the other campaigns meanwhile.
+                if let Some(due) = self.idle_until.get_mut(&campaign) {
+                    *due = (*due).min(*at);
+                }
             }
             TaskNext::Done | TaskNext::Failed | TaskNext::Refused(_) => {}
         }

@@ -22,23 +22,22 @@ pub fn share_by_weight(wants: &[(f64, usize)], room: usize, credits: &mut [f64])
     if total <= room {
         return wants.iter().map(|&(_, n)| n).collect();
     }
-    let floor = wants
-        .iter()
-        .map(|&(w, _)| w)
-        .filter(|w| w.is_finite() && *w > 0.0)
-        .fold(f64::INFINITY, f64::min);
-    let floor = if floor.is_finite() { floor } else { 1.0 };
-    let weight = |w: f64| if w.is_finite() && w > 0.0 { w } else { floor };
+    let weights = effective(wants);
     let mut given = vec![0usize; wants.len()];
     for _ in 0..room {
         let mut sum = 0.0;
         let mut best: Option<(usize, f64)> = None;
-        for (i, (&(w, n), c)) in wants.iter().zip(credits.iter_mut()).enumerate() {
+        for (i, ((&(_, n), w), c)) in wants
+            .iter()
+            .zip(&weights)
+            .zip(credits.iter_mut())
+            .enumerate()
+        {
             if given[i] >= n {
                 continue;
             }
-            *c += weight(w);
-            sum += weight(w);
+            *c += w;
+            sum += w;
             if best.is_none_or(|(_, top)| *c > top) {
                 best = Some((i, *c));
             }
@@ -52,6 +51,40 @@ pub fn share_by_weight(wants: &[(f64, usize)], room: usize, credits: &mut [f64])
         }
     }
     given
+}
+
+/// Undoes `calls` of the calls `share_by_weight` gave campaign `who` that
+/// were never placed (no claim job was free, no switch took them), so
+/// that what it was owed is owed again: otherwise a campaign that comes
+/// later in the round, and so more often finds the claim jobs taken,
+/// would pay for calls it never made and drift under its weight.
+pub fn give_back(wants: &[(f64, usize)], credits: &mut [f64], who: usize, calls: usize) {
+    debug_assert_eq!(wants.len(), credits.len());
+    if calls == 0 || who >= credits.len() {
+        return;
+    }
+    let weights = effective(wants);
+    let sum: f64 = weights.iter().sum();
+    for (c, w) in credits.iter_mut().zip(&weights) {
+        *c -= w * calls as f64;
+    }
+    credits[who] += sum * calls as f64;
+}
+
+/// The weights as shared: at or under zero (or not a number), the smallest
+/// positive weight there is, so that no running campaign is starved.
+fn effective(wants: &[(f64, usize)]) -> Vec<f64> {
+    let usable = |w: f64| w.is_finite() && w > 0.0;
+    let floor = wants
+        .iter()
+        .map(|&(w, _)| w)
+        .filter(|&w| usable(w))
+        .fold(f64::INFINITY, f64::min);
+    let floor = if floor.is_finite() { floor } else { 1.0 };
+    wants
+        .iter()
+        .map(|&(w, _)| if usable(w) { w } else { floor })
+        .collect()
 }
 
 #[cfg(test)]
@@ -90,6 +123,27 @@ mod tests {
             got[1] += g[1];
         }
         assert_eq!(got, [100, 300]);
+    }
+
+    #[test]
+    fn calls_given_back_are_owed_again() {
+        // Rounds of two calls where the second campaign's share is never
+        // placed half of the time: given back, it still gets 3 of every 4
+        // calls that are placed.
+        let wants = [(1.0, 50), (3.0, 50)];
+        let mut credits = [0.0, 0.0];
+        let mut placed = [0, 0];
+        for round in 0..400 {
+            let g = share_by_weight(&wants, 2, &mut credits);
+            placed[0] += g[0];
+            if round % 2 == 0 {
+                give_back(&wants, &mut credits, 1, g[1]);
+            } else {
+                placed[1] += g[1];
+            }
+        }
+        let share = placed[1] as f64 / (placed[0] + placed[1]) as f64;
+        assert!((share - 0.75).abs() < 0.01, "{placed:?}");
     }
 
     #[test]

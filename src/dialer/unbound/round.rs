@@ -116,13 +116,16 @@ impl Dialer {
                 wants.push((view.clone(), n));
             }
         }
-        if wants.is_empty() {
+        // With every claim job taken nothing of a share could be placed;
+        // the next round comes when a claim returns.
+        if wants.is_empty() || self.claim_jobs >= claim::MAX_CLAIM_JOBS {
             return;
         }
         let mut room: usize = self.switches.iter().map(|s| s.free(clock)).sum();
         if let Some(g) = self.global_pace.as_ref() {
             room = room.min(g.room(clock));
         }
+        let ids: Vec<String> = wants.iter().map(|(v, _)| v.campaign.id.clone()).collect();
         let asks: Vec<(f64, usize)> = wants
             .iter()
             .map(|(v, n)| (v.campaign.settings.dialing.weight, *n))
@@ -137,25 +140,26 @@ impl Dialer {
             })
             .collect();
         let shares = share::share_by_weight(&asks, room, &mut credits);
-        for (((view, n), share), credit) in wants.iter_mut().zip(shares).zip(credits) {
-            *n = share;
-            if let Some(l) = self.lines.by_campaign.get_mut(&view.campaign.id) {
+        for (i, ((view, _), share)) in wants.into_iter().zip(shares).enumerate() {
+            let unplaced = self.claim_unbound(view, share, clock, now);
+            share::give_back(&asks, &mut credits, i, unplaced);
+        }
+        for (id, credit) in ids.into_iter().zip(credits) {
+            if let Some(l) = self.lines.by_campaign.get_mut(&id) {
                 l.share_credit = credit;
             }
         }
-        for (view, n) in wants {
-            self.claim_unbound(view, n, clock, now);
-        }
     }
 
-    /// Claim jobs for `n` calls of the campaign with no agent.
+    /// Claim jobs for `n` calls of the campaign with no agent; what could
+    /// not be claimed (no claim job or switch free) is returned.
     fn claim_unbound(
         &mut self,
         view: Arc<claim::CampaignView>,
         mut n: usize,
         clock: Instant,
         now: i64,
-    ) {
+    ) -> usize {
         let id = view.campaign.id.clone();
         while n > 0 && self.claim_jobs < claim::MAX_CLAIM_JOBS {
             let mut seats = Vec::new();
@@ -171,7 +175,7 @@ impl Dialer {
                 n -= 1;
             }
             if seats.is_empty() {
-                return;
+                return n;
             }
             let lines = self.lines.by_campaign.entry(id.clone()).or_default();
             lines.in_flight += seats.len();
@@ -188,6 +192,7 @@ impl Dialer {
                     .await;
             });
         }
+        n
     }
 
     /// When the next pacing round is due: while a power or predictive

@@ -32,6 +32,9 @@ pub struct Config {
     pub sources: Vec<crate::customer::config::SourceConfig>,
     #[serde(default)]
     pub monitor: crate::monitor::config::MonitorConfig,
+    /// Several nodes on one PostgreSQL (none: one node, the default).
+    #[serde(default)]
+    pub cluster: Option<crate::cluster::config::ClusterConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize)]

@@ -38,6 +38,28 @@ pub struct DaemonSetup {
     pub limits: crate::api::guard::Limits,
     /// HTTPS (and WSS) when set, plain HTTP otherwise.
     pub tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    /// One node of several (None: the only one, driving every switch).
+    pub cluster: Option<ClusterSetup>,
+}
+
+/// A node of a cluster: its section, and the store's URL for the leases'
+/// own connections.
+#[derive(Clone)]
+pub struct ClusterSetup {
+    pub config: crate::cluster::config::ClusterConfig,
+    pub store_url: crate::redact::Secret,
+}
+
+/// What a cluster node runs beside the HTTP server.
+struct ClusterRun {
+    node: String,
+    shards: crate::dialer::Shards,
+    node_stop: tokio_util::sync::CancellationToken,
+    node_task: JoinHandle<()>,
+    lease_stop: tokio_util::sync::CancellationToken,
+    lease_task: JoinHandle<()>,
+    leases: crate::cluster::lease_store::LeaseStore,
+    lease: Duration,
 }
 
 /// How to reach the switch.
@@ -58,6 +80,7 @@ pub struct Daemon {
     connecting: Vec<JoinHandle<()>>,
     http: JoinHandle<()>,
     http_stop: tokio_util::sync::CancellationToken,
+    cluster: Option<ClusterRun>,
 }
 
 /// How long a graceful stop lets calls in progress go on.
@@ -74,54 +97,65 @@ impl Daemon {
         let customers = CustomerService::new(&setup.customer, &setup.sources, setup.store.clone())
             .map_err(|e| anyhow::anyhow!("customer sources: {e}"))?;
         let writer = StoreWriter::start(setup.store.clone(), 16 * 1024);
-        let (upd_tx, updates) = tokio::sync::mpsc::channel(16 * 1024);
-        let mut links = Vec::new();
-        let mut managers = Vec::new();
-        let mut connecting = Vec::new();
-        for (i, (how, plan)) in setup
-            .switches
-            .iter()
-            .zip(setup.plan.switches.iter())
-            .enumerate()
-        {
-            let manager = CallManager::start(i, upd_tx.clone());
-            let (m, how, name) = (manager.clone(), how.clone(), plan.name.clone());
-            connecting.push(tokio::spawn(async move {
-                match connect_switch(&how, &name).await {
-                    Ok((driver, notices)) => m.attach(driver, notices).await,
-                    Err(e) => {
-                        tracing::error!(switch = %name, error = %e, "cannot connect to the switch; no calls will be placed on it");
-                        m.give_up(e.to_string()).await;
-                    }
-                }
-            }));
-            managers.push(manager.clone());
-            links.push(SwitchLink {
-                plan: plan.clone(),
-                manager,
-            });
-        }
-        drop(upd_tx);
-        let monitor = crate::monitor::Monitor::start(&setup.monitor)?;
-        let (hub, presence) = AgentHub::start(writer.clone(), monitor.clone());
-        let agents = setup.store.agents().await?;
-        let dialer = Dialer::start(DialerParts {
-            store: setup.store.clone(),
-            writer: writer.clone(),
-            customers: customers.clone(),
-            links,
-            updates,
-            hub: hub.clone(),
-            presence,
-            plan: setup.plan.clone(),
-            agents,
-        })
-        .await?;
         let listener = crate::api::tls::HttpListener::new(
             tokio::net::TcpListener::bind(setup.listen).await?,
             setup.tls.clone(),
         )?;
         let addr = axum::serve::Listener::local_addr(&listener)?;
+        let monitor = crate::monitor::Monitor::start(&setup.monitor)?;
+        let (hub, presence) = AgentHub::start(writer.clone(), monitor.clone());
+        let mut managers = Vec::new();
+        let mut connecting = Vec::new();
+        let (dialer, cluster) = match &setup.cluster {
+            None => {
+                let (upd_tx, updates) = tokio::sync::mpsc::channel(16 * 1024);
+                let mut links = Vec::new();
+                for (i, (how, plan)) in setup
+                    .switches
+                    .iter()
+                    .zip(setup.plan.switches.iter())
+                    .enumerate()
+                {
+                    let manager = CallManager::start(i, upd_tx.clone());
+                    let (m, how, name) = (manager.clone(), how.clone(), plan.name.clone());
+                    connecting.push(tokio::spawn(async move {
+                        match connect_switch(&how, &name).await {
+                            Ok((driver, notices)) => m.attach(driver, notices).await,
+                            Err(e) => {
+                                tracing::error!(switch = %name, error = %e, "cannot connect to the switch; no calls will be placed on it");
+                                m.give_up(e.to_string()).await;
+                            }
+                        }
+                    }));
+                    managers.push(manager.clone());
+                    links.push(SwitchLink {
+                        plan: plan.clone(),
+                        manager,
+                    });
+                }
+                drop(upd_tx);
+                let agents = setup.store.agents().await?;
+                let dialer = Dialer::start(DialerParts {
+                    store: setup.store.clone(),
+                    writer: writer.clone(),
+                    customers: customers.clone(),
+                    links,
+                    updates,
+                    hub: hub.clone(),
+                    presence,
+                    plan: setup.plan.clone(),
+                    agents,
+                    scope: None,
+                })
+                .await?;
+                (dialer, None)
+            }
+            Some(c) => {
+                let (dialer, run) =
+                    start_node(&setup, c, addr, &writer, &customers, &hub, presence).await?;
+                (dialer, Some(run))
+            }
+        };
         let scheme = if setup.tls.is_some() { "https" } else { "http" };
         let app = router(AppState {
             store: setup.store.clone(),
@@ -132,6 +166,15 @@ impl Daemon {
             monitor,
             guard: crate::api::guard::Guard::new(setup.limits),
             api_token_sha256: setup.api_token_sha256.clone(),
+            cluster: cluster.as_ref().map(|c| crate::api::cluster::ClusterView {
+                node: c.node.clone(),
+                shards: c.shards.clone(),
+                leases: c.leases.clone(),
+                homes: crate::cluster::home::Homes::new(
+                    setup.plan.switches.iter().map(|s| s.name.clone()),
+                ),
+                lease: c.lease,
+            }),
         });
         let http_stop = tokio_util::sync::CancellationToken::new();
         let stop = http_stop.clone();
@@ -157,7 +200,15 @@ impl Daemon {
             connecting,
             http,
             http_stop,
+            cluster,
         })
+    }
+
+    /// This node's name and the switches it drives now (a cluster node).
+    pub fn cluster_switches(&self) -> Option<(String, Vec<String>)> {
+        self.cluster
+            .as_ref()
+            .map(|c| (c.node.clone(), c.shards.switches()))
     }
 
     /// Leaves the switches politely and stops serving, at once.
@@ -166,7 +217,10 @@ impl Daemon {
         self.http.abort();
     }
 
-    /// Stops connecting, leaves every switch, then writes what is queued.
+    /// Stops connecting, leaves every switch, then writes what is queued;
+    /// a cluster node then gives its leases back, for the other nodes to
+    /// take at once (after its last write: a write after the release
+    /// would be dropped).
     async fn leave_switches(&self) {
         for c in &self.connecting {
             c.abort();
@@ -174,7 +228,16 @@ impl Daemon {
         for m in &self.managers {
             m.shutdown().await;
         }
+        if let Some(c) = &self.cluster {
+            c.node_stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(10), wait_for(&c.node_task)).await;
+        }
         self.writer.flush().await;
+        if let Some(c) = &self.cluster {
+            c.lease_stop.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(10), wait_for(&c.lease_task)).await;
+            c.leases.close().await;
+        }
     }
 
     /// A graceful stop (SIGTERM, Ctrl-C): no new calls; calls in progress
@@ -210,7 +273,66 @@ impl Daemon {
     }
 }
 
-async fn connect_switch(
+/// Waits for a task by polling its end (the handle stays where it is).
+async fn wait_for(task: &JoinHandle<()>) {
+    while !task.is_finished() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A cluster node's lease task and the dialers of the switches it holds.
+async fn start_node(
+    setup: &DaemonSetup,
+    c: &ClusterSetup,
+    addr: SocketAddr,
+    writer: &StoreWriter,
+    customers: &CustomerService,
+    hub: &AgentHub,
+    presence: tokio::sync::mpsc::Receiver<crate::popup::hub::Presence>,
+) -> anyhow::Result<(DialerHandle, ClusterRun)> {
+    use crate::cluster::{lease_store::LeaseStore, leases::LeaseTask, node};
+    let leases = LeaseStore::connect(c.store_url.expose())
+        .await
+        .map_err(|e| anyhow::anyhow!("cluster: the store for the leases: {e}"))?;
+    let names = setup.plan.switches.iter().map(|s| s.name.clone()).collect();
+    let (task, held) = LeaseTask::new(
+        leases.clone(),
+        &c.config.node_id,
+        &addr.to_string(),
+        names,
+        c.config.timing(),
+    );
+    let lease_stop = tokio_util::sync::CancellationToken::new();
+    let lease_task = tokio::spawn(task.run(lease_stop.clone()));
+    let node_stop = tokio_util::sync::CancellationToken::new();
+    let (dialer, shards, node_task) = node::start(node::NodeParts {
+        store: setup.store.clone(),
+        writer: writer.clone(),
+        customers: customers.clone(),
+        hub: hub.clone(),
+        presence,
+        plan: setup.plan.clone(),
+        connects: setup.switches.clone(),
+        held,
+        stop: node_stop.clone(),
+    });
+    tracing::info!(node = %c.config.node_id, "cluster node started; switches are driven as their leases are won");
+    Ok((
+        dialer,
+        ClusterRun {
+            node: c.config.node_id.clone(),
+            shards,
+            node_stop,
+            node_task,
+            lease_stop,
+            lease_task,
+            leases,
+            lease: Duration::from_secs_f64(c.config.lease_seconds),
+        },
+    ))
+}
+
+pub(crate) async fn connect_switch(
     how: &SwitchConnect,
     name: &str,
 ) -> anyhow::Result<(
@@ -339,6 +461,13 @@ pub async fn setup_from_config(cfg: &Config) -> anyhow::Result<DaemonSetup> {
         limits: cfg.http.limits(),
         tls: match &cfg.http.tls {
             Some(files) => Some(crate::api::tls::server_config(files).map_err(anyhow::Error::msg)?),
+            None => None,
+        },
+        cluster: match &cfg.cluster {
+            Some(c) => Some(ClusterSetup {
+                config: c.clone(),
+                store_url: cfg.store.url()?,
+            }),
             None => None,
         },
     })

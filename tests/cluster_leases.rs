@@ -374,3 +374,135 @@ async fn writes_under_a_lease_that_moved_on_are_dropped_and_counted() {
     assert_eq!(a.hangup_ms, Some(4_000));
     assert_eq!(store.fenced_writes(), 2);
 }
+
+#[tokio::test]
+async fn claims_and_attempts_under_a_moved_lease_are_refused_and_orphans_belong_to_their_switch() {
+    use dialpop::store::{
+        Campaign, CampaignSettings, CampaignState, ClaimFilter, Fence, NewAttempt, NewTask,
+        StoreError,
+    };
+    let pg = support::stores::postgres().await;
+    let store = pg.store.clone();
+    let s = leases(&pg.url).await;
+    store
+        .insert_campaign(&Campaign {
+            id: "c".into(),
+            name: "c".into(),
+            state: CampaignState::Running,
+            settings: CampaignSettings::default(),
+            created_ms: 1,
+            updated_ms: 1,
+        })
+        .await
+        .unwrap();
+    for i in 0..6 {
+        store
+            .add_task(&NewTask {
+                campaign_id: "c".into(),
+                customer_id: format!("cust{i}"),
+                phone: format!("+1212736000{i}"),
+                ..NewTask::default()
+            })
+            .await
+            .unwrap();
+    }
+    let ttl = Duration::from_millis(400);
+    assert_eq!(
+        s.acquire("fs1", "n1", ttl).await.unwrap(),
+        Reply::Granted(1)
+    );
+    assert_eq!(
+        s.acquire("fs2", "n1", ttl).await.unwrap(),
+        Reply::Granted(1)
+    );
+    let fence = |switch: &str, token: i64| Fence {
+        switch: switch.into(),
+        token,
+    };
+    let under = |f: Option<Fence>| ClaimFilter {
+        campaign_id: "c".into(),
+        fence: f,
+        ..ClaimFilter::default()
+    };
+    let now = dialpop::store::now_ms() + 1;
+    // Two claimed for each switch, none given an attempt yet: each
+    // switch's orphans are its own two.
+    let on_fs1 = store
+        .claim_batch(&under(Some(fence("fs1", 1))), now, 2)
+        .await
+        .unwrap();
+    let on_fs2 = store
+        .claim_batch(&under(Some(fence("fs2", 1))), now, 2)
+        .await
+        .unwrap();
+    assert_eq!((on_fs1.len(), on_fs2.len()), (2, 2));
+    let ids = |tasks: Vec<dialpop::store::Task>| {
+        let mut v: Vec<i64> = tasks.iter().map(|t| t.id).collect();
+        v.sort();
+        v
+    };
+    let mut fs1_ids: Vec<i64> = on_fs1.iter().map(|(t, _)| t.id).collect();
+    fs1_ids.sort();
+    assert_eq!(
+        ids(store.orphaned_dialing_tasks_on("fs1").await.unwrap()),
+        fs1_ids
+    );
+    assert_eq!(store.orphaned_dialing_tasks().await.unwrap().len(), 4);
+    // An attempt under the lease lands; the task is no orphan then, and
+    // its switch's open attempts list it.
+    let attempt = |task: i64, switch: &str, call: &str| NewAttempt {
+        call_id: call.into(),
+        task_id: task,
+        agent_id: String::new(),
+        switch_name: switch.into(),
+        originate_ms: now,
+    };
+    store
+        .insert_attempts_under(&[attempt(fs1_ids[0], "fs1", "c-1")], Some(&fence("fs1", 1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(store.orphaned_dialing_tasks_on("fs1").await.unwrap()),
+        vec![fs1_ids[1]]
+    );
+    let open: Vec<String> = store
+        .open_attempts_on("fs1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.call_id)
+        .collect();
+    assert_eq!(open, vec!["c-1".to_string()]);
+    assert!(store.open_attempts_on("fs2").await.unwrap().is_empty());
+
+    // fs1 moves to n2: n1 can neither claim nor place for it any more,
+    // and nothing of what it tried is written.
+    tokio::time::sleep(ttl + Duration::from_millis(100)).await;
+    assert_eq!(
+        s.acquire("fs1", "n2", ttl).await.unwrap(),
+        Reply::Granted(2)
+    );
+    let before = store.fenced_writes();
+    match store
+        .claim_batch(&under(Some(fence("fs1", 1))), now, 2)
+        .await
+    {
+        Err(StoreError::LeaseMoved(sw)) => assert_eq!(sw, "fs1"),
+        other => panic!("a claim under the old token: {other:?}"),
+    }
+    match store
+        .insert_attempts_under(&[attempt(fs1_ids[1], "fs1", "c-2")], Some(&fence("fs1", 1)))
+        .await
+    {
+        Err(StoreError::LeaseMoved(sw)) => assert_eq!(sw, "fs1"),
+        other => panic!("an attempt under the old token: {other:?}"),
+    }
+    assert!(store.attempt("c-2").await.unwrap().is_none());
+    assert_eq!(store.fenced_writes(), before + 2);
+    // Two tasks are still pending: the refused claim took none of them.
+    let pending = store
+        .claim_batch(&under(Some(fence("fs1", 2))), now, 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 2);
+}

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod auth;
 pub mod campaigns;
+pub mod cluster;
 pub mod customers;
 pub mod dnc;
 pub mod guard;
@@ -39,6 +40,8 @@ pub struct AppState {
     pub guard: guard::Guard,
     /// SHA-256 (hex) of the API bearer token.
     pub api_token_sha256: String,
+    /// A cluster node's view of the cluster (None: a single node).
+    pub cluster: Option<cluster::ClusterView>,
 }
 
 async fn monitor_view(
@@ -90,7 +93,9 @@ async fn readyz(
             .iter()
             .any(|w| w.link == crate::dialer::switches::Link::Up && w.healthy)
     });
-    let ready = store_ok && switch_ok;
+    // A cluster node that drives no switch still serves pages and the
+    // API: the balancer in front of the pages must keep sending to it.
+    let ready = store_ok && (switch_ok || s.cluster.is_some());
     let code = if ready {
         StatusCode::OK
     } else {
@@ -111,6 +116,10 @@ async fn readyz(
         "switches": snap.as_ref().map(|d| d.switches.clone()).unwrap_or_default(),
         "draining": snap.as_ref().is_some_and(|d| d.draining),
         "sources": sources,
+        "cluster": s.cluster.as_ref().map(|c| json!({
+            "node": c.node,
+            "driving": c.shards.switches(),
+        })),
     });
     (code, Json(body)).into_response()
 }

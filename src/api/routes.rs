@@ -72,6 +72,14 @@ pub fn routes() -> Vec<Route> {
             || get(super::metrics::scrape),
         ),
         r(
+            Method::GET,
+            "/api/cluster",
+            SUPERVISING,
+            "The cluster: its nodes, the switch leases and the node that drives each agent's switch (a single node: cluster false)",
+            None,
+            || get(super::cluster::status),
+        ),
+        r(
             Method::POST,
             "/api/outbound/tasks",
             TASKS,

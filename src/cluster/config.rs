@@ -1,8 +1,6 @@
-//! What the `[cluster]` section of the config file will hold: this node's
-//! name among the nodes on one PostgreSQL, the broker pops cross nodes
-//! through, and the lease times. Not in `Config` yet: until the daemon
-//! takes its switches by lease, a file with the section is refused as an
-//! unknown key rather than accepted and ignored.
+//! The `[cluster]` section of the config file: this node's name among the
+//! nodes on one PostgreSQL, the broker pops cross nodes through, and the
+//! lease times.
 
 use super::lease::Timing;
 use serde::Deserialize;

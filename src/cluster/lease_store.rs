@@ -53,6 +53,11 @@ impl LeaseStore {
         Ok(LeaseStore { pool })
     }
 
+    /// Closes the lease connections (after the release on a stop).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
     /// This node is alive; `starting` resets when it started.
     pub async fn heartbeat(
         &self,

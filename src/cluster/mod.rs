@@ -3,6 +3,8 @@
 //! switch driven by one node at a time.
 
 pub mod config;
+pub mod home;
 pub mod lease;
 pub mod lease_store;
 pub mod leases;
+pub mod node;

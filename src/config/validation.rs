@@ -21,6 +21,20 @@ impl Config {
             ));
         }
         self.monitor.check().map_err(|(k, p)| bad(&k, &p))?;
+        if let Some(c) = &self.cluster {
+            c.check().map_err(|(k, p)| bad(&k, &p))?;
+            // The store is what the nodes share: leases, tasks, counters.
+            let on_postgres = self.store.url().is_ok_and(|u| {
+                let u = u.expose();
+                u.starts_with("postgres://") || u.starts_with("postgresql://")
+            });
+            if !on_postgres {
+                return Err(bad(
+                    "store.url",
+                    "a [cluster] needs PostgreSQL, the store all its nodes share",
+                ));
+            }
+        }
         if self.http.unauthenticated_sockets_per_address == 0 {
             return Err(bad(
                 "http.unauthenticated_sockets_per_address",

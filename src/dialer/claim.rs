@@ -5,8 +5,8 @@
 use super::eligibility::{self, Judgement};
 use crate::campaign::CampaignState;
 use crate::store::{
-    Agent, Campaign, ClaimFilter, DialDecision, NewAttempt, Store, Task, TaskNext, Verdict, Write,
-    now_ms,
+    Agent, Campaign, ClaimFilter, DialDecision, Fence, NewAttempt, Store, Task, TaskNext, Verdict,
+    Write, now_ms,
 };
 use crate::switch::CallId;
 use std::sync::Arc;
@@ -76,6 +76,7 @@ impl CampaignView {
             due_from_ms: s.due_from_ms,
             due_until_ms: s.due_until_ms,
             agents: Vec::new(),
+            fence: None,
         };
         let templates = crate::popup::template::Templates::of(&campaign.settings.templates);
         CampaignView {
@@ -112,6 +113,7 @@ pub async fn claim(
     seats: Vec<Seat>,
     view: &CampaignView,
     now: i64,
+    fence: Option<&Fence>,
 ) -> Claims {
     let mut out = Claims {
         campaign: view.campaign.id.clone(),
@@ -122,6 +124,7 @@ pub async fn claim(
     };
     let mut seats = std::collections::VecDeque::from(seats);
     let mut filter = view.filter.clone();
+    filter.fence = fence.cloned();
     let mut skips = 0;
     while !seats.is_empty() && skips < MAX_SKIPS {
         let asked = seats.len();
@@ -212,7 +215,7 @@ pub async fn claim(
             writes.push(Write::Decision(why));
         }
         if !attempts.is_empty() {
-            match store.insert_attempts(&attempts).await {
+            match store.insert_attempts_under(&attempts, fence).await {
                 Ok(()) => out.dials.append(&mut dials),
                 Err(e) => {
                     // No attempt, no dial: the tasks go back to the queue.
@@ -227,6 +230,15 @@ pub async fn claim(
                     }
                 }
             }
+        }
+        if let Some(f) = fence {
+            writes = writes
+                .into_iter()
+                .map(|w| Write::Fenced {
+                    fence: f.clone(),
+                    write: Box::new(w),
+                })
+                .collect();
         }
         if !writes.is_empty()
             && let Err(e) = store.apply(&writes).await

@@ -67,8 +67,9 @@ impl Dialer {
             };
             self.claim_jobs += 1;
             let (store, tx) = (self.store.clone(), self.internal_tx.clone());
+            let fence = self.fence().cloned();
             tokio::spawn(async move {
-                let claims = claim::claim(&store, seats, &view, now).await;
+                let claims = claim::claim(&store, seats, &view, now, fence.as_ref()).await;
                 let _ = tx.send(Internal::Claims(Box::new(claims))).await;
             });
         }

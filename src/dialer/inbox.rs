@@ -55,6 +55,8 @@ impl Dialer {
                 }
             }
             Internal::AgentLoaded(id, agent) => match agent {
+                // Another switch's agent is another dialer's.
+                Some(_) if self.scope.as_ref().is_some_and(|s| !s.owns_agent(&id)) => {}
                 Some(a) => self.agents.upsert(a),
                 None => tracing::warn!(agent = %id, "changed agent not in the store"),
             },

@@ -54,7 +54,7 @@ use crate::switch::{AnswerAction, CallId, OriginateRequest};
 use agents::{AgentState, Agents};
 use claim::CampaignView;
 use handle::Command;
-pub use handle::DialerHandle;
+pub use handle::{DialerHandle, Shards};
 use live_call::{CustomerLookup, LiveCall};
 pub use stats::{CampaignCalls, DialerStats};
 use std::collections::HashMap;
@@ -126,6 +126,43 @@ pub struct DialerSnapshot {
     pub agent_time: agents::AgentTime,
 }
 
+impl DialerSnapshot {
+    /// A cluster node's dialers (one per switch it holds) as one: counts
+    /// add; the writer is the node's one, shared by all.
+    pub fn merge(parts: Vec<DialerSnapshot>) -> DialerSnapshot {
+        let mut out = DialerSnapshot {
+            stats: DialerStats::default(),
+            live_calls: 0,
+            timed_wrap_ups: 0,
+            agents: Vec::new(),
+            agent_counts: Default::default(),
+            switch_up: false,
+            switches: Vec::new(),
+            writer: WriterStats::default(),
+            draining: false,
+            agent_time: Default::default(),
+        };
+        for p in parts {
+            out.stats.add(&p.stats);
+            out.live_calls += p.live_calls;
+            out.timed_wrap_ups += p.timed_wrap_ups;
+            out.agents.extend(p.agents);
+            for (k, n) in p.agent_counts {
+                *out.agent_counts.entry(k).or_default() += n;
+            }
+            out.switch_up |= p.switch_up;
+            out.switches.extend(p.switches);
+            out.writer = p.writer;
+            out.draining |= p.draining;
+            out.agent_time.talk_s += p.agent_time.talk_s;
+            out.agent_time.wrap_s += p.agent_time.wrap_s;
+            out.agent_time.idle_s += p.agent_time.idle_s;
+        }
+        out.agents.sort();
+        out
+    }
+}
+
 /// The longest an idle campaign goes without a look at its queue.
 const IDLE_RECHECK_MS: i64 = 2_000;
 
@@ -184,6 +221,23 @@ pub struct Dialer {
     global_pace: Option<pace::Pace>,
     /// Previews that dial by themselves, by when.
     previews: std::collections::BTreeSet<(Instant, CallId)>,
+    scope: Option<Scope>,
+}
+
+/// A cluster node's dialer for one switch it holds: its calls are claimed,
+/// placed and written under that switch's lease, and its agents are those
+/// homed on that switch (`cluster::home`), so that a takeover moves the
+/// switch's calls and their agents together to one new owner.
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub fence: crate::store::Fence,
+    pub homes: crate::cluster::home::Homes,
+}
+
+impl Scope {
+    pub fn owns_agent(&self, agent_id: &str) -> bool {
+        self.homes.home_of(agent_id) == Some(self.fence.switch.as_str())
+    }
 }
 
 /// What the dialer is given to run.
@@ -197,12 +251,23 @@ pub struct DialerParts {
     pub presence: mpsc::Receiver<Presence>,
     pub plan: DialPlan,
     pub agents: Vec<Agent>,
+    /// None: a single node, every switch and agent its own.
+    pub scope: Option<Scope>,
 }
 
 impl Dialer {
     /// Starts the dialer for these agents. Open attempts from before a
     /// restart are handed to the call managers to rebuild first.
     pub async fn start(p: DialerParts) -> Result<DialerHandle, crate::store::StoreError> {
+        Ok(Dialer::start_task(p).await?.0)
+    }
+
+    /// The same, with the loop's task: a cluster node aborts it when it
+    /// loses the switch (nothing more is placed or written for it; the new
+    /// owner's recovery takes over the calls).
+    pub async fn start_task(
+        p: DialerParts,
+    ) -> Result<(DialerHandle, tokio::task::JoinHandle<()>), crate::store::StoreError> {
         let (tx, rx) = mpsc::channel(1024);
         let (internal_tx, internal_rx) = mpsc::channel(16 * 1024);
         let mut d = Dialer {
@@ -230,14 +295,20 @@ impl Dialer {
             lines: Default::default(),
             global_pace: p.plan.max_originates_per_second.map(pace::Pace::new),
             previews: Default::default(),
+            scope: p.scope,
         };
         for c in d.store.campaigns().await? {
             d.campaigns
                 .insert(c.id.clone(), Arc::new(CampaignView::new(c)));
         }
         d.recover().await?;
-        tokio::spawn(d.run(rx, p.updates, p.presence, internal_rx));
-        Ok(DialerHandle { tx })
+        let task = tokio::spawn(d.run(rx, p.updates, p.presence, internal_rx));
+        Ok((DialerHandle::one(tx), task))
+    }
+
+    /// The lease this dialer's writes and claims are made under, if any.
+    pub(super) fn fence(&self) -> Option<&crate::store::Fence> {
+        self.scope.as_ref().map(|s| &s.fence)
     }
 
     async fn run(

@@ -4,7 +4,7 @@
 use super::Dialer;
 use super::agents::AgentState;
 use super::live_call::{LiveCall, Unbound};
-use crate::store::{TaskNext, now_ms};
+use crate::store::{TaskNext, Write, now_ms};
 use crate::switch::CallId;
 use std::time::Instant;
 
@@ -14,7 +14,13 @@ impl Dialer {
     pub(super) async fn recover(&mut self) -> Result<(), crate::store::StoreError> {
         // A task claimed but never dialed, or whose attempt was closed but
         // not the task itself: settle it from its recorded attempts.
-        for task in self.store.orphaned_dialing_tasks().await? {
+        let orphans = match self.fence() {
+            // A cluster node's dialer for one switch settles that switch's
+            // orphans only: the others' claimers may be alive.
+            Some(f) => self.store.orphaned_dialing_tasks_on(&f.switch).await?,
+            None => self.store.orphaned_dialing_tasks().await?,
+        };
+        for task in orphans {
             let history = self.store.attempts_for_task(task.id).await?;
             // Killed during a wrap-up: the wrap-up starts again, so that the
             // agent's page (when it reconnects) can still give the
@@ -65,9 +71,17 @@ impl Dialer {
                 ?next,
                 "settling a task left dialing by the previous run"
             );
-            self.store.finish_task(task.id, next, None).await?;
+            self.write_now(Write::FinishTask {
+                task_id: task.id,
+                next,
+                cause: None,
+            })
+            .await?;
         }
-        let open = self.store.open_attempts().await?;
+        let open = match self.fence() {
+            Some(f) => self.store.open_attempts_on(&f.switch).await?,
+            None => self.store.open_attempts().await?,
+        };
         if open.is_empty() {
             return Ok(());
         }
@@ -89,12 +103,19 @@ impl Dialer {
                 // Its switch is no longer configured: the call cannot be
                 // followed, so it counts as lost and the task goes on.
                 tracing::warn!(call = %id, switch = %a.switch_name, "open attempt on a switch that is not configured");
-                self.store
-                    .close_attempt(&a.call_id, now_ms(), "vanished", None)
-                    .await?;
-                self.store
-                    .finish_task(task.id, TaskNext::RetryAt(now_ms()), None)
-                    .await?;
+                self.write_now(Write::CloseAttempt {
+                    call_id: a.call_id.clone(),
+                    at_ms: now_ms(),
+                    outcome: "vanished".into(),
+                    cause: None,
+                })
+                .await?;
+                self.write_now(Write::FinishTask {
+                    task_id: task.id,
+                    next: TaskNext::RetryAt(now_ms()),
+                    cause: None,
+                })
+                .await?;
                 continue;
             };
             if a.agent_id.is_empty() {
@@ -141,6 +162,18 @@ impl Dialer {
             }
         }
         Ok(())
+    }
+
+    /// A write of recovery's, at once and under the lease if there is one.
+    async fn write_now(&self, w: Write) -> Result<(), crate::store::StoreError> {
+        let w = match self.fence() {
+            Some(f) => Write::Fenced {
+                fence: f.clone(),
+                write: Box::new(w),
+            },
+            None => w,
+        };
+        self.store.apply(&[w]).await
     }
 
     /// A call placed with no agent, left open by the previous run. Not

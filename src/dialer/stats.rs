@@ -68,6 +68,52 @@ impl CampaignCalls {
     }
 }
 
+impl CampaignCalls {
+    /// Two dialers' counts of one campaign as one (a cluster node's
+    /// switches): counts add, levels and the gain are the highest.
+    fn add(&mut self, o: &CampaignCalls) {
+        self.originates += o.originates;
+        for (k, n) in &o.ended {
+            *self.ended.entry(k).or_default() += n;
+        }
+        self.people += o.people;
+        self.connected += o.connected;
+        self.abandoned += o.abandoned;
+        self.machines += o.machines;
+        self.connect_ms_sum += o.connect_ms_sum;
+        self.connect_ms_max = self.connect_ms_max.max(o.connect_ms_max);
+        self.dial_level = self.dial_level.max(o.dial_level);
+        self.dial_level_max = self.dial_level_max.max(o.dial_level_max);
+        self.gain = self.gain.max(o.gain);
+    }
+}
+
+impl DialerStats {
+    /// Another dialer's counts added to these.
+    pub fn add(&mut self, o: &DialerStats) {
+        self.calls += o.calls;
+        self.answered += o.answered;
+        self.busy += o.busy;
+        self.no_answer += o.no_answer;
+        self.failed += o.failed;
+        self.vanished += o.vanished;
+        self.not_placed += o.not_placed;
+        self.abandoned += o.abandoned;
+        self.machines += o.machines;
+        self.pops_degraded += o.pops_degraded;
+        self.pops_filtered += o.pops_filtered;
+        for (k, n) in &o.causes {
+            *self.causes.entry(k.clone()).or_default() += n;
+        }
+        self.agent_talk_s += o.agent_talk_s;
+        self.agent_wrap_s += o.agent_wrap_s;
+        self.agent_idle_s += o.agent_idle_s;
+        for (k, c) in &o.campaigns {
+            self.campaigns.entry(k.clone()).or_default().add(c);
+        }
+    }
+}
+
 /// Distinct hang-up cause names counted: a switch that sends free text
 /// cannot grow the table (or a metric's label set) without end.
 const MAX_CAUSES: usize = 64;

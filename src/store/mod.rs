@@ -38,6 +38,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("{0}")]
     Invalid(String),
+    /// A write under a switch's lease after another node took it over.
+    #[error("the lease of switch {0} has moved to another node")]
+    LeaseMoved(String),
 }
 
 pub fn now_ms() -> i64 {
@@ -289,7 +292,16 @@ pub trait Store: Send + Sync + 'static {
         self.insert_attempts(std::slice::from_ref(a)).await
     }
     /// Several attempts in one transaction (a batch of claims' dials).
-    async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()>;
+    async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
+        self.insert_attempts_under(a, None).await
+    }
+    /// The same, under a switch's lease: `LeaseMoved`, and nothing written,
+    /// once the lease has another token (no call may be placed for it).
+    async fn insert_attempts_under(
+        &self,
+        a: &[NewAttempt],
+        fence: Option<&Fence>,
+    ) -> StoreResult<()>;
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()>;
     /// Records the answer and, when given, the pop that goes out for it, in
     /// one transaction: an answered call never lacks its pop record, and the
@@ -311,6 +323,9 @@ pub trait Store: Send + Sync + 'static {
     async fn attempt(&self, call_id: &str) -> StoreResult<Option<Attempt>>;
     /// Attempts not yet closed (for reconciling with the switch at start).
     async fn open_attempts(&self) -> StoreResult<Vec<Attempt>>;
+    /// The open attempts of one switch's calls (a cluster node taking that
+    /// switch over re-owns those and no others).
+    async fn open_attempts_on(&self, switch: &str) -> StoreResult<Vec<Attempt>>;
     async fn attempts_for_task(&self, task_id: i64) -> StoreResult<Vec<Attempt>>;
     /// A customer's finished calls, newest first, a page at a time.
     async fn customer_calls(
@@ -322,6 +337,9 @@ pub trait Store: Send + Sync + 'static {
     /// Tasks marked dialing with no open attempt: left so by a process that
     /// died between two writes.
     async fn orphaned_dialing_tasks(&self) -> StoreResult<Vec<Task>>;
+    /// The orphans claimed for one switch (or by a single node, before a
+    /// cluster ran): its new owner's to settle.
+    async fn orphaned_dialing_tasks_on(&self, switch: &str) -> StoreResult<Vec<Task>>;
     /// Sets a task's attempt count to the attempts actually recorded.
     async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32>;
 

@@ -131,6 +131,10 @@ pub struct ClaimFilter {
     /// The agents claimed for: callbacks bound to one of them may be taken
     /// (others' only once their grace is over).
     pub agents: Vec<String>,
+    /// Claimed under this switch's lease (a cluster node): nothing is
+    /// claimed once the lease has moved on (`LeaseMoved`), and the tasks
+    /// claimed are marked as the switch's.
+    pub fence: Option<super::Fence>,
 }
 
 /// A page of the task list.

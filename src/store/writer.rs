@@ -49,6 +49,8 @@ enum Msg {
 pub struct StoreWriter {
     tx: mpsc::Sender<Msg>,
     counters: Arc<Counters>,
+    /// Every write through this handle is made under this lease.
+    fence: Option<crate::store::Fence>,
 }
 
 impl StoreWriter {
@@ -57,7 +59,21 @@ impl StoreWriter {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let counters = Arc::new(Counters::default());
         tokio::spawn(run(store, rx, counters.clone()));
-        StoreWriter { tx, counters }
+        StoreWriter {
+            tx,
+            counters,
+            fence: None,
+        }
+    }
+
+    /// The same writer (its queue, its batches) for one switch's calls
+    /// under that switch's lease: each write it takes lands only while the
+    /// lease is held under this token.
+    pub fn fenced(&self, fence: crate::store::Fence) -> StoreWriter {
+        StoreWriter {
+            fence: Some(fence),
+            ..self.clone()
+        }
     }
 
     /// Queues one write (waits while the queue is full).
@@ -72,6 +88,19 @@ impl StoreWriter {
     }
 
     async fn send(&self, writes: Vec<Write>, then: Option<Box<dyn FnOnce() + Send>>) {
+        let writes = match &self.fence {
+            None => writes,
+            Some(fence) => writes
+                .into_iter()
+                .map(|w| match w {
+                    w @ Write::Fenced { .. } => w,
+                    w => Write::Fenced {
+                        fence: fence.clone(),
+                        write: Box::new(w),
+                    },
+                })
+                .collect(),
+        };
         let n = writes.len() as u64;
         self.counters.queued.fetch_add(n, Ordering::Relaxed);
         if self.tx.send(Msg::Writes(writes, then)).await.is_err() {

@@ -222,6 +222,7 @@ impl Lab {
             monitor: Default::default(),
             limits: Default::default(),
             tls: None,
+            cluster: None,
         }
     }
 

@@ -204,8 +204,12 @@ impl Store for SlowStore {
     async fn abandon_counts(&self, campaign_id: &str, since_ms: i64) -> StoreResult<(u64, u64)> {
         self.inner.abandon_counts(campaign_id, since_ms).await
     }
-    async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
-        self.inner.insert_attempts(a).await
+    async fn insert_attempts_under(
+        &self,
+        a: &[NewAttempt],
+        fence: Option<&Fence>,
+    ) -> StoreResult<()> {
+        self.inner.insert_attempts_under(a, fence).await
     }
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
         self.inner.attempt_ringing(call_id, at_ms).await
@@ -235,6 +239,9 @@ impl Store for SlowStore {
     async fn open_attempts(&self) -> StoreResult<Vec<Attempt>> {
         self.inner.open_attempts().await
     }
+    async fn open_attempts_on(&self, switch: &str) -> StoreResult<Vec<Attempt>> {
+        self.inner.open_attempts_on(switch).await
+    }
     async fn attempts_for_task(&self, task_id: i64) -> StoreResult<Vec<Attempt>> {
         self.inner.attempts_for_task(task_id).await
     }
@@ -248,6 +255,9 @@ impl Store for SlowStore {
     }
     async fn orphaned_dialing_tasks(&self) -> StoreResult<Vec<Task>> {
         self.inner.orphaned_dialing_tasks().await
+    }
+    async fn orphaned_dialing_tasks_on(&self, switch: &str) -> StoreResult<Vec<Task>> {
+        self.inner.orphaned_dialing_tasks_on(switch).await
     }
     async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32> {
         self.inner.sync_task_attempts(task_id).await

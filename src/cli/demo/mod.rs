@@ -204,6 +204,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<Option<DemoReport>> {
             ..Default::default()
         },
         tls: None,
+        cluster: None,
     };
     let started = Instant::now();
     let daemon = Daemon::start(setup).await?;

@@ -89,7 +89,11 @@ pub(super) async fn decision_on(
 }
 
 impl SqlStore {
-    pub(super) async fn insert_attempts_in(&self, attempts: &[NewAttempt]) -> StoreResult<()> {
+    pub(super) async fn insert_attempts_in(
+        &self,
+        attempts: &[NewAttempt],
+        fence: Option<&Fence>,
+    ) -> StoreResult<()> {
         if attempts.is_empty() {
             return Ok(());
         }
@@ -107,7 +111,18 @@ impl SqlStore {
                 .bind(a.switch_name.clone())
                 .bind(a.originate_ms);
         }
-        q.execute(&self.pool).await?;
+        let Some(fence) = fence else {
+            q.execute(&self.pool).await?;
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        let mut checked = super::fence::Checked::default();
+        if !self.holds(&mut tx, fence, &mut checked).await? {
+            self.count_fenced(&checked);
+            return Err(StoreError::LeaseMoved(fence.switch.clone()));
+        }
+        q.execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -122,13 +137,19 @@ impl SqlStore {
         row.as_ref().map(rows::attempt).transpose()
     }
 
-    pub(super) async fn open_attempts_in(&self) -> StoreResult<Vec<Attempt>> {
-        let rows = self
-            .q_owned(format!(
-                "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE hangup_ms IS NULL"
-            ))
-            .fetch_all(&self.pool)
-            .await?;
+    pub(super) async fn open_attempts_in(&self, switch: Option<&str>) -> StoreResult<Vec<Attempt>> {
+        let on = if switch.is_some() {
+            " AND switch_name = ?"
+        } else {
+            ""
+        };
+        let mut q = self.q_owned(format!(
+            "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE hangup_ms IS NULL{on}"
+        ));
+        if let Some(s) = switch {
+            q = q.bind(s.to_string());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(rows::attempt).collect()
     }
 
@@ -167,14 +188,20 @@ impl SqlStore {
             .collect()
     }
 
-    pub(super) async fn orphaned_in(&self) -> StoreResult<Vec<Task>> {
-        let rows = self
-            .q_owned(format!(
-                "SELECT {TASK_COLUMNS} FROM tasks
-                 WHERE status = 'dialing' AND id NOT IN (SELECT task_id FROM attempts WHERE hangup_ms IS NULL)"
-            ))
-            .fetch_all(&self.pool)
-            .await?;
+    pub(super) async fn orphaned_in(&self, switch: Option<&str>) -> StoreResult<Vec<Task>> {
+        let on = if switch.is_some() {
+            " AND (claimed_switch = ? OR claimed_switch IS NULL)"
+        } else {
+            ""
+        };
+        let mut q = self.q_owned(format!(
+            "SELECT {TASK_COLUMNS} FROM tasks
+                 WHERE status = 'dialing'{on} AND id NOT IN (SELECT task_id FROM attempts WHERE hangup_ms IS NULL)"
+        ));
+        if let Some(s) = switch {
+            q = q.bind(s.to_string());
+        }
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter().map(rows::task).collect()
     }
 

@@ -468,8 +468,12 @@ impl Store for SqlStore {
     async fn abandon_counts(&self, campaign_id: &str, since_ms: i64) -> StoreResult<(u64, u64)> {
         self.abandon_counts_in(campaign_id, since_ms).await
     }
-    async fn insert_attempts(&self, a: &[NewAttempt]) -> StoreResult<()> {
-        self.insert_attempts_in(a).await
+    async fn insert_attempts_under(
+        &self,
+        a: &[NewAttempt],
+        fence: Option<&Fence>,
+    ) -> StoreResult<()> {
+        self.insert_attempts_in(a, fence).await
     }
     async fn attempt_ringing(&self, call_id: &str, at_ms: i64) -> StoreResult<()> {
         self.apply(&[Write::Ringing {
@@ -510,7 +514,10 @@ impl Store for SqlStore {
         self.attempt_in(call_id).await
     }
     async fn open_attempts(&self) -> StoreResult<Vec<Attempt>> {
-        self.open_attempts_in().await
+        self.open_attempts_in(None).await
+    }
+    async fn open_attempts_on(&self, switch: &str) -> StoreResult<Vec<Attempt>> {
+        self.open_attempts_in(Some(switch)).await
     }
     async fn attempts_for_task(&self, task_id: i64) -> StoreResult<Vec<Attempt>> {
         self.attempts_for_task_in(task_id).await
@@ -524,7 +531,10 @@ impl Store for SqlStore {
         self.customer_calls_in(customer_id, limit, offset).await
     }
     async fn orphaned_dialing_tasks(&self) -> StoreResult<Vec<Task>> {
-        self.orphaned_in().await
+        self.orphaned_in(None).await
+    }
+    async fn orphaned_dialing_tasks_on(&self, switch: &str) -> StoreResult<Vec<Task>> {
+        self.orphaned_in(Some(switch)).await
     }
     async fn sync_task_attempts(&self, task_id: i64) -> StoreResult<u32> {
         self.sync_attempts_in(task_id).await

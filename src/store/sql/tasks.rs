@@ -269,7 +269,7 @@ impl SqlStore {
             // SQLite reads an `IN (…)` list once, before the update.
             Dialect::Sqlite => format!(
                 "WITH picked AS ({pick})
-                 UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?
+                 UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?, claimed_switch = ?
                  WHERE id IN (SELECT id FROM picked) AND status = 'pending'
                  RETURNING {TASK_COLUMNS}"
             ),
@@ -279,19 +279,35 @@ impl SqlStore {
             // were claimed. A materialised pick runs once.
             Dialect::Postgres => format!(
                 "WITH picked AS MATERIALIZED ({pick})
-                 UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?
+                 UPDATE tasks SET status = 'dialing', attempts = attempts + 1, updated_ms = ?, claimed_switch = ?
                  FROM picked WHERE tasks.id = picked.id AND tasks.status = 'pending'
                  RETURNING {}",
                 rows::qualified(TASK_COLUMNS, "tasks")
             ),
         };
         let q = self.q_owned(sql).bind(f.campaign_id.clone()).bind(now);
-        let rows = w
+        let q = w
             .bind_to(q)
             .bind(limit.min(i64::MAX as usize) as i64)
             .bind(now_ms())
-            .fetch_all(&self.pool)
-            .await?;
+            .bind(f.fence.as_ref().map(|f| f.switch.clone()));
+        let rows = match &f.fence {
+            None => q.fetch_all(&self.pool).await?,
+            // Under the lease, read FOR SHARE in the same transaction: the
+            // claim lands before a takeover (whose recovery then sees the
+            // tasks) or not at all.
+            Some(fence) => {
+                let mut tx = self.pool.begin().await?;
+                let mut checked = super::fence::Checked::default();
+                if !self.holds(&mut tx, fence, &mut checked).await? {
+                    self.count_fenced(&checked);
+                    return Err(StoreError::LeaseMoved(fence.switch.clone()));
+                }
+                let rows = q.fetch_all(&mut *tx).await?;
+                tx.commit().await?;
+                rows
+            }
+        };
         let mut tasks = rows
             .iter()
             .map(rows::task)

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         Command::Source { action } => run_source(action),
         Command::Campaign(cmd) => client::campaign(cmd),
         Command::Agent(cmd) => client::agent(cmd),
+        Command::Cluster(cmd) => client::cluster(cmd),
         Command::Task { remote, action } => match action {
             TaskAction::Client(cmd) => client::task(&remote, cmd),
             TaskAction::Import { file, campaign, .. } if remote.server.is_some() => {

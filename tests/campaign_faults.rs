@@ -5,12 +5,11 @@
 mod common;
 mod support;
 
+use common::serve::{restart_port, serve, serve_config, switch_table};
 use common::{
-    API_TOKEN, AckWhen, CAMPAIGN, MAX_ATTEMPTS, check_campaign, lab_on,
-    originates_against_attempts, set_dialing,
+    API_TOKEN, AckWhen, CAMPAIGN, check_campaign, lab_on, originates_against_attempts, set_dialing,
 };
 use dialpop::campaign::dialing::DialMode;
-use dialpop::store::token_hash;
 use dialpop::switch::sim::{SimConfig, SimProtocol, SimSwitch};
 use std::time::Duration;
 
@@ -61,28 +60,6 @@ async fn switch_connection_cut_three_times(protocol: SimProtocol) {
     daemon.stop().await;
 }
 
-/// A port for a daemon that must come back on the same address after a
-/// SIGKILL: below the kernel's ephemeral range (32768 and up), so no
-/// `bind(0)` elsewhere (other tests run in parallel) can be handed it while
-/// the daemon is down; distinct per test and per test process.
-fn restart_port(test: u16) -> u16 {
-    let base = 20_000 + (std::process::id() % 1_000) as u16 * 8;
-    (0..64)
-        .map(|k| base + test + k * 8_000 % 12_000)
-        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
-        .expect("a free port below the ephemeral range")
-}
-
-fn serve(config: &std::path::Path) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_dialpop"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("dialpop serve starts")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_on_freeswitch_killed_and_restarted_mid_campaign() {
     daemon_killed_and_restarted_with(SimProtocol::Esl, false, 0).await;
@@ -96,61 +73,6 @@ async fn daemon_on_asterisk_killed_and_restarted_mid_campaign() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_on_freeswitch_and_asterisk_killed_and_restarted_mid_campaign() {
     daemon_killed_and_restarted_with(SimProtocol::Esl, true, 2).await;
-}
-
-/// The switch table of a config file for one simulated switch.
-fn switch_table(lab: &common::Lab, sim: &SimSwitch, name: &str, many: bool) -> String {
-    let (_, plan) = lab.switch(sim, name);
-    let (proto, user) = match sim.protocol() {
-        SimProtocol::Esl => ("esl", ""),
-        SimProtocol::Ami => ("ami", "username = \"dialpop\"\n"),
-    };
-    format!(
-        "{}\nname = \"{name}\"\nprotocol = \"{proto}\"\n{user}address = \"{}\"\npassword = \"ClueCon\"\ncustomer_dial_string = \"{}\"\ngateway = \"lab\"\nagent_dial_string = \"{}\"\nmax_calls = {}\n",
-        if many { "[[switch]]" } else { "[switch]" },
-        sim.local_addr(),
-        plan.customer_dial_string,
-        plan.agent_dial_string,
-        if many { 2 } else { 100 },
-    )
-}
-
-/// A `dialpop serve` config for the lab: its store, agents and campaign, the
-/// given `[[switch]]` tables, HTTP on `port`.
-fn serve_config(lab: &common::Lab, switches: &str, port: u16) -> std::path::PathBuf {
-    let mut agents = String::new();
-    for (a, token) in &lab.agents {
-        agents.push_str(&format!(
-            "[[agent]]\nid = \"{}\"\nname = \"{}\"\nextension = \"{}\"\ncampaign = \"{CAMPAIGN}\"\ntoken_sha256 = \"{}\"\n\n",
-            a.id,
-            a.name,
-            a.extension,
-            token_hash(token)
-        ));
-    }
-    let config = format!(
-        r#"[http]
-listen = "127.0.0.1:{port}"
-[store]
-url = "{db}"
-[api]
-token_sha256 = "{api}"
-{switches}[dialer]
-wrap_up_seconds = 0.5
-ring_timeout_seconds = 30
-[[campaign]]
-id = "{CAMPAIGN}"
-name = "Lab"
-max_attempts = {MAX_ATTEMPTS}
-retry_delay_seconds = 0.2
-
-{agents}"#,
-        db = lab.db_url,
-        api = token_hash(API_TOKEN),
-    );
-    let path = lab.dir.join("dialpop.toml");
-    std::fs::write(&path, config).expect("config written");
-    path
 }
 
 async fn daemon_killed_and_restarted_with(protocol: SimProtocol, mixed: bool, test: u16) {

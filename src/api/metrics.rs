@@ -34,6 +34,19 @@ async fn sample(s: &AppState) -> Sample {
         sign_in_failures: s.guard.refused().failed_sign_ins,
         write_latency: s.writer.commit_latency(),
         cache_entries: s.customers.cached_entries().await,
+        fenced_writes: s.store.fenced_writes(),
+        cluster_switches: s
+            .cluster
+            .as_ref()
+            .map(|c| {
+                let driving = c.shards.switches();
+                c.homes
+                    .switches()
+                    .iter()
+                    .map(|sw| (sw.clone(), driving.contains(sw)))
+                    .collect()
+            })
+            .unwrap_or_default(),
         ..Sample::default()
     };
     if let Some(d) = s.dialer.snapshot().await {

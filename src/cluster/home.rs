@@ -24,6 +24,11 @@ impl Homes {
         Homes { switches }
     }
 
+    /// The switches, sorted.
+    pub fn switches(&self) -> &[String] {
+        &self.switches
+    }
+
     /// The agent's switch (None only when no switch is configured).
     pub fn home_of(&self, agent_id: &str) -> Option<&str> {
         self.switches

@@ -78,6 +78,10 @@ pub(super) enum Command {
     /// the token once), update, token, pause, resume.
     #[command(after_help = client::EXIT_CODES)]
     Agent(client::AgentCmd),
+    /// A cluster's nodes, switch leases and agents, from any node
+    /// (--server): status.
+    #[command(after_help = client::EXIT_CODES)]
+    Cluster(client::cluster::ClusterCmd),
     /// Tasks on a running daemon (--server): add, list, show, update,
     /// cancel, import; `import` without --server works on the configured
     /// store directly.

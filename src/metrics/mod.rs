@@ -219,6 +219,10 @@ pub struct Sample {
     pub sign_in_failures: u64,
     /// Seconds agents spent talking, in wrap-up and idle.
     pub agent_time: crate::dialer::agents::AgentTime,
+    /// Writes dropped because their switch's lease had moved on.
+    pub fenced_writes: u64,
+    /// A cluster node: each configured switch, and whether it drives it.
+    pub cluster_switches: Vec<(String, bool)>,
 }
 
 type Labels = Vec<(String, String)>;
@@ -362,6 +366,23 @@ pub fn render(s: &Sample) -> String {
         "Writes waiting for the store",
         ConstGauge::new(int(s.write_queue)),
     );
+    r.register(
+        "store_fenced_writes",
+        "Writes dropped because their switch's lease had moved to another node",
+        ConstCounter::new(s.fenced_writes),
+    );
+    if !s.cluster_switches.is_empty() {
+        let f = gauges(
+            s.cluster_switches
+                .iter()
+                .map(|(name, driven)| (labels(&[("switch", name)]), i64::from(*driven))),
+        );
+        r.register(
+            "cluster_switch_driven",
+            "1 for each switch this cluster node holds the lease of and drives, 0 for the others",
+            f,
+        );
+    }
     r.register_with_unit(
         "store_write_latency",
         "One commit of the store writer (a batch of writes, its retries included)",

@@ -2,6 +2,8 @@
 //! simulated switch, the daemon, and agents on real WebSockets.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use dialpop::daemon::SwitchConnect;
 use dialpop::daemon::{Daemon, DaemonSetup};
 use dialpop::dialer::{DialPlan, SwitchPlan};

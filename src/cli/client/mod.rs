@@ -5,6 +5,7 @@
 
 pub mod agent;
 pub mod campaign;
+pub mod cluster;
 pub mod dnc;
 pub mod http;
 pub mod table;
@@ -226,6 +227,13 @@ pub fn campaign(cmd: CampaignCmd) -> ExitCode {
     let CampaignCmd { remote, action } = cmd;
     let json = remote.json;
     run(&remote, move |c| campaign::run(c, action, json))
+}
+
+/// `dialpop cluster status`.
+pub fn cluster(cmd: cluster::ClusterCmd) -> ExitCode {
+    let cluster::ClusterCmd { remote, action } = cmd;
+    let json = remote.json;
+    run(&remote, move |c| cluster::run(c, action, json))
 }
 
 /// `dialpop agent ...`.

@@ -8,11 +8,7 @@ mod support;
 use dialpop::cluster::lease::{Reply, Timing};
 use dialpop::cluster::lease_store::LeaseStore;
 use dialpop::cluster::leases::{Held, LeaseTask};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
@@ -154,54 +150,11 @@ async fn the_nodes_alive_share_the_switches_and_a_dead_ones_are_taken_over() {
     }
 }
 
-/// A TCP relay to PostgreSQL that can be cut: once cut it forwards
-/// nothing and answers nothing, as a lost route does (no reset).
-async fn relay(to: &str) -> (u16, Arc<AtomicBool>) {
-    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    let cut = Arc::new(AtomicBool::new(false));
-    let to = to.to_string();
-    let c = cut.clone();
-    tokio::spawn(async move {
-        while let Ok((a, _)) = l.accept().await {
-            let Ok(b) = TcpStream::connect(&to).await else {
-                continue;
-            };
-            let (ar, aw) = a.into_split();
-            let (br, bw) = b.into_split();
-            tokio::spawn(pipe(ar, bw, c.clone()));
-            tokio::spawn(pipe(br, aw, c.clone()));
-        }
-    });
-    (port, cut)
-}
-
-async fn pipe(
-    mut r: tokio::net::tcp::OwnedReadHalf,
-    mut w: tokio::net::tcp::OwnedWriteHalf,
-    cut: Arc<AtomicBool>,
-) {
-    let mut buf = vec![0u8; 16 * 1024];
-    loop {
-        let n = match r.read(&mut buf).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        if cut.load(Ordering::SeqCst) {
-            // Swallowed; the socket stays open, as a black hole keeps it.
-            std::future::pending::<()>().await;
-        }
-        if w.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
-}
-
 #[tokio::test]
 async fn a_node_cut_off_from_the_store_lets_go_before_another_takes_over() {
     let url = schema().await;
-    let (port, cut) = relay("127.0.0.1:5432").await;
-    let cut_url = url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{port}"), 1);
+    let relay = support::relay::Relay::start("127.0.0.1:0", "127.0.0.1:5432", None).await;
+    let cut_url = url.replacen("127.0.0.1:5432", &format!("127.0.0.1:{}", relay.port()), 1);
     let (_j1, mut rx1, _s1) = start(leases(&cut_url).await, "n1", &["fs1"]);
     until("n1 holds fs1", Duration::from_secs(5), || {
         rx1.borrow().contains_key("fs1")
@@ -214,7 +167,7 @@ async fn a_node_cut_off_from_the_store_lets_go_before_another_takes_over() {
     rx1.borrow_and_update();
     rx2.borrow_and_update();
 
-    cut.store(true, Ordering::SeqCst);
+    relay.cut();
     let at = Instant::now();
     let lost = tokio::spawn(async move {
         while rx1.changed().await.is_ok() {

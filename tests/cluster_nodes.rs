@@ -30,6 +30,23 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// Every page of an agent counts as that agent's.
+fn merged(pages: &[Pages]) -> Pages {
+    let mut all: Pages = HashMap::new();
+    for p in pages {
+        for (agent, seen) in p {
+            let seen = seen.lock().expect("seen");
+            all.entry(agent.clone())
+                .or_insert_with(|| Arc::new(Mutex::new(Seen::default())))
+                .lock()
+                .expect("merged")
+                .messages
+                .extend(seen.messages.iter().cloned());
+        }
+    }
+    all
+}
+
 /// Who holds each switch's live lease now.
 async fn holders(leases: &LeaseStore) -> HashMap<String, (String, i64)> {
     leases
@@ -151,20 +168,7 @@ async fn a_switchs_node_killed_mid_campaign_is_taken_over_within_the_lease() {
 
     lab.wait_done(Duration::from_secs(120)).await;
     // Every page of an agent counts as that agent's.
-    let mut merged: Pages = HashMap::new();
-    for p in &pages {
-        for (agent, seen) in p {
-            let seen = seen.lock().expect("seen");
-            let all = merged
-                .entry(agent.clone())
-                .or_insert_with(|| Arc::new(Mutex::new(Seen::default())));
-            all.lock()
-                .expect("merged")
-                .messages
-                .extend(seen.messages.iter().cloned());
-        }
-    }
-    let counts = check_campaign(&lab, &merged).await;
+    let counts = check_campaign(&lab, &merged(&pages)).await;
     // Nothing dialed twice on either switch: no more originates of a task
     // than it has attempts, and no call id placed twice.
     let mut per_task: HashMap<i64, usize> = HashMap::new();
@@ -205,6 +209,225 @@ async fn a_switchs_node_killed_mid_campaign_is_taken_over_within_the_lease() {
     assert_eq!(counts.done + counts.failed, 44);
     stop.cancel();
     for (_, mut c) in nodes {
+        let _ = c.kill().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_cut_off_from_the_store_stops_driving_its_switch_before_another_takes_it() {
+    use support::netns::Netns;
+    use support::relay::Relay;
+    let url = support::stores::postgres_schema_url().await;
+    let lab = lab_on_store(
+        SimProtocol::Esl,
+        "cluster-cut",
+        4,
+        &[(1, 30), (3, 6)],
+        10.0,
+        Some(url.clone()),
+    )
+    .await;
+    // n0 runs in a namespace of its own and reaches the store and the
+    // switch only through relays on the host's end of its veth: the
+    // store's can be cut while the switch's stays up (and shows when n0
+    // leaves the switch).
+    let ns = Netns::create(0);
+    let pg = Relay::start(&format!("{}:0", ns.host_ip), "127.0.0.1:5432", None).await;
+    let fs = Relay::start(
+        &format!("{}:0", ns.host_ip),
+        &lab.sim.local_addr().to_string(),
+        Some(b"originate"),
+    )
+    .await;
+    let table =
+        switch_table(&lab, &lab.sim, "fs", true).replace("max_calls = 2\n", "max_calls = 20\n");
+    let cluster = |i: usize| {
+        format!(
+            "[cluster]\nnode_id = \"n{i}\"\nlease_seconds = {LEASE_S}\nrenew_seconds = {RENEW_S}\n"
+        )
+    };
+    let port0 = free_port();
+    let path0 = serve_config_as(&lab, &table, port0, &cluster(0), "n0.toml");
+    let text = std::fs::read_to_string(&path0)
+        .expect("n0 config")
+        .replace(
+            &format!("127.0.0.1:{port0}"),
+            &format!("{}:{port0}", ns.ns_ip),
+        )
+        .replace(&lab.sim.local_addr().to_string(), &fs.addr.to_string())
+        .replace("127.0.0.1:5432", &pg.addr.to_string());
+    std::fs::write(&path0, text).expect("n0 config");
+    let mut n0 = ns
+        .command(env!("CARGO_BIN_EXE_dialpop"))
+        .args(["serve", "--config"])
+        .arg(&path0)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("n0 starts in its namespace");
+    let leases = LeaseStore::connect(&url).await.expect("lease store");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while holders(&leases)
+        .await
+        .get("fs")
+        .is_none_or(|(n, _)| n != "n0")
+    {
+        assert!(tokio::time::Instant::now() < deadline, "n0 never took fs");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let port1 = free_port();
+    let path1 = serve_config_as(&lab, &table, port1, &cluster(1), "n1.toml");
+    let mut n1 = serve(&path1);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let pages = [
+        lab.pages(format!("{}:{port0}", ns.ns_ip), &stop, AckWhen::AtOnce),
+        lab.pages(format!("127.0.0.1:{port1}"), &stop, AckWhen::AtOnce),
+    ];
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
+        if c.done >= 4 && lab.sim.live_calls() > 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "n0 did not dial: {c:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!fs.seen().is_empty(), "n0 placed calls through its relay");
+    assert!(fs.closed().is_empty(), "n0 left the switch before the cut");
+    pg.cut();
+    let cut_ms = chrono::Utc::now().timestamp_millis();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let taken_ms = loop {
+        let rows = leases.leases().await.expect("leases");
+        if let Some(l) = rows
+            .iter()
+            .find(|l| l.switch_name == "fs" && l.node_id == "n1")
+        {
+            break l.acquired_ms;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "n1 never took fs: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let left_ms = *fs.closed().first().expect("n0 left the switch");
+    let last_originate = fs.seen().last().copied().unwrap_or_default();
+    println!(
+        "cut at 0 ms; n0 left the switch at {} ms (its last originate at {} ms); n1 took it at {} ms",
+        left_ms - cut_ms,
+        last_originate - cut_ms,
+        taken_ms - cut_ms
+    );
+    assert!(
+        left_ms < taken_ms,
+        "n0 left the switch at {left_ms}, after n1 took it at {taken_ms}"
+    );
+    assert!(last_originate <= left_ms, "n0 originated after leaving");
+    assert!(
+        left_ms - cut_ms <= (LEASE_S * 1000.0) as i64,
+        "n0 held on {} ms after the cut",
+        left_ms - cut_ms
+    );
+
+    lab.wait_done(Duration::from_secs(120)).await;
+    let counts = check_campaign(&lab, &merged(&pages)).await;
+    println!("after the cut: {counts:?}");
+    assert_eq!(counts.done + counts.failed, 36);
+    assert_eq!(counts.double_dialed, 0);
+    stop.cancel();
+    let _ = n0.kill().await;
+    let _ = n1.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_paused_through_another_nodes_api_stops_dialing_and_any_node_tells_the_cluster()
+{
+    let url = support::stores::postgres_schema_url().await;
+    // Nobody answers for long: calls ring 30 s (speed 10), so dialing goes
+    // on as long as the campaign runs.
+    let lab = lab_on_store(
+        SimProtocol::Esl,
+        "cluster-pause",
+        4,
+        &[(3, 200)],
+        10.0,
+        Some(url.clone()),
+    )
+    .await;
+    let table =
+        switch_table(&lab, &lab.sim, "fs", true).replace("max_calls = 2\n", "max_calls = 4\n");
+    let mut nodes = Vec::new();
+    let mut ports = Vec::new();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let mut pages = Vec::new();
+    for i in 0..2 {
+        let port = free_port();
+        let cluster = format!(
+            "[cluster]\nnode_id = \"n{i}\"\nlease_seconds = {LEASE_S}\nrenew_seconds = {RENEW_S}\n"
+        );
+        let path = serve_config_as(&lab, &table, port, &cluster, &format!("n{i}.toml"));
+        nodes.push(serve(&path));
+        ports.push(port);
+        pages.push(lab.pages(format!("127.0.0.1:{port}"), &stop, AckWhen::AtOnce));
+    }
+    let leases = LeaseStore::connect(&url).await.expect("lease store");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let driver = loop {
+        // Dialing under way and turning over (calls ring out, the next
+        // ones are placed), so that a pause that did not stop it shows.
+        if let Some((n, _)) = holders(&leases).await.get("fs")
+            && lab.sim.originates().by_task.len() >= 12
+        {
+            break n.clone();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "nothing dialed");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    // The other node's API: its own dialers drive nothing.
+    let other = if driver == "n0" { 1 } else { 0 };
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", ports[other]).parse().expect("addr");
+    let api = support::http::Api::new(addr, Some(common::API_TOKEN));
+    let (code, status) = api.get("/api/cluster").await;
+    assert_eq!(code, 200, "{status}");
+    assert_eq!(status["node"], format!("n{other}"));
+    assert_eq!(status["driving"], serde_json::json!([]));
+    let fs_lease = status["leases"]
+        .as_array()
+        .and_then(|l| l.iter().find(|l| l["switch_name"] == "fs"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(fs_lease["node_id"], driver.as_str(), "{status}");
+    for a in status["agents"].as_array().into_iter().flatten() {
+        assert_eq!(a["switch"], "fs");
+        assert_eq!(a["node"], driver.as_str(), "{a}");
+    }
+    let (code, body) = api
+        .post(&format!("/api/campaigns/{CAMPAIGN}/pause"), "")
+        .await;
+    assert_eq!(code, 200, "{body}");
+    // The driving node's dialer reads the campaign again within its
+    // re-read (2 s) and a claim in flight: after that nothing new is
+    // placed, though its calls ring on.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let placed = lab.sim.originates().by_task.len();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let later = lab.sim.originates().by_task.len();
+    assert_eq!(
+        later, placed,
+        "dialing went on after the pause: {placed} then {later}"
+    );
+    assert!(
+        placed < 200,
+        "all {placed} dialed: the pause came too late to show anything"
+    );
+    stop.cancel();
+    drop(pages);
+    for mut c in nodes {
         let _ = c.kill().await;
     }
 }

@@ -80,6 +80,22 @@ impl Dialer {
                 let span = call_log::span(&id, self.calls.get(&id));
                 self.on_connected(id, agent, at).instrument(span).await
             }
+            Internal::CampaignsLoaded(all) => {
+                let mut seen = std::collections::HashSet::new();
+                for c in all {
+                    seen.insert(c.id.clone());
+                    let changed = self.campaigns.get(&c.id).is_none_or(|v| {
+                        v.campaign.updated_ms != c.updated_ms || v.campaign.state != c.state
+                    });
+                    if changed {
+                        tracing::info!(campaign = %c.id, state = c.state.as_str(), "campaign changed in the store");
+                        self.idle_until.remove(&c.id);
+                        self.campaigns
+                            .insert(c.id.clone(), Arc::new(CampaignView::new(c)));
+                    }
+                }
+                self.campaigns.retain(|id, _| seen.contains(id));
+            }
             Internal::CampaignLoaded(id, c) => {
                 self.idle_until.remove(&id);
                 match c {

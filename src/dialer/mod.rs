@@ -32,7 +32,9 @@ mod pop_send;
 pub mod predictive;
 mod preview;
 mod recovery;
+mod scope;
 pub mod share;
+mod snapshot;
 mod stats;
 pub mod switches;
 pub mod test_call;
@@ -47,7 +49,7 @@ pub use claim::valid_phone;
 use crate::customer::CustomerService;
 use crate::popup::hub::{AgentHub, Presence};
 use crate::popup::messages::AgentStateName;
-use crate::store::writer::{StoreWriter, WriterStats};
+use crate::store::writer::StoreWriter;
 use crate::store::{Agent, Store, Task, now_ms};
 use crate::switch::manager::{CallManager, CallUpdate, Updates};
 use crate::switch::{AnswerAction, CallId, OriginateRequest};
@@ -56,11 +58,13 @@ use claim::CampaignView;
 use handle::Command;
 pub use handle::{DialerHandle, Shards};
 use live_call::{CustomerLookup, LiveCall};
+pub use scope::Scope;
+pub use snapshot::DialerSnapshot;
 pub use stats::{CampaignCalls, DialerStats};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switches::{Link, Switch, SwitchStatus};
+use switches::{Link, Switch};
 use tokio::sync::mpsc;
 use tracing::Instrument;
 
@@ -109,60 +113,6 @@ pub struct SwitchLink {
     pub manager: CallManager,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
-pub struct DialerSnapshot {
-    pub stats: DialerStats,
-    pub live_calls: usize,
-    /// Wrap-ups that end on their own (a disposition is not required):
-    /// a graceful stop waits for them, so that their tasks are settled.
-    pub timed_wrap_ups: usize,
-    pub agents: Vec<(String, String)>,
-    pub agent_counts: std::collections::BTreeMap<String, usize>,
-    pub switch_up: bool,
-    pub switches: Vec<SwitchStatus>,
-    pub writer: WriterStats,
-    pub draining: bool,
-    /// Seconds agents spent talking, in wrap-up and idle while logged in.
-    pub agent_time: agents::AgentTime,
-}
-
-impl DialerSnapshot {
-    /// A cluster node's dialers (one per switch it holds) as one: counts
-    /// add; the writer is the node's one, shared by all.
-    pub fn merge(parts: Vec<DialerSnapshot>) -> DialerSnapshot {
-        let mut out = DialerSnapshot {
-            stats: DialerStats::default(),
-            live_calls: 0,
-            timed_wrap_ups: 0,
-            agents: Vec::new(),
-            agent_counts: Default::default(),
-            switch_up: false,
-            switches: Vec::new(),
-            writer: WriterStats::default(),
-            draining: false,
-            agent_time: Default::default(),
-        };
-        for p in parts {
-            out.stats.add(&p.stats);
-            out.live_calls += p.live_calls;
-            out.timed_wrap_ups += p.timed_wrap_ups;
-            out.agents.extend(p.agents);
-            for (k, n) in p.agent_counts {
-                *out.agent_counts.entry(k).or_default() += n;
-            }
-            out.switch_up |= p.switch_up;
-            out.switches.extend(p.switches);
-            out.writer = p.writer;
-            out.draining |= p.draining;
-            out.agent_time.talk_s += p.agent_time.talk_s;
-            out.agent_time.wrap_s += p.agent_time.wrap_s;
-            out.agent_time.idle_s += p.agent_time.idle_s;
-        }
-        out.agents.sort();
-        out
-    }
-}
-
 /// The longest an idle campaign goes without a look at its queue.
 const IDLE_RECHECK_MS: i64 = 2_000;
 
@@ -183,6 +133,8 @@ pub(crate) enum Internal {
     TaskSettled(String),
     /// A campaign as the store has it now (None: gone).
     CampaignLoaded(String, Option<Box<crate::store::Campaign>>),
+    /// Every campaign as the store has it now (a cluster node's re-read).
+    CampaignsLoaded(Vec<crate::store::Campaign>),
     TestCall(Box<test_call::TestCallJob>),
     /// A power or predictive call was given to this agent at this moment.
     Connected(CallId, String, Instant),
@@ -222,23 +174,14 @@ pub struct Dialer {
     /// Previews that dial by themselves, by when.
     previews: std::collections::BTreeSet<(Instant, CallId)>,
     scope: Option<Scope>,
+    /// When the campaigns were last read whole (a cluster node's dialers).
+    campaigns_read: Instant,
 }
 
-/// A cluster node's dialer for one switch it holds: its calls are claimed,
-/// placed and written under that switch's lease, and its agents are those
-/// homed on that switch (`cluster::home`), so that a takeover moves the
-/// switch's calls and their agents together to one new owner.
-#[derive(Clone, Debug)]
-pub struct Scope {
-    pub fence: crate::store::Fence,
-    pub homes: crate::cluster::home::Homes,
-}
-
-impl Scope {
-    pub fn owns_agent(&self, agent_id: &str) -> bool {
-        self.homes.home_of(agent_id) == Some(self.fence.switch.as_str())
-    }
-}
+/// How often a cluster node's dialers read every campaign again: a campaign
+/// paused or changed through another node's API reaches them so (the API's
+/// nudge reaches only the dialers of the node that was asked).
+const CAMPAIGNS_REREAD: Duration = Duration::from_secs(2);
 
 /// What the dialer is given to run.
 pub struct DialerParts {
@@ -296,6 +239,7 @@ impl Dialer {
             global_pace: p.plan.max_originates_per_second.map(pace::Pace::new),
             previews: Default::default(),
             scope: p.scope,
+            campaigns_read: Instant::now(),
         };
         for c in d.store.campaigns().await? {
             d.campaigns
@@ -364,6 +308,7 @@ impl Dialer {
                 },
                 _ = tick.tick() => {}
             }
+            self.reread_campaigns(Instant::now());
             self.end_wrap_ups(Instant::now()).await;
             self.dial_due_previews(Instant::now());
             self.dial_what_can_be_dialed();
@@ -486,6 +431,25 @@ impl Dialer {
                 }
                 Err(e) => {
                     tracing::error!(agent = %id, error = %e, "cannot read the changed agent; keeping what was read before")
+                }
+            }
+        });
+    }
+
+    /// A cluster node's dialer reads every campaign again now and then.
+    fn reread_campaigns(&mut self, now: Instant) {
+        if self.scope.is_none() || now.duration_since(self.campaigns_read) < CAMPAIGNS_REREAD {
+            return;
+        }
+        self.campaigns_read = now;
+        let (store, tx) = (self.store.clone(), self.internal_tx.clone());
+        tokio::spawn(async move {
+            match store.campaigns().await {
+                Ok(all) => {
+                    let _ = tx.send(Internal::CampaignsLoaded(all)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the campaigns again; keeping what was read before")
                 }
             }
         });

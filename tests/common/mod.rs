@@ -332,7 +332,7 @@ pub fn agent_client_acking(
 pub trait SocketIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> SocketIo for T {}
 
-/// Opens `url` (ws:// or, with `tls`, wss://; the host is `localhost`).
+/// Opens `url` (ws:// or, with `tls`, wss://, where the host is `localhost`).
 pub async fn open_socket(
     url: &str,
     tls: Option<&Arc<tokio_rustls::rustls::ClientConfig>>,
@@ -342,7 +342,13 @@ pub async fn open_socket(
 > {
     let uri: tokio_tungstenite::tungstenite::http::Uri = url.parse()?;
     let port = uri.port_u16().ok_or("no port in the URL")?;
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+    // `localhost` for TLS's name; any other host as given (a page on a
+    // node in a network namespace).
+    let host = match uri.host() {
+        None | Some("localhost") => "127.0.0.1",
+        Some(h) => h,
+    };
+    let tcp = tokio::net::TcpStream::connect((host, port)).await?;
     let io: Box<dyn SocketIo> = match tls {
         None => Box::new(tcp),
         Some(cfg) => {

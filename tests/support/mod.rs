@@ -5,7 +5,9 @@
 pub mod browser;
 pub mod demo_run;
 pub mod http;
+pub mod netns;
 pub mod page;
+pub mod relay;
 pub mod slow_store;
 pub mod stores;
 pub mod stub_daemon;

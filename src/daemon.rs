@@ -157,7 +157,31 @@ impl Daemon {
             }
         };
         let scheme = if setup.tls.is_some() { "https" } else { "http" };
-        let app = router(AppState {
+        let relay = match (&setup.cluster, &cluster) {
+            (Some(c), Some(run)) => match &c.config.broker {
+                Some(url) => {
+                    let url = url
+                        .secret()
+                        .map_err(|e| anyhow::anyhow!("cluster.broker: {e}"))?;
+                    let homes = crate::cluster::home::Homes::new(
+                        setup.plan.switches.iter().map(|s| s.name.clone()),
+                    );
+                    Some(
+                        crate::cluster::relay::Relay::connect(
+                            url.expose(),
+                            &c.config.broker_prefix,
+                            homes,
+                            run.shards.clone(),
+                        )
+                        .await
+                        .map_err(|e| anyhow::anyhow!("cluster.broker: {e}"))?,
+                    )
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        let state = AppState {
             store: setup.store.clone(),
             dialer: dialer.clone(),
             hub: hub.clone(),
@@ -175,7 +199,12 @@ impl Daemon {
                 ),
                 lease: c.lease,
             }),
-        });
+            relay: relay.clone(),
+        };
+        if let Some(r) = &relay {
+            r.serve(state.clone());
+        }
+        let app = router(state);
         let http_stop = tokio_util::sync::CancellationToken::new();
         let stop = http_stop.clone();
         let http = tokio::spawn(async move {

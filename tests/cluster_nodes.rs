@@ -4,9 +4,9 @@
 //! campaign hands the switch over within the lease, with nothing lost and
 //! nothing dialed twice.
 //!
-//! Every agent keeps a page open on each node here: until pops cross nodes
-//! through the broker, a pop reaches the pages on the node that drives the
-//! agent's switch (and after a takeover, on the node that took it).
+//! In the SIGKILL test each agent has one page, on any node, and the pops
+//! cross nodes through the broker (Redis); the other tests run without a
+//! broker, with each agent's page open on every node.
 
 mod common;
 mod support;
@@ -45,6 +45,58 @@ fn merged(pages: &[Pages]) -> Pages {
         }
     }
     all
+}
+
+/// Waits for the campaign's end; past the limit, says what is left: each
+/// task still dialing with its attempts, and what the live nodes say of
+/// their agents.
+async fn wait_done_or_tell(lab: &common::Lab, ports: &[u16]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let c = lab.store.task_counts(CAMPAIGN).await.expect("counts");
+        if c.pending == 0 && c.dialing == 0 {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let left = lab
+                .store
+                .tasks(&dialpop::store::TaskQuery {
+                    status: Some(dialpop::store::TaskStatus::Dialing),
+                    ..Default::default()
+                })
+                .await
+                .expect("tasks");
+            let mut told = Vec::new();
+            for t in &left {
+                let attempts = lab.store.attempts_for_task(t.id).await.expect("attempts");
+                told.push(format!("task {}: {attempts:?}", t.id));
+            }
+            for p in ports {
+                let addr: std::net::SocketAddr = format!("127.0.0.1:{p}").parse().expect("addr");
+                let api = support::http::Api::new(addr, Some(common::API_TOKEN));
+                if api.answers("/healthz").await {
+                    told.push(format!("node at {p}: {:?}", api.get("/api/agents").await.1));
+                }
+            }
+            for i in 0..3 {
+                let log =
+                    std::fs::read_to_string(lab.dir.join(format!("n{i}.log"))).unwrap_or_default();
+                for t in &left {
+                    for l in log.lines().filter(|l| {
+                        l.contains(&format!("task={}", t.id))
+                            || l.contains("lease")
+                            || l.contains("driving")
+                            || l.contains("re-adopt")
+                            || l.contains("wrap")
+                    }) {
+                        told.push(format!("n{i}: {l}"));
+                    }
+                }
+            }
+            panic!("campaign not done in 120 s: {c:?}\n{}", told.join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// Who holds each switch's live lease now.
@@ -100,16 +152,39 @@ async fn a_switchs_node_killed_mid_campaign_is_taken_over_within_the_lease() {
     .concat()
     .replace("max_calls = 2\n", "max_calls = 20\n");
     let mut nodes = Vec::new();
-    let stop = tokio_util::sync::CancellationToken::new();
-    let mut pages: Vec<Pages> = Vec::new();
+    let mut ports = Vec::new();
+    // Channels of this test's own on the shared Redis.
+    let prefix = format!("dialpop-test-{}", uuid::Uuid::new_v4().simple());
     for i in 0..3 {
         let port = free_port();
         let cluster = format!(
-            "[cluster]\nnode_id = \"n{i}\"\nlease_seconds = {LEASE_S}\nrenew_seconds = {RENEW_S}\n"
+            "[cluster]\nnode_id = \"n{i}\"\nlease_seconds = {LEASE_S}\nrenew_seconds = {RENEW_S}\nbroker = \"redis://127.0.0.1:6379\"\nbroker_prefix = \"{prefix}\"\n"
         );
         let path = serve_config_as(&lab, &switches, port, &cluster, &format!("n{i}.toml"));
-        nodes.push((format!("n{i}"), serve(&path)));
-        pages.push(lab.pages(format!("127.0.0.1:{port}"), &stop, AckWhen::AtOnce));
+        let log = lab.dir.join(format!("n{i}.log"));
+        nodes.push((
+            format!("n{i}"),
+            common::serve::serve_logged(&path, "info,dialpop=debug", &log),
+        ));
+        ports.push(port);
+    }
+    // One page per agent, spread over the nodes as a plain balancer would:
+    // most pops cross nodes through the broker.
+    let stop = tokio_util::sync::CancellationToken::new();
+    let page_on = |agent: usize, node: usize, token: &str| {
+        println!("agent {agent}: page on n{node}");
+        common::agent_client_acking(
+            format!("ws://127.0.0.1:{}/ws/agent", ports[node]),
+            token.to_string(),
+            stop.clone(),
+            AckWhen::AtOnce,
+        )
+    };
+    let mut pages: Vec<Pages> = vec![HashMap::new()];
+    let mut page_node = Vec::new();
+    for (i, (a, token)) in lab.agents.iter().enumerate() {
+        pages[0].insert(a.id.clone(), page_on(i, i % 3, token));
+        page_node.push(i % 3);
     }
     let leases = LeaseStore::connect(&url).await.expect("lease store");
 
@@ -137,6 +212,16 @@ async fn a_switchs_node_killed_mid_campaign_is_taken_over_within_the_lease() {
     };
     child.kill().await.expect("SIGKILL");
     let killed = tokio::time::Instant::now();
+    println!("KILL at {} ms", chrono::Utc::now().timestamp_millis());
+    // The balancer sends the pages of the dead node to the next one.
+    let dead: usize = victim.0[1..].parse().expect("node number");
+    let mut moved: Pages = HashMap::new();
+    for (i, (a, token)) in lab.agents.iter().enumerate() {
+        if page_node[i] == dead {
+            moved.insert(a.id.clone(), page_on(i, (dead + 1) % 3, token));
+        }
+    }
+    pages.push(moved);
 
     // Another node takes the switch once the lease has run out, under a
     // new token: never before the lease, and within it plus a few renewals
@@ -166,9 +251,34 @@ async fn a_switchs_node_killed_mid_campaign_is_taken_over_within_the_lease() {
         victim.0
     );
 
-    lab.wait_done(Duration::from_secs(120)).await;
+    wait_done_or_tell(&lab, &ports).await;
     // Every page of an agent counts as that agent's.
-    let counts = check_campaign(&lab, &merged(&pages)).await;
+    let all_pages = merged(&pages);
+    let counts = check_campaign(&lab, &all_pages).await;
+    // Every agent was dialed for and shown its pops, wherever its page
+    // was: a page on a node that did not drive its switch got them through
+    // the broker (without it, such an agent is never seen online and gets
+    // no call).
+    let driven_by = holders(&leases).await;
+    for (i, (a, _)) in lab.agents.iter().enumerate() {
+        let seen = all_pages
+            .get(&a.id)
+            .expect("page")
+            .lock()
+            .expect("seen")
+            .messages
+            .iter()
+            .filter(|m| matches!(m, dialpop::popup::messages::ServerMsg::Pop { .. }))
+            .count();
+        let switch = homes.home_of(&a.id).unwrap_or_default();
+        println!(
+            "{}: switch {switch} (driven by {:?} at the end), first page on n{}, {seen} pops",
+            a.id,
+            driven_by.get(switch).map(|d| &d.0),
+            page_node[i]
+        );
+        assert!(seen > 0, "{} got no pop", a.id);
+    }
     // Nothing dialed twice on either switch: no more originates of a task
     // than it has attempts, and no call id placed twice.
     let mut per_task: HashMap<i64, usize> = HashMap::new();
@@ -311,7 +421,8 @@ async fn a_node_cut_off_from_the_store_stops_driving_its_switch_before_another_t
         }
         assert!(
             tokio::time::Instant::now() < deadline,
-            "n1 never took fs: {rows:?}"
+            "n1 never took fs: {rows:?}; n1 exited: {:?}",
+            n1.try_wait()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     };

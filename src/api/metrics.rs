@@ -47,6 +47,7 @@ async fn sample(s: &AppState) -> Sample {
                     .collect()
             })
             .unwrap_or_default(),
+        broker_connected: s.relay.as_ref().map(|r| r.connected()),
         ..Sample::default()
     };
     if let Some(d) = s.dialer.snapshot().await {

@@ -18,6 +18,7 @@ pub mod test_calls;
 pub mod tls;
 pub mod tokens;
 pub mod ws;
+pub mod ws_relay;
 
 use crate::dialer::DialerHandle;
 use crate::popup::hub::AgentHub;
@@ -42,6 +43,9 @@ pub struct AppState {
     pub api_token_sha256: String,
     /// A cluster node's view of the cluster (None: a single node).
     pub cluster: Option<cluster::ClusterView>,
+    /// A cluster node with a broker: pages whose switch another node
+    /// drives are relayed to it.
+    pub relay: Option<crate::cluster::relay::Relay>,
 }
 
 async fn monitor_view(
@@ -119,6 +123,7 @@ async fn readyz(
         "cluster": s.cluster.as_ref().map(|c| json!({
             "node": c.node,
             "driving": c.shards.switches(),
+            "broker": s.relay.as_ref().map(|r| if r.connected() { "connected" } else { "down" }),
         })),
     });
     (code, Json(body)).into_response()

@@ -117,6 +117,12 @@ async fn session(
     {
         return;
     }
+    if let Some(relay) = s.relay.as_ref().filter(|r| !r.drives_agent(&agent.id)) {
+        // Its switch is driven by another node: the page is that node's,
+        // relayed through the broker.
+        let (sink, stream) = socket.split();
+        return super::ws_relay::session(relay, &agent.id, sink, stream).await;
+    }
     // Answers to the page's own requests go through its queue too.
     let replies = tx.clone();
     let Some(conn) = s.hub.register(&agent.id, tx).await else {
@@ -135,31 +141,7 @@ async fn session(
                 None => break,
             },
             inc = stream.next() => match inc {
-                Some(Ok(Message::Text(t))) => match serde_json::from_str::<ClientMsg>(&t) {
-                    Ok(ClientMsg::Ack { pop_id }) => s.hub.ack(&agent.id, &pop_id).await,
-                    Ok(ClientMsg::Ready) => s.hub.request(&agent.id, AgentRequest::Ready).await,
-                    Ok(ClientMsg::Pause { reason }) => s.hub.request(&agent.id, AgentRequest::Pause(reason)).await,
-                    Ok(ClientMsg::Resume) => s.hub.request(&agent.id, AgentRequest::Resume).await,
-                    Ok(ClientMsg::PreviewDial { call_id }) => s.hub.request(&agent.id, AgentRequest::PreviewDial(call_id)).await,
-                    Ok(ClientMsg::PreviewSkip { call_id, reason }) => {
-                        s.hub.request(&agent.id, AgentRequest::PreviewSkip { call_id, reason }).await
-                    }
-                    Ok(ClientMsg::Disposition { call_id, code, notes, callback_at_ms, callback_mine }) => {
-                        let given = crate::campaign::disposition::Given { code, notes, callback_ms: callback_at_ms, callback_mine };
-                        s.hub.request(&agent.id, AgentRequest::Disposition { call_id, given }).await
-                    }
-                    Ok(ClientMsg::HistoryPage { pop_id, source, offset, cursor }) => {
-                        let (s, agent, replies) = (s.clone(), agent.clone(), replies.clone());
-                        tokio::spawn(async move {
-                            let msg = super::history_page::page(&s, &agent, locale, pop_id, source, offset, cursor).await;
-                            if let Ok(text) = serde_json::to_string(&msg) {
-                                let _ = replies.send(Arc::from(text)).await;
-                            }
-                        });
-                    }
-                    Ok(ClientMsg::Auth { .. }) => {}
-                    Err(_) => tracing::debug!(agent = %agent.id, "ignoring a message the page should not send"),
-                },
+                Some(Ok(Message::Text(t))) => on_message(&s, &agent, locale, &replies, &t).await,
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => {}
             },
@@ -167,4 +149,68 @@ async fn session(
     }
     s.hub.unregister(&agent.id, conn).await;
     tracing::info!(agent = %agent.id, conn, "agent page disconnected");
+}
+
+/// What a page sent, acted on: by the node the page is connected to, or by
+/// the node that drives the agent's switch when the page is relayed to it.
+pub(crate) async fn on_message(
+    s: &AppState,
+    agent: &crate::store::Agent,
+    locale: crate::popup::format::Locale,
+    replies: &mpsc::Sender<Arc<str>>,
+    text: &str,
+) {
+    match serde_json::from_str::<ClientMsg>(text) {
+        Ok(ClientMsg::Ack { pop_id }) => s.hub.ack(&agent.id, &pop_id).await,
+        Ok(ClientMsg::Ready) => s.hub.request(&agent.id, AgentRequest::Ready).await,
+        Ok(ClientMsg::Pause { reason }) => {
+            s.hub.request(&agent.id, AgentRequest::Pause(reason)).await
+        }
+        Ok(ClientMsg::Resume) => s.hub.request(&agent.id, AgentRequest::Resume).await,
+        Ok(ClientMsg::PreviewDial { call_id }) => {
+            s.hub
+                .request(&agent.id, AgentRequest::PreviewDial(call_id))
+                .await
+        }
+        Ok(ClientMsg::PreviewSkip { call_id, reason }) => {
+            s.hub
+                .request(&agent.id, AgentRequest::PreviewSkip { call_id, reason })
+                .await
+        }
+        Ok(ClientMsg::Disposition {
+            call_id,
+            code,
+            notes,
+            callback_at_ms,
+            callback_mine,
+        }) => {
+            let given = crate::campaign::disposition::Given {
+                code,
+                notes,
+                callback_ms: callback_at_ms,
+                callback_mine,
+            };
+            s.hub
+                .request(&agent.id, AgentRequest::Disposition { call_id, given })
+                .await
+        }
+        Ok(ClientMsg::HistoryPage {
+            pop_id,
+            source,
+            offset,
+            cursor,
+        }) => {
+            let (s, agent, replies) = (s.clone(), agent.clone(), replies.clone());
+            tokio::spawn(async move {
+                let msg =
+                    super::history_page::page(&s, &agent, locale, pop_id, source, offset, cursor)
+                        .await;
+                if let Ok(text) = serde_json::to_string(&msg) {
+                    let _ = replies.send(Arc::from(text)).await;
+                }
+            });
+        }
+        Ok(ClientMsg::Auth { .. }) => {}
+        Err(_) => tracing::debug!(agent = %agent.id, "ignoring a message the page should not send"),
+    }
 }

@@ -11,10 +11,15 @@ use std::time::Duration;
 pub struct ClusterConfig {
     /// Unique among the nodes: letters, digits, `.`, `_` and `-`, up to 64.
     pub node_id: String,
-    /// `redis://host:port`, `nats://host:port` or `postgres://…` (LISTEN /
-    /// NOTIFY on the store); none: pops reach only the pages on this node.
+    /// `redis://host:port` (or `rediss://`): pages whose agent's switch
+    /// another node drives are relayed to it through Redis pub/sub. None:
+    /// a page must be on the node that drives its agent's switch.
     #[serde(default)]
     pub broker: Option<crate::redact::SecretSource>,
+    /// The broker's channels start with this: clusters sharing one Redis
+    /// keep apart by it.
+    #[serde(default = "default_broker_prefix")]
+    pub broker_prefix: String,
     /// How long a switch's lease lasts without a renewal: the longest a
     /// dead node's switch waits for another node.
     #[serde(default = "default_lease_seconds")]
@@ -22,6 +27,10 @@ pub struct ClusterConfig {
     /// How often the leases are renewed: at most a third of the lease.
     #[serde(default = "default_renew_seconds")]
     pub renew_seconds: f64,
+}
+
+fn default_broker_prefix() -> String {
+    "dialpop".into()
 }
 
 fn default_lease_seconds() -> f64 {
@@ -66,18 +75,24 @@ impl ClusterConfig {
         }
         if let Some(Ok(url)) = self.broker.as_ref().map(|b| b.secret()) {
             let u = url.expose();
-            if ![
-                "redis://",
-                "rediss://",
-                "nats://",
-                "postgres://",
-                "postgresql://",
-            ]
-            .iter()
-            .any(|p| u.starts_with(p))
-            {
-                return bad("broker", "must be a redis://, nats:// or postgres:// URL");
+            if !["redis://", "rediss://"].iter().any(|p| u.starts_with(p)) {
+                return bad(
+                    "broker",
+                    "must be a redis:// or rediss:// URL (Redis pub/sub is the broker dialpop speaks)",
+                );
             }
+        }
+        let prefix_ok = !self.broker_prefix.is_empty()
+            && self.broker_prefix.len() <= 64
+            && self
+                .broker_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !prefix_ok {
+            return bad(
+                "broker_prefix",
+                "must be 1 to 64 letters, digits, '.', '_' or '-'",
+            );
         }
         Ok(())
     }
@@ -112,6 +127,14 @@ mod tests {
         assert_eq!(
             key("node_id = \"n\"\nbroker = \"http://x\""),
             Some("cluster.broker".into())
+        );
+        assert_eq!(
+            key("node_id = \"n\"\nbroker = \"nats://127.0.0.1:4222\""),
+            Some("cluster.broker".into())
+        );
+        assert_eq!(
+            key("node_id = \"n\"\nbroker_prefix = \"a:b\""),
+            Some("cluster.broker_prefix".into())
         );
         assert_eq!(
             key("node_id = \"n\"\nbroker = \"redis://127.0.0.1:6379\""),

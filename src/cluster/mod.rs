@@ -8,3 +8,4 @@ pub mod lease;
 pub mod lease_store;
 pub mod leases;
 pub mod node;
+pub mod relay;

@@ -153,6 +153,13 @@ impl Node {
         };
         shard.task.abort();
         shard.connecting.abort();
+        // Its agents' pages here reconnect: to be relayed to the node that
+        // drives the switch next.
+        let (homes, sw) = (self.homes.clone(), switch.to_string());
+        self.parts
+            .hub
+            .evict(move |a| homes.home_of(a) == Some(sw.as_str()))
+            .await;
         // The calls stay up on the switch: its next owner re-owns them.
         let _ = tokio::time::timeout(LEAVE_LIMIT, shard.manager.shutdown()).await;
         tracing::warn!(

@@ -14,6 +14,18 @@ impl Dialer {
     pub(super) async fn recover(&mut self) -> Result<(), crate::store::StoreError> {
         // A task claimed but never dialed, or whose attempt was closed but
         // not the task itself: settle it from its recorded attempts.
+        let open = match self.fence() {
+            Some(f) => self.store.open_attempts_on(&f.switch).await?,
+            None => self.store.open_attempts().await?,
+        };
+        // Agents the store has on a call: a wrap-up of theirs that the
+        // store shows unfinished was over already (they were dialed again;
+        // its end was still in the writer's queue at the kill).
+        let on_a_call: std::collections::HashSet<String> = open
+            .iter()
+            .filter(|a| !a.agent_id.is_empty())
+            .map(|a| a.agent_id.clone())
+            .collect();
         let orphans = match self.fence() {
             // A cluster node's dialer for one switch settles that switch's
             // orphans only: the others' claimers may be alive.
@@ -29,6 +41,7 @@ impl Dialer {
                 && last.answer_ms.is_some()
                 && last.hangup_ms.is_some()
                 && last.wrap_end_ms.is_none()
+                && !on_a_call.contains(&last.agent_id)
                 && self.agents.state(&last.agent_id) == Some(&AgentState::LoggedOut)
             {
                 let (_, wrap_up) = self.rules_for(&task.campaign_id);
@@ -78,10 +91,6 @@ impl Dialer {
             })
             .await?;
         }
-        let open = match self.fence() {
-            Some(f) => self.store.open_attempts_on(&f.switch).await?,
-            None => self.store.open_attempts().await?,
-        };
         if open.is_empty() {
             return Ok(());
         }

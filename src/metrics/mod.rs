@@ -223,6 +223,8 @@ pub struct Sample {
     pub fenced_writes: u64,
     /// A cluster node: each configured switch, and whether it drives it.
     pub cluster_switches: Vec<(String, bool)>,
+    /// A cluster node with a broker: whether its subscriber is connected.
+    pub broker_connected: Option<bool>,
 }
 
 type Labels = Vec<(String, String)>;
@@ -381,6 +383,13 @@ pub fn render(s: &Sample) -> String {
             "cluster_switch_driven",
             "1 for each switch this cluster node holds the lease of and drives, 0 for the others",
             f,
+        );
+    }
+    if let Some(up) = s.broker_connected {
+        r.register(
+            "cluster_broker_connected",
+            "1 while this cluster node's broker (Redis) subscriber is connected",
+            ConstGauge::new(i64::from(up)),
         );
     }
     r.register_with_unit(

@@ -107,6 +107,10 @@ enum Command {
     Restarting {
         reply: tokio::sync::oneshot::Sender<()>,
     },
+    /// Closes the pages of the agents picked (a cluster node that stopped
+    /// driving their switch: they reconnect, and are relayed to the node
+    /// that drives it now).
+    Evict(Box<dyn Fn(&str) -> bool + Send>),
 }
 
 #[derive(Clone)]
@@ -135,6 +139,13 @@ impl AgentHub {
         if self.tx.send(Command::Restarting { reply }).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Closes the open pages of the agents `pick` picks, telling them the
+    /// server is restarting (they reconnect at once). Their pops stay
+    /// here until acknowledged or ended.
+    pub async fn evict(&self, pick: impl Fn(&str) -> bool + Send + 'static) {
+        let _ = self.tx.send(Command::Evict(Box::new(pick))).await;
     }
 
     /// Registers one open page; its messages arrive as JSON text on `tx`.
@@ -442,6 +453,19 @@ async fn run(
             }
             Command::Request { agent_id, request } => {
                 let _ = presence.send(Presence::Request(agent_id, request)).await;
+            }
+            Command::Evict(pick) => {
+                let ids: Vec<String> = pages.keys().filter(|a| pick(a)).cloned().collect();
+                if let Ok(text) = serde_json::to_string(&ServerMsg::Restarting) {
+                    let text: Arc<str> = Arc::from(text);
+                    for id in &ids {
+                        fan_out(&mut pages, id, &text);
+                    }
+                }
+                for id in ids {
+                    pages.remove(&id);
+                    let _ = presence.send(Presence::Offline(id)).await;
+                }
             }
             Command::Restarting { reply } => {
                 let msg = ServerMsg::Restarting;

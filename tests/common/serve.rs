@@ -27,6 +27,23 @@ pub fn serve(config: &std::path::Path) -> tokio::process::Child {
         .expect("dialpop serve starts")
 }
 
+/// `serve`, its log (at `RUST_LOG`'s `filter`) written to `log`.
+pub fn serve_logged(
+    config: &std::path::Path,
+    filter: &str,
+    log: &std::path::Path,
+) -> tokio::process::Child {
+    let file = std::fs::File::create(log).expect("log file");
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_dialpop"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", filter)
+        .stderr(file)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("dialpop serve starts")
+}
+
 /// The switch table of a config file for one simulated switch.
 pub fn switch_table(lab: &Lab, sim: &SimSwitch, name: &str, many: bool) -> String {
     let (_, plan) = lab.switch(sim, name);

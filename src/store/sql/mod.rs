@@ -61,6 +61,17 @@ impl SqlStore {
                         )
                         .await?;
                     }
+                    if dialect == Dialect::Postgres {
+                        // A node cut off mid-transaction (its COMMIT lost
+                        // on the way) would hold its row locks for as long
+                        // as the server keeps the dead session: the lease
+                        // row's share lock among them, and no other node
+                        // could take the switch over. No transaction of
+                        // dialpop's waits on its client between
+                        // statements, so one idle this long is gone.
+                        conn.execute("SET idle_in_transaction_session_timeout = 2000")
+                            .await?;
+                    }
                     Ok(())
                 })
             })

@@ -3,7 +3,7 @@
 //! goes, and closes each pop's latency measurement when the page acks it.
 
 use super::messages::{AgentRequest, ServerMsg};
-use crate::metrics::Latency;
+pub use super::pop_stats::PopStats;
 use crate::store::writer::StoreWriter;
 use crate::store::{Write, now_ms};
 use std::collections::{HashMap, VecDeque};
@@ -20,55 +20,6 @@ pub enum Presence {
     Offline(String),
     /// The agent asked for something (ready, pause, a disposition).
     Request(String, AgentRequest),
-}
-
-/// Pop latencies (answer event read off the switch → ack received), in a
-/// fixed-size histogram: a run of a million calls costs what a run of ten
-/// does.
-#[derive(Clone, Default)]
-pub struct PopStats {
-    delivered: Arc<std::sync::atomic::AtomicU64>,
-    acked: Arc<std::sync::atomic::AtomicU64>,
-    /// From the answer to the hand-over to a page's connection.
-    sent: Latency,
-    /// From the answer to the page's acknowledgement.
-    ack: Latency,
-}
-
-impl PopStats {
-    fn delivered(&self, latency: std::time::Duration) {
-        self.delivered
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.sent.record(latency);
-    }
-
-    fn acked(&self, latency: std::time::Duration) {
-        self.acked
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.ack.record(latency);
-    }
-
-    /// The acknowledgement latencies as histogram buckets, for `/metrics`.
-    pub fn latency(&self) -> crate::metrics::Counted {
-        self.ack.counted()
-    }
-
-    /// The hand-over latencies as histogram buckets, for `/metrics`.
-    pub fn sent_latency(&self) -> crate::metrics::Counted {
-        self.sent.counted()
-    }
-
-    /// (delivered, acked, p50, p99, max) in ms, of the acknowledgements.
-    pub fn summary(&self) -> (u64, u64, f64, f64, f64) {
-        let (_, p50, p99, max) = self.ack.summary_ms();
-        (
-            self.delivered.load(std::sync::atomic::Ordering::Relaxed),
-            self.acked.load(std::sync::atomic::Ordering::Relaxed),
-            p50,
-            p99,
-            max,
-        )
-    }
 }
 
 enum Command {

@@ -4,6 +4,7 @@
 pub mod format;
 pub mod hub;
 pub mod messages;
+mod pop_stats;
 pub mod render;
 pub mod template;
 

@@ -2,6 +2,7 @@
 //! simulated switch, the daemon, and agents on real WebSockets.
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod serve;
 
 use dialpop::daemon::SwitchConnect;

@@ -157,20 +157,20 @@ impl Daemon {
             }
         };
         let scheme = if setup.tls.is_some() { "https" } else { "http" };
+        // Which switch each agent is homed on: the same on every node.
+        let homes =
+            crate::cluster::home::Homes::new(setup.plan.switches.iter().map(|s| s.name.clone()));
         let relay = match (&setup.cluster, &cluster) {
             (Some(c), Some(run)) => match &c.config.broker {
                 Some(url) => {
                     let url = url
                         .secret()
                         .map_err(|e| anyhow::anyhow!("cluster.broker: {e}"))?;
-                    let homes = crate::cluster::home::Homes::new(
-                        setup.plan.switches.iter().map(|s| s.name.clone()),
-                    );
                     Some(
                         crate::cluster::relay::Relay::connect(
                             url.expose(),
                             &c.config.broker_prefix,
-                            homes,
+                            homes.clone(),
                             run.shards.clone(),
                         )
                         .await
@@ -194,9 +194,7 @@ impl Daemon {
                 node: c.node.clone(),
                 shards: c.shards.clone(),
                 leases: c.leases.clone(),
-                homes: crate::cluster::home::Homes::new(
-                    setup.plan.switches.iter().map(|s| s.name.clone()),
-                ),
+                homes: homes.clone(),
                 lease: c.lease,
             }),
             relay: relay.clone(),

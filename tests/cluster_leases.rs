@@ -207,14 +207,9 @@ async fn a_node_cut_off_from_the_store_lets_go_before_another_takes_over() {
     );
 }
 
-#[tokio::test]
-async fn writes_under_a_lease_that_moved_on_are_dropped_and_counted() {
-    use dialpop::store::{
-        Campaign, CampaignSettings, CampaignState, Fence, NewAttempt, NewTask, Write,
-    };
-    let pg = support::stores::postgres().await;
-    let store = pg.store.clone();
-    let s = leases(&pg.url).await;
+/// Campaign "c", running, for the tests' tasks.
+async fn running_campaign(store: &dyn dialpop::store::Store) {
+    use dialpop::store::{Campaign, CampaignSettings, CampaignState};
     store
         .insert_campaign(&Campaign {
             id: "c".into(),
@@ -226,6 +221,15 @@ async fn writes_under_a_lease_that_moved_on_are_dropped_and_counted() {
         })
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn writes_under_a_lease_that_moved_on_are_dropped_and_counted() {
+    use dialpop::store::{Fence, NewAttempt, NewTask, Write};
+    let pg = support::stores::postgres().await;
+    let store = pg.store.clone();
+    let s = leases(&pg.url).await;
+    running_campaign(&*store).await;
     let task = store
         .add_task(&NewTask {
             campaign_id: "c".into(),
@@ -330,24 +334,11 @@ async fn writes_under_a_lease_that_moved_on_are_dropped_and_counted() {
 
 #[tokio::test]
 async fn claims_and_attempts_under_a_moved_lease_are_refused_and_orphans_belong_to_their_switch() {
-    use dialpop::store::{
-        Campaign, CampaignSettings, CampaignState, ClaimFilter, Fence, NewAttempt, NewTask,
-        StoreError,
-    };
+    use dialpop::store::{ClaimFilter, Fence, NewAttempt, NewTask, StoreError};
     let pg = support::stores::postgres().await;
     let store = pg.store.clone();
     let s = leases(&pg.url).await;
-    store
-        .insert_campaign(&Campaign {
-            id: "c".into(),
-            name: "c".into(),
-            state: CampaignState::Running,
-            settings: CampaignSettings::default(),
-            created_ms: 1,
-            updated_ms: 1,
-        })
-        .await
-        .unwrap();
+    running_campaign(&*store).await;
     for i in 0..6 {
         store
             .add_task(&NewTask {

@@ -23,6 +23,13 @@ use std::time::Duration;
 const LEASE_S: f64 = 3.0;
 const RENEW_S: f64 = 0.5;
 
+/// Node `n{i}`'s `[cluster]` section, with `extra` lines.
+fn cluster_section(i: usize, extra: &str) -> String {
+    format!(
+        "[cluster]\nnode_id = \"n{i}\"\nlease_seconds = {LEASE_S}\nrenew_seconds = {RENEW_S}\n{extra}"
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_switchs_node_killed_mid_campaign_is_taken_over_within_the_lease() {
     let url = support::stores::postgres_schema_url().await;
@@ -69,8 +76,9 @@ async fn a_switchs_node_killed_mid_campaign_is_taken_over_within_the_lease() {
     let prefix = format!("dialpop-test-{}", uuid::Uuid::new_v4().simple());
     for i in 0..3 {
         let port = free_port();
-        let cluster = format!(
-            "[cluster]\nnode_id = \"n{i}\"\nlease_seconds = {LEASE_S}\nrenew_seconds = {RENEW_S}\nbroker = \"redis://127.0.0.1:6379\"\nbroker_prefix = \"{prefix}\"\n"
+        let cluster = cluster_section(
+            i,
+            &format!("broker = \"redis://127.0.0.1:6379\"\nbroker_prefix = \"{prefix}\"\n"),
         );
         let path = serve_config_as(&lab, &switches, port, &cluster, &format!("n{i}.toml"));
         let log = lab.dir.join(format!("n{i}.log"));
@@ -263,11 +271,7 @@ async fn a_node_cut_off_from_the_store_stops_driving_its_switch_before_another_t
     .await;
     let table =
         switch_table(&lab, &lab.sim, "fs", true).replace("max_calls = 2\n", "max_calls = 20\n");
-    let cluster = |i: usize| {
-        format!(
-            "[cluster]\nnode_id = \"n{i}\"\nlease_seconds = {LEASE_S}\nrenew_seconds = {RENEW_S}\n"
-        )
-    };
+    let cluster = |i: usize| cluster_section(i, "");
     let port0 = free_port();
     let path0 = serve_config_as(&lab, &table, port0, &cluster(0), "n0.toml");
     let text = std::fs::read_to_string(&path0)
@@ -390,9 +394,7 @@ async fn a_campaign_paused_through_another_nodes_api_stops_dialing_and_any_node_
     let mut pages = Vec::new();
     for i in 0..2 {
         let port = free_port();
-        let cluster = format!(
-            "[cluster]\nnode_id = \"n{i}\"\nlease_seconds = {LEASE_S}\nrenew_seconds = {RENEW_S}\n"
-        );
+        let cluster = cluster_section(i, "");
         let path = serve_config_as(&lab, &table, port, &cluster, &format!("n{i}.toml"));
         nodes.push(serve(&path));
         ports.push(port);

@@ -29,6 +29,15 @@ pub struct ClusterConfig {
     pub renew_seconds: f64,
 }
 
+/// 1 to 64 letters, digits, `.`, `_` or `-`: safe in a log line, a key or
+/// a channel name.
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 fn default_broker_prefix() -> String {
     "dialpop".into()
 }
@@ -52,12 +61,7 @@ impl ClusterConfig {
     /// The key and the problem of the first thing wrong.
     pub fn check(&self) -> Result<(), (String, String)> {
         let bad = |k: &str, p: &str| Err((format!("cluster.{k}"), p.to_string()));
-        let id_ok = !self.node_id.is_empty()
-            && self.node_id.len() <= 64
-            && self
-                .node_id
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        let id_ok = is_name(&self.node_id);
         if !id_ok {
             return bad(
                 "node_id",
@@ -82,12 +86,7 @@ impl ClusterConfig {
                 );
             }
         }
-        let prefix_ok = !self.broker_prefix.is_empty()
-            && self.broker_prefix.len() <= 64
-            && self
-                .broker_prefix
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        let prefix_ok = is_name(&self.broker_prefix);
         if !prefix_ok {
             return bad(
                 "broker_prefix",
